@@ -1,0 +1,3 @@
+"""Curate, debias and privacy-protect fine-tuning sets."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,104 @@
+"""Command line: `python -m pipeline run | stage NAME | describe`.
+
+Exit status: 0 on success; 2 for a problem with the config or the input
+(a message, no traceback); 1 for anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import yaml
+
+from pipeline.config import STAGE_NAMES, Config, default_config_path, load_config
+from pipeline.errors import ConfigError, InputError, PipelineError
+from pipeline.stage import available_stages, load_stage, run_pipeline, select_stages
+from pipeline.artifacts import RunDir
+
+log = logging.getLogger("pipeline")
+
+EXIT_OK, EXIT_FAILED, EXIT_USER_ERROR = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline",
+        description="Curate, redact, check, split and fine-tune on enterprise exports; every run lands in a run directory with a manifest.",
+        epilog="With no --config the bundled sample config runs on the bundled sample data.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages and show tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the pipeline (every stage, or --from/--to a range)", description="Run the stages in order. Stages whose inputs, config and outputs are unchanged are skipped.")
+    _add_config_arguments(run)
+    run.add_argument("--from", dest="first", metavar="STAGE", choices=STAGE_NAMES, help="first stage to run (earlier ones must be finished in the run directory)")
+    run.add_argument("--to", dest="last", metavar="STAGE", choices=STAGE_NAMES, help="last stage to run")
+    run.add_argument("--force", action="store_true", help="run the selected stages even when they are up to date")
+
+    stage = commands.add_parser("stage", help="run one stage (what an Airflow or Prefect task calls)", description="Run one stage into the run directory; the stages before it must be finished there.")
+    stage.add_argument("name", metavar="NAME", choices=STAGE_NAMES, help=f"one of: {', '.join(STAGE_NAMES)}")
+    _add_config_arguments(stage)
+    stage.add_argument("--force", action="store_true", help="run the stage even when it is up to date")
+
+    describe = commands.add_parser("describe", help="show the stages, their inputs and outputs, and the resolved config", description="Validate the config and print the stages with what they read and write, then the resolved config.")
+    describe.add_argument("--config", type=Path, metavar="PATH", help="config YAML (default: the bundled sample config)")
+    return parser
+
+
+def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, metavar="PATH", help="config YAML (default: the bundled sample config)")
+    parser.add_argument("--run-dir", type=Path, metavar="DIR", help="run directory (default: runs/<run_name> under the current directory)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(format="%(asctime)s %(levelname)-7s %(message)s", datefmt="%H:%M:%S")
+    log.setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    try:
+        return _dispatch(args)
+    except (ConfigError, InputError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except PipelineError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to resume from the last finished stage", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as error:
+        if args.verbose:
+            raise
+        print(f"error: unexpected {type(error).__name__}: {error}\n(run with --verbose for the traceback)", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    if args.command == "describe":
+        print(describe(config, args.config))
+        return EXIT_OK
+    run_dir = RunDir(args.run_dir or Path("runs") / config.run_name)
+    names = select_stages(args.name, args.name) if args.command == "stage" else select_stages(args.first, args.last)
+    run_pipeline(config, run_dir, names, force=args.force)
+    log.info("run directory: %s (manifest.json lists every output with its hash)", run_dir.root)
+    return EXIT_OK
+
+
+def describe(config: Config, config_path: Path | None) -> str:
+    available = available_stages()
+    lines = [f"config: {config_path or default_config_path()}", "", "stages, in order:"]
+    for name in STAGE_NAMES:
+        if name in available:
+            stage = load_stage(name)
+            lines += [f"  {name}", f"    reads:  {stage.reads}", f"    writes: {stage.writes}"]
+        else:
+            lines.append(f"  {name}  (not implemented yet)")
+    lines += ["", "resolved config:", yaml.safe_dump(config.resolved(), sort_keys=False, allow_unicode=True)]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,286 @@
+"""Typed configuration, loaded from YAML and validated before any stage runs.
+
+Validation happens in two passes and each pass reports every problem it finds
+at once, with its path in the file (`sources[0].columns.label: ...`):
+
+1. structure and types (pydantic);
+2. the data it names: files exist and are not empty, named columns exist.
+"""
+
+from __future__ import annotations
+
+import glob
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+
+from pipeline.errors import ConfigError, InputError
+
+STAGE_NAMES = ("ingest", "redact", "check", "curate", "split", "train", "evaluate", "report")
+FORMATS = ("csv", "json", "jsonl", "parquet")
+FORMAT_BY_SUFFIX = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
+# Columns the ingest stage adds to every record; a source column may not be renamed to one of them.
+LINEAGE_COLUMNS = ("row_id", "source", "source_file", "source_row")
+DEFAULT_MISSING_VALUES = ("", "N/A", "NA", "n/a", "#N/A", "null", "NULL", "None", "none", "nan", "NaN", "-", "--", "Not Provided", "not provided", "Not Available", "unknown: not provided")
+SOURCE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Columns(Section):
+    """Which source column plays which role. Names are the source's own (before `rename`)."""
+
+    id: str | None = None
+    text: list[str] = Field(min_length=1)
+    label: str | None = None
+    protected: list[str] = []
+    identifier: list[str] = []
+    group: str | None = None
+    passthrough: list[str] = []
+
+    def by_role(self) -> dict[str, list[str]]:
+        """Every role with its columns, as lists, in a fixed order."""
+        single = lambda name: [name] if name else []  # noqa: E731
+        return {
+            "id": single(self.id),
+            "text": list(self.text),
+            "label": single(self.label),
+            "protected": list(self.protected),
+            "identifier": list(self.identifier),
+            "group": single(self.group),
+            "passthrough": list(self.passthrough),
+        }
+
+    def names(self) -> list[str]:
+        return [name for names in self.by_role().values() for name in names]
+
+
+class Source(Section):
+    """One input: a file or a glob, its format, and its column roles."""
+
+    path: str
+    name: str | None = None
+    format: Literal["csv", "json", "jsonl", "parquet"] | None = None
+    encoding: str | None = None
+    delimiter: str | None = Field(default=None, min_length=1, max_length=1)
+    columns: Columns
+    rename: dict[str, str] = {}
+
+    @property
+    def is_glob(self) -> bool:
+        return glob.has_magic(self.path)
+
+    def default_name(self) -> str:
+        path = Path(self.path)
+        return path.parent.name if self.is_glob else path.stem
+
+    def record_name(self, column: str) -> str:
+        """The name a source column gets in the ingested records."""
+        return self.rename.get(column, column)
+
+    def record_roles(self) -> dict[str, list[str]]:
+        return {role: [self.record_name(c) for c in cols] for role, cols in self.columns.by_role().items()}
+
+
+class IngestConfig(Section):
+    missing_values: list[str] = list(DEFAULT_MISSING_VALUES)
+    missing_values_ignore_case: bool = True
+
+
+class Config(Section):
+    run_name: str = Field(default="run", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    seed: int = 0
+    task: Literal["classification", "causal_lm"] = "classification"
+    sources: list[Source] = Field(min_length=1)
+    ingest: IngestConfig = IngestConfig()
+
+    _base_dir: Path = PrivateAttr(default=Path("."))
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative source paths are resolved against (the config file's)."""
+        return self._base_dir
+
+    def source_name(self, index: int) -> str:
+        source = self.sources[index]
+        return source.name or source.default_name()
+
+    def source_files(self, index: int) -> list[Path]:
+        """The files a source names, sorted; empty when nothing matches."""
+        pattern = Path(self.sources[index].path).expanduser()
+        if not pattern.is_absolute():
+            pattern = self._base_dir / pattern
+        if self.sources[index].is_glob:
+            return sorted(Path(p) for p in glob.glob(str(pattern), recursive=True) if Path(p).is_file())
+        return [pattern] if pattern.is_file() else []
+
+    def record_roles(self) -> dict[str, list[str]]:
+        """Column names per role in the ingested records: the union over sources, in order of appearance."""
+        union: dict[str, dict[str, None]] = {}
+        for source in self.sources:
+            for role, names in source.record_roles().items():
+                union.setdefault(role, {}).update(dict.fromkeys(names))
+        return {role: list(names) for role, names in union.items()}
+
+    def section(self, name: str) -> dict[str, Any]:
+        """A stage's own config section as plain data ({} for a stage without one)."""
+        value = getattr(self, name, None)
+        return value.model_dump(mode="json") if isinstance(value, BaseModel) else {}
+
+    def resolved(self) -> dict[str, Any]:
+        """The full config with defaults filled in and source files resolved, for the manifest."""
+        data = self.model_dump(mode="json")
+        for index, source in enumerate(data["sources"]):
+            source["name"] = self.source_name(index)
+            source["files"] = [str(path) for path in self.source_files(index)]
+        return data
+
+
+def _source_problems(config: Config) -> list[str]:
+    """Cross-source rules pydantic cannot express field by field."""
+    problems: list[str] = []
+    names = [config.source_name(i) for i in range(len(config.sources))]
+    for index, name in enumerate(names):
+        where = f"sources[{index}]"
+        if not SOURCE_NAME_PATTERN.match(name):
+            problems.append(f"{where}.name: '{name}' is not a valid source name; use letters, digits, '_', '.', '-'")
+        if names.index(name) != index:
+            problems.append(f"{where}.name: '{name}' is already used by sources[{names.index(name)}]; give each source a distinct name")
+        source = config.sources[index]
+        record_names = [source.record_name(c) for c in source.columns.names()]
+        for column in sorted({c for c in record_names if record_names.count(c) > 1}):
+            problems.append(f"{where}.columns: column '{column}' is given more than one role")
+        for column in sorted(set(record_names) & set(LINEAGE_COLUMNS)):
+            problems.append(f"{where}.columns: '{column}' is reserved for lineage; rename it with {where}.rename")
+    problems.extend(_role_conflicts(config))
+    if config.task == "classification":
+        for index, source in enumerate(config.sources):
+            if source.columns.label is None:
+                problems.append(f"sources[{index}].columns.label: required for task 'classification'")
+    return problems
+
+
+def _role_conflicts(config: Config) -> list[str]:
+    """Sources may name different columns, but a record column keeps one role, and
+    `id`, `label` and `group` are one record column each across all sources."""
+    problems = []
+    role_of: dict[str, tuple[str, int]] = {}
+    single_name: dict[str, tuple[str, int]] = {}
+    for index, source in enumerate(config.sources):
+        for role, names in source.record_roles().items():
+            for name in names:
+                first_role, first_index = role_of.setdefault(name, (role, index))
+                if first_role != role:
+                    problems.append(f"sources[{index}].columns.{role}: record column '{name}' is '{first_role}' in sources[{first_index}]; a column keeps one role across sources")
+            if role in ("id", "label", "group") and names:
+                first_name, first_index = single_name.setdefault(role, (names[0], index))
+                if first_name != names[0]:
+                    problems.append(
+                        f"sources[{index}].columns.{role}: becomes record column '{names[0]}' but sources[{first_index}]'s becomes '{first_name}'; "
+                        f"add sources[{index}].rename so both use one name"
+                    )
+    return problems
+
+
+def default_config_path() -> Path:
+    return Path(str(resources.files("pipeline") / "default.yaml"))
+
+
+def load_config(path: Path | None = None, *, check_data: bool = True) -> Config:
+    """Load, validate and return the config at `path` (the packaged default when None).
+
+    Raises ConfigError listing every problem, each with its path in the file.
+    """
+    path = Path(path) if path is not None else default_config_path()
+    raw = _read_yaml(path)
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError([_format_pydantic_error(e) for e in error.errors()], source=str(path)) from None
+    config._base_dir = path.resolve().parent
+    problems = _source_problems(config)
+    if check_data:
+        problems += data_problems(config)
+    if problems:
+        raise ConfigError(problems, source=str(path))
+    return config
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError([f"config file not found (looked at {path.resolve()}); pass --config PATH"], source=str(path))
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError([f"{where}not valid YAML ({getattr(error, 'problem', error)})"], source=str(path)) from None
+    except UnicodeDecodeError:
+        raise ConfigError(["config file is not UTF-8 text"], source=str(path)) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(["the top level must be a mapping with at least a 'sources' key"], source=str(path))
+    return raw
+
+
+def _format_pydantic_error(error: dict[str, Any]) -> str:
+    location = _format_location(error["loc"])
+    if error["type"] == "extra_forbidden":
+        message = "unknown key; check its spelling and placement (see `python -m pipeline describe`)"
+    elif error["type"] == "missing":
+        message = "required but not given"
+    else:
+        message = error["msg"]
+    return f"{location}: {message}" if location else message
+
+
+def _format_location(loc: tuple[str | int, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def data_problems(config: Config) -> list[str]:
+    """Every problem with the files and columns the config names."""
+    from pipeline.readers import peek_columns  # readers imports config; import here to avoid a cycle
+
+    problems: list[str] = []
+    for index, source in enumerate(config.sources):
+        where = f"sources[{index}]"
+        files = config.source_files(index)
+        if not files:
+            problems.append(f"{where}.path: no file matches '{source.path}' (looked in {config.base_dir})")
+            continue
+        for file in files:
+            try:
+                available = peek_columns(file, source)
+            except InputError as error:
+                problems.append(f"{where}.path: {error}")
+                continue
+            problems.extend(_column_problems(where, source, available, file))
+    return problems
+
+
+def _column_problems(where: str, source: Source, available: list[str], file: Path) -> list[str]:
+    problems = []
+    listing = ", ".join(f"'{c}'" for c in available)
+    for role, columns in source.columns.by_role().items():
+        for position, column in enumerate(columns):
+            if column not in available:
+                field = f"{where}.columns.{role}" + (f"[{position}]" if role in _LIST_ROLES else "")
+                problems.append(f"{field}: column '{column}' not found in {file.name}; available: {listing}")
+    for column in source.rename:
+        if column not in available:
+            problems.append(f"{where}.rename: column '{column}' not found in {file.name}; available: {listing}")
+    return problems
+
+
+_LIST_ROLES = ("text", "protected", "identifier", "passthrough")

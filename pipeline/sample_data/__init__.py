@@ -1,0 +1,1 @@
+"""Bundled synthetic sample dataset (support tickets + chat export) and its generator."""

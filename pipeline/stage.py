@@ -1,0 +1,217 @@
+"""The stage protocol and the loop that runs stages into a run directory.
+
+A stage is a module `pipeline/stages/<name>.py` that defines `STAGE`, a
+`Stage` whose `run(ctx)` reads its inputs from the run directory, writes its
+outputs there (atomically) and returns a `StageResult`. Adding a stage means
+adding that module and its config section; the runner finds it by name.
+
+The manifest records, per stage, its status, times, stats, outputs with their
+hashes, and a fingerprint of everything the stage's result depends on. A stage
+whose fingerprint and outputs are unchanged is skipped; a stage that was
+killed part-way (status `running`) runs again from the start.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from typing import Any
+
+import pipeline
+from pipeline.artifacts import RunDir, sha256_file, sha256_json
+from pipeline.config import STAGE_NAMES, Config
+from pipeline.errors import InputError, StageError
+
+log = logging.getLogger("pipeline")
+
+RECORDED_PACKAGES = (
+    "pipeline", "pandas", "pyarrow", "pydantic", "datasets", "presidio-analyzer", "presidio-anonymizer", "spacy",
+    "great-expectations", "scikit-learn", "torch", "transformers", "peft", "opacus",
+)
+
+
+@dataclass(frozen=True)
+class StageContext:
+    config: Config
+    run_dir: RunDir
+
+    @property
+    def seed(self) -> int:
+        return self.config.seed
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """What a stage made: output paths relative to the run directory, and its stats.
+
+    A stage that processes rows reports at least `total`, `kept` and
+    `quarantined`, with `total == kept + quarantined`.
+    """
+
+    outputs: list[str]
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    reads: str
+    writes: str
+    run: Callable[[StageContext], StageResult]
+    processes_rows: bool = True
+
+
+def available_stages() -> list[str]:
+    """The stage names, in pipeline order, whose module exists."""
+    return [name for name in STAGE_NAMES if importlib.util.find_spec(f"pipeline.stages.{name}") is not None]
+
+
+def load_stage(name: str) -> Stage:
+    if name not in STAGE_NAMES:
+        raise InputError(f"unknown stage '{name}'; the stages are: {', '.join(STAGE_NAMES)}")
+    if name not in available_stages():
+        raise InputError(f"stage '{name}' is not implemented in this version; available: {', '.join(available_stages())}")
+    return importlib.import_module(f"pipeline.stages.{name}").STAGE
+
+
+def select_stages(first: str | None = None, last: str | None = None) -> list[str]:
+    """The available stages from `first` to `last` inclusive, in pipeline order."""
+    names = available_stages()
+    for given in (first, last):
+        if given is not None:
+            load_stage(given)
+    start = names.index(first) if first else 0
+    stop = names.index(last) + 1 if last else len(names)
+    if start >= stop:
+        raise InputError(f"--from {first} comes after --to {last}; the order is: {' -> '.join(names)}")
+    return names[start:stop]
+
+
+def input_hashes(config: Config) -> dict[str, str]:
+    """sha256 of every source file, keyed by its resolved path."""
+    return {str(path): sha256_file(path) for index in range(len(config.sources)) for path in config.source_files(index)}
+
+
+def fingerprint(config: Config, name: str, inputs: dict[str, str], manifest: dict[str, Any]) -> str:
+    """A hash of everything a stage's result depends on: code version, its config, the
+    shared settings, the source files and the outputs of the stages before it."""
+    upstream = {
+        earlier: manifest.get("stages", {}).get(earlier, {}).get("outputs", {})
+        for earlier in STAGE_NAMES[: STAGE_NAMES.index(name)]
+    }
+    return sha256_json({
+        "pipeline": pipeline.__version__,
+        "stage": name,
+        "section": config.section(name),
+        "shared": {"seed": config.seed, "task": config.task, "sources": config.resolved()["sources"]},
+        "inputs": inputs,
+        "upstream": upstream,
+    })
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in RECORDED_PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def run_pipeline(config: Config, run_dir: RunDir, names: list[str], *, force: bool = False) -> dict[str, Any]:
+    """Run the named stages in order, skipping those already done; return the manifest."""
+    with run_dir.lock():
+        for leftover in run_dir.remove_partials():
+            log.info("removed a partial file left by an interrupted run: %s", leftover.relative_to(run_dir.root))
+        inputs = input_hashes(config)
+        manifest = run_dir.read_manifest()
+        manifest.update({
+            "run_id": run_dir.root.name,
+            "config": config.resolved(),
+            "inputs": inputs,
+            "packages": package_versions(),
+        })
+        manifest.setdefault("stages", {})
+        _require_upstream(manifest, names[0], config, inputs, run_dir)
+        for name in names:
+            _run_one(load_stage(name), config, run_dir, manifest, inputs, force=force)
+        return manifest
+
+
+def _require_upstream(manifest: dict[str, Any], first: str, config: Config, inputs: dict[str, str], run_dir: RunDir) -> None:
+    """Starting part-way needs every earlier available stage finished and up to date."""
+    for earlier in available_stages()[: available_stages().index(first)]:
+        entry = manifest["stages"].get(earlier, {})
+        if not _is_current(entry, fingerprint(config, earlier, inputs, manifest), run_dir):
+            raise InputError(
+                f"stage '{first}' needs the outputs of '{earlier}', which {run_dir.root} has not got up to date; "
+                f"run `python -m pipeline run --to {earlier}` with this config and run directory first"
+            )
+
+
+def _is_current(entry: dict[str, Any], expected_fingerprint: str, run_dir: RunDir) -> bool:
+    return (
+        entry.get("status") == "finished"
+        and entry.get("fingerprint") == expected_fingerprint
+        and run_dir.outputs_intact(entry.get("outputs", {}))
+    )
+
+
+def _run_one(stage: Stage, config: Config, run_dir: RunDir, manifest: dict[str, Any], inputs: dict[str, str], *, force: bool) -> None:
+    stage_fingerprint = fingerprint(config, stage.name, inputs, manifest)
+    entry = manifest["stages"].get(stage.name, {})
+    if not force and _is_current(entry, stage_fingerprint, run_dir):
+        log.info("%s: up to date, skipped (use --force to run it again)", stage.name)
+        return
+    started = time.monotonic()
+    entry = {"status": "running", "started": _now(), "fingerprint": stage_fingerprint}
+    manifest["stages"][stage.name] = entry
+    run_dir.write_manifest(manifest)
+    log.info("%s: started", stage.name)
+    try:
+        result = stage.run(StageContext(config=config, run_dir=run_dir))
+        _check_accounting(stage, result)
+    except BaseException as error:
+        entry.update(status="failed", finished=_now(), error=type(error).__name__)
+        run_dir.write_manifest(manifest)
+        raise
+    entry.update(
+        status="finished",
+        finished=_now(),
+        duration_s=round(time.monotonic() - started, 3),
+        stats=result.stats,
+        outputs=run_dir.output_hashes(result.outputs),
+    )
+    run_dir.write_manifest(manifest)
+    log.info("%s: finished in %.1fs %s", stage.name, entry["duration_s"], _summary(result.stats))
+
+
+def _check_accounting(stage: Stage, result: StageResult) -> None:
+    if not stage.processes_rows:
+        return
+    stats = result.stats
+    missing = [key for key in ("total", "kept", "quarantined") if key not in stats]
+    if missing:
+        raise StageError(f"stage '{stage.name}' did not report {', '.join(missing)} in its stats")
+    if stats["total"] != stats["kept"] + stats["quarantined"]:
+        raise StageError(
+            f"stage '{stage.name}' lost rows: total {stats['total']} != kept {stats['kept']} + quarantined {stats['quarantined']}"
+        )
+
+
+def _summary(stats: dict[str, Any]) -> str:
+    if "total" not in stats:
+        return ""
+    return f"(total {stats['total']}, kept {stats['kept']}, quarantined {stats['quarantined']})"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

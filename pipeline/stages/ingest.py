@@ -1,0 +1,199 @@
+"""Ingest: parse every source into one Parquet table of records with column roles applied.
+
+Each row gets a stable `row_id` (`<source>:<id>` from the id column, else
+`<source>:<hash of its values>`; a repeat gets `#2`, `#3`, ...), its lineage
+(`source`, `source_file`, `source_row`), and only the columns the config
+gives a role; missing-value tokens become null. A row that cannot be parsed,
+or lacks text (or a label, for classification), goes to the quarantine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from pipeline.artifacts import Quarantine, atomic_path, write_json
+from pipeline.config import LINEAGE_COLUMNS, Config, Source
+from pipeline.readers import ReadStats, read_records
+from pipeline.stage import Stage, StageContext, StageResult
+
+log = logging.getLogger("pipeline.ingest")
+
+RECORDS = "ingest/records.parquet"
+SCHEMA = "ingest/schema.json"
+MISSING_TEXT = "missing_text"
+MISSING_LABEL = "missing_label"
+BATCH_ROWS = 10_000
+
+
+@dataclass
+class SourceTally:
+    total: int = 0
+    kept: int = 0
+    quarantined: int = 0
+    duplicate_ids: int = 0
+    files: list[dict[str, Any]] = field(default_factory=list)
+
+
+def run(ctx: StageContext) -> StageResult:
+    config = ctx.config
+    columns = record_columns(config)
+    schema = pa.schema([(name, pa.int64() if name == "source_row" else pa.string()) for name in columns])
+    tallies: dict[str, SourceTally] = {}
+    non_null: Counter[str] = Counter()
+    with Quarantine(ctx.run_dir, "ingest") as quarantine, atomic_path(ctx.run_dir.path(RECORDS)) as records_path:
+        with pq.ParquetWriter(records_path, schema) as writer:
+            for batch in _batches(_ingest_sources(config, quarantine, tallies), BATCH_ROWS):
+                for row in batch:
+                    non_null.update(name for name, value in row.items() if value is not None)
+                writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+        quarantined_by_reason = dict(sorted(quarantine.counts.items()))
+    write_json(ctx.run_dir.path(SCHEMA), _schema_report(config, columns, non_null, tallies))
+    stats = {
+        "total": sum(t.total for t in tallies.values()),
+        "kept": sum(t.kept for t in tallies.values()),
+        "quarantined": sum(t.quarantined for t in tallies.values()),
+        "quarantined_by_reason": quarantined_by_reason,
+        "duplicate_ids": sum(t.duplicate_ids for t in tallies.values()),
+        "per_source": {name: {"total": t.total, "kept": t.kept, "quarantined": t.quarantined} for name, t in tallies.items()},
+    }
+    return StageResult(outputs=[RECORDS, SCHEMA, quarantine.relative], stats=stats)
+
+
+def record_columns(config: Config) -> list[str]:
+    """The columns of the ingested records: lineage first, then each role's columns."""
+    return list(LINEAGE_COLUMNS) + [name for names in config.record_roles().values() for name in names]
+
+
+def _ingest_sources(config: Config, quarantine: Quarantine, tallies: dict[str, SourceTally]) -> Iterator[dict[str, Any]]:
+    missing_tokens = {token.casefold() if config.ingest.missing_values_ignore_case else token for token in config.ingest.missing_values}
+    for index, source in enumerate(config.sources):
+        name = config.source_name(index)
+        tally = tallies.setdefault(name, SourceTally())
+        ids_seen: Counter[str] = Counter()
+        for path in config.source_files(index):
+            read_stats = ReadStats()
+            rows = _RowMaker(config, source, name, missing_tokens, ids_seen)
+            records = tqdm(read_records(path, source, read_stats), desc=f"ingest {path.name}", unit=" rows", disable=None, leave=False)
+            for raw in records:
+                tally.total += 1
+                where = {"source": name, "source_file": path.name, "source_row": raw.position}
+                if raw.values is None:
+                    tally.quarantined += 1
+                    quarantine.add(f"{name}:{path.name}:{raw.position}", raw.reason or "unparseable", raw.detail or "", **where)
+                    continue
+                rows.columns_seen.update(raw.values)
+                kept = rows.kept_values(raw.values)
+                row_id = rows.row_id(kept)
+                missing = rows.missing_required(kept)
+                if missing:
+                    tally.quarantined += 1
+                    quarantine.add(row_id, *missing, **where)
+                    continue
+                tally.kept += 1
+                yield {"row_id": row_id, **where} | kept
+            tally.duplicate_ids += rows.duplicate_ids
+            tally.files.append(_file_report(path, read_stats, source, rows.columns_seen))
+            if read_stats.fallback_lines:
+                log.warning("%s: %d line(s) were not UTF-8 and were read as cp1252", path.name, read_stats.fallback_lines)
+
+
+class _RowMaker:
+    """Normalises one source file's parsed records and gives them row ids."""
+
+    def __init__(self, config: Config, source: Source, source_name: str, missing_tokens: set[str], ids_seen: Counter[str]) -> None:
+        self.source = source
+        self.source_name = source_name
+        self.roles = source.columns.by_role()
+        self.missing_tokens = missing_tokens
+        self.ignore_case = config.ingest.missing_values_ignore_case
+        self.label_required = config.task == "classification"
+        self.ids_seen = ids_seen
+        self.duplicate_ids = 0
+        self.columns_seen: dict[str, None] = {}
+
+    def normalise(self, value: str | None) -> str | None:
+        if value is None:
+            return None
+        text = value.replace("\r\n", "\n").replace("\r", "\n").strip()
+        key = text.casefold() if self.ignore_case else text
+        return None if key in self.missing_tokens or not text else text
+
+    def kept_values(self, values: dict[str, str | None]) -> dict[str, str | None]:
+        """The record's role columns, renamed and normalised."""
+        return {self.source.record_name(c): self.normalise(values.get(c)) for c in self.source.columns.names()}
+
+    def missing_required(self, kept: dict[str, str | None]) -> tuple[str, str] | None:
+        """(reason, detail) when a required field is missing, else None."""
+        text_columns = self.roles["text"]
+        if all(kept[self.source.record_name(c)] is None for c in text_columns):
+            return MISSING_TEXT, f"every text column is empty or a missing-value token: {', '.join(text_columns)}"
+        if self.label_required and kept[self.source.record_name(self.roles["label"][0])] is None:
+            return MISSING_LABEL, f"label column '{self.roles['label'][0]}' is empty or a missing-value token"
+        return None
+
+    def row_id(self, kept: dict[str, str | None]) -> str:
+        id_column = self.source.columns.id
+        given = kept[self.source.record_name(id_column)] if id_column else None
+        base = f"{self.source_name}:{given}" if given is not None else f"{self.source_name}:{_content_hash(kept)}"
+        self.ids_seen[base] += 1
+        if self.ids_seen[base] == 1:
+            return base
+        self.duplicate_ids += 1
+        return f"{base}#{self.ids_seen[base]}"
+
+
+def _content_hash(values: dict[str, str | None]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(values):
+        digest.update(f"{name}\x1f{values[name]}\x1e".encode("utf-8"))
+    return digest.hexdigest()[:16]
+
+
+def _batches(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _file_report(path: Path, stats: ReadStats, source: Source, columns_seen: dict[str, None]) -> dict[str, Any]:
+    used = set(source.columns.names())
+    return {
+        "file": path.name,
+        "encoding": stats.encoding,
+        "non_utf8_lines": stats.fallback_lines,
+        "blank_lines": stats.blank_lines,
+        "delimiter": stats.delimiter,
+        "unmapped_columns": [c for c in columns_seen if c not in used],
+    }
+
+
+def _schema_report(config: Config, columns: list[str], non_null: Counter[str], tallies: dict[str, SourceTally]) -> dict[str, Any]:
+    role_of = {name: role for role, names in config.record_roles().items() for name in names}
+    return {
+        "columns": [{"name": c, "role": role_of.get(c, "lineage"), "non_null": non_null[c]} for c in columns],
+        "roles": config.record_roles(),
+        "sources": {name: {"files": t.files} for name, t in tallies.items()},
+    }
+
+
+STAGE = Stage(
+    name="ingest",
+    reads="the source files named in `sources`",
+    writes=f"{RECORDS} (one row per kept record), {SCHEMA} (columns, roles, per-file encoding and unmapped columns), quarantine/ingest.jsonl",
+    run=run,
+)

@@ -1,0 +1,117 @@
+"""The ingest stage on small real files: normalisation, row ids, quarantine and row accounting."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline.artifacts import RunDir
+from pipeline.stage import run_pipeline
+from tests.conftest import csv_source
+
+
+def ingest(make_config, tmp_path: Path, config: dict) -> tuple[pd.DataFrame, list[dict], dict]:
+    run_dir = RunDir(tmp_path / "run")
+    manifest = run_pipeline(make_config(config), run_dir, ["ingest"])
+    records = pd.read_parquet(run_dir.path("ingest/records.parquet"))
+    quarantine = [json.loads(line) for line in run_dir.path("quarantine/ingest.jsonl").read_text().splitlines()]
+    return records, quarantine, manifest["stages"]["ingest"]["stats"]
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("N/A", None), ("n/a", None), ("Not Provided", None), ("not provided", None), ("null", None),
+        ("NULL", None), ("None", None), ("-", None), ("", None), ("   ", None), ("  N/A  ", None),
+        ("NA values", "NA values"), ("none of these", "none of these"), ("  padded  ", "padded"), ("0", "0"),
+    ],
+)
+def test_missing_value_tokens_become_null_and_only_whole_cells_match(make_config, tmp_path, cell, expected):
+    (tmp_path / "t.csv").write_text(f'id,text,label,gender\n1,some text,a,"{cell}"\n', encoding="utf-8")
+    records, _, _ = ingest(make_config, tmp_path, {"sources": [csv_source("t.csv")]})
+    value = records.loc[0, "gender"]
+    assert (None if pd.isna(value) else value) == expected
+
+
+def test_missing_value_tokens_are_configurable(make_config, tmp_path):
+    (tmp_path / "t.csv").write_text("id,text,label,gender\n1,txt,a,unknown\n2,txt,a,N/A\n", encoding="utf-8")
+    config = {"sources": [csv_source("t.csv")], "ingest": {"missing_values": ["unknown"], "missing_values_ignore_case": False}}
+    records, _, _ = ingest(make_config, tmp_path, config)
+    assert records["gender"].tolist()[1] == "N/A" and pd.isna(records["gender"].tolist()[0])
+
+
+def test_every_row_is_accounted_for_and_broken_rows_are_quarantined_with_reasons(make_config, tmp_path):
+    content = (
+        "id,text,label,gender\r\n"
+        "1,\"multi\r\nline, \"\"quoted\"\"\",a,f\r\n"   # kept
+        "2,N/A,a,f\r\n"                                # missing text
+        "3,has text,Not Provided,m\r\n"                # missing label
+        "4,unquoted, comma,a,f\r\n"                    # too many fields
+        "5,truncated\r\n"                              # too few fields
+        "\r\n"                                         # blank line: not a row
+        ",,,\r\n"                                      # every field empty
+        "6,fine,b,\r\n"                                # kept
+    )
+    (tmp_path / "t.csv").write_text(content, encoding="utf-8")
+    records, quarantine, stats = ingest(make_config, tmp_path, {"sources": [csv_source("t.csv")]})
+    assert stats["total"] == 7 == stats["kept"] + stats["quarantined"]
+    assert records["row_id"].tolist() == ["t:1", "t:6"]
+    assert records.loc[0, "text"] == 'multi\nline, "quoted"'
+    assert [(q["row_id"], q["reason"], q["source_row"]) for q in quarantine] == [
+        ("t:2", "missing_text", 4),
+        ("t:3", "missing_label", 5),
+        ("t:t.csv:6", "too_many_fields", 6),
+        ("t:t.csv:7", "too_few_fields", 7),
+        (quarantine[4]["row_id"], "missing_text", 9),
+    ]
+    assert stats["quarantined_by_reason"] == {"missing_label": 1, "missing_text": 2, "too_few_fields": 1, "too_many_fields": 1}
+
+
+def test_quarantine_details_never_quote_row_values(make_config, tmp_path):
+    secret = "Jane Roe jane.roe@example.com"
+    (tmp_path / "t.csv").write_text(f"id,text,label,gender\n1,{secret},N/A,f\n2,{secret},x,y,z\n3,{secret}\n", encoding="utf-8")
+    _, quarantine, _ = ingest(make_config, tmp_path, {"sources": [csv_source("t.csv")]})
+    assert len(quarantine) == 3
+    dumped = json.dumps(quarantine)
+    assert "Jane" not in dumped and "example.com" not in dumped
+
+
+def test_row_ids_come_from_the_id_column_else_a_content_hash_and_repeats_are_numbered(make_config, tmp_path):
+    (tmp_path / "t.csv").write_text("id,text,label,gender\n7,a,x,f\n7,b,x,f\n,same,x,f\n,same,x,f\n,other,x,f\n", encoding="utf-8")
+    records, _, stats = ingest(make_config, tmp_path, {"sources": [csv_source("t.csv")]})
+    ids = records["row_id"].tolist()
+    assert ids[:2] == ["t:7", "t:7#2"]
+    assert ids[2].startswith("t:") and len(ids[2]) == len("t:") + 16
+    assert ids[3] == ids[2] + "#2" and ids[4] not in ids[:4]
+    assert records["row_id"].is_unique and stats["duplicate_ids"] == 2
+
+
+def test_rows_are_tagged_with_their_source_and_sources_share_record_columns(make_config, tmp_path):
+    (tmp_path / "a.csv").write_text("id,subject,body,label\n1,Subj,Body text,x\n", encoding="utf-8")
+    (tmp_path / "b.jsonl").write_text('{"id": 1, "transcript": "chat text", "topic": "y", "extra": 5}\n', encoding="utf-8")
+    records, _, stats = ingest(make_config, tmp_path, {"sources": [
+        {"path": "a.csv", "columns": {"id": "id", "text": ["subject", "body"], "label": "label"}},
+        {"path": "b.jsonl", "columns": {"id": "id", "text": ["transcript"], "label": "topic"}, "rename": {"transcript": "body", "topic": "label"}},
+    ]})
+    assert records.astype(object).where(records.notna(), None).to_dict("records") == [
+        {"row_id": "a:1", "source": "a", "source_file": "a.csv", "source_row": 2, "id": "1", "subject": "Subj", "body": "Body text", "label": "x"},
+        {"row_id": "b:1", "source": "b", "source_file": "b.jsonl", "source_row": 1, "id": "1", "subject": None, "body": "chat text", "label": "y"},
+    ]
+    assert stats["per_source"] == {"a": {"total": 1, "kept": 1, "quarantined": 0}, "b": {"total": 1, "kept": 1, "quarantined": 0}}
+
+
+def test_label_is_not_required_for_causal_lm(make_config, tmp_path):
+    (tmp_path / "t.csv").write_text("id,text\n1,prompt and response\n", encoding="utf-8")
+    records, quarantine, _ = ingest(make_config, tmp_path, {"task": "causal_lm", "sources": [{"path": "t.csv", "columns": {"id": "id", "text": ["text"]}}]})
+    assert len(records) == 1 and quarantine == []
+
+
+def test_schema_report_lists_roles_and_unmapped_columns(make_config, tmp_path):
+    (tmp_path / "t.csv").write_text("id,text,label,gender,internal_note\n1,a,x,f,n\n", encoding="utf-8")
+    run_dir = RunDir(tmp_path / "run")
+    run_pipeline(make_config({"sources": [csv_source("t.csv")]}), run_dir, ["ingest"])
+    schema = json.loads(run_dir.path("ingest/schema.json").read_text())
+    assert schema["roles"]["protected"] == ["gender"]
+    assert schema["sources"]["t"]["files"][0]["unmapped_columns"] == ["internal_note"]
+    assert {c["name"]: c["role"] for c in schema["columns"]}["text"] == "text"
