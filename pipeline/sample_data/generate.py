@@ -40,10 +40,10 @@ AGE_EFFECTS = {
     "55-64": {"fraud_report": 1.8, "account_access": 1.5, "technical_issue": 0.7},
     "65+": {"fraud_report": 2.2, "account_access": 1.8, "technical_issue": 0.6},
 }
-GENDER_EFFECTS = {"female": {"billing": 1.35}}
+GENDER_EFFECTS = {"female": {"billing": 1.6}, "male": {"technical_issue": 1.2, "shipping": 1.1}}
 PRIORITY_RATES = {"fraud_report": [5, 25, 40, 30], "account_access": [15, 45, 28, 12]}
 PRIORITIES, DEFAULT_PRIORITY = ["low", "normal", "high", "urgent"], [25, 50, 18, 7]
-TICKETS_PER_CUSTOMER = [38, 22, 13, 9, 6, 4, 3, 2, 2, 1]  # weights for 1..10 tickets
+TICKETS_PER_CUSTOMER = [37, 22, 13, 9, 6, 4, 3, 2, 2, 1]  # weights for 1..10 tickets
 N_CUSTOMERS, N_CHATS, MIN_DESC, MAX_DESC = 1500, 800, 150, 900
 START = datetime(2025, 1, 1)
 END = datetime(2025, 12, 31, 23, 59, 59)
@@ -186,12 +186,12 @@ def near_duplicate(rng: random.Random, text: str) -> str:
             for old, new in [p for p in tpl.SYNONYMS if re.search(rf"\b{p[0]}\b", out)][:2]:
                 out = re.sub(rf"\b{old}\b", new, out, count=1)
         elif edit == "typo":
-            words = [i for i, w in enumerate(out.split(" ")) if w.isalpha() and len(w) > 4]
+            parts = out.split(" ")
+            words = [i for i, w in enumerate(parts) if w.isalpha() and len(w) > 4]
             if words:
-                parts = out.split(" ")
-                w = parts[rng.choice(words)]
-                j = rng.randrange(1, len(w) - 2)
-                parts[parts.index(w)] = w[:j] + w[j + 1] + w[j] + w[j + 2:]
+                i = rng.choice(words)
+                w, j = parts[i], rng.randrange(1, len(parts[i]) - 2)
+                parts[i] = w[:j] + w[j + 1] + w[j] + w[j + 2:]
                 out = " ".join(parts)
         elif edit == "add" and len(out) < 820:
             out = out.replace(". ", f". {rng.choice(tpl.FILLER)} ", 1)
@@ -223,6 +223,13 @@ def ticket_fields(rng: random.Random, t: Ticket) -> list[str]:
     return [t.tid, f"{t.created:%Y-%m-%d %H:%M:%S}", c.cid, c.name, show(rng, c.email), show(rng, c.phone),
             show(rng, c.gender), show(rng, c.age_band), t.channel, t.subject, t.description, t.category,
             show(rng, t.priority)]
+
+
+def unquoted_line(fields: list[str]) -> str:
+    """A row written without quoting, so the comma-bearing description spills into extra fields."""
+    flat = [f.replace("\n", " ").replace('"', "") for f in fields]
+    flat[10] += "" if "," in flat[10] else ", thanks"
+    return ",".join(flat) + "\r\n"
 
 
 def csv_line(fields: list[str]) -> str:
@@ -267,9 +274,9 @@ def plant_ticket_flaws(rng: random.Random, built: dict) -> dict[str, list[Ticket
     """Pick disjoint plain tickets for each flaw and apply the text/label flaws."""
     one_line = [t for t in built["plain"] if "\n" not in t.description]
     flaws = {"cross_source": rng.sample(one_line, 20)}
-    rest = [t for t in built["plain"] if t not in flaws["cross_source"]]
-    flaws["cp1252"] = rng.sample([t for t in rest if cp1252_safe(t)], 5)
-    rest = [t for t in rest if t not in flaws["cp1252"]]
+    flaws["cp1252"] = rng.sample([t for t in built["plain"] if cp1252_safe(t) and t not in flaws["cross_source"]], 5)
+    taken = {t.tid for t in flaws["cross_source"] + flaws["cp1252"]}
+    rest = [t for t in built["plain"] if t.tid not in taken]
     sizes = {"mislabelled": round(0.03 * len(built["tickets"])), "missing_text": 4, "missing_label": 5,
              "reexport": 20, "too_many": 3, "too_few": 3}
     picks, start = rng.sample(rest, sum(sizes.values())), 0
@@ -295,8 +302,7 @@ def render_csv(rng: random.Random, built: dict, flaws: dict[str, list[Ticket]]) 
     for t in built["tickets"]:
         fields, kind = ticket_fields(rng, t), kinds.get(t.tid, "row")
         if kind == "too_many":
-            raw = ",".join(f.replace("\n", " ").replace('"', "") for f in fields) + "\r\n"
-            entries.append((kind, t.tid, raw.encode()))
+            entries.append((kind, t.tid, unquoted_line(fields).encode()))
         elif kind == "too_few":
             entries.append((kind, t.tid, csv_line(fields[:rng.randint(4, 9)]).encode()))
         else:
@@ -310,18 +316,21 @@ def render_csv(rng: random.Random, built: dict, flaws: dict[str, list[Ticket]]) 
     lines = line_numbers([e[2] for e in entries], 2)
     at = lambda kind: [n for n, e in zip(lines, entries, strict=True) if e[0] == kind]  # noqa: E731
     first_line = {e[1]: n for n, e in zip(lines, entries, strict=True) if e[0] != "reexport"}
+    reexports = [[e[1], first_line[e[1]], n] for n, e in zip(lines, entries, strict=True) if e[0] == "reexport"]
+    body = b"".join(e[2] for e in entries)
     truth = {
+        "encoding": "utf-8-sig", "line_terminator": "\r\n", "physical_lines": 1 + body.count(b"\n"),
         "data_records": sum(e[0] != "blank" for e in entries), "blank_lines": 1, "blank_line_numbers": at("blank"),
         "too_many_fields": at("too_many"), "too_few_fields": at("too_few"), "all_fields_empty": at("all_empty"),
         "missing_text": [t.tid for t in flaws["missing_text"]],
         "missing_label": [t.tid for t in flaws["missing_label"]],
         "cp1252_rows": sorted(t.tid for t in flaws["cp1252"]), "cp1252_lines": at("cp1252"),
-        "exact_reexports": [[e[1], first_line[e[1]], n] for n, e in zip(lines, entries, strict=True) if e[0] == "reexport"],
-        "exact_text_duplicates": [[o.tid, d.tid] for o, d in built["exact"]],
-        "near_duplicates": [[o.tid, d.tid] for o, d in built["near"]],
+        "exact_reexports": sorted(reexports),
+        "exact_text_duplicates": sorted([o.tid, d.tid] for o, d in built["exact"]),
+        "near_duplicates": sorted([o.tid, d.tid] for o, d in built["near"]),
         "mislabelled": sorted(t.tid for t in flaws["mislabelled"]),
     }
-    return head + b"".join(e[2] for e in entries), truth
+    return head + body, truth
 
 
 def make_chat(rng: random.Random, fakers: dict[str, Faker], cust: Customer, topic: str,
@@ -352,7 +361,7 @@ def render_chats(rng: random.Random, fakers: dict[str, Faker], customers: list[C
     for _ in range(N_CHATS - len(chats)):
         cust = rng.choice(customers)
         topic = pick(rng, label_weights(cust))
-        message = make_description(rng, topic, make_slots(rng, fakers, cust), single=True, max_len=520)
+        message = make_description(rng, topic, make_slots(rng, fakers, cust), single=True, max_len=360)
         chats.append(make_chat(rng, fakers, cust, topic, message, random_time(rng)))
     chats.sort(key=lambda c: c["opened_at"])
     for i, chat in enumerate(chats):
@@ -376,6 +385,7 @@ def render_chats(rng: random.Random, fakers: dict[str, Faker], customers: list[C
         lines.insert(rng.randint(50, len(lines) - 50), ("blank", b"\n"))
     numbers = line_numbers([raw for _, raw in lines], 1)
     truth = {
+        "encoding": "utf-8", "line_terminator": "\n", "physical_lines": len(lines),
         "lines": sum(k != "blank" for k, _ in lines), "blank_lines": 2,
         "blank_line_numbers": [n for n, (k, _) in zip(numbers, lines, strict=True) if k == "blank"],
         "invalid_json": [n for n, (k, _) in zip(numbers, lines, strict=True) if k == "invalid"],
