@@ -29,7 +29,6 @@ def build_parser() -> argparse.ArgumentParser:
         description="Curate, redact, check, split and fine-tune on enterprise exports; every run lands in a run directory with a manifest.",
         epilog="With no --config the bundled sample config runs on the bundled sample data.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages and show tracebacks")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run the pipeline (every stage, or --from/--to a range)", description="Run the stages in order. Stages whose inputs, config and outputs are unchanged are skipped.")
@@ -45,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     describe = commands.add_parser("describe", help="show the stages, their inputs and outputs, and the resolved config", description="Validate the config and print the stages with what they read and write, then the resolved config.")
     describe.add_argument("--config", type=Path, metavar="PATH", help="config YAML (default: the bundled sample config)")
+    for command in (run, stage, describe):
+        command.add_argument("-v", "--verbose", action="store_true", help="log debug messages and show tracebacks")
     return parser
 
 

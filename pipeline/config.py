@@ -25,7 +25,8 @@ FORMATS = ("csv", "json", "jsonl", "parquet")
 FORMAT_BY_SUFFIX = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
 # Columns the ingest stage adds to every record; a source column may not be renamed to one of them.
 LINEAGE_COLUMNS = ("row_id", "source", "source_file", "source_row")
-DEFAULT_MISSING_VALUES = ("", "N/A", "NA", "n/a", "#N/A", "null", "NULL", "None", "none", "nan", "NaN", "-", "--", "Not Provided", "not provided", "Not Available", "unknown: not provided")
+DEFAULT_MISSING_VALUES = ("", "N/A", "NA", "n/a", "#N/A", "null", "NULL", "None", "none", "nan", "NaN", "-", "--", "Not Provided", "not provided", "Not Available")
+LIST_ROLES = ("text", "protected", "identifier", "passthrough")
 SOURCE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -48,19 +49,22 @@ class Columns(Section):
 
     def by_role(self) -> dict[str, list[str]]:
         """Every role with its columns, as lists, in a fixed order."""
-        single = lambda name: [name] if name else []  # noqa: E731
         return {
-            "id": single(self.id),
+            "id": _as_list(self.id),
             "text": list(self.text),
-            "label": single(self.label),
+            "label": _as_list(self.label),
             "protected": list(self.protected),
             "identifier": list(self.identifier),
-            "group": single(self.group),
+            "group": _as_list(self.group),
             "passthrough": list(self.passthrough),
         }
 
     def names(self) -> list[str]:
         return [name for names in self.by_role().values() for name in names]
+
+
+def _as_list(name: str | None) -> list[str]:
+    return [name] if name else []
 
 
 class Source(Section):
@@ -275,12 +279,9 @@ def _column_problems(where: str, source: Source, available: list[str], file: Pat
     for role, columns in source.columns.by_role().items():
         for position, column in enumerate(columns):
             if column not in available:
-                field = f"{where}.columns.{role}" + (f"[{position}]" if role in _LIST_ROLES else "")
+                field = f"{where}.columns.{role}" + (f"[{position}]" if role in LIST_ROLES else "")
                 problems.append(f"{field}: column '{column}' not found in {file.name}; available: {listing}")
     for column in source.rename:
         if column not in available:
             problems.append(f"{where}.rename: column '{column}' not found in {file.name}; available: {listing}")
     return problems
-
-
-_LIST_ROLES = ("text", "protected", "identifier", "passthrough")

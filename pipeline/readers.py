@@ -8,6 +8,7 @@ the record's values), so the ingest stage can quarantine it.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -139,8 +140,6 @@ def _decoded_lines(handle: BinaryIO, encoding: str | None, stats: ReadStats, pat
 
 
 def _decode_strict(handle: BinaryIO, encoding: str, path: Path) -> Iterator[str]:
-    import io
-
     text = io.TextIOWrapper(handle, encoding=encoding, newline="")
     try:
         yield from text
@@ -192,7 +191,8 @@ def _read_csv(path: Path, source: Source, stats: ReadStats) -> Iterator[RawRecor
     with path.open("rb") as handle:
         lines = _LineCounter(_decoded_lines(handle, source.encoding, stats, path))
         header = _csv_header(lines, source.delimiter, path, stats)
-        reader = csv.reader(lines, delimiter=stats.delimiter)
+        # strict: a stray quote fails its record instead of silently merging it with the next ones
+        reader = csv.reader(lines, delimiter=stats.delimiter, strict=True)
         while True:
             start = lines.count + 1
             try:

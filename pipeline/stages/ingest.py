@@ -82,6 +82,7 @@ def _ingest_sources(config: Config, quarantine: Quarantine, tallies: dict[str, S
         ids_seen: Counter[str] = Counter()
         for path in config.source_files(index):
             read_stats = ReadStats()
+            total_before = tally.total
             rows = _RowMaker(config, source, name, missing_tokens, ids_seen)
             records = tqdm(read_records(path, source, read_stats), desc=f"ingest {path.name}", unit=" rows", disable=None, leave=False)
             for raw in records:
@@ -103,6 +104,8 @@ def _ingest_sources(config: Config, quarantine: Quarantine, tallies: dict[str, S
                 yield {"row_id": row_id, **where} | kept
             tally.duplicate_ids += rows.duplicate_ids
             tally.files.append(_file_report(path, read_stats, source, rows.columns_seen))
+            if tally.total == total_before:
+                log.warning("%s: no data rows", path.name)
             if read_stats.fallback_lines:
                 log.warning("%s: %d line(s) were not UTF-8 and were read as cp1252", path.name, read_stats.fallback_lines)
 

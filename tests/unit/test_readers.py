@@ -10,7 +10,7 @@ import pytest
 from pipeline.config import Columns, Source
 from pipeline.errors import InputError
 from pipeline.readers import (
-    NOT_AN_OBJECT, TOO_FEW_FIELDS, TOO_MANY_FIELDS, UNPARSEABLE_JSON, ReadStats, peek_columns, read_records,
+    NOT_AN_OBJECT, TOO_FEW_FIELDS, TOO_MANY_FIELDS, UNPARSEABLE_CSV, UNPARSEABLE_JSON, ReadStats, peek_columns, read_records,
 )
 
 
@@ -86,6 +86,20 @@ def test_csv_rows_with_the_wrong_field_count_come_back_with_a_reason(tmp_path, l
     records, _ = read(write(tmp_path, "b.csv", content))
     assert [r.reason for r in records] == [None, reason, None]
     assert records[1].detail == detail and records[1].values is None
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b'id,text\n1,"unterminated\n2,swallowed\n', [(2, UNPARSEABLE_CSV, "lines 2-3: unexpected end of data")]),
+        (b'id,text\n1,"closed"garbage\n2,ok\n', [(2, UNPARSEABLE_CSV, "lines 2-2: ',' expected after '\"'"), (3, None, None)]),
+        (b'id,text\n1,a 5" screen\n2,ok\n', [(2, None, None), (3, None, None)]),
+    ],
+    ids=["quote-open-at-eof", "text-after-closing-quote", "inch-mark-in-unquoted-field"],
+)
+def test_csv_stray_quotes_fail_their_record_instead_of_merging_rows(tmp_path, content, expected):
+    records, _ = read(write(tmp_path, "q.csv", content))
+    assert [(r.position, r.reason, r.detail) for r in records] == expected
 
 
 def test_csv_trailing_empty_fields_and_blank_lines_are_tolerated(tmp_path):
