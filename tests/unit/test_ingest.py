@@ -115,3 +115,26 @@ def test_schema_report_lists_roles_and_unmapped_columns(make_config, tmp_path):
     assert schema["roles"]["protected"] == ["gender"]
     assert schema["sources"]["t"]["files"][0]["unmapped_columns"] == ["internal_note"]
     assert {c["name"]: c["role"] for c in schema["columns"]}["text"] == "text"
+
+
+def test_spreadsheet_style_export_keeps_every_row_unmangled(make_config, tmp_path):
+    """The quirks of re-saved ticket and HR exports: CRLF records with LF inside quoted
+    fields, `Not Provided` fill-ins, blank ids, padded cells, and one ragged row."""
+    content = (
+        'EmpID,Name,Notes,Status,Sex\r\n'
+        ',"Alagbe,Trina","line one\nline two\n\nafter a blank line",Active,F\r\n'
+        ',"Roup,Simon",Not Provided,Active,M \r\n'
+        '10003,"Crimmings,   Jean","said ""no"" twice",Terminated,F\r\n'
+        '10004,"Bachiochi, Linda",Active,F\r\n'
+        '10005,"Webster, Butler","it\'s — fine",Active,M\r\n'
+    )
+    (tmp_path / "hr.csv").write_bytes(content.encode("utf-8"))
+    source = {"path": "hr.csv", "columns": {"id": "EmpID", "text": ["Notes", "Name"], "label": "Status", "protected": ["Sex"]}}
+    records, quarantine, stats = ingest(make_config, tmp_path, {"sources": [source]})
+    assert stats["total"] == 5 and stats["kept"] == 4
+    assert [(q["reason"], q["source_row"]) for q in quarantine] == [("too_few_fields", 8)]
+    assert records["Notes"].tolist()[0] == "line one\nline two\n\nafter a blank line"
+    assert pd.isna(records["Notes"].tolist()[1]) and records["Sex"].tolist()[1] == "M"
+    assert records["Name"].tolist()[2] == "Crimmings,   Jean" and records["Notes"].tolist()[2] == 'said "no" twice'
+    assert records["Notes"].tolist()[3] == "it's — fine"
+    assert records["row_id"].tolist()[2:] == ["hr:10003", "hr:10005"] and records["row_id"].is_unique
