@@ -137,13 +137,14 @@ class RedactConfig(Section):
     operators: dict[str, Literal["replace", "pseudonymize", "mask", "hash", "drop_row"]] = {}
     key_env: str = "PIPELINE_PSEUDONYM_KEY"
     demo_key_if_unset: bool = False
+    identifier_entities: dict[str, str] = {}
     known_values_scope: Literal["row", "all_rows"] = "row"
     known_value_min_length: int = Field(default=3, ge=2)
     leak_action: Literal["redact_again", "quarantine"] = "quarantine"
     leak_threshold: float = Field(default=0.4, ge=0, le=1)
     batch_size: int = Field(default=32, ge=1)
     workers: int = Field(default=0, ge=0)
-    shard_rows: int = Field(default=1000, ge=1)
+    shard_rows: int = Field(default=200, ge=1)
 
     def threshold(self, entity: str) -> float:
         return self.thresholds.get(entity, self.default_threshold)

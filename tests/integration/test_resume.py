@@ -27,7 +27,8 @@ def write_big_csv(path: Path) -> None:
 
 
 def run_cli(config: Path, run_dir: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "pipeline", "run", "--config", str(config), "--run-dir", str(run_dir)], stderr=subprocess.PIPE, text=True)
+    command = [sys.executable, "-m", "pipeline", "run", "--to", "ingest", "--config", str(config), "--run-dir", str(run_dir)]
+    return subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
 
 
 def stage_status(run_dir: Path) -> str | None:

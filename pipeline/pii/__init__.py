@@ -1,0 +1,1 @@
+"""PII detection for the redact stage: Presidio recognizers tuned for enterprise text."""

