@@ -17,6 +17,7 @@ What differs from `AnalyzerEngine()` out of the box, and why:
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import spacy
@@ -66,6 +67,8 @@ def require_spacy_model(name: str) -> None:
 
 def build_analyzer(settings: RedactConfig) -> AnalyzerEngine:
     require_spacy_model(settings.spacy_model)
+    # its loader warns once per recognizer of another language; those are not wanted here
+    logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
     provider = NlpEngineProvider(nlp_configuration={
         "nlp_engine_name": "spacy",
         "models": [{"lang_code": LANGUAGE, "model_name": settings.spacy_model}],

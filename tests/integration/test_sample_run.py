@@ -1,11 +1,14 @@
 """`python -m pipeline run` with no arguments, on the bundled sample, checked against what was planted."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import ahocorasick
 import pandas as pd
+import phonenumbers
 import pytest
 
 from pipeline.config import default_config_path
@@ -131,3 +134,53 @@ def test_generator_reproduces_the_shipped_files_byte_for_byte(tmp_path):
     subprocess.run([sys.executable, "-m", "pipeline.sample_data.generate", "--out", str(tmp_path)], check=True, timeout=300)
     for name in ("tickets.csv", "chat_export.jsonl", "planted.json"):
         assert (tmp_path / name).read_bytes() == (SAMPLE / name).read_bytes(), name
+
+
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+DIGIT_RUN = re.compile(r"\+?\d[\d \-().]{8,}\d")
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for position, digit in enumerate(reversed(digits)):
+        value = int(digit) * (2 if position % 2 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
+
+
+def test_no_personal_data_survives_redaction(sample_run, records):
+    """No identifier value of any row, and no email, phone or card number, in any output after redact."""
+    run_dir, result = sample_run
+    redacted = pd.read_parquet(run_dir / "redact" / "records.parquet")
+    texts = {
+        "redacted records": "\n".join(redacted[["subject", "body"]].fillna("").agg("\n".join, axis=1)),
+        "redact quarantine": (run_dir / "quarantine" / "redact.jsonl").read_text(),
+        "ledger": (run_dir / "redact" / "pii_ledger.json").read_text(),
+        "manifest": (run_dir / "manifest.json").read_text(),
+        "log": result.stderr + result.stdout,
+    }
+    assert not {"customer_name", "customer_email", "customer_phone"} & set(redacted.columns)
+    assert redacted["customer_id"].dropna().str.match(r"^grp_[0-9a-f]{16}$").all()
+    identifiers = ahocorasick.Automaton()
+    for column in ("customer_name", "customer_email", "customer_phone", "customer_id"):
+        for value in records[column].dropna().unique():
+            identifiers.add_word(value.lower(), (column, value))
+    identifiers.make_automaton()
+    for name, text in texts.items():
+        found = {column for _, (column, _) in identifiers.iter(text.lower())}
+        assert not found, f"{name} contains values of {sorted(found)}"
+        assert not EMAIL.findall(text), f"{name} contains an email address"
+        cards = [run for run in DIGIT_RUN.findall(text) if 12 <= len(re.sub(r"\D", "", run)) <= 19 and luhn_valid(re.sub(r"\D", "", run))]
+        assert not cards, f"{name} contains {len(cards)} card number(s)"
+        phones = [
+            m for region in ("US", "GB", "DE", "FR", "IN") for m in phonenumbers.PhoneNumberMatcher(text, region)
+            if len(phonenumbers.national_significant_number(m.number)) >= 7 and text[m.start - 1] not in "-#"  # ORD-3108912, #1682866: order numbers
+        ]
+        assert not phones, f"{name} contains {len(phones)} phone number(s)"
+
+
+def test_redact_keeps_every_row_accounted_for(sample_run):
+    run_dir, _ = sample_run
+    stages = json.loads((run_dir / "manifest.json").read_text())["stages"]
+    assert stages["redact"]["stats"]["total"] == stages["ingest"]["stats"]["kept"]
+    assert stages["redact"]["stats"]["total"] == stages["redact"]["stats"]["kept"] + stages["redact"]["stats"]["quarantined"]
