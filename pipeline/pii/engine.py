@@ -28,11 +28,10 @@ from spacy.tokens import Doc
 
 from pipeline.config import RedactConfig
 from pipeline.errors import InputError
-from pipeline.pii.recognizers import NOISY_RECOGNIZERS, build_recognizers, drop_swallowing_dates
+from pipeline.pii.recognizers import NOISY_RECOGNIZERS, REPLACED_RECOGNIZERS, build_recognizers, drop_swallowing_dates
 
 LANGUAGE = "en"
 SPACY_PIPES_KEPT = ("tok2vec", "ner")
-REPLACED_STOCK_RECOGNIZERS = ("EmailRecognizer", "CreditCardRecognizer", "PhoneRecognizer")
 # spaCy's max_length is 1,000,000 characters; longer texts are analysed in pieces of this size.
 CHUNK_CHARS = 100_000
 NER_MODEL_CONFIGURATION = {
@@ -78,7 +77,7 @@ def build_analyzer(settings: RedactConfig) -> AnalyzerEngine:
     _slim_pipeline(nlp_engine.nlp[LANGUAGE])
     registry = RecognizerRegistry(supported_languages=[LANGUAGE])
     registry.load_predefined_recognizers(languages=[LANGUAGE], nlp_engine=nlp_engine)
-    for name in (*REPLACED_STOCK_RECOGNIZERS, *NOISY_RECOGNIZERS):
+    for name in (*REPLACED_RECOGNIZERS, *NOISY_RECOGNIZERS):
         if any(r.name == name for r in registry.recognizers):
             registry.remove_recognizer(name)
     for recognizer in build_recognizers(phone_regions=settings.phone_regions, custom_identifiers=settings.custom_identifiers):

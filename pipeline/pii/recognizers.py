@@ -35,11 +35,11 @@ import tldextract
 from phonenumbers import Leniency, PhoneNumberMatch
 from presidio_analyzer import AnalysisExplanation, EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
-from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, EmailRecognizer, PhoneRecognizer
+from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, EmailRecognizer, IbanRecognizer, PhoneRecognizer
 
 from pipeline.config import DEFAULT_PHONE_REGIONS, CustomIdentifier
 
-REPLACED_RECOGNIZERS: tuple[str, ...] = ("EmailRecognizer", "CreditCardRecognizer", "PhoneRecognizer")
+REPLACED_RECOGNIZERS: tuple[str, ...] = ("EmailRecognizer", "CreditCardRecognizer", "PhoneRecognizer", "IbanRecognizer")
 """Stock recognizers that `build_recognizers` replaces: remove them from the registry first."""
 
 NOISY_RECOGNIZERS: tuple[str, ...] = ("UsLicenseRecognizer", "UsBankRecognizer")
@@ -105,6 +105,8 @@ class CardNumberRecognizer(CreditCardRecognizer):
     CONTEXT = ["card", "credit", "debit", "visa", "mastercard", "amex", "discover", "jcb", "diners", "maestro", "cc"]
 
 
+# Numbers of other kinds that phonenumbers accepts as phones: US SSNs (123-45-6789) and IPv4 addresses.
+_SSN_OR_IP = re.compile(r"\d{3}([- ])\d{2}\1\d{4}|\d{1,3}(?:\.\d{1,3}){3}")
 _DATE_LIKE = re.compile(r"(?:\d{4}([./-])\d{1,2}\1\d{1,2}|\d{1,2}([./-])\d{1,2}\2(?:\d{4}|\d{2}))(?![./-]?\d)")
 _GLUED_BEFORE = re.compile(r"(?:[^\W_]-?|#|\d[ -])\Z")
 _GLUED_AFTER = re.compile(r"-?[^\W_]|[ -]\d")
@@ -241,7 +243,7 @@ def _long_enough(match: PhoneNumberMatch) -> bool:
 
 
 def _stands_alone(text: str, match: PhoneNumberMatch) -> bool:
-    """False for a match that reads as a date or is part of a longer token.
+    """False for a match that reads as a date, an SSN or an IP address, or is part of a longer token.
 
     `PhoneNumberMatcher` itself skips slash dates (`03/04/2025`) and, from
     leniency VALID up, numbers glued to letters; dashed and dotted dates,
@@ -249,7 +251,9 @@ def _stands_alone(text: str, match: PhoneNumberMatch) -> bool:
     """
     before = text[max(0, match.start - 2) : match.start]
     after = text[match.end : match.end + 2]
-    return not (_DATE_LIKE.match(match.raw_string) or _GLUED_BEFORE.search(before) or _GLUED_AFTER.match(after))
+    return not (
+        _DATE_LIKE.match(match.raw_string) or _SSN_OR_IP.fullmatch(match.raw_string) or _GLUED_BEFORE.search(before) or _GLUED_AFTER.match(after)
+    )
 
 
 def _keep_widest(results: list[RecognizerResult]) -> list[RecognizerResult]:
@@ -331,6 +335,9 @@ def build_recognizers(*, phone_regions: list[str], custom_identifiers: list[Cust
     return [
         OfflineEmailRecognizer(),
         CardNumberRecognizer(),
+        # Presidio's registry loads the stock IBAN recognizer with IGNORECASE, under which its
+        # patterns miss valid IBANs (`AT85 4114 4269 4208 0939`); a fresh one has the right flags.
+        IbanRecognizer(),
         RegionPhoneRecognizer(supported_regions=phone_regions),
         *(custom_identifier_recognizer(spec) for spec in custom_identifiers),
     ]

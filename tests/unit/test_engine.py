@@ -1,0 +1,36 @@
+"""The whole detector (Presidio + the project's recognizers and settings) on sentences that defeat the defaults."""
+
+import pytest
+
+from pipeline.config import CustomIdentifier, RedactConfig
+from pipeline.pii.engine import CHUNK_CHARS, PiiDetector
+
+
+@pytest.fixture(scope="module")
+def detector() -> PiiDetector:
+    return PiiDetector(RedactConfig(custom_identifiers=[CustomIdentifier(entity="EMPLOYEE_ID", pattern=r"\bEMP-\d{6}\b")]))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Direct debit from AT85 4114 4269 4208 0939 failed twice.", [("IBAN_CODE", "AT85 4114 4269 4208 0939")]),
+        ("The transfer from BE89455084297076 shows as pending.", [("IBAN_CODE", "BE89455084297076")]),
+        ("My SSN is 093-12-0079.", [("US_SSN", "093-12-0079")]),
+        ("Card 4081 8365 8492 9414 653 was declined.", [("CREDIT_CARD", "4081 8365 8492 9414 653")]),
+        ("Call me on 030 901820 please.", [("PHONE_NUMBER", "030 901820")]),
+        ("Server 172.23.100.19 is unreachable.", [("IP_ADDRESS", "172.23.100.19")]),
+        ("Agent EMP-742879 took the call.", [("EMPLOYEE_ID", "EMP-742879")]),
+        ("Write to ana.silva@example.pt today.", [("EMAIL_ADDRESS", "ana.silva@example.pt")]),
+    ],
+)
+def test_detector_finds_what_presidio_defaults_miss_or_mislabel(detector, text, expected):
+    found = [(r.entity_type, text[r.start:r.end]) for r in detector.analyze([text])[0] if r.entity_type not in ("URL", "DATE_TIME")]
+    assert found == expected
+
+
+def test_results_of_a_text_longer_than_a_chunk_point_into_that_text(detector):
+    filler = "nothing to see here " * (CHUNK_CHARS // 20)
+    text = filler + "reach me at jane.roe@example.com " + filler
+    emails = [r for r in detector.analyze([text])[0] if r.entity_type == "EMAIL_ADDRESS"]
+    assert [text[r.start:r.end] for r in emails] == ["jane.roe@example.com"]
