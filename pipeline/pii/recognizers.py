@@ -84,7 +84,7 @@ class CardNumberRecognizer(CreditCardRecognizer):
     """CREDIT_CARD for 12 to 19 digits in the groupings cards are printed in, Luhn-checked.
 
     The patterns cover 4-4-4 (12 digits), 4-4-5 (13), 4-6-4 (14, Diners),
-    4-6-5 (15, Amex), 4-4-4-4 (16), 4-4-4-4-3 (19), each separated by spaces or
+    4-6-5 (15, Amex), 4-3-3-3 (13, old Visa), 4-4-4-4 (16), 4-4-4-4-3 (19), each separated by spaces or
     by dashes (one kind per number), and unbroken runs of 12 to 19 digits. The
     first digit must be 2 to 6, the range of the major networks (Mastercard,
     Amex, Diners, JCB, Visa, Discover, Maestro, UnionPay).
@@ -99,6 +99,7 @@ class CardNumberRecognizer(CreditCardRecognizer):
         Pattern("Card 4-4-4-4 or 4-4-4-4-3", _CARD_START + r"\d{4}([ -])\d{4}\1\d{4}\1\d{4}(?:\1\d{3})?" + _CARD_END, 0.5),
         Pattern("Card 4-4-4 or 4-4-5", _CARD_START + r"\d{4}([ -])\d{4}\1\d{4,5}" + _CARD_END, 0.5),
         Pattern("Card 4-6-4 or 4-6-5", _CARD_START + r"\d{4}([ -])\d{6}\1\d{4,5}" + _CARD_END, 0.5),
+        Pattern("Card 4-3-3-3", _CARD_START + r"\d{4}([ -])\d{3}\1\d{3}\1\d{3}" + _CARD_END, 0.5),
         Pattern("Card digits only", _CARD_START + r"\d{12,19}" + _CARD_END, 0.5),
     ]
 
