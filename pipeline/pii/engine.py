@@ -28,7 +28,7 @@ from spacy.tokens import Doc
 
 from pipeline.config import RedactConfig
 from pipeline.errors import InputError
-from pipeline.pii.recognizers import NOISY_RECOGNIZERS, REPLACED_RECOGNIZERS, build_recognizers, drop_swallowing_dates
+from pipeline.pii.recognizers import NOISY_RECOGNIZERS, REPLACED_RECOGNIZERS, build_recognizers, drop_misread_names, drop_swallowing_dates
 
 LANGUAGE = "en"
 SPACY_PIPES_KEPT = ("tok2vec", "ner")
@@ -121,7 +121,7 @@ class PiiDetector:
 
     def _keep(self, text: str, found: list[RecognizerResult]) -> list[RecognizerResult]:
         # dates are checked against every number span, even those below their threshold
-        plausible = drop_swallowing_dates(text, found)
+        plausible = drop_misread_names(text, drop_swallowing_dates(text, found))
         kept = [r for r in plausible if r.score >= self.settings.threshold(r.entity_type)]
         return sorted(kept, key=lambda r: (r.start, -r.end))
 

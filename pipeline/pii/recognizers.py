@@ -76,8 +76,22 @@ class OfflineEmailRecognizer(EmailRecognizer):
         return _OFFLINE_TLD_EXTRACT(pattern_text).fqdn != ""
 
 
-_CARD_START = r"(?<![\w-])(?<!\d[ -])(?=[2-6])"
-_CARD_END = r"(?![\w-])(?![ -]\d)"
+# A card starts with 1 (UATP, old JCB) to 6 and is not glued to a word or a dash. Space-grouped numbers must
+# not continue a longer space-grouped run (an IBAN's or a phone number's groups); dash-grouped and unbroken
+# numbers may sit next to other numbers ("4012888888881881 4012-8888-8888-1881").
+_CARD_FIRST = r"(?=[1-6])"
+_NOT_GLUED_BEFORE = r"(?<![\w-])"
+_NOT_GLUED_AFTER = r"(?![\w-])"
+
+
+def _grouped(groups: str, separator: str) -> str:
+    body = separator.join(rf"\d{{{size}}}" for size in groups.split("-"))
+    if separator == " ":
+        return _NOT_GLUED_BEFORE + r"(?<!\d )" + _CARD_FIRST + body + _NOT_GLUED_AFTER + r"(?! \d)"
+    return _NOT_GLUED_BEFORE + _CARD_FIRST + body + _NOT_GLUED_AFTER
+
+
+_CARD_GROUPINGS = ("4-4-4-4-3", "4-4-4-4", "4-6-5", "4-6-4", "4-4-5", "4-4-4", "4-3-3-3")
 
 
 class CardNumberRecognizer(CreditCardRecognizer):
@@ -86,7 +100,7 @@ class CardNumberRecognizer(CreditCardRecognizer):
     The patterns cover 4-4-4 (12 digits), 4-4-5 (13), 4-6-4 (14, Diners),
     4-6-5 (15, Amex), 4-3-3-3 (13, old Visa), 4-4-4-4 (16), 4-4-4-4-3 (19), each separated by spaces or
     by dashes (one kind per number), and unbroken runs of 12 to 19 digits. The
-    first digit must be 2 to 6, the range of the major networks (Mastercard,
+    first digit must be 1 to 6, the range of the major networks (UATP, Mastercard,
     Amex, Diners, JCB, Visa, Discover, Maestro, UnionPay).
 
     A number glued to letters, digits or a dash (`ACC-412345678901`), or one
@@ -96,11 +110,8 @@ class CardNumberRecognizer(CreditCardRecognizer):
     """
 
     PATTERNS = [
-        Pattern("Card 4-4-4-4 or 4-4-4-4-3", _CARD_START + r"\d{4}([ -])\d{4}\1\d{4}\1\d{4}(?:\1\d{3})?" + _CARD_END, 0.5),
-        Pattern("Card 4-4-4 or 4-4-5", _CARD_START + r"\d{4}([ -])\d{4}\1\d{4,5}" + _CARD_END, 0.5),
-        Pattern("Card 4-6-4 or 4-6-5", _CARD_START + r"\d{4}([ -])\d{6}\1\d{4,5}" + _CARD_END, 0.5),
-        Pattern("Card 4-3-3-3", _CARD_START + r"\d{4}([ -])\d{3}\1\d{3}\1\d{3}" + _CARD_END, 0.5),
-        Pattern("Card digits only", _CARD_START + r"\d{12,19}" + _CARD_END, 0.5),
+        *(Pattern(f"Card {groups} ({name})", _grouped(groups, sep), 0.5) for groups in _CARD_GROUPINGS for sep, name in ((" ", "spaces"), ("-", "dashes"))),
+        Pattern("Card digits only", _NOT_GLUED_BEFORE + _CARD_FIRST + r"\d{12,19}" + _NOT_GLUED_AFTER, 0.5),
     ]
 
     CONTEXT = ["card", "credit", "debit", "visa", "mastercard", "amex", "discover", "jcb", "diners", "maestro", "cc"]
@@ -266,6 +277,57 @@ def _keep_widest(results: list[RecognizerResult]) -> list[RecognizerResult]:
     return sorted(kept, key=lambda r: r.start)
 
 
+_NAME_WORD = r"[A-Z][a-zà-öø-ÿ]+(?:['’][A-Z][a-zà-öø-ÿ]+|-[A-Z]?[a-zà-öø-ÿ]+)?"
+_TITLE = r"(?:mr|mrs|ms|miss|mx|dr|prof|monsieur|madame|mme|mlle|herr|frau|señor|señora|sr|sra)"
+_NAME_CUE = re.compile(
+    r"(?i:\b(?:my name is|this is|thanks|thank you|hello|hi|hey|dear|regards|best|cheers|sincerely"
+    r"|reach|ask for|raised by|signed|from:|per|attn:?|contact|colleague|agent)(?!\w)|(?<!\w)" + _TITLE + r"\b\.?)"
+    r"[,:]?[ \t]*\n?[ \t]*"
+    r"(?:(?i:" + _TITLE + r")\.?[ \t]+)?"
+    r"(?P<name>" + _NAME_WORD + r"(?:[ \t]+" + _NAME_WORD + r"){0,2})"
+)
+# Capitalised words that follow those cues without being names.
+_NOT_NAMES = frozenset(
+    "there all everyone team support customer customers service sir madam again and the your my our we you it "
+    "this that please order ticket account card urgent important regarding about not still a an monday tuesday wednesday thursday friday saturday sunday "
+    "january february march april may june july august september october november december".split()
+)
+
+
+class NameCueRecognizer(EntityRecognizer):
+    """PERSON for capitalised names after the cues people write them after.
+
+    spaCy's small English model misses many names that stand alone in short
+    sentences (`Thanks Cory, that fixed it.`, `Reach Joe directly at ...`,
+    `Dear Monsieur Le Goff`, `Ticket raised by Fredi Nette`). After a greeting,
+    a sign-off, a title or phrases like `my name is`, `ask for`, `raised by`,
+    one to three capitalised words are taken as a name, unless the first is a
+    common word (`Hi there`, `Dear Customer`, `Thanks Team`).
+    """
+
+    SCORE = 0.6
+
+    def __init__(self, supported_language: str = "en") -> None:
+        super().__init__(supported_entities=["PERSON"], supported_language=supported_language, name="NameCueRecognizer")
+
+    def load(self) -> None:
+        return None
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+        results = []
+        for match in _NAME_CUE.finditer(text):
+            words = [w for w in re.finditer(_NAME_WORD, match.group("name"))]
+            while words and words[-1].group().lower() in _NOT_NAMES:
+                words.pop()
+            if not words or words[0].group().lower() in _NOT_NAMES:
+                continue
+            start, end = match.start("name"), match.start("name") + words[-1].end()
+            results.append(RecognizerResult("PERSON", start, end, self.SCORE, recognition_metadata={
+                RecognizerResult.RECOGNIZER_NAME_KEY: self.name, RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+            }))
+        return results
+
+
 def luhn_valid(text: str) -> bool:
     """Luhn (mod 10) check over the digits of `text`; other characters are ignored.
 
@@ -340,6 +402,7 @@ def build_recognizers(*, phone_regions: list[str], custom_identifiers: list[Cust
         # patterns miss valid IBANs (`AT85 4114 4269 4208 0939`); a fresh one has the right flags.
         IbanRecognizer(),
         RegionPhoneRecognizer(supported_regions=phone_regions),
+        NameCueRecognizer(),
         *(custom_identifier_recognizer(spec) for spec in custom_identifiers),
     ]
 
@@ -352,8 +415,10 @@ def drop_swallowing_dates(text: str, results: list[RecognizerResult]) -> list[Re
     when it overlaps a result of an identifier entity (anything but the
     `NER_ENTITIES`: phones, cards, emails, custom ids), or when its text is
     only digits, five or more of them. Written dates (`March 3, 2025`,
-    `03/04/2025`, `2025-03-04`, `yesterday at 5pm`) stay. Pass results already
-    cut at the score threshold, so a discarded low-score match cannot remove a date.
+    `03/04/2025`, `2025-03-04`, `yesterday at 5pm`) stay. The detector passes
+    results before its score thresholds: a phone number below its threshold
+    still removes the date that would redact half of it, and the leak scan
+    then sees the whole number.
     """
     identifiers = [r for r in results if r.entity_type not in NER_ENTITIES]
 
@@ -362,3 +427,21 @@ def drop_swallowing_dates(text: str, results: list[RecognizerResult]) -> list[Re
         return bare_digits or any(date.intersects(other) for other in identifiers)
 
     return [r for r in results if r.entity_type != "DATE_TIME" or not swallows(r)]
+
+
+def drop_misread_names(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """Remove NER results that are really identifiers.
+
+    spaCy's model also tags ids as people or places: `EMP-446962`,
+    `Order ORD-7218518`, `Ticket INC4845936`. A PERSON result with a digit in
+    it is dropped (no name has one), and so is any NER result that lies
+    inside the span of an identifier result (a validated card, a custom id).
+    """
+    identifiers = [r for r in results if r.entity_type not in NER_ENTITIES]
+
+    def misread(result: RecognizerResult) -> bool:
+        if result.entity_type == "PERSON" and any(ch.isdigit() for ch in text[result.start : result.end]):
+            return True
+        return any(other.start <= result.start and result.end <= other.end for other in identifiers)
+
+    return [r for r in results if r.entity_type not in NER_ENTITIES or not misread(r)]

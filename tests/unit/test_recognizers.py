@@ -17,8 +17,8 @@ from presidio_analyzer.nlp_engine import NlpEngineProvider
 
 from pipeline.config import DEFAULT_PHONE_REGIONS, CustomIdentifier
 from pipeline.pii.recognizers import (
-    NOISY_RECOGNIZERS, REPLACED_RECOGNIZERS, CardNumberRecognizer, OfflineEmailRecognizer, RegionPhoneRecognizer,
-    build_recognizers, custom_identifier_recognizer, drop_swallowing_dates, luhn_valid, mod97_valid,
+    NOISY_RECOGNIZERS, REPLACED_RECOGNIZERS, CardNumberRecognizer, NameCueRecognizer, OfflineEmailRecognizer, RegionPhoneRecognizer,
+    build_recognizers, custom_identifier_recognizer, drop_misread_names, drop_swallowing_dates, luhn_valid, mod97_valid,
 )
 
 NLP_CONFIGURATION = {
@@ -132,7 +132,9 @@ def test_the_network_guard_catches_an_online_suffix_list_fetch(network_attempts,
         ("Luhn fails 4577-4637-0643-3048", []),
         ("Luhn fails 378282246310006", []),
         ("Luhn fails 4081836584929414654", []),
-        ("issuer digit 1: 1577463706433043", []),
+        ("issuer digit 9: 9577463706433046", []),
+        ("issuer digit 1 (UATP): 1577463706433043", [("CREDIT_CARD", "1577463706433043")]),
+        ("three cards: 4012888888881881 4012-8888-8888-1881", [("CREDIT_CARD", "4012888888881881"), ("CREDIT_CARD", "4012-8888-8888-1881")]),
         ("mixed separators 4577 4637-0643 3047", []),
         ("id ACC-574852605744", []),
         ("id EMP-4577463706433047", []),
@@ -272,7 +274,7 @@ def test_mod97_valid(text, expected):
 
 def test_build_recognizers_covers_the_replaced_entities_and_each_custom_identifier():
     recognizers = build_recognizers(phone_regions=["GB", "DE"], custom_identifiers=[EMPLOYEE_ID, BANK_ACCOUNT])
-    assert [r.supported_entities for r in recognizers] == [["EMAIL_ADDRESS"], ["CREDIT_CARD"], ["IBAN_CODE"], ["PHONE_NUMBER"], ["EMPLOYEE_ID"], ["BANK_ACCOUNT"]]
+    assert [r.supported_entities for r in recognizers] == [["EMAIL_ADDRESS"], ["CREDIT_CARD"], ["IBAN_CODE"], ["PHONE_NUMBER"], ["PERSON"], ["EMPLOYEE_ID"], ["BANK_ACCOUNT"]]
     assert recognizers[3].supported_regions == ("GB", "DE")
     assert {r.name for r in recognizers} & {*REPLACED_RECOGNIZERS, *NOISY_RECOGNIZERS} == {"IbanRecognizer"}  # a fresh copy of the stock one
 
@@ -354,3 +356,42 @@ def test_analyzer_with_the_date_filter(analyzer, text, expected):
 def test_context_words_raise_the_score(analyzer, text, substring, score):
     results = analyzer.analyze(text, language="en", entities=["PHONE_NUMBER", "EMPLOYEE_ID"])
     assert [(text[r.start : r.end], round(r.score, 2)) for r in results] == [(substring, score)]
+
+
+# --- names after cues, and names that are really ids --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Thanks Cory, that fixed it.", ["Cory"]),
+        ("Could Miss Mcdonald confirm the change?", ["Mcdonald"]),
+        ("Ticket raised by Fredi Nette (EMP-446962).", ["Fredi Nette"]),
+        ("Per Victoria's request, the plan was paused.", ["Victoria"]),
+        ("From: Heather Gallagher <h@example.com>", ["Heather Gallagher"]),
+        ("Dear Monsieur Le Goff, thank you.", ["Le Goff"]),
+        ("Kind regards,\nAshley Sanchez", ["Ashley Sanchez"]),
+        ("Hi there, my name is Rolf-Peter Fritsch.", ["Rolf-Peter Fritsch"]),
+        ("Hi there, thanks for the help", []),
+        ("Dear Customer, your order shipped.", []),
+        ("Thanks Team Alpha", []),
+        ("This is Urgent", []),
+        ("thanks for nothing", []),
+    ],
+)
+def test_name_cue_recognizer(text, expected):
+    found = NameCueRecognizer().analyze(text, ["PERSON"])
+    assert [text[r.start:r.end] for r in found] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "results", "expected"),
+    [
+        ("Order ORD-7218518 was paid", [("PERSON", 0, 17)], []),
+        ("Raised by Fredi Nette (EMP-446962).", [("PERSON", 10, 21), ("PERSON", 23, 33), ("EMPLOYEE_ID", 23, 33)], [("PERSON", 10, 21), ("EMPLOYEE_ID", 23, 33)]),
+        ("Ship to 40523 Cynthia Parkway", [("LOCATION", 8, 29)], [("LOCATION", 8, 29)]),
+    ],
+)
+def test_drop_misread_names(text, results, expected):
+    given = [RecognizerResult(entity, start, end, 0.85) for entity, start, end in results]
+    assert [(r.entity_type, r.start, r.end) for r in drop_misread_names(text, given)] == expected
