@@ -17,7 +17,7 @@ from presidio_analyzer.nlp_engine import NlpEngineProvider
 
 from pipeline.config import DEFAULT_PHONE_REGIONS, CustomIdentifier
 from pipeline.pii.recognizers import (
-    NOISY_RECOGNIZERS, REPLACED_RECOGNIZERS, CardNumberRecognizer, NameCueRecognizer, OfflineEmailRecognizer, RegionPhoneRecognizer,
+    NOISY_RECOGNIZERS, REPLACED_RECOGNIZERS, CardNumberRecognizer, NameCueRecognizer, OfflineEmailRecognizer, RegionPhoneRecognizer, StreetAddressRecognizer,
     build_recognizers, custom_identifier_recognizer, drop_misread_names, drop_swallowing_dates, luhn_valid, mod97_valid,
 )
 
@@ -274,7 +274,7 @@ def test_mod97_valid(text, expected):
 
 def test_build_recognizers_covers_the_replaced_entities_and_each_custom_identifier():
     recognizers = build_recognizers(phone_regions=["GB", "DE"], custom_identifiers=[EMPLOYEE_ID, BANK_ACCOUNT])
-    assert [r.supported_entities for r in recognizers] == [["EMAIL_ADDRESS"], ["CREDIT_CARD"], ["IBAN_CODE"], ["PHONE_NUMBER"], ["PERSON"], ["EMPLOYEE_ID"], ["BANK_ACCOUNT"]]
+    assert [r.supported_entities for r in recognizers] == [["EMAIL_ADDRESS"], ["CREDIT_CARD"], ["IBAN_CODE"], ["PHONE_NUMBER"], ["PERSON"], ["LOCATION"], ["EMPLOYEE_ID"], ["BANK_ACCOUNT"]]
     assert recognizers[3].supported_regions == ("GB", "DE")
     assert {r.name for r in recognizers} & {*REPLACED_RECOGNIZERS, *NOISY_RECOGNIZERS} == {"IbanRecognizer"}  # a fresh copy of the stock one
 
@@ -395,3 +395,19 @@ def test_name_cue_recognizer(text, expected):
 def test_drop_misread_names(text, results, expected):
     given = [RecognizerResult(entity, start, end, 0.85) for entity, start, end in results]
     assert [(r.entity_type, r.start, r.end) for r in drop_misread_names(text, given)] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("My address is 7010 Fischer Walks Suite 332, West Calvinshire, VT 61215.", ["7010 Fischer Walks Suite 332", "VT 61215"]),
+        ("I'm at 022 Ball Harbors, Sianmouth, KY5 2RY most days", ["022 Ball Harbors", "KY5 2RY"]),
+        ("Billing address: 278, chemin Inès Guillou, 91786 Paris", ["278, chemin Inès Guillou", "91786 Paris"]),
+        ("Ship to Erol Hecker, Baumstr. 592, 41897 Freiburg, phone", ["Baumstr. 592", "41897 Freiburg"]),
+        ("I bought 3 Large Boxes today", []),
+        ("order 12345 Items arrived", []),
+    ],
+)
+def test_street_address_recognizer(text, expected):
+    found = [r for r in StreetAddressRecognizer().analyze(text, ["LOCATION"]) if r.score >= 0.5 or "address" in text or "Ship" in text]
+    assert [text[r.start:r.end] for r in found] == expected
