@@ -226,15 +226,27 @@ _PHONE_CANDIDATE = re.compile(r"\+?\(?\d[\d \t().\-/]{4,}\d(?:[ \t]*(?:x|ext\.?|
 
 def _candidate_windows(text: str) -> list[tuple[int, str, bool]]:
     """(offset, slice, starts with +) for each stretch of `text` that could hold a phone number:
-    one with a `+country code`, or with enough digits for a national number."""
+    one with a `+country code`, or with enough digits for a national number, and not wholly a
+    date, an SSN, an IP address or a card number (those would be dropped after matching anyway)."""
     windows = []
     for candidate in _PHONE_CANDIDATE.finditer(text):
-        plus = candidate.group().startswith("+")
-        if not plus and sum(ch.isdigit() for ch in candidate.group()) < _MIN_NATIONAL_DIGITS:
+        core = candidate.group()
+        plus = core.startswith("+")
+        digits = sum(ch.isdigit() for ch in core)
+        if not plus and (digits < _MIN_NATIONAL_DIGITS or _is_other_number(core, digits)):
             continue
         start, end = max(0, candidate.start() - 1), min(len(text), candidate.end() + 1)
         windows.append((start, text[start:end], plus))
     return windows
+
+
+_CARD_SHAPED = re.compile(r"\d{12,19}|\d{4}(?:[ -]\d{3,6}){2,4}")
+
+
+def _is_other_number(core: str, digits: int) -> bool:
+    if _DATE_LIKE.fullmatch(core) or _SSN_OR_IP.fullmatch(core):
+        return True
+    return 12 <= digits <= 19 and _CARD_SHAPED.fullmatch(core) is not None and luhn_valid(core)
 
 
 def _phone_matches(text: str, windows: list[tuple[int, str]], region: str | None, leniency: int) -> list[PhoneNumberMatch]:
