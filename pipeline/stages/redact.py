@@ -47,7 +47,9 @@ HASHED_GROUP = re.compile(r"^grp_[0-9a-f]{16}$")
 
 
 @dataclass(frozen=True)
-class Columns:
+class RedactColumns:
+    """The record columns the stage reads, by role, and the entity each identifier column holds."""
+
     text: list[str]
     identifier: list[str]
     group: str | None
@@ -104,10 +106,10 @@ def run(ctx: StageContext) -> StageResult:
     return StageResult(outputs=[RECORDS, LEDGER, quarantine.relative], stats=stats)
 
 
-def _columns(config: Config) -> Columns:
+def _columns(config: Config) -> RedactColumns:
     roles = config.record_roles()
     identifiers = roles["identifier"]
-    return Columns(
+    return RedactColumns(
         text=roles["text"],
         identifier=identifiers,
         group=roles["group"][0] if roles["group"] else None,
@@ -124,7 +126,7 @@ def guess_entity(column: str) -> str:
     return "IDENTIFIER"
 
 
-def _all_identifier_values(source: pq.ParquetFile, columns: Columns) -> list[tuple[str, str]]:
+def _all_identifier_values(source: pq.ParquetFile, columns: RedactColumns) -> list[tuple[str, str]]:
     values: dict[tuple[str, str], None] = {}
     for batch in source.iter_batches(columns=columns.identifier):
         for row in batch.to_pylist():
@@ -138,7 +140,7 @@ def _shards(source: pq.ParquetFile, size: int) -> Iterator[list[dict[str, Any]]]
 
 
 def _process(
-    shards: Iterator[list[dict[str, Any]]], settings: RedactConfig, key: bytes, columns: Columns, global_values: list[tuple[str, str]]
+    shards: Iterator[list[dict[str, Any]]], settings: RedactConfig, key: bytes, columns: RedactColumns, global_values: list[tuple[str, str]]
 ) -> Iterator[tuple[int, ShardOutput]]:
     """Redact shards in order, in a pool of `workers` processes (in this process when 1)."""
     workers = settings.workers or os.cpu_count() or 1
@@ -163,7 +165,7 @@ def _process(
 class _Worker:
     """What one process needs to redact shards; built once per process."""
 
-    def __init__(self, settings: RedactConfig, key: bytes, columns: Columns, global_values: list[tuple[str, str]]) -> None:
+    def __init__(self, settings: RedactConfig, key: bytes, columns: RedactColumns, global_values: list[tuple[str, str]]) -> None:
         from pipeline.pii.engine import PiiDetector  # loads spaCy: only where shards are processed
 
         self.settings = settings
@@ -177,7 +179,7 @@ class _Worker:
 _worker: _Worker | None = None
 
 
-def _init_worker(settings: RedactConfig, key: bytes, columns: Columns, global_values: list[tuple[str, str]]) -> None:
+def _init_worker(settings: RedactConfig, key: bytes, columns: RedactColumns, global_values: list[tuple[str, str]]) -> None:
     global _worker
     if _worker is None or _worker.settings != settings or _worker.key != key or _worker.columns != columns:
         _worker = _Worker(settings, key, columns, global_values)
@@ -243,7 +245,7 @@ def _known_spans(text: str, known: KnownValueMatcher, global_matcher: KnownValue
     ]
 
 
-def _ledger(settings: RedactConfig, columns: Columns, key_source: str, found: Counter, leaks: Counter) -> dict[str, Any]:
+def _ledger(settings: RedactConfig, columns: RedactColumns, key_source: str, found: Counter, leaks: Counter) -> dict[str, Any]:
     entities: dict[str, dict[str, Any]] = {}
     for (entity, column, source, method), count in sorted(found.items()):
         entry = entities.setdefault(entity, {"total": 0, "operator": settings.operator(entity), "by_column": Counter(), "by_source": Counter(), "by_method": Counter()})
