@@ -66,6 +66,8 @@ class Stage:
     writes: str
     run: Callable[[StageContext], StageResult]
     processes_rows: bool = True
+    # what else the result depends on, outside the config and the inputs (e.g. which key is in the environment)
+    fingerprint_extra: Callable[[Config], dict[str, Any]] | None = None
 
 
 def available_stages() -> list[str]:
@@ -101,7 +103,8 @@ def input_hashes(config: Config) -> dict[str, str]:
 
 def fingerprint(config: Config, name: str, inputs: dict[str, str], manifest: dict[str, Any]) -> str:
     """A hash of everything a stage's result depends on: code version, its config, the
-    shared settings, the source files and the outputs of the stages before it."""
+    shared settings, the source files, the outputs of the stages before it, and the stage's extras."""
+    stage = load_stage(name)
     upstream = {
         earlier: manifest.get("stages", {}).get(earlier, {}).get("outputs", {})
         for earlier in STAGE_NAMES[: STAGE_NAMES.index(name)]
@@ -113,6 +116,7 @@ def fingerprint(config: Config, name: str, inputs: dict[str, str], manifest: dic
         "shared": {"seed": config.seed, "task": config.task, "sources": config.resolved()["sources"]},
         "inputs": inputs,
         "upstream": upstream,
+        "extra": stage.fingerprint_extra(config) if stage.fingerprint_extra else {},
     })
 
 

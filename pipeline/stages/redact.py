@@ -68,8 +68,7 @@ def run(ctx: StageContext) -> StageResult:
     config = ctx.config
     settings = config.redact
     columns = _columns(config)
-    needs_key = columns.group is not None or any(op in KEYED_OPERATORS for op in [settings.default_operator, *settings.operators.values()])
-    key, key_source = pseudonym_key(settings, needed=needs_key)
+    key, key_source = _key(config)
     source = pq.ParquetFile(ctx.run_dir.path(INGESTED))
     global_values = _all_identifier_values(source, columns) if settings.known_values_scope == "all_rows" else []
     output_schema = pa.schema([f for f in source.schema_arrow if f.name not in columns.identifier])
@@ -104,6 +103,18 @@ def run(ctx: StageContext) -> StageResult:
         "key_source": key_source,
     }
     return StageResult(outputs=[RECORDS, LEDGER, quarantine.relative], stats=stats)
+
+
+def _key(config: Config) -> tuple[bytes, str]:
+    keyed = [config.redact.default_operator, *config.redact.operators.values()]
+    needed = bool(config.record_roles()["group"]) or any(op in KEYED_OPERATORS for op in keyed)
+    return pseudonym_key(config.redact, needed=needed)
+
+
+def key_fingerprint(config: Config) -> dict[str, str]:
+    """An id of the key in the environment (an HMAC, not the key), so a new key redoes the stage."""
+    key, source = _key(config)
+    return {"key_source": source, "key_id": keyed_digest(key, "KEY_ID", "pipeline")[:16] if key else ""}
 
 
 def _columns(config: Config) -> RedactColumns:
@@ -275,4 +286,5 @@ STAGE = Stage(
     reads=INGESTED,
     writes=f"{RECORDS} (text redacted, identifier columns dropped, group id key-hashed), {LEDGER} (counts per entity, column, source; no values), quarantine/redact.jsonl",
     run=run,
+    fingerprint_extra=key_fingerprint,
 )

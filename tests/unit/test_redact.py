@@ -165,3 +165,13 @@ def test_known_values_of_every_row_can_be_scrubbed_from_all_rows(make_config, tm
     assert "qorvith" in per_row.loc[1, "text"]  # a name the model does not see, and not among row 2's own identifiers
     assert "zyxwa" not in all_rows.loc[1, "text"] and "qorvith" not in all_rows.loc[1, "text"]
     assert stats["total"] == 2
+
+
+def test_a_new_key_in_the_environment_redoes_the_stage(make_config, tmp_path, monkeypatch):
+    rows = [("1", "Mail jane.roe@example.com today", "billing", None, None, None, "C1")]
+    monkeypatch.setenv("PIPELINE_PSEUDONYM_KEY", "first-key-with-enough-length")
+    first, _, _, run_dir = redact(make_config, tmp_path, rows=rows, demo_key_if_unset=False)
+    monkeypatch.setenv("PIPELINE_PSEUDONYM_KEY", "second-key-with-enough-length")
+    second, _, _, _ = redact(make_config, tmp_path, rows=rows, demo_key_if_unset=False)
+    assert first.loc[0, "customer"] != second.loc[0, "customer"]
+    assert "first-key" not in run_dir.path("manifest.json").read_text()
