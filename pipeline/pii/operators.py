@@ -13,18 +13,21 @@ Text that is already masked (`<PERSON>`, `XXXX`, `XX/XX/XXXX`, `{$1,100.00}`,
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import logging
 import os
 import re
 
-from presidio_analyzer import RecognizerResult
-from presidio_anonymizer import AnonymizerEngine
-from presidio_anonymizer.entities import OperatorConfig
+from typing import TYPE_CHECKING, Any
 
 from pipeline.config import RedactConfig
 from pipeline.errors import InputError
+
+if TYPE_CHECKING:  # presidio (analyzer and anonymizer) loads spaCy, transformers and torch: only where text is redacted
+    from presidio_analyzer import RecognizerResult
+    from presidio_anonymizer.entities import OperatorConfig
 
 log = logging.getLogger("pipeline.redact")
 
@@ -88,8 +91,9 @@ def non_overlapping(results: list[RecognizerResult]) -> list[RecognizerResult]:
     kept: list[RecognizerResult] = []
     for result in ranked:
         for start, end in _uncovered(result.start, result.end, kept):
-            same = (start, end) == (result.start, result.end)
-            kept.append(result if same else RecognizerResult(result.entity_type, start, end, result.score, recognition_metadata=result.recognition_metadata))
+            piece = result if (start, end) == (result.start, result.end) else copy.copy(result)
+            piece.start, piece.end = start, end
+            kept.append(piece)
     return sorted(kept, key=lambda r: r.start)
 
 
@@ -104,9 +108,11 @@ class Redactor:
     """Applies the configured operator per entity type."""
 
     def __init__(self, settings: RedactConfig, key: bytes) -> None:
+        from presidio_anonymizer import AnonymizerEngine
+
         self.settings = settings
         self.key = key
-        self._engine = AnonymizerEngine()
+        self._engine: Any = AnonymizerEngine()
         self._configs: dict[str, OperatorConfig] = {}
 
     def operator(self, entity: str) -> str:
@@ -124,6 +130,8 @@ class Redactor:
         return self._configs[entity]
 
     def _build_config(self, entity: str, operator: str) -> OperatorConfig:
+        from presidio_anonymizer.entities import OperatorConfig
+
         if operator == "pseudonymize":
             return OperatorConfig("custom", {"lambda": lambda value: f"<{entity}_{keyed_digest(self.key, entity, value)[:8]}>"})
         if operator == "hash":

@@ -22,11 +22,10 @@ from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from presidio_analyzer import RecognizerResult
 from tqdm import tqdm
 
 from pipeline.artifacts import Quarantine, atomic_path, write_json
@@ -35,6 +34,9 @@ from pipeline.pii.known_values import KnownValueMatcher
 from pipeline.pii.operators import KEYED_OPERATORS, Redactor, keyed_digest, non_overlapping, outside_masks, pseudonym_key
 from pipeline.stage import Stage, StageContext, StageResult
 from pipeline.stages.ingest import RECORDS as INGESTED
+
+if TYPE_CHECKING:  # presidio_analyzer loads spaCy, transformers and torch: imported only in the workers
+    from presidio_analyzer import RecognizerResult
 
 log = logging.getLogger("pipeline.redact")
 
@@ -249,6 +251,8 @@ def _redact_row(worker: _Worker, row: dict[str, Any], detected: dict[str, list[R
 
 
 def _known_spans(text: str, known: KnownValueMatcher, global_matcher: KnownValueMatcher | None) -> list[RecognizerResult]:
+    from presidio_analyzer import RecognizerResult
+
     spans = known.find(text) + (global_matcher.find(text) if global_matcher else [])
     return [
         RecognizerResult(span.entity, span.start, span.end, 1.0, recognition_metadata={"known_value": True, "recognizer_name": "KnownValue"})
