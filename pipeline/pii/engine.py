@@ -23,6 +23,7 @@ from pathlib import Path
 import spacy
 from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine, RecognizerRegistry, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpEngineProvider
+from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 from spacy.language import Language
 from spacy.tokens import Doc
 
@@ -102,7 +103,7 @@ class PiiDetector:
         self.analyzer = build_analyzer(settings)
         self.entities = self._entities()
         self._batch = BatchAnalyzerEngine(self.analyzer)
-        self._pattern_recognizers = [r for r in self.analyzer.registry.recognizers if type(r).__name__ != "SpacyRecognizer"]
+        self._pattern_recognizers = [r for r in self.analyzer.registry.recognizers if not isinstance(r, SpacyRecognizer)]
 
     def _entities(self) -> list[str]:
         supported = set(self.analyzer.get_supported_entities(language=LANGUAGE))

@@ -72,13 +72,9 @@ def normalise(entity: str, value: str) -> str:
     return " ".join(value.split()).casefold()
 
 
-def mask_spans(text: str) -> list[tuple[int, int]]:
-    return [match.span() for match in EXISTING_MASK.finditer(text)]
-
-
 def outside_masks(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
     """Drop spans that overlap text which is already masked."""
-    masks = mask_spans(text)
+    masks = [match.span() for match in EXISTING_MASK.finditer(text)]
     if not masks:
         return results
     return [r for r in results if not any(start < r.end and r.start < end for start, end in masks)]
@@ -115,9 +111,6 @@ class Redactor:
         self._engine: Any = AnonymizerEngine()
         self._configs: dict[str, OperatorConfig] = {}
 
-    def operator(self, entity: str) -> str:
-        return self.settings.operator(entity)
-
     def redact(self, text: str, results: list[RecognizerResult]) -> str:
         if not results:
             return text
@@ -126,7 +119,7 @@ class Redactor:
 
     def _config(self, entity: str) -> OperatorConfig:
         if entity not in self._configs:
-            self._configs[entity] = self._build_config(entity, self.operator(entity))
+            self._configs[entity] = self._build_config(entity, self.settings.operator(entity))
         return self._configs[entity]
 
     def _build_config(self, entity: str, operator: str) -> OperatorConfig:

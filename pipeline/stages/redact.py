@@ -226,7 +226,7 @@ def _redact_row(worker: _Worker, row: dict[str, Any], detected: dict[str, list[R
         for span in spans:
             method = "known_value" if span.recognition_metadata.get("known_value") else "detector"
             output.found[(span.entity_type, column, str(row.get("source")), method)] += 1
-            if worker.redactor.operator(span.entity_type) == "drop_row":
+            if worker.settings.operator(span.entity_type) == "drop_row":
                 drop_reasons.append(f"{span.entity_type} in {column}")
         new_text = worker.redactor.redact(text, spans)
         leaked = non_overlapping(outside_masks(new_text, worker.detector.scan(new_text) + _known_spans(new_text, known, worker.global_matcher)))
