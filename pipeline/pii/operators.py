@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import hmac
-import logging
 import os
 import re
 
@@ -29,7 +28,6 @@ if TYPE_CHECKING:  # presidio (analyzer and anonymizer) loads spaCy, transformer
     from presidio_analyzer import RecognizerResult
     from presidio_anonymizer.entities import OperatorConfig
 
-log = logging.getLogger("pipeline.redact")
 
 EXISTING_MASK = re.compile(
     r"""<[A-Z][A-Z0-9_]*(?:[_:][0-9a-f]{8,64})?>      # tags, ours and others'
@@ -51,7 +49,6 @@ def pseudonym_key(settings: RedactConfig, *, needed: bool) -> tuple[bytes, str]:
             raise InputError(f"the key in ${settings.key_env} is shorter than 16 characters; use a long random value (e.g. `openssl rand -hex 32`)")
         return value.encode("utf-8"), "environment"
     if settings.demo_key_if_unset:
-        log.warning("$%s is not set: using the built-in demo key. Pseudonyms and hashes are NOT protected; set the variable for real data", settings.key_env)
         return DEMO_KEY, "demo"
     if needed:
         raise InputError(

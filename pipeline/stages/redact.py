@@ -71,6 +71,8 @@ def run(ctx: StageContext) -> StageResult:
     settings = config.redact
     columns = _columns(config)
     key, key_source = _key(config)
+    if key_source == "demo":
+        log.warning("$%s is not set: using the built-in demo key. Pseudonyms and hashes are NOT protected; set the variable for real data", settings.key_env)
     source = pq.ParquetFile(ctx.run_dir.path(INGESTED))
     global_values = _all_identifier_values(source, columns) if settings.known_values_scope == "all_rows" else []
     output_schema = pa.schema([f for f in source.schema_arrow if f.name not in columns.identifier])
