@@ -25,6 +25,9 @@ FORMATS = ("csv", "json", "jsonl", "parquet")
 FORMAT_BY_SUFFIX = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
 # Columns the ingest stage adds to every record; a source column may not be renamed to one of them.
 LINEAGE_COLUMNS = ("row_id", "source", "source_file", "source_row")
+# Columns the check stage adds (scores are `qc_*`); a source column may not take these names either.
+CHECK_COLUMNS = ("text_key", "cluster_id")
+CHECK_PREFIX = "qc_"
 DEFAULT_MISSING_VALUES = ("", "N/A", "NA", "n/a", "#N/A", "null", "NULL", "None", "none", "nan", "NaN", "-", "--", "Not Provided", "not provided", "Not Available")
 LIST_ROLES = ("text", "protected", "identifier", "passthrough")
 SOURCE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -154,6 +157,67 @@ class RedactConfig(Section):
         return self.operators.get(entity, self.default_operator)
 
 
+SEVERITIES = ("critical", "warning", "info")
+
+
+class ExtraExpectation(Section):
+    """A Great Expectations expectation by its name, e.g. `expect_column_values_to_match_regex`, with its arguments."""
+
+    type: str = Field(pattern=r"^expect_[a-z0-9_]+$")
+    kwargs: dict[str, Any] = {}
+    severity: Literal["critical", "warning", "info"] = "warning"
+
+
+class ContractConfig(Section):
+    """The data contract the check stage builds as a GX suite. A failed `critical` expectation stops the run."""
+
+    labels: list[str] = []  # the allowed label set; empty: any label
+    min_rows: int = Field(default=1, ge=0)
+    max_rows: int | None = Field(default=None, ge=1)
+    min_text_chars: int = Field(default=1, ge=0)
+    max_text_chars: int = Field(default=100_000, ge=1)
+    max_null_share: float = Field(default=0.5, ge=0, le=1)  # for protected and passthrough columns
+    extra_expectations: list[ExtraExpectation] = []
+    suite_path: str | None = None  # a versioned suite (GX JSON) to use instead of the one built from this section
+
+
+class DedupConfig(Section):
+    shingle_size: int = Field(default=3, ge=1)
+    num_perm: int = Field(default=128, ge=16)
+    threshold: float = Field(default=0.6, gt=0, le=1)
+    containment_threshold: float = Field(default=0.9, ge=0, le=1)  # 0 turns containment matching off
+    containment_min_shingles: int = Field(default=20, ge=1)
+    candidate_threshold: float = Field(default=0.3, gt=0, le=1)
+
+
+class LabelCheckConfig(Section):
+    min_class_rows: int = Field(default=20, ge=1)
+    folds: int = Field(default=5, ge=2)
+
+
+class CheckConfig(Section):
+    contract: ContractConfig = ContractConfig()
+    dedup: DedupConfig = DedupConfig()
+    labels: LabelCheckConfig = LabelCheckConfig()
+
+
+class CurateConfig(Section):
+    """Thresholds that turn the check stage's scores into quarantine reasons."""
+
+    drop_exact_duplicates: bool = True
+    drop_near_duplicates: bool = True
+    min_chars: int = Field(default=20, ge=0)
+    max_chars: int = Field(default=100_000, ge=1)
+    min_alpha_share: float = Field(default=0.5, ge=0, le=1)
+    max_repeated_line_share: float = Field(default=0.3, ge=0, le=1)
+    max_repeated_ngram_share: float = Field(default=0.5, ge=0, le=1)
+    max_tag_share: float = Field(default=0.5, ge=0, le=1)
+    languages: list[str] = ["en"]  # empty: any language
+    min_language_score: float = Field(default=0.5, ge=0, le=1)
+    drop_rare_classes: bool = False
+    drop_likely_mislabelled: bool = False
+
+
 class Config(Section):
     run_name: str = Field(default="run", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     seed: int = 0
@@ -161,6 +225,8 @@ class Config(Section):
     sources: list[Source] = Field(min_length=1)
     ingest: IngestConfig = IngestConfig()
     redact: RedactConfig = RedactConfig()
+    check: CheckConfig = CheckConfig()
+    curate: CurateConfig = CurateConfig()
 
     _base_dir: Path = PrivateAttr(default=Path("."))
 
@@ -220,6 +286,8 @@ def _source_problems(config: Config) -> list[str]:
             problems.append(f"{where}.columns: column '{column}' is given more than one role")
         for column in sorted(set(record_names) & set(LINEAGE_COLUMNS)):
             problems.append(f"{where}.columns: '{column}' is reserved for lineage; rename it with {where}.rename")
+        for column in sorted(c for c in set(record_names) if c in CHECK_COLUMNS or c.startswith(CHECK_PREFIX)):
+            problems.append(f"{where}.columns: '{column}' is reserved for the check stage's columns; rename it with {where}.rename")
     problems.extend(_role_conflicts(config))
     if config.task == "classification":
         for index, source in enumerate(config.sources):

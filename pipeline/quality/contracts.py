@@ -1,0 +1,168 @@
+"""Data contracts: a Great Expectations suite built from the config and the column roles, and its results.
+
+The suite is plain GX JSON (`ExpectationSuite.to_json_dict()`), so it can be
+versioned (see `checks/`), edited, and passed back with
+`check.contract.suite_path`. Each expectation carries a GX severity:
+`critical` ones stop the run when they fail, `warning` and `info` ones are
+reported. Great Expectations is imported only when a suite is validated
+(its import costs seconds).
+
+Results keep counts and numeric observed values only: GX's partial lists of
+unexpected values could quote personal data, so they are never written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+import pipeline
+from pipeline.config import Config
+from pipeline.errors import InputError
+
+SUITE_NAME = "records"
+RESULT_FIELDS = ("element_count", "unexpected_count", "unexpected_percent", "missing_count", "missing_percent")
+
+
+def build_suite(config: Config) -> dict[str, Any]:
+    """The contract for the redacted records, as GX suite JSON."""
+    contract = config.check.contract
+    roles = config.record_roles()
+    expectations: list[dict[str, Any]] = []
+
+    def expect(kind: str, severity: str, why: str, **kwargs: Any) -> None:
+        expectations.append({"type": kind, "kwargs": kwargs, "meta": {"why": why}, "severity": severity})
+
+    required = ["row_id", *roles["text"], *roles["label"], *roles["protected"], *roles["group"]]
+    for column in dict.fromkeys(required):
+        expect("expect_column_to_exist", "critical", "a column the later stages read", column=column)
+    expect("expect_column_values_to_be_unique", "critical", "every row is accounted for by its row_id", column="row_id")
+    for column in roles["id"]:
+        expect("expect_column_values_to_be_unique", "warning", "repeated ids are re-exports; the duplicate check handles them", column=column)
+    expect("expect_table_row_count_to_be_between", "critical", "check.contract.min_rows / max_rows", min_value=contract.min_rows, max_value=contract.max_rows)
+    for column in roles["label"]:
+        expect("expect_column_values_to_not_be_null", "critical", "a row without a label cannot be trained on", column=column)
+        if contract.labels:
+            expect("expect_column_values_to_be_in_set", "critical", "check.contract.labels", column=column, value_set=sorted(contract.labels))
+    for column in roles["text"]:
+        expect(
+            "expect_column_value_lengths_to_be_between", "warning", "check.contract.min_text_chars / max_text_chars; curate quarantines rows by length",
+            column=column, min_value=contract.min_text_chars, max_value=contract.max_text_chars,
+        )
+    for index, source in enumerate(config.sources):
+        source_roles = source.record_roles()
+        for column in [*source_roles["text"], *source_roles["protected"], *source_roles["passthrough"]]:
+            expect(
+                "expect_column_values_to_not_be_null", "warning", f"check.contract.max_null_share, within source '{config.source_name(index)}'",
+                column=column, mostly=round(1 - contract.max_null_share, 6),
+                row_condition=f'source == "{config.source_name(index)}"', condition_parser="pandas",
+            )
+    for extra in contract.extra_expectations:
+        expect(extra.type, extra.severity, "check.contract.extra_expectations", **extra.kwargs)
+    return {
+        "name": SUITE_NAME,
+        "expectations": expectations,
+        "meta": {"built_by": f"pipeline {pipeline.__version__}", "built_from": "the config's column roles and check.contract"},
+        "notes": None,
+    }
+
+
+def load_suite(path: Path) -> dict[str, Any]:
+    try:
+        suite = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise InputError(f"check.contract.suite_path: cannot read a GX suite from {path} ({error})") from None
+    if not isinstance(suite, dict) or not isinstance(suite.get("expectations"), list):
+        raise InputError(f"check.contract.suite_path: {path} is not a GX expectation suite (no 'expectations' list)")
+    return suite
+
+
+def suite_for(config: Config) -> dict[str, Any]:
+    """The suite a run validates: the versioned file named in the config, else one built from it."""
+    path = config.check.contract.suite_path
+    if path is None:
+        return build_suite(config)
+    resolved = Path(path).expanduser()
+    return load_suite(resolved if resolved.is_absolute() else config.base_dir / resolved)
+
+
+def validate(records: pd.DataFrame, suite: dict[str, Any]) -> list[dict[str, Any]]:
+    """Run the suite on the records; one plain result per expectation (no data values)."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import DataContextConfig, InMemoryStoreBackendDefaults, ProgressBarsConfig
+
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    context = gx.get_context(
+        mode="ephemeral",
+        project_config=DataContextConfig(
+            store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),  # no Data Docs folder in /tmp
+            analytics_enabled=False,
+            progress_bars=ProgressBarsConfig(globally=False),
+        ),
+    )
+    try:
+        gx_suite = context.suites.add(gx.ExpectationSuite(**{k: v for k, v in suite.items() if k != "id"}))
+    except Exception as error:  # GX raises its own types for an unknown expectation or bad arguments
+        raise InputError(f"the GX suite is not valid: {_first_line(error)}; check check.contract.extra_expectations or the suite file") from None
+    batch_definition = context.data_sources.add_pandas("records").add_dataframe_asset("records").add_batch_definition_whole_dataframe("all")
+    outcome = batch_definition.get_batch(batch_parameters={"dataframe": records}).validate(gx_suite, result_format="BASIC")
+    return [_plain(result.to_json_dict()) for result in outcome.results]
+
+
+def _plain(result: dict[str, Any]) -> dict[str, Any]:
+    expectation = result["expectation_config"]
+    details = result.get("result") or {}
+    kwargs = {k: v for k, v in expectation["kwargs"].items() if k not in ("batch_id", "condition_parser")}
+    if isinstance(kwargs.get("row_condition"), dict):  # GX stores a pandas condition as {"pass_through_filter": ...}
+        kwargs["row_condition"] = kwargs["row_condition"].get("pass_through_filter", kwargs["row_condition"])
+    plain: dict[str, Any] = {
+        "expectation": expectation["type"],
+        "kwargs": kwargs,
+        "severity": expectation.get("severity", "critical"),
+        "success": bool(result["success"]),
+    }
+    plain.update({name: details[name] for name in RESULT_FIELDS if name in details})
+    observed = details.get("observed_value")
+    if isinstance(observed, int | float) and not isinstance(observed, bool):
+        plain["observed_value"] = observed
+    exception = result.get("exception_info") or {}
+    if exception.get("raised_exception"):
+        plain["error"] = _first_line(exception.get("exception_message") or "raised an exception")
+    return plain
+
+
+def _first_line(error: object) -> str:
+    return str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
+
+
+def failures(results: list[dict[str, Any]], severity: str) -> list[dict[str, Any]]:
+    return [r for r in results if not r["success"] and r["severity"] == severity]
+
+
+def describe_failure(result: dict[str, Any]) -> str:
+    column = result["kwargs"].get("column")
+    where = f" on '{column}'" if column else ""
+    if "row_condition" in result["kwargs"]:
+        where += f" where {result['kwargs']['row_condition']}"
+    if "error" in result:
+        return f"{result['expectation']}{where}: {result['error']}"
+    if "unexpected_count" in result:
+        return f"{result['expectation']}{where}: {result['unexpected_count']} of {result.get('element_count', '?')} rows unexpected ({result['unexpected_percent']:.2f}%)"
+    if "observed_value" in result:
+        return f"{result['expectation']}{where}: observed {result['observed_value']}"
+    return f"{result['expectation']}{where} failed"
+
+
+def contract_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "evaluated": len(results),
+        "passed": sum(r["success"] for r in results),
+        "failed": {severity: len(failures(results, severity)) for severity in ("critical", "warning", "info")},
+    }
+

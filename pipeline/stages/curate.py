@@ -1,0 +1,141 @@
+"""Curate: apply the check stage's scores; keep the rows that pass, quarantine the rest with every reason.
+
+Rules, in the order their reasons are listed (the first one names the
+quarantine entry; `detail` lists them all):
+
+1. duplicates: in each duplicate cluster the first row in ingest order (the
+   `cluster_id` row) is kept; every other member is quarantined as
+   `exact_duplicate` (same normalised text as the kept row) or
+   `near_duplicate`, with the kept row's id in `kept_row_id`. A cluster's
+   first row that fails a quality rule below is quarantined for that reason;
+   its duplicates still go as duplicates (they carry the same text);
+2. text quality: `too_short`, `too_long`, `low_alpha_share`,
+   `repeated_lines`, `repeated_ngrams`, `mostly_redaction_tags`,
+   `wrong_language` (a language outside `curate.languages` detected with at
+   least `curate.min_language_score`);
+3. labels, only when configured: `rare_class`, `likely_mislabelled`.
+   Otherwise these rows are kept and counted as flagged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from pipeline.artifacts import Quarantine, atomic_path
+from pipeline.config import CurateConfig
+from pipeline.stage import Stage, StageContext, StageResult
+from pipeline.stages.check import FINDINGS
+from pipeline.stages.check import RECORDS as CHECKED
+
+log = logging.getLogger("pipeline.curate")
+
+RECORDS = "curate/records.parquet"
+EXACT_DUPLICATE = "exact_duplicate"
+NEAR_DUPLICATE = "near_duplicate"
+
+
+def run(ctx: StageContext) -> StageResult:
+    settings = ctx.config.curate
+    table = pq.read_table(ctx.run_dir.path(CHECKED))
+    rows = table.to_pylist()
+    rare = set(_rare_classes(ctx))
+    label_column = (ctx.config.record_roles()["label"] or [None])[0]
+    text_key_of = {row["row_id"]: row["text_key"] for row in rows}
+    keep: list[bool] = []
+    flagged: Counter[str] = Counter()
+    by_source: dict[str, Counter[str]] = {}
+    with Quarantine(ctx.run_dir, "curate") as quarantine:
+        for row in rows:
+            reasons = reasons_to_drop(row, settings, text_key_of, rare, label_column)
+            tally = by_source.setdefault(str(row["source"]), Counter(total=0, kept=0))
+            tally["total"] += 1
+            if reasons:
+                reason, _ = reasons[0]
+                extra = {"kept_row_id": row["cluster_id"]} if reason in (EXACT_DUPLICATE, NEAR_DUPLICATE) else {}
+                quarantine.add(row["row_id"], reason, "; ".join(detail for _, detail in reasons), source=row["source"], **extra)
+                tally[reason] += 1
+            else:
+                tally["kept"] += 1
+                flagged.update(_flags(row, settings, rare, label_column))
+            keep.append(not reasons)
+        by_reason = dict(sorted(quarantine.counts.items()))
+    with atomic_path(ctx.run_dir.path(RECORDS)) as path:
+        pq.write_table(table.filter(keep), path)
+    kept = sum(keep)
+    stats = {
+        "total": len(rows),
+        "kept": kept,
+        "quarantined": len(rows) - kept,
+        "quarantined_by_reason": by_reason,
+        "flagged_kept": dict(sorted(flagged.items())),
+        "by_source": {source: dict(tally) for source, tally in sorted(by_source.items())},
+    }
+    return StageResult(outputs=[RECORDS, quarantine.relative], stats=stats)
+
+
+def reasons_to_drop(
+    row: dict[str, Any], settings: CurateConfig, text_key_of: dict[str, str], rare: set[str], label_column: str | None
+) -> list[tuple[str, str]]:
+    """Every (reason, detail) that takes this row off the main path, in rule order; empty to keep it."""
+    reasons: list[tuple[str, str]] = []
+    kept_id = row["cluster_id"]
+    if kept_id != row["row_id"]:
+        if text_key_of[kept_id] == row["text_key"]:
+            if settings.drop_exact_duplicates:
+                reasons.append((EXACT_DUPLICATE, f"same normalised text as {kept_id}"))
+        elif settings.drop_near_duplicates:
+            reasons.append((NEAR_DUPLICATE, f"near-duplicate of {kept_id}"))
+    reasons.extend(quality_reasons(row, settings))
+    label = row.get(label_column) if label_column else None
+    if settings.drop_rare_classes and label in rare:
+        reasons.append(("rare_class", "label has fewer rows than check.labels.min_class_rows"))
+    if settings.drop_likely_mislabelled and row.get("qc_label_issue"):
+        reasons.append(("likely_mislabelled", f"cross-validated label quality {row['qc_label_quality']}; the model suggests another label"))
+    return reasons
+
+
+def quality_reasons(row: dict[str, Any], settings: CurateConfig) -> list[tuple[str, str]]:
+    checks = [
+        ("too_short", row["qc_chars"] < settings.min_chars, f"{row['qc_chars']} characters < curate.min_chars {settings.min_chars}"),
+        ("too_long", row["qc_chars"] > settings.max_chars, f"{row['qc_chars']} characters > curate.max_chars {settings.max_chars}"),
+        ("low_alpha_share", row["qc_alpha_share"] < settings.min_alpha_share, f"letters {row['qc_alpha_share']} < curate.min_alpha_share {settings.min_alpha_share}"),
+        ("repeated_lines", row["qc_repeated_line_share"] > settings.max_repeated_line_share,
+         f"repeated lines {row['qc_repeated_line_share']} > curate.max_repeated_line_share {settings.max_repeated_line_share}"),
+        ("repeated_ngrams", row["qc_repeated_ngram_share"] > settings.max_repeated_ngram_share,
+         f"repeated 3-grams {row['qc_repeated_ngram_share']} > curate.max_repeated_ngram_share {settings.max_repeated_ngram_share}"),
+        ("mostly_redaction_tags", row["qc_tag_share"] > settings.max_tag_share, f"redaction tags {row['qc_tag_share']} of words > curate.max_tag_share {settings.max_tag_share}"),
+        ("wrong_language", _wrong_language(row, settings),
+         f"language '{row['qc_language']}' (score {row['qc_language_score']}) not in curate.languages {settings.languages}"),
+    ]
+    return [(reason, detail) for reason, failed, detail in checks if failed]
+
+
+def _wrong_language(row: dict[str, Any], settings: CurateConfig) -> bool:
+    return bool(settings.languages) and row["qc_language"] not in settings.languages and row["qc_language_score"] >= settings.min_language_score
+
+
+def _flags(row: dict[str, Any], settings: CurateConfig, rare: set[str], label_column: str | None) -> list[str]:
+    flags = []
+    if not settings.drop_likely_mislabelled and row.get("qc_label_issue"):
+        flags.append("likely_mislabelled")
+    if not settings.drop_rare_classes and label_column and row.get(label_column) in rare:
+        flags.append("rare_class")
+    return flags
+
+
+def _rare_classes(ctx: StageContext) -> list[str]:
+    findings = json.loads(ctx.run_dir.path(FINDINGS).read_text(encoding="utf-8"))
+    return findings.get("labels", {}).get("rare_classes", [])
+
+
+STAGE = Stage(
+    name="curate",
+    reads=f"{CHECKED}, {FINDINGS}",
+    writes=f"{RECORDS} (the rows that pass, with their scores), quarantine/curate.jsonl (every removal with its reasons)",
+    run=run,
+)
