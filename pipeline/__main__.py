@@ -1,4 +1,4 @@
-"""Command line: `python -m pipeline run | stage NAME | describe`.
+"""Command line: `python -m pipeline run | stage NAME | describe | suite`.
 
 Exit status: 0 on success; 2 for a problem with the config or the input
 (a message, no traceback); 1 for anything else.
@@ -7,6 +7,7 @@ Exit status: 0 on success; 2 for a problem with the config or the input
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
@@ -44,7 +45,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     describe = commands.add_parser("describe", help="show the stages, their inputs and outputs, and the resolved config", description="Validate the config and print the stages with what they read and write, then the resolved config.")
     describe.add_argument("--config", type=Path, metavar="PATH", help="config YAML (default: the bundled sample config)")
-    for command in (run, stage, describe):
+
+    suite = commands.add_parser(
+        "suite", help="write the data contract (Great Expectations suite JSON) the check stage builds from a config",
+        description="Write the GX expectation suite built from the config's column roles and check.contract, to version it "
+        "(e.g. under checks/suites/) and pass it back with check.contract.suite_path.",
+    )
+    suite.add_argument("--config", type=Path, metavar="PATH", help="config YAML (default: the bundled sample config)")
+    suite.add_argument("--out", type=Path, metavar="PATH", help="file to write (default: print to standard output)")
+    for command in (run, stage, describe, suite):
         command.add_argument("-v", "--verbose", action="store_true", help="log debug messages and show tracebacks")
     return parser
 
@@ -81,6 +90,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "describe":
         print(describe(config, args.config))
         return EXIT_OK
+    if args.command == "suite":
+        return write_suite(config, args.out)
     run_dir = RunDir(args.run_dir or Path("runs") / config.run_name)
     names = select_stages(args.name, args.name) if args.command == "stage" else select_stages(args.first, args.last)
     run_pipeline(config, run_dir, names, force=args.force)
@@ -99,6 +110,19 @@ def describe(config: Config, config_path: Path | None) -> str:
             lines.append(f"  {name}  (not implemented yet)")
     lines += ["", "resolved config:", yaml.safe_dump(config.resolved(), sort_keys=False, allow_unicode=True)]
     return "\n".join(lines)
+
+
+def write_suite(config: Config, out: Path | None) -> int:
+    from pipeline.quality.contracts import build_suite
+
+    text = json.dumps(build_suite(config), indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        print(text, end="")
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        log.info("wrote the data contract to %s", out)
+    return EXIT_OK
 
 
 if __name__ == "__main__":

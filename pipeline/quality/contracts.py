@@ -59,8 +59,7 @@ def build_suite(config: Config) -> dict[str, Any]:
         for column in [*source_roles["text"], *source_roles["protected"], *source_roles["passthrough"]]:
             expect(
                 "expect_column_values_to_not_be_null", "warning", f"check.contract.max_null_share, within source '{config.source_name(index)}'",
-                column=column, mostly=round(1 - contract.max_null_share, 6),
-                row_condition=f'source == "{config.source_name(index)}"', condition_parser="pandas",
+                column=column, mostly=round(1 - contract.max_null_share, 6), row_condition=source_is(config.source_name(index)),
             )
     for extra in contract.extra_expectations:
         expect(extra.type, extra.severity, "check.contract.extra_expectations", **extra.kwargs)
@@ -70,6 +69,19 @@ def build_suite(config: Config) -> dict[str, Any]:
         "meta": {"built_by": f"pipeline {pipeline.__version__}", "built_from": "the config's column roles and check.contract"},
         "notes": None,
     }
+
+
+def source_is(name: str) -> dict[str, Any]:
+    """A GX row condition (its JSON form) selecting one source's rows."""
+    return {"type": "comparison", "column": {"name": "source"}, "operator": "==", "parameter": name}
+
+
+def condition_text(condition: Any) -> str:
+    if isinstance(condition, dict) and condition.get("type") == "comparison":
+        return f'{condition["column"]["name"]} {condition["operator"]} {json.dumps(condition["parameter"])}'
+    if isinstance(condition, dict) and "pass_through_filter" in condition:  # GX's form of a legacy string condition
+        return str(condition["pass_through_filter"])
+    return json.dumps(condition) if not isinstance(condition, str) else condition
 
 
 def load_suite(path: Path) -> dict[str, Any]:
@@ -97,7 +109,7 @@ def validate(records: pd.DataFrame, suite: dict[str, Any]) -> list[dict[str, Any
     import great_expectations as gx
     from great_expectations.data_context.types.base import DataContextConfig, InMemoryStoreBackendDefaults, ProgressBarsConfig
 
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    logging.getLogger("great_expectations").setLevel(logging.CRITICAL)  # its problems reach the user through InputError and the results
     context = gx.get_context(
         mode="ephemeral",
         project_config=DataContextConfig(
@@ -106,21 +118,36 @@ def validate(records: pd.DataFrame, suite: dict[str, Any]) -> list[dict[str, Any
             progress_bars=ProgressBarsConfig(globally=False),
         ),
     )
-    try:
-        gx_suite = context.suites.add(gx.ExpectationSuite(**{k: v for k, v in suite.items() if k != "id"}))
-    except Exception as error:  # GX raises its own types for an unknown expectation or bad arguments
-        raise InputError(f"the GX suite is not valid: {_first_line(error)}; check check.contract.extra_expectations or the suite file") from None
+    gx_suite = context.suites.add(_gx_suite(gx, suite))
     batch_definition = context.data_sources.add_pandas("records").add_dataframe_asset("records").add_batch_definition_whole_dataframe("all")
     outcome = batch_definition.get_batch(batch_parameters={"dataframe": records}).validate(gx_suite, result_format="BASIC")
     return [_plain(result.to_json_dict()) for result in outcome.results]
+
+
+def _gx_suite(gx: Any, suite: dict[str, Any]) -> Any:
+    """The suite as a GX object; every expectation GX cannot build is named (GX itself would log and drop it)."""
+    problems = []
+    for index, expectation in enumerate(suite["expectations"]):
+        try:
+            built = gx.ExpectationSuite(name="probe", expectations=[expectation]).expectations
+        except Exception as error:  # GX raises its own types for bad arguments
+            built, reason = [], _first_line(error)
+        else:
+            reason = "not a known GX expectation, or its arguments do not fit it"
+        if not built:
+            problems.append(f"expectations[{index}] ({expectation.get('type')}): {reason}")
+    if problems:
+        listing = "\n".join(f"  - {problem}" for problem in problems)
+        raise InputError(f"the GX suite is not valid:\n{listing}\ncheck check.contract.extra_expectations or the suite file")
+    return gx.ExpectationSuite(**{k: v for k, v in suite.items() if k != "id"})
 
 
 def _plain(result: dict[str, Any]) -> dict[str, Any]:
     expectation = result["expectation_config"]
     details = result.get("result") or {}
     kwargs = {k: v for k, v in expectation["kwargs"].items() if k not in ("batch_id", "condition_parser")}
-    if isinstance(kwargs.get("row_condition"), dict):  # GX stores a pandas condition as {"pass_through_filter": ...}
-        kwargs["row_condition"] = kwargs["row_condition"].get("pass_through_filter", kwargs["row_condition"])
+    if kwargs.get("row_condition") is not None:
+        kwargs["row_condition"] = condition_text(kwargs["row_condition"])
     plain: dict[str, Any] = {
         "expectation": expectation["type"],
         "kwargs": kwargs,

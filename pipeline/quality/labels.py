@@ -41,7 +41,7 @@ def check_labels(
     unscored = LabelFindings(counts, rare, [None] * len(labels), [None] * len(labels), [None] * len(labels))
     scored_classes = [label for label, count in counts.items() if count >= folds]
     rows = [i for i, label in enumerate(labels) if label in scored_classes]
-    reason = _why_not_scorable(scored_classes, [groups[i] for i in rows], folds)
+    reason = _why_not_scorable(scored_classes, len(counts), [groups[i] for i in rows], folds)
     if reason:
         log.warning("label check skipped: %s", reason)
         return LabelFindings(**{**unscored.__dict__, "skipped": reason})
@@ -68,9 +68,9 @@ def check_labels(
     return LabelFindings(counts, rare, result_quality, result_issue, result_suggested, None, scored_classes)
 
 
-def _why_not_scorable(classes: list[str], groups: list[str], folds: int) -> str | None:
+def _why_not_scorable(classes: list[str], all_classes: int, groups: list[str], folds: int) -> str | None:
     if len(classes) < 2:
-        return f"needs at least two classes with {folds} or more rows each (one per fold); found {len(classes)}"
+        return f"needs at least two classes with {folds} or more rows each (one per fold); {len(classes)} of the {all_classes} class(es) have that many"
     if len(set(groups)) < folds:
         return f"needs at least {folds} distinct texts (duplicate clusters) for {folds}-fold cross-validation; found {len(set(groups))}"
     return None

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from py3langid.langid import LanguageIdentifier
 
-REDACTION_TAG = re.compile(r"<[A-Z][A-Z0-9_]*>")
+REDACTION_TAG = re.compile(r"<[A-Z][A-Z0-9_]*(?:_[0-9a-f]+)?>")
 WORD = re.compile(r"\w+")
 NGRAM_SIZE = 3
 UNDETERMINED = "und"

@@ -57,12 +57,13 @@ def run(ctx: StageContext) -> StageResult:
     records = pd.concat([records, _duplicate_columns(records, texts, config), _quality_columns(texts)], axis=1)
     label_columns, label_findings = _label_columns(records, texts, config)
     records = pd.concat([records, label_columns], axis=1)
+    label_column = (roles["label"] or [None])[0]
     with atomic_path(ctx.run_dir.path(RECORDS)) as path:
         pq.write_table(pa.Table.from_pandas(records, preserve_index=False), path)
     findings = {
         "rows": len(records),
         "contract": contract,
-        "duplicates": _duplicate_findings(records),
+        "duplicates": _duplicate_findings(records, label_column),
         "text_quality": _quality_findings(records),
         "labels": label_findings,
     }
@@ -149,13 +150,17 @@ def _label_columns(records: pd.DataFrame, texts: list[str], config: Config) -> t
     }
 
 
-def _duplicate_findings(records: pd.DataFrame) -> dict[str, Any]:
+def _duplicate_findings(records: pd.DataFrame, label_column: str | None) -> dict[str, Any]:
     duplicates = records[records["cluster_id"] != records["row_id"]]
     first_key = records.set_index("row_id")["text_key"]
     exact = duplicates["text_key"].to_numpy() == first_key.loc[duplicates["cluster_id"]].to_numpy()
     members = records[records["cluster_id"].isin(set(duplicates["cluster_id"]))]
     sources_per_cluster = members.groupby("cluster_id")["source"].nunique()
     sizes = members.groupby("cluster_id").size()
+    conflicting = members.groupby("cluster_id")[label_column].nunique() if label_column else pd.Series(dtype=int)
+    if (conflicting > 1).any():
+        log.warning("%d duplicate cluster(s) hold more than one label (%d rows): the same text is labelled differently", int((conflicting > 1).sum()),
+                    int(sizes[conflicting[conflicting > 1].index].sum()))
     return {
         "rule": "each row joins the cluster of the earlier row it duplicates most closely; the first row of a cluster (ingest order) is kept by curate",
         "clusters": int(len(sizes)),
@@ -164,6 +169,8 @@ def _duplicate_findings(records: pd.DataFrame) -> dict[str, Any]:
         "exact_duplicate_rows": int(exact.sum()),
         "near_duplicate_rows": int((~exact).sum()),
         "cross_source_clusters": int((sources_per_cluster > 1).sum()),
+        "clusters_with_conflicting_labels": int((conflicting > 1).sum()),
+        "rows_in_clusters_with_conflicting_labels": int(sizes[conflicting[conflicting > 1].index].sum()) if len(conflicting) else 0,
     }
 
 

@@ -1,20 +1,20 @@
 """Curate: apply the check stage's scores; keep the rows that pass, quarantine the rest with every reason.
 
-Rules, in the order their reasons are listed (the first one names the
-quarantine entry; `detail` lists them all):
+Rules, in order:
 
-1. duplicates: in each duplicate cluster the first row in ingest order (the
-   `cluster_id` row) is kept; every other member is quarantined as
-   `exact_duplicate` (same normalised text as the kept row) or
-   `near_duplicate`, with the kept row's id in `kept_row_id`. A cluster's
-   first row that fails a quality rule below is quarantined for that reason;
-   its duplicates still go as duplicates (they carry the same text);
-2. text quality: `too_short`, `too_long`, `low_alpha_share`,
+1. the row's own quality: `too_short`, `too_long`, `low_alpha_share`,
    `repeated_lines`, `repeated_ngrams`, `mostly_redaction_tags`,
    `wrong_language` (a language outside `curate.languages` detected with at
-   least `curate.min_language_score`);
-3. labels, only when configured: `rare_class`, `likely_mislabelled`.
-   Otherwise these rows are kept and counted as flagged.
+   least `curate.min_language_score`); and, only when configured,
+   `rare_class` and `likely_mislabelled` (otherwise such rows are kept and
+   counted as flagged). The first reason names the quarantine entry;
+   `detail` lists them all.
+2. duplicates, among the rows that pass 1: in each duplicate cluster the
+   first passing row in ingest order is kept (normally the cluster's first
+   row, its `cluster_id`); every other passing member is quarantined as
+   `exact_duplicate` (same normalised text as the kept row) or
+   `near_duplicate`, with the kept row's id in `kept_row_id`. So the row
+   named there is always one that was kept.
 """
 
 from __future__ import annotations
@@ -46,23 +46,30 @@ def run(ctx: StageContext) -> StageResult:
     rare = set(_rare_classes(ctx))
     label_column = (ctx.config.record_roles()["label"] or [None])[0]
     text_key_of = {row["row_id"]: row["text_key"] for row in rows}
+    kept_copy: dict[str, str] = {}  # cluster_id -> the row kept for that cluster
     keep: list[bool] = []
     flagged: Counter[str] = Counter()
     by_source: dict[str, Counter[str]] = {}
     with Quarantine(ctx.run_dir, "curate") as quarantine:
         for row in rows:
-            reasons = reasons_to_drop(row, settings, text_key_of, rare, label_column)
             tally = by_source.setdefault(str(row["source"]), Counter(total=0, kept=0))
             tally["total"] += 1
+            reasons = own_reasons(row, settings, rare, label_column)
+            duplicate = None
+            if not reasons and row["cluster_id"] in kept_copy:
+                duplicate = duplicate_reason(row, kept_copy[row["cluster_id"]], text_key_of, settings)
             if reasons:
-                reason, _ = reasons[0]
-                extra = {"kept_row_id": row["cluster_id"]} if reason in (EXACT_DUPLICATE, NEAR_DUPLICATE) else {}
-                quarantine.add(row["row_id"], reason, "; ".join(detail for _, detail in reasons), source=row["source"], **extra)
+                quarantine.add(row["row_id"], reasons[0][0], "; ".join(detail for _, detail in reasons), source=row["source"])
+                tally[reasons[0][0]] += 1
+            elif duplicate:
+                reason, detail = duplicate
+                quarantine.add(row["row_id"], reason, detail, source=row["source"], kept_row_id=kept_copy[row["cluster_id"]])
                 tally[reason] += 1
             else:
+                kept_copy.setdefault(row["cluster_id"], row["row_id"])
                 tally["kept"] += 1
                 flagged.update(_flags(row, settings, rare, label_column))
-            keep.append(not reasons)
+            keep.append(not reasons and not duplicate)
         by_reason = dict(sorted(quarantine.counts.items()))
     with atomic_path(ctx.run_dir.path(RECORDS)) as path:
         pq.write_table(table.filter(keep), path)
@@ -78,25 +85,27 @@ def run(ctx: StageContext) -> StageResult:
     return StageResult(outputs=[RECORDS, quarantine.relative], stats=stats)
 
 
-def reasons_to_drop(
-    row: dict[str, Any], settings: CurateConfig, text_key_of: dict[str, str], rare: set[str], label_column: str | None
-) -> list[tuple[str, str]]:
-    """Every (reason, detail) that takes this row off the main path, in rule order; empty to keep it."""
-    reasons: list[tuple[str, str]] = []
-    kept_id = row["cluster_id"]
-    if kept_id != row["row_id"]:
-        if text_key_of[kept_id] == row["text_key"]:
-            if settings.drop_exact_duplicates:
-                reasons.append((EXACT_DUPLICATE, f"same normalised text as {kept_id}"))
-        elif settings.drop_near_duplicates:
-            reasons.append((NEAR_DUPLICATE, f"near-duplicate of {kept_id}"))
-    reasons.extend(quality_reasons(row, settings))
+def own_reasons(row: dict[str, Any], settings: CurateConfig, rare: set[str], label_column: str | None) -> list[tuple[str, str]]:
+    """Every (reason, detail) in the row itself that takes it off the main path; empty to keep it."""
+    reasons = quality_reasons(row, settings)
     label = row.get(label_column) if label_column else None
     if settings.drop_rare_classes and label in rare:
         reasons.append(("rare_class", "label has fewer rows than check.labels.min_class_rows"))
     if settings.drop_likely_mislabelled and row.get("qc_label_issue"):
         reasons.append(("likely_mislabelled", f"cross-validated label quality {row['qc_label_quality']}; the model suggests another label"))
     return reasons
+
+
+def duplicate_reason(row: dict[str, Any], kept_id: str, text_key_of: dict[str, str], settings: CurateConfig) -> tuple[str, str] | None:
+    """(reason, detail) when the row duplicates the kept row of its cluster and duplicates of its kind are dropped."""
+    first = row["cluster_id"]
+    if text_key_of[kept_id] == row["text_key"]:
+        return (EXACT_DUPLICATE, f"same normalised text as {kept_id}") if settings.drop_exact_duplicates else None
+    if kept_id == first:
+        detail = f"near-duplicate of {kept_id}"
+    else:
+        detail = f"near-duplicate of {first}, which was quarantined; {kept_id} is the copy kept for that cluster"
+    return (NEAR_DUPLICATE, detail) if settings.drop_near_duplicates else None
 
 
 def quality_reasons(row: dict[str, Any], settings: CurateConfig) -> list[tuple[str, str]]:

@@ -148,14 +148,38 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+def json_strings(path: Path) -> str:
+    """Every string (keys and values) in a JSON file, one per line: its numbers are scores, not card numbers."""
+    found: list[str] = []
+
+    def walk(value) -> None:
+        if isinstance(value, dict):
+            found.extend(map(str, value))
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+        elif isinstance(value, str):
+            found.append(value)
+
+    walk(json.loads(path.read_text(encoding="utf-8")))
+    return "\n".join(found)
+
+
 def test_no_personal_data_survives_redaction(sample_run, records):
     """No identifier value of any row, and no email, phone or card number, in any output after redact."""
     run_dir, result = sample_run
     redacted = pd.read_parquet(run_dir / "redact" / "records.parquet")
+    curated = pd.read_parquet(run_dir / "curate" / "records.parquet")
     texts = {
         "redacted records": "\n".join(redacted[["subject", "body"]].fillna("").agg("\n".join, axis=1)),
+        "curated records": "\n".join(curated[["subject", "body"]].fillna("").agg("\n".join, axis=1)),
         "redact quarantine": (run_dir / "quarantine" / "redact.jsonl").read_text(),
+        "curate quarantine": (run_dir / "quarantine" / "curate.jsonl").read_text(),
         "ledger": (run_dir / "redact" / "pii_ledger.json").read_text(),
+        "check findings": json_strings(run_dir / "check" / "findings.json"),
+        "GX results": json_strings(run_dir / "check" / "gx_results.json"),
         "manifest": (run_dir / "manifest.json").read_text(),
         "log": result.stderr + result.stdout,
     }
@@ -184,3 +208,47 @@ def test_redact_keeps_every_row_accounted_for(sample_run):
     stages = json.loads((run_dir / "manifest.json").read_text())["stages"]
     assert stages["redact"]["stats"]["total"] == stages["ingest"]["stats"]["kept"]
     assert stages["redact"]["stats"]["total"] == stages["redact"]["stats"]["kept"] + stages["redact"]["stats"]["quarantined"]
+
+
+def test_check_finds_the_planted_duplicates_and_curate_keeps_the_first_copy(sample_run):
+    run_dir, _ = sample_run
+    checked = pd.read_parquet(run_dir / "check" / "records.parquet")
+    cluster = dict(zip(checked["row_id"], checked["cluster_id"], strict=True))
+    quarantine = pd.read_json(run_dir / "quarantine" / "curate.jsonl", lines=True).set_index("row_id")
+    csv_truth = PLANTED["tickets_csv"]
+
+    reexports = [(f"helpdesk:{tid}", f"helpdesk:{tid}#2") for tid, _, _ in csv_truth["exact_reexports"]]
+    exact = [(f"helpdesk:{a}", f"helpdesk:{b}") for a, b in csv_truth["exact_text_duplicates"]]
+    for first, later in reexports + exact:
+        assert cluster[later] == cluster[first] and quarantine.loc[later, "kept_row_id"] == cluster[first], (first, later)
+        if cluster[first] == first:  # else the first copy is itself a near-duplicate of an earlier ticket, which is kept
+            assert quarantine.loc[later, "reason"] == "exact_duplicate" and first not in quarantine.index
+
+    near = [(f"helpdesk:{a}", f"helpdesk:{b}") for a, b in csv_truth["near_duplicates"]]
+    cross = [(f"helpdesk:{a}", f"chat:{b}") for a, b in PLANTED["cross_source_duplicates"]]
+    near_found = sum(cluster[later] == cluster[first] and later in quarantine.index for first, later in near)
+    cross_found = sum(cluster[later] == cluster[first] and later in quarantine.index for first, later in cross)
+    assert near_found >= 0.95 * len(near) and cross_found >= 0.9 * len(cross), (near_found, cross_found)
+
+
+def test_check_writes_the_contract_results_and_curate_accounts_for_every_row(sample_run):
+    run_dir, _ = sample_run
+    stages = json.loads((run_dir / "manifest.json").read_text())["stages"]
+    gx = json.loads((run_dir / "check" / "gx_results.json").read_text())
+    assert gx["summary"]["failed"]["critical"] == 0 and gx["summary"]["evaluated"] == len(gx["results"]) > 10
+    assert json.loads((run_dir / "check" / "expectation_suite.json").read_text())["expectations"]
+    assert stages["check"]["stats"]["total"] == stages["redact"]["stats"]["kept"] == stages["check"]["stats"]["kept"]
+    curate = stages["curate"]["stats"]
+    assert curate["total"] == stages["check"]["stats"]["kept"] == curate["kept"] + curate["quarantined"]
+    assert sum(curate["quarantined_by_reason"].values()) == curate["quarantined"]
+    assert len(pd.read_parquet(run_dir / "curate" / "records.parquet")) == curate["kept"]
+    assert len(pd.read_json(run_dir / "quarantine" / "curate.jsonl", lines=True)) == curate["quarantined"]
+
+
+def test_likely_mislabelled_rows_are_flagged(sample_run):
+    run_dir, _ = sample_run
+    checked = pd.read_parquet(run_dir / "check" / "records.parquet")
+    flagged = set(checked.loc[checked["qc_label_issue"].fillna(False).astype(bool), "row_id"])
+    planted = {f"helpdesk:{tid}" for tid in PLANTED["tickets_csv"]["mislabelled"]}
+    found = len(flagged & planted)
+    assert found >= 0.8 * len(planted) and found >= 0.65 * len(flagged), (found, len(flagged), len(planted))

@@ -1,0 +1,108 @@
+"""Exact and near-duplicate detection on small real texts."""
+
+import pytest
+
+from pipeline.quality.dedup import DedupSettings, find_clusters, near_duplicate_similarity, normalise, shingles, signatures
+
+TICKET = (
+    "Hello, I was charged twice for my order last week and the second payment has not been refunded yet. "
+    "I checked my bank statement this morning and both payments are there. Could you please look into it "
+    "and send the money back to my card? My account number is <ACCOUNT_NUMBER>. Thanks, <PERSON>"
+)
+OTHER = (
+    "The parcel tracking page has said out for delivery for five days and nobody has come to the door. "
+    "The courier does not answer the phone and the depot is closed at weekends. Please tell me where "
+    "my parcel is and when it will arrive, or cancel the order. Regards, <PERSON>"
+)
+
+
+def clusters_of(texts: list[str], **settings) -> list[int]:
+    normalised = [normalise(text) for text in texts]
+    return find_clusters(normalised, DedupSettings(**settings)).cluster_of
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        ("Hello,  World!", "hello world"),
+        ("Line one.\nLine two.", "line one line two"),
+        ("<PERSON> called", "<person> called"),
+        ("ﬁle", "file"),  # NFKC
+    ],
+)
+def test_normalise_ignores_case_punctuation_spacing_and_compatibility_forms(a, b):
+    assert normalise(a) == normalise(b)
+
+
+def test_redaction_tags_stay_whole_words():
+    assert normalise("Call <PHONE_NUMBER> now") == "call <phone_number> now"
+
+
+def test_short_text_is_one_shingle():
+    assert shingles("two words", 3) == {b"two words"}
+    assert len(shingles("one two three four", 3)) == 2
+
+
+@pytest.mark.parametrize(
+    "edited",
+    [
+        TICKET.replace("twice", "two times"),  # synonym
+        TICKET.replace("statement", "statment"),  # typo
+        TICKET.replace(" Could you please", " I am really upset. Could you please"),  # added sentence
+        TICKET.replace("I checked my bank statement this morning and both payments are there. ", ""),  # dropped sentence
+        TICKET.replace(" ", "  ", 3) + " \n",  # spacing
+    ],
+)
+def test_small_edits_are_near_duplicates(edited):
+    assert clusters_of([TICKET, OTHER, edited]) == [0, 1, 0]
+
+
+def test_exact_duplicates_after_normalising_join_the_first_copy():
+    assert clusters_of([OTHER, TICKET, TICKET.upper(), TICKET]) == [0, 1, 1, 1]
+
+
+def test_unrelated_texts_stay_apart():
+    assert clusters_of([TICKET, OTHER]) == [0, 1]
+
+
+def test_a_ticket_inside_a_longer_transcript_is_found_by_containment():
+    transcript = (
+        f"Customer: {TICKET}\nAgent: Sorry to hear that, I have opened a case for you and our billing team will "
+        "call you back within two working days with an answer.\nCustomer: Thank you, that is fine, I will wait for "
+        "the call.\nAgent: You're welcome. Is there anything else I can help with today?"
+    )
+    assert clusters_of([TICKET, OTHER, transcript]) == [0, 1, 0]
+    assert clusters_of([TICKET, OTHER, transcript], containment_threshold=0) == [0, 1, 2]
+
+
+def test_a_short_text_is_never_matched_by_containment_alone():
+    short = "Thanks, <PERSON>"
+    a, b = frozenset(shingles(normalise(short), 3)), frozenset(shingles(normalise(TICKET), 3))
+    assert near_duplicate_similarity(a, b, DedupSettings()) is None
+
+
+def test_similarity_does_not_chain():
+    """A~B and B~C with A not ~ C: C joins B's cluster only if B heads one; clusters are stars around their head."""
+    words = [f"w{i}" for i in range(60)]
+    a = " ".join(words[:40])
+    b = " ".join(words[10:50])
+    c = " ".join(words[20:60])
+    normalised = [normalise(t) for t in (a, b, c)]
+    settings = DedupSettings(threshold=0.5, containment_threshold=0)
+    cluster_of = find_clusters(normalised, settings).cluster_of
+    assert cluster_of[1] == 0
+    assert cluster_of[2] == 2  # similar to b (0.6) but not to the head a (0.33)
+
+
+def test_results_are_deterministic_and_signatures_are_reusable():
+    texts = [normalise(t) for t in (TICKET, OTHER, TICKET.replace("twice", "two times"))]
+    settings = DedupSettings()
+    first = find_clusters(texts, settings)
+    again = find_clusters(texts, settings, signatures(texts, settings))
+    assert first == again
+    assert signatures(texts, settings).shape == (3, settings.num_perm)
+
+
+def test_empty_input_and_empty_texts():
+    assert find_clusters([], DedupSettings()).cluster_of == []
+    assert clusters_of(["", "", TICKET]) == [0, 0, 2]
