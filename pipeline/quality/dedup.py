@@ -76,8 +76,9 @@ def _hash32(data: bytes) -> int:
 def signatures(normalised_texts: Sequence[str], settings: DedupSettings) -> np.ndarray:
     """MinHash signatures, one row per text."""
     rows = np.empty((len(normalised_texts), settings.num_perm), dtype=np.uint32)
+    permutations = MinHash(num_perm=settings.num_perm, seed=settings.seed, scheme=SCHEME).permutations  # made once, not per text
     for row, text in enumerate(tqdm(normalised_texts, desc="minhash", unit=" docs", disable=None, leave=False)):
-        minhash = MinHash(num_perm=settings.num_perm, seed=settings.seed, hashfunc=_hash32, scheme=SCHEME)
+        minhash = MinHash(num_perm=settings.num_perm, seed=settings.seed, hashfunc=_hash32, scheme=SCHEME, permutations=permutations)
         minhash.update_batch(list(shingles(text, settings.shingle_size)))
         rows[row] = minhash.hashvalues
     return rows
