@@ -22,6 +22,7 @@ import yaml
 
 from pipeline.artifacts import RunDir
 from pipeline.config import load_config
+from pipeline.errors import InputError
 from pipeline.stage import run_pipeline
 from tests.conftest import csv_source
 
@@ -431,3 +432,19 @@ def test_numeric_texts_are_quarantined_for_their_letters(numeric_text):
     assert {"csv:9", "csv:10", "jsonl:7"} <= long_numbers  # 20+ characters: not too short, but no letters
     labels = numeric_text.json("check/findings.json")["labels"]
     assert labels["skipped"] is None or "nothing to learn" in labels["skipped"], labels["skipped"]
+
+
+def test_a_failed_critical_expectation_stops_the_run_and_a_warning_does_not(tmp_path):
+    write_csv(tmp_path / "tickets.csv", TICKET_HEADER, [[i, text, label, "f"] for i, (text, label) in enumerate(TICKETS, 1)])
+    labels = sorted({label for _, label in TICKETS})
+    contract = {"labels": labels[1:], "extra_expectations": [{"type": "expect_column_values_to_match_regex", "kwargs": {"column": "id", "regex": "^x"}}]}
+    outcome = run_all(tmp_path, {**tickets_config(csv_source("tickets.csv")), "check": {"contract": contract}})
+    assert isinstance(outcome.error, InputError)
+    message = str(outcome.error)
+    assert "1 critical expectation(s)" in message and "expect_column_values_to_be_in_set on 'label'" in message and "check.contract" in message
+    assert not any(text in message for text, _ in TICKETS)
+    results = json.loads(outcome.run_dir.path("check/gx_results.json").read_text(encoding="utf-8"))
+    assert results["summary"]["failed"] == {"critical": 1, "warning": 1, "info": 0}
+    manifest = json.loads(outcome.run_dir.path("manifest.json").read_text(encoding="utf-8"))
+    assert manifest["stages"]["check"]["status"] == "failed" and "curate" not in manifest["stages"]
+    assert any("expect_column_values_to_match_regex on 'id'" in warning for warning in outcome.warnings)
