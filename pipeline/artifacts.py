@@ -11,6 +11,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
@@ -85,7 +86,10 @@ class RunDir:
         """Delete temporary files a killed process left behind; return what was removed."""
         leftovers = sorted(self.root.rglob(f"*{PARTIAL_SUFFIX}"))
         for leftover in leftovers:
-            leftover.unlink(missing_ok=True)
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
         return leftovers
 
     def output_hashes(self, relatives: list[str]) -> dict[str, dict[str, Any]]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from pipeline.errors import ConfigError, InputError
 
@@ -218,6 +218,35 @@ class CurateConfig(Section):
     drop_likely_mislabelled: bool = False
 
 
+class BiasConfig(Section):
+    min_group_rows: int = Field(default=30, ge=1)  # smaller groups are listed, not judged
+    lexicons: list[str] = ["gender"]  # shipped lexicons by name, or JSON files {"groups": {name: [terms]}}
+
+
+class MitigationConfig(Section):
+    """Applied to the training split only, so validation and test keep the real distribution."""
+
+    method: Literal["none", "reweigh", "resample"] = "reweigh"
+    attributes: list[str] = []  # protected record columns whose intersection is balanced; empty: all of them
+    counterfactual: bool = False  # add gender-swapped copies of training rows with gendered words
+    counterfactual_lexicon: str | None = None  # a JSON lexicon like pipeline/lexicons/gender_terms.json
+
+
+class SplitConfig(Section):
+    train: float = Field(default=0.8, gt=0, lt=1)
+    validation: float = Field(default=0.1, ge=0, lt=1)
+    test: float = Field(default=0.1, ge=0, lt=1)
+    stratify_on_protected: bool = True  # strata are label x protected groups; else label only
+    bias: BiasConfig = BiasConfig()
+    mitigation: MitigationConfig = MitigationConfig()
+
+    @model_validator(mode="after")
+    def _ratios_add_up(self) -> SplitConfig:
+        if abs(self.train + self.validation + self.test - 1) > 1e-9:
+            raise ValueError(f"train + validation + test must be 1; they add up to {self.train + self.validation + self.test:g}")
+        return self
+
+
 class Config(Section):
     run_name: str = Field(default="run", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     seed: int = 0
@@ -227,6 +256,7 @@ class Config(Section):
     redact: RedactConfig = RedactConfig()
     check: CheckConfig = CheckConfig()
     curate: CurateConfig = CurateConfig()
+    split: SplitConfig = SplitConfig()
 
     _base_dir: Path = PrivateAttr(default=Path("."))
 
@@ -289,6 +319,10 @@ def _source_problems(config: Config) -> list[str]:
         for column in sorted(c for c in set(record_names) if c in CHECK_COLUMNS or c.startswith(CHECK_PREFIX)):
             problems.append(f"{where}.columns: '{column}' is reserved for the check stage's columns; rename it with {where}.rename")
     problems.extend(_role_conflicts(config))
+    protected = config.record_roles()["protected"]
+    for position, column in enumerate(config.split.mitigation.attributes):
+        if column not in protected:
+            problems.append(f"split.mitigation.attributes[{position}]: '{column}' is not a protected record column; protected: {protected}")
     if config.task == "classification":
         for index, source in enumerate(config.sources):
             if source.columns.label is None:
