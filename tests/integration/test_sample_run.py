@@ -252,3 +252,91 @@ def test_likely_mislabelled_rows_are_flagged(sample_run):
     planted = {f"helpdesk:{tid}" for tid in PLANTED["tickets_csv"]["mislabelled"]}
     found = len(flagged & planted)
     assert found >= 0.8 * len(planted) and found >= 0.65 * len(flagged), (found, len(flagged), len(planted))
+
+
+SPLITS = ("train", "validation", "test")
+
+
+def split_frames(run_dir: Path) -> dict[str, pd.DataFrame]:
+    return {name: pd.read_parquet(run_dir / "split" / f"{name}.parquet") for name in SPLITS}
+
+
+def test_splits_hold_the_label_and_group_proportions_of_the_curated_set(sample_run):
+    run_dir, _ = sample_run
+    curated = pd.read_parquet(run_dir / "curate" / "records.parquet")
+    parts = split_frames(run_dir)
+    originals = {name: part[~part["row_id"].str.contains("~")] for name, part in parts.items()}
+    assert sorted(pd.concat(originals.values())["row_id"]) == sorted(curated["row_id"])
+    for column, points in (("category", 2), ("gender", 3), ("age_band", 3)):
+        whole = curated[column].fillna("(missing)").value_counts(normalize=True)
+        for name, part in originals.items():
+            share = part[column].fillna("(missing)").value_counts(normalize=True).reindex(whole.index, fill_value=0)
+            assert (share - whole).abs().max() * 100 < points, (column, name)
+    assert len(originals["train"]) / len(curated) == pytest.approx(0.8, abs=0.02)
+
+
+def test_no_customer_and_no_duplicate_cluster_is_in_two_splits(sample_run):
+    run_dir, _ = sample_run
+    rows = pd.concat([part.assign(split=name) for name, part in split_frames(run_dir).items()])
+    for column in ("customer_id", "cluster_id"):
+        assert (rows.dropna(subset=[column]).groupby(column)["split"].nunique() == 1).all(), column
+    report = json.loads((run_dir / "split" / "report.json").read_text())
+    assert report["shared_between_splits"] == {"group_ids": 0, "duplicate_clusters": 0}
+
+
+def test_after_reweighing_the_weighted_label_rate_differs_by_under_a_point_per_group(sample_run):
+    run_dir, _ = sample_run
+    train = split_frames(run_dir)["train"]
+    assert train["sample_weight"].nunique() > 10
+    overall = train["category"].value_counts(normalize=True)
+    for column in ("gender", "age_band"):
+        weighted = train.assign(group=train[column].fillna("(missing)")).pivot_table(
+            index="group", columns="category", values="sample_weight", aggfunc="sum", fill_value=0)
+        rates = weighted.div(weighted.sum(axis=1), axis=0)
+        assert (rates - overall).abs().to_numpy().max() * 100 < 1, column
+    bias = json.loads((run_dir / "split" / "bias.json").read_text())
+    assert bias["train_before"]["groups"]["age_band"]["largest_gap"] > 0.1
+    assert bias["train_after"]["groups"]["age_band"]["largest_gap"] < 0.01
+
+
+def test_splits_load_with_datasets_and_are_identical_on_a_rerun(sample_run):
+    from datasets import load_dataset, load_from_disk
+
+    run_dir, _ = sample_run
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    before = manifest["stages"]["split"]["outputs"]
+    assert any(path.startswith("split/dataset/") for path in before)
+    rerun = subprocess.run([sys.executable, "-m", "pipeline", "stage", "split", "--force"], cwd=run_dir.parent.parent, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    after = json.loads((run_dir / "manifest.json").read_text())["stages"]["split"]["outputs"]
+    assert after == before
+    dataset = load_from_disk(str(run_dir / "split" / "dataset"))
+    assert set(dataset) == set(SPLITS) and dataset["train"].num_rows == manifest["stages"]["split"]["stats"]["rows"]["train"]
+    parquet = load_dataset("parquet", data_files={name: str(run_dir / "split" / f"{name}.parquet") for name in SPLITS})
+    assert parquet["test"].num_rows == dataset["test"].num_rows
+
+
+def test_resampling_balances_group_by_label_counts_on_the_sample(sample_run, tmp_path):
+    import shutil
+
+    from pipeline.artifacts import RunDir
+    from pipeline.config import MitigationConfig, SplitConfig, load_config
+    from pipeline.stage import run_pipeline
+
+    run_dir, _ = sample_run
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    config = load_config()
+    config = config.model_copy(update={"split": SplitConfig(mitigation=MitigationConfig(method="resample"))})
+    manifest = run_pipeline(config, RunDir(copy), ["split"])
+    bias = json.loads((copy / "split" / "bias.json").read_text())
+    targets = bias["mitigation"]["resample"]["targets"]
+    train = pd.read_parquet(copy / "split" / "train.parquet")
+    cells = (train["gender"].fillna("(missing)") + " & " + train["age_band"].fillna("(missing)") + " x " + train["category"]).value_counts()
+    unfillable = set(bias["mitigation"]["resample"]["unfillable_cells"])
+    for cell, target in targets.items():
+        if cell not in unfillable:
+            assert abs(cells.get(cell, 0) - target) <= max(1, 0.05 * target), cell
+    stats = manifest["stages"]["split"]["stats"]
+    assert stats["total"] == stats["kept"] + stats["quarantined"] and stats["quarantined_by_reason"] == {"resampled_out": stats["quarantined"]}
+    assert bias["train_after"]["groups"]["gender"]["largest_gap"] < 0.03 < bias["train_before"]["groups"]["gender"]["largest_gap"]
