@@ -237,6 +237,7 @@ class SplitConfig(Section):
     validation: float = Field(default=0.1, ge=0, lt=1)
     test: float = Field(default=0.1, ge=0, lt=1)
     stratify_on_protected: bool = True  # strata are label x protected groups; else label only
+    keep_duplicates_together: bool = True  # a duplicate cluster from the check stage goes wholly into one split
     bias: BiasConfig = BiasConfig()
     mitigation: MitigationConfig = MitigationConfig()
 

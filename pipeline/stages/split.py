@@ -4,7 +4,9 @@ Rules:
 - **Grouped.** Rows that share a `group` value (e.g. a customer) or a
   `cluster_id` (duplicates from the check stage) form one unit, joined
   transitively, and a unit goes wholly into one split. So no entity and no
-  duplicate cluster is in two splits.
+  duplicate cluster is in two splits. (`split.keep_duplicates_together:
+  false` drops the cluster link, for data whose "text" is a category such as
+  a job title, where every row with the same title is a duplicate.)
 - **Stratified.** Each row's stratum is its label and, with
   `split.stratify_on_protected`, its protected groups (label x gender x age
   band). scikit-learn's `StratifiedGroupKFold` (shuffled with the run's
@@ -68,7 +70,7 @@ def run(ctx: StageContext) -> StageResult:
     label = roles["label"][0] if roles["label"] else None
     protected = roles["protected"]
     strata = _strata(records, label, protected if settings.stratify_on_protected else [])
-    units = split_units(records, roles["group"][0] if roles["group"] else None)
+    units = split_units(records, roles["group"][0] if roles["group"] else None, by_cluster=settings.keep_duplicates_together)
     folds = fold_count(settings.train, settings.validation, settings.test)
     records["split"] = assign_splits(strata, units, folds, (settings.train, settings.validation, settings.test), config.seed)
     records[WEIGHT] = 1.0
@@ -101,8 +103,8 @@ def _strata(records: pd.DataFrame, label: str | None, protected: list[str]) -> p
     return bias.group_values(records, columns)
 
 
-def split_units(records: pd.DataFrame, group_column: str | None) -> list[int]:
-    """Per row, the id of its unit: rows linked by a shared group value or cluster_id, transitively."""
+def split_units(records: pd.DataFrame, group_column: str | None, *, by_cluster: bool = True) -> list[int]:
+    """Per row, the id of its unit: rows linked by a shared group value or (with `by_cluster`) cluster_id, transitively."""
     parent = list(range(len(records)))
 
     def find(i: int) -> int:
@@ -111,7 +113,7 @@ def split_units(records: pd.DataFrame, group_column: str | None) -> list[int]:
             i = parent[i]
         return i
 
-    for column in [c for c in (group_column, "cluster_id") if c and c in records.columns]:
+    for column in [c for c in (group_column, "cluster_id" if by_cluster else None) if c and c in records.columns]:
         first: dict[str, int] = {}
         for position, value in enumerate(records[column].tolist()):
             if value is None or (isinstance(value, float) and math.isnan(value)):
