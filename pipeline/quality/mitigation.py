@@ -7,16 +7,20 @@ the same in every group and the weighted group sizes stay as they were
 (with several attributes, raked so that this holds for each one).
 Resampling instead draws each group x label cell to `n(group) * n(label) / N`
 rows (uniform sampling: a random subset where a cell is too large, the cell
-plus random repeats where it is too small).
+plus random repeats where it is too small), and at least one row where the
+cell has any, so a rare label is never removed from a group.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+log = logging.getLogger("pipeline.split")
 
 
 def reweigh(labels: Sequence[str], attributes: Sequence[Sequence[str]], *, iterations: int = 200, tolerance: float = 1e-6) -> list[float]:
@@ -44,6 +48,12 @@ def reweigh(labels: Sequence[str], attributes: Sequence[Sequence[str]], *, itera
             weights = weights * target / current
         if worst < tolerance:
             break
+    else:
+        log.warning(
+            "reweighing could not make the label independent of every protected group (groups too small or group x label cells empty; "
+            "largest remaining error %.1f%%); weights are scaled to average 1", 100 * worst,
+        )
+        weights = weights * len(weights) / weights.sum()
     return np.round(weights, 6).tolist()
 
 
@@ -79,8 +89,9 @@ def resample(labels: Sequence[str], groups: Sequence[str], seed: int) -> Resampl
     cells = frame.groupby(["group", "label"]).indices
     for group in sorted(group_size.index):
         for label in sorted(label_size.index):
-            target = int(round(group_size[group] * label_size[label] / total))
             members = sorted(cells.get((group, label), []))
+            # a non-empty cell keeps at least one row, so resampling never removes a rare label from a group
+            target = max(int(round(group_size[group] * label_size[label] / total)), 1 if members else 0)
             targets[(group, label)] = target
             if target <= len(members):
                 chosen = sorted(rng.choice(members, size=target, replace=False).tolist()) if target < len(members) else members

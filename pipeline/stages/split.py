@@ -69,9 +69,9 @@ def run(ctx: StageContext) -> StageResult:
     roles = config.record_roles()
     label = roles["label"][0] if roles["label"] else None
     protected = roles["protected"]
-    strata = _strata(records, label, protected if settings.stratify_on_protected else [])
-    units = split_units(records, roles["group"][0] if roles["group"] else None, by_cluster=settings.keep_duplicates_together)
     folds = fold_count(settings.train, settings.validation, settings.test)
+    strata, stratified_on = stratify(records, label, protected if settings.stratify_on_protected else [], folds)
+    units = split_units(records, roles["group"][0] if roles["group"] else None, by_cluster=settings.keep_duplicates_together)
     records["split"] = assign_splits(strata, units, folds, (settings.train, settings.validation, settings.test), config.seed)
     records[WEIGHT] = 1.0
     parts = {name: records[records["split"] == name].reset_index(drop=True) for name in SPLITS}
@@ -81,6 +81,7 @@ def run(ctx: StageContext) -> StageResult:
         by_reason = dict(sorted(quarantine.counts.items()))
     outputs = _write(ctx, parts)
     report = split_report(records, parts, label, protected, strata, units, roles["group"][0] if roles["group"] else None, folds)
+    report["stratified_on"] = stratified_on
     write_json(ctx.run_dir.path(REPORT), report)
     write_json(ctx.run_dir.path(BIAS), {"mitigation": mitigation, **findings})
     stats = {
@@ -96,11 +97,24 @@ def run(ctx: StageContext) -> StageResult:
     return StageResult(outputs=[*FILES.values(), *outputs, REPORT, BIAS, quarantine.relative], stats=stats)
 
 
-def _strata(records: pd.DataFrame, label: str | None, protected: list[str]) -> pd.Series:
+def stratify(records: pd.DataFrame, label: str | None, protected: list[str], folds: int) -> tuple[pd.Series, list[str]]:
+    """Each row's stratum and the columns it is made of.
+
+    Stratified folds need at least one stratum with `folds` rows; when the
+    label x protected strata are all smaller, the protected columns are
+    dropped (then the label), with a warning, rather than failing.
+    """
     columns = ([label] if label else []) + protected
-    if not columns:
-        return pd.Series(["all"] * len(records), index=records.index)
-    return bias.group_values(records, columns)
+    for attempt in ([columns[: len(columns) - i] for i in range(len(protected) + 1)] if label else [columns]) + [[]]:
+        strata = bias.group_values(records, attempt) if attempt else pd.Series(["all"] * len(records), index=records.index)
+        if strata.value_counts().max() >= folds or not attempt:
+            if attempt != columns:
+                log.warning(
+                    "every stratum of %s has fewer than %d rows (one per fold); stratifying on %s instead",
+                    " x ".join(columns), folds, " x ".join(attempt) if attempt else "nothing (a grouped random split)",
+                )
+            return strata, attempt
+    raise AssertionError("unreachable: the empty stratification always succeeds")
 
 
 def split_units(records: pd.DataFrame, group_column: str | None, *, by_cluster: bool = True) -> list[int]:
@@ -221,8 +235,12 @@ def _resample(train: pd.DataFrame, label: str, attributes: list[str], seed: int,
     resampled = train.iloc[result.positions].reset_index(drop=True)
     repeat = resampled.groupby("row_id").cumcount()
     resampled["row_id"] = [row_id if n == 0 else f"{row_id}~r{n}" for row_id, n in zip(resampled["row_id"], repeat, strict=True)]
-    for group, target_label in result.unfillable:
-        log.warning("resampling: no training row of group %s with label %s to repeat", group, target_label)
+    if result.unfillable:
+        log.warning("resampling: %d group x label cell(s) have no training row to repeat (listed in %s)", len(result.unfillable), BIAS)
+    log.log(
+        logging.WARNING if len(result.dropped) > len(train) / 5 else logging.INFO,
+        "resampling: train %d -> %d rows (%d drawn out, %d repeats added)", len(train), len(resampled), len(result.dropped), result.copies,
+    )
     return resampled, {
         "copies": result.copies,
         "dropped": len(result.dropped),

@@ -57,3 +57,16 @@ def test_assignment_is_grouped_stratified_and_deterministic():
 def test_too_few_units_is_a_clear_error():
     with pytest.raises(InputError, match="3 independent unit\\(s\\).*needs at least 10"):
         assign_splits(pd.Series(["a"] * 6), [0, 0, 1, 1, 2, 2], 10, (0.8, 0.1, 0.1), seed=0)
+
+
+def test_strata_too_fine_for_the_folds_fall_back_to_fewer_columns(caplog):
+    from pipeline.stages.split import stratify
+
+    records = pd.DataFrame({"label": ["a", "b"] * 30, "age": [str(i) for i in range(60)], "gender": ["f", "m", "m"] * 20})
+    strata, used = stratify(records, "label", ["gender", "age"], folds=10)
+    assert used == ["label", "gender"] and strata.value_counts().max() >= 10
+    assert "stratifying on label x gender instead" in caplog.text
+    strata, used = stratify(records, "label", ["gender"], folds=10)
+    assert used == ["label", "gender"]
+    tiny = pd.DataFrame({"label": [str(i) for i in range(12)], "gender": ["f"] * 12})
+    assert stratify(tiny, "label", ["gender"], folds=10)[1] == []
