@@ -248,6 +248,35 @@ class SplitConfig(Section):
         return self
 
 
+class LoraConfig(Section):
+    r: int = Field(default=8, ge=1)
+    alpha: int = Field(default=16, ge=1)
+    dropout: float = Field(default=0.0, ge=0, lt=1)
+    target_modules: list[str] = []  # empty: the usual attention projections for the model's architecture
+
+
+class TrainConfig(Section):
+    """LoRA fine-tuning, under DP-SGD (Opacus) unless `dp: false`."""
+
+    base_model: str | None = None  # a model folder or a cached hub name; default: the packaged model for the task
+    gguf_file: str | None = None  # for a GGUF checkpoint inside base_model
+    max_length: int = Field(default=128, ge=8)
+    epochs: int = Field(default=2, ge=1)
+    batch_size: int = Field(default=64, ge=1)  # logical batch (expected size under Poisson sampling)
+    physical_batch_size: int = Field(default=32, ge=1)  # what fits in memory at once
+    learning_rate: float = Field(default=2e-3, gt=0)
+    lora: LoraConfig = LoraConfig()
+    dp: bool = True
+    target_epsilon: float = Field(default=8.0, gt=0)
+    target_delta: float | None = Field(default=None, gt=0, lt=1)  # default: 1 / (10 N)
+    max_grad_norm: float = Field(default=1.0, gt=0)
+    accountant: Literal["prv", "rdp"] = "prv"
+    grad_sample_mode: Literal["hooks", "ghost"] = "hooks"
+    max_noise_multiplier: float = Field(default=10.0, gt=0)  # above this, training learns nothing: the epsilon is called infeasible
+    early_stopping_patience: int | None = Field(default=None, ge=1)  # epochs without a better validation score
+    threads: int = Field(default=0, ge=0)  # torch CPU threads; 0: one per core
+
+
 class Config(Section):
     run_name: str = Field(default="run", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     seed: int = 0
@@ -258,6 +287,7 @@ class Config(Section):
     check: CheckConfig = CheckConfig()
     curate: CurateConfig = CurateConfig()
     split: SplitConfig = SplitConfig()
+    train: TrainConfig = TrainConfig()
 
     _base_dir: Path = PrivateAttr(default=Path("."))
 

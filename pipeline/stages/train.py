@@ -1,0 +1,277 @@
+"""Train: LoRA on the base model, under DP-SGD (Opacus) unless `train.dp: false`.
+
+Reads the splits; writes the adapter in PEFT format with the tokenizer
+(`train/adapter/`), the label names, the privacy ledger and the training
+curve. Only the LoRA matrices (and, for classification, the head) train.
+Guards: the LoRA weights must have moved (some opacus/peft combinations
+silently drop LoRA updates), and the epsilon spent must not exceed the target.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from pipeline.artifacts import write_json
+from pipeline.config import Config
+from pipeline.errors import InputError, StageError
+from pipeline.stage import Stage, StageContext, StageResult
+from pipeline.stages.split import FILES as SPLIT_FILES
+from pipeline.training import privacy
+from pipeline.training.data import Encoded, ResponseLoss, encode_causal, encode_classification
+from pipeline.training.models import add_lora, load_model, load_tokenizer, model_source
+
+log = logging.getLogger("pipeline.train")
+
+ADAPTER = "train/adapter"
+LABELS = "train/labels.json"
+LEDGER = "train/privacy_ledger.json"
+CURVE = "train/training_curve.json"
+
+
+def run(ctx: StageContext) -> StageResult:
+    with warnings.catch_warnings():
+        # Opacus' own notices: its hooks on frozen inputs, the RNG not being cryptographically secure (recorded in the ledger), RDP's alpha range
+        warnings.filterwarnings("ignore", message="Full backward hook is firing")
+        warnings.filterwarnings("ignore", message="Secure RNG turned off")
+        warnings.filterwarnings("ignore", message="Optimal order is the largest alpha")
+        return _train(ctx)
+
+
+def _train(ctx: StageContext) -> StageResult:
+    config = ctx.config
+    settings = config.train
+    torch.set_num_threads(settings.threads or os.cpu_count() or 1)
+    torch.manual_seed(config.seed)
+    train_frame = pd.read_parquet(ctx.run_dir.path(SPLIT_FILES["train"]))
+    validation_frame = pd.read_parquet(ctx.run_dir.path(SPLIT_FILES["validation"]))
+    if train_frame.empty:
+        raise InputError("the training split is empty; see split/report.json")
+    source = model_source(config)
+    tokenizer = load_tokenizer(source)
+    label_names, train_data, validation_data = _encode(config, tokenizer, train_frame, validation_frame)
+    model = load_model(source, config.task, num_labels=len(label_names) if label_names else None)
+    if label_names:
+        model.config.id2label = dict(enumerate(label_names))
+        model.config.label2id = {name: i for i, name in enumerate(label_names)}
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    model = add_lora(model, config)
+    trainable = {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad and "lora_" in name}
+    trainer = Trainer(config, model, train_data, validation_data)
+    curve = trainer.fit()
+    _check_lora_moved(trainer.peft_model(), trainable)
+    ledger = trainer.ledger()
+    if settings.dp and ledger["epsilon_spent"] > settings.target_epsilon + 1e-6:
+        raise StageError(f"epsilon spent {ledger['epsilon_spent']:.4f} exceeds train.target_epsilon {settings.target_epsilon}; nothing was saved")
+    adapter = ctx.run_dir.path(ADAPTER)
+    trainer.peft_model().save_pretrained(str(adapter), safe_serialization=True)
+    tokenizer.save_pretrained(str(adapter))
+    write_json(ctx.run_dir.path(LABELS), {"task": config.task, "labels": label_names, "base_model": source.description})
+    write_json(ctx.run_dir.path(LEDGER), ledger)
+    write_json(ctx.run_dir.path(CURVE), curve)
+    outputs = sorted(str(p.relative_to(ctx.run_dir.root)) for p in adapter.rglob("*") if p.is_file())
+    stats = {
+        "rows": {"train": train_data.rows, "validation": validation_data.rows},
+        "dp": settings.dp,
+        "epsilon_spent": ledger["epsilon_spent"],
+        "delta": ledger["delta"],
+        "steps": ledger["steps"],
+        "validation": curve["epochs"][-1]["validation"] if curve["epochs"] else None,
+    }
+    return StageResult(outputs=[*outputs, LABELS, LEDGER, CURVE], stats=stats)
+
+
+def _encode(config: Config, tokenizer: Any, train: pd.DataFrame, validation: pd.DataFrame) -> tuple[list[str], Encoded, Encoded]:
+    roles = config.record_roles()
+    max_length = config.train.max_length
+    if config.task == "causal_lm":
+        return [], encode_causal(train, roles["text"], tokenizer, max_length), encode_causal(validation, roles["text"], tokenizer, max_length)
+    label = roles["label"][0]
+    names = sorted(train[label].astype(str).unique())
+    unseen = sorted(set(validation[label].astype(str)) - set(names))
+    if unseen:
+        log.warning("validation labels %s do not occur in train; those rows are left out of validation", unseen)
+        validation = validation[validation[label].astype(str).isin(names)]
+    ids = {name: i for i, name in enumerate(names)}
+    return names, encode_classification(train, roles["text"], label, ids, tokenizer, max_length), encode_classification(validation, roles["text"], label, ids, tokenizer, max_length)
+
+
+def _check_lora_moved(model: Any, before: dict[str, torch.Tensor]) -> None:
+    after = dict(model.named_parameters())
+    moved = [name for name, value in before.items() if not torch.equal(value, after[name].detach())]
+    if not before or not moved:
+        raise StageError(
+            "the LoRA weights did not change during training: the optimizer never updated them (a known failure of some opacus/peft "
+            "version pairs). Nothing was saved; check the installed versions of opacus and peft"
+        )
+    log.info("LoRA weights moved in %d of %d tensors", len(moved), len(before))
+
+
+class Trainer:
+    """One training run: the model, its optimizer and data loader, wrapped by Opacus when DP is on."""
+
+    def __init__(self, config: Config, model: Any, train: Encoded, validation: Encoded) -> None:
+        self.config = config
+        self.settings = config.train
+        self.train = train
+        self.validation = validation
+        self.classification = config.task == "classification"
+        self.model = model
+        parameters = [p for p in model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(parameters, lr=self.settings.learning_rate)
+        generator = torch.Generator().manual_seed(config.seed)
+        self.loader = DataLoader(train.dataset, batch_size=self.settings.batch_size, shuffle=True, generator=generator)
+        self.criterion: Any = torch.nn.CrossEntropyLoss() if self.classification else ResponseLoss()
+        self.steps_per_epoch = len(self.loader)
+        self.sample_rate = 1 / self.steps_per_epoch
+        self.engine: Any = None
+        self.delta = privacy.resolve_delta(self.settings, train.rows)
+        self.noise: float | None = None
+        self.steps = 0
+        self.epochs_run = 0
+        weights = train.dataset.tensors[3]
+        self.weights_ignored = self.settings.dp and not torch.allclose(weights, torch.ones_like(weights))
+        if self.weights_ignored:
+            log.warning("sample_weight is ignored under DP (per-example clipping bounds every row's influence); use split.mitigation.method: resample for DP runs")
+        if self.settings.dp:
+            self._make_private(generator)
+
+    def _make_private(self, generator: torch.Generator) -> None:
+        from opacus import PrivacyEngine
+
+        self.noise = privacy.noise_for(self.settings, self.sample_rate, self.settings.epochs * self.steps_per_epoch, self.delta)
+        self.engine = PrivacyEngine(accountant=self.settings.accountant)
+        made = self.engine.make_private_with_epsilon(
+            module=self.model, optimizer=self.optimizer, criterion=self.criterion, data_loader=self.loader,
+            target_epsilon=self.settings.target_epsilon, target_delta=self.delta, epochs=self.settings.epochs,
+            max_grad_norm=self.settings.max_grad_norm, poisson_sampling=True, grad_sample_mode=self.settings.grad_sample_mode,
+            noise_generator=generator,
+        )
+        if self.settings.grad_sample_mode == "ghost":
+            self.model, self.optimizer, self.criterion, self.loader = made
+        else:
+            self.model, self.optimizer, self.loader = made
+        self.noise = float(self.optimizer.noise_multiplier)
+        log.info("DP-SGD: noise multiplier %.3f, sampling rate %.4f, delta %.2g, target epsilon %g", self.noise, self.sample_rate, self.delta, self.settings.target_epsilon)
+
+    def peft_model(self) -> Any:
+        return getattr(self.model, "_module", self.model)
+
+    def fit(self) -> dict[str, Any]:
+        epochs: list[dict[str, Any]] = []
+        best: tuple[float, int, dict[str, torch.Tensor]] | None = None  # score, epoch, trainable weights
+        patience = self.settings.early_stopping_patience
+        for epoch in range(1, self.settings.epochs + 1):
+            train_loss = self._epoch(epoch)
+            score = self.evaluate()
+            self.epochs_run = epoch
+            entry = {"epoch": epoch, "steps": self.steps, "train_loss": round(train_loss, 5), "validation": score}
+            if self.engine is not None:
+                entry["epsilon"] = round(float(self.engine.get_epsilon(self.delta)), 5)
+            epochs.append(entry)
+            log.info("epoch %d: train loss %.4f, validation %s", epoch, train_loss, score)
+            if patience is None:
+                continue
+            key = score["accuracy"] if self.classification else -score["loss"]
+            if best is None or key > best[0]:
+                best = (key, epoch, {n: p.detach().clone() for n, p in self.peft_model().named_parameters() if p.requires_grad})
+            elif epoch - best[1] >= patience:
+                log.info("early stopping after epoch %d: no better validation score since epoch %d", epoch, best[1])
+                break
+        if best is not None:
+            parameters = dict(self.peft_model().named_parameters())
+            with torch.no_grad():
+                for name, value in best[2].items():
+                    parameters[name].copy_(value)
+        return {"task": self.config.task, "metric": "accuracy and macro-F1" if self.classification else "response-token loss and perplexity", "epochs": epochs}
+
+    def _epoch(self, epoch: int) -> float:
+        self.model.train()
+        total, count = 0.0, 0
+        with self._batches() as batches:
+            for input_ids, attention, target, weight in tqdm(batches, desc=f"train epoch {epoch}", unit=" batches", disable=None, leave=False):
+                if len(target) == 0:  # Poisson sampling can draw an empty batch
+                    continue
+                self.optimizer.zero_grad()
+                logits = self.model(input_ids=input_ids, attention_mask=attention).logits
+                loss = self._loss(logits, target, weight)
+                loss.backward()
+                self.optimizer.step()
+                total += float(loss.detach()) * len(target)
+                count += len(target)
+                if self.engine is None:
+                    self.steps += 1
+        if self.engine is not None:  # logical steps, as the accountant counts them
+            self.steps = sum(steps for _, _, steps in self.engine.accountant.history)
+        return total / max(count, 1)
+
+    @contextlib.contextmanager
+    def _batches(self) -> Iterator[Any]:
+        if self.engine is None:
+            yield self.loader
+            return
+        from opacus.utils.batch_memory_manager import BatchMemoryManager
+
+        with BatchMemoryManager(data_loader=self.loader, max_physical_batch_size=self.settings.physical_batch_size, optimizer=self.optimizer) as loader:
+            yield loader
+
+    def _loss(self, logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        if self.engine is not None:
+            return self.criterion(logits, target)  # per-example mean; weights ignored under DP (see the ledger)
+        if self.classification:
+            per_example = torch.nn.functional.cross_entropy(logits, target, reduction="none")
+        else:
+            per_example = ResponseLoss(reduction="none")(logits, target)
+        return (per_example * weight).sum() / weight.sum()
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float]:
+        from sklearn.metrics import accuracy_score, f1_score
+
+        self.model.eval()
+        model = self.peft_model()
+        predictions, truths, losses = [], [], []
+        for input_ids, attention, target, _ in DataLoader(self.validation.dataset, batch_size=64):
+            logits = model(input_ids=input_ids, attention_mask=attention).logits
+            if self.classification:
+                predictions += logits.argmax(-1).tolist()
+                truths += target.tolist()
+            else:
+                losses += ResponseLoss(reduction="none")(logits, target).tolist()
+        if self.classification:
+            if not truths:
+                return {"accuracy": float("nan"), "macro_f1": float("nan")}
+            return {"accuracy": round(accuracy_score(truths, predictions), 5), "macro_f1": round(f1_score(truths, predictions, average="macro"), 5)}
+        loss = sum(losses) / max(len(losses), 1)
+        return {"loss": round(loss, 5), "perplexity": round(math.exp(min(loss, 50)), 3)}
+
+    def ledger(self) -> dict[str, Any]:
+        epsilon = float(self.engine.get_epsilon(self.delta)) if self.engine is not None else None
+        state = None
+        if self.engine is not None:
+            state = {"history": [[float(n), float(q), int(s)] for n, q, s in self.engine.accountant.history]}
+        return privacy.ledger(
+            self.settings, rows=self.train.rows, delta=self.delta, noise=self.noise, sample_rate=self.sample_rate, steps=self.steps,
+            epochs_run=self.epochs_run, epsilon=round(epsilon, 5) if epsilon is not None else None, accountant_state=state,
+            weights_ignored=self.weights_ignored, early_stopping=self.settings.early_stopping_patience is not None, seed=self.config.seed,
+        )
+
+
+STAGE = Stage(
+    name="train",
+    reads=", ".join(SPLIT_FILES[name] for name in ("train", "validation")),
+    writes=f"{ADAPTER}/ (PEFT adapter + tokenizer), {LABELS}, {LEDGER} (epsilon, delta, noise, sampling rate, steps, accountant state), {CURVE}",
+    run=run,
+    processes_rows=False,
+)

