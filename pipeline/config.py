@@ -264,7 +264,7 @@ class TrainConfig(Section):
     epochs: int = Field(default=2, ge=1)
     batch_size: int = Field(default=64, ge=1)  # logical batch (expected size under Poisson sampling)
     physical_batch_size: int = Field(default=32, ge=1)  # what fits in memory at once
-    learning_rate: float = Field(default=2e-3, gt=0)
+    learning_rate: float = Field(default=1e-2, gt=0)  # for LoRA under DP-SGD; clipping shrinks the steps
     lora: LoraConfig = LoraConfig()
     dp: bool = True
     target_epsilon: float = Field(default=8.0, gt=0)

