@@ -20,7 +20,7 @@ PLANTED = json.loads((SAMPLE / "planted.json").read_text(encoding="utf-8"))
 @pytest.fixture(scope="module")
 def sample_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     cwd = tmp_path_factory.mktemp("default-run")
-    result = subprocess.run([sys.executable, "-m", "pipeline", "run"], cwd=cwd, capture_output=True, text=True, timeout=600)
+    result = subprocess.run([sys.executable, "-m", "pipeline", "run"], cwd=cwd, capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, result.stderr
     return cwd / "runs" / "sample", result
 
@@ -125,7 +125,7 @@ def test_second_run_skips_and_force_reruns(sample_run):
     cwd = run_dir.parent.parent
     again = subprocess.run([sys.executable, "-m", "pipeline", "run"], cwd=cwd, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "ingest: up to date, skipped" in again.stderr
-    forced = subprocess.run([sys.executable, "-m", "pipeline", "run", "--force"], cwd=cwd, capture_output=True, text=True, timeout=600)
+    forced = subprocess.run([sys.executable, "-m", "pipeline", "run", "--force", "--to", "ingest"], cwd=cwd, capture_output=True, text=True, timeout=600)
     assert forced.returncode == 0 and "ingest: finished" in forced.stderr
 
 
@@ -340,3 +340,13 @@ def test_resampling_balances_group_by_label_counts_on_the_sample(sample_run, tmp
     stats = manifest["stages"]["split"]["stats"]
     assert stats["total"] == stats["kept"] + stats["quarantined"] and stats["quarantined_by_reason"] == {"resampled_out": stats["quarantined"]}
     assert bias["train_after"]["groups"]["gender"]["largest_gap"] < 0.03 < bias["train_before"]["groups"]["gender"]["largest_gap"]
+
+
+def test_the_default_run_trains_the_classifier_under_dp(sample_run):
+    run_dir, _ = sample_run
+    stats = json.loads((run_dir / "manifest.json").read_text())["stages"]["train"]["stats"]
+    ledger = json.loads((run_dir / "train" / "privacy_ledger.json").read_text())
+    assert ledger["dp"] and ledger["epsilon_spent"] <= ledger["target_epsilon"] == 8.0 and ledger["delta"] < 1 / ledger["training_rows"]
+    validation = pd.read_parquet(run_dir / "split" / "validation.parquet")
+    assert stats["validation"]["accuracy"] > validation["category"].value_counts(normalize=True).max() + 0.3
+    assert (run_dir / "train" / "adapter" / "adapter_model.safetensors").is_file()
