@@ -180,6 +180,10 @@ def test_no_personal_data_survives_redaction(sample_run, records):
         "ledger": (run_dir / "redact" / "pii_ledger.json").read_text(),
         "check findings": json_strings(run_dir / "check" / "findings.json"),
         "GX results": json_strings(run_dir / "check" / "gx_results.json"),
+        "split report and bias": json_strings(run_dir / "split" / "report.json") + json_strings(run_dir / "split" / "bias.json"),
+        "train ledger, curve, labels, adapter config": "\n".join(
+            json_strings(run_dir / "train" / name) for name in ("privacy_ledger.json", "training_curve.json", "labels.json", "adapter/adapter_config.json")
+        ),
         "manifest": (run_dir / "manifest.json").read_text(),
         "log": result.stderr + result.stdout,
     }
