@@ -152,6 +152,7 @@ def _quiet_libraries() -> None:
         from transformers.utils import logging as hf_logging
 
         hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
     except ImportError:
         pass
 
@@ -540,7 +541,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", default="nondp,dp,ghost", help="step-timing modes, from nondp, dp (hooks), ghost (default: all)")
     parser.add_argument("--steps", type=int, default=20, help="timed logical steps per mode (default 20)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed logical steps before them (default 3)")
-    parser.add_argument("--rounds", type=int, default=1, help="repeat the step timing of every mode, in turn; the best round counts (default 1)")
+    parser.add_argument("--rounds", type=int, default=2, help="time every mode this many times, in turn; a mode's best round counts (default 2)")
     parser.add_argument("--skip-timing", action="store_true", help="leave out the step timing")
     parser.add_argument("--skip-utility", action="store_true", help="leave out the privacy-utility runs")
     parser.add_argument("--keep", default=None, help="work in this folder and keep it (run copies, adapters); default: a temporary folder, removed")
@@ -570,17 +571,17 @@ def main(argv: list[str] | None = None) -> int:
     checks: list[tuple[bool, str]] = []
     try:
         run_dir = prepare_data(args, work)
-        if not args.skip_timing:
-            timing = run_timing(args, work, run_dir)
-            report["timing"] = timing
-            if timing["failed"]:
-                checks.append((False, "a step-timing process failed"))
-        if not args.skip_utility:
+        if not args.skip_utility:  # first: it is long, and its figures suffer least from a busy machine
             majority = majority_baseline(args.config, run_dir)
             utility = run_utility(args, work, run_dir)
             report["utility"] = {**utility, "majority": majority}
             if utility["failed"]:
                 checks.append((False, "a training process failed"))
+        if not args.skip_timing:
+            timing = run_timing(args, work, run_dir)
+            report["timing"] = timing
+            if timing["failed"]:
+                checks.append((False, "a step-timing process failed"))
         if not args.skip_timing:
             checks += print_timing(report["timing"])
         if not args.skip_utility:

@@ -97,7 +97,7 @@ def test_damaged_manifest_is_a_clear_error(config, tmp_path):
 @pytest.mark.parametrize(
     ("first", "last", "message"),
     [
-        ("train", None, "stage 'train' is not implemented"),
+        ("evaluate", None, "stage 'evaluate' is not implemented"),
         ("bogus", None, "unknown stage 'bogus'"),
     ],
 )
