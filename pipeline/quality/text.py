@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import pandas as pd
     from py3langid.langid import LanguageIdentifier
 
 REDACTION_TAG = re.compile(r"<[A-Z][A-Z0-9_]*(?:_[0-9a-f]+)?>")
@@ -30,6 +31,11 @@ class TextScores:
     tag_share: float
     language: str
     language_score: float
+
+
+def join_text(frame: pd.DataFrame, columns: list[str]) -> list[str]:
+    """Each row's non-empty text columns, in config order, joined by a blank line: what every stage means by "the row's text"."""
+    return ["\n\n".join(value for value in row if isinstance(value, str) and value) for row in frame[columns].itertuples(index=False)]
 
 
 def score(text: str) -> TextScores:

@@ -35,7 +35,7 @@ from pipeline.errors import InputError
 from pipeline.quality import contracts
 from pipeline.quality.dedup import DedupSettings, find_clusters, normalise, signatures
 from pipeline.quality.labels import check_labels
-from pipeline.quality.text import score
+from pipeline.quality.text import join_text, score
 from pipeline.stage import Stage, StageContext, StageResult
 from pipeline.stages.redact import RECORDS as REDACTED
 
@@ -53,7 +53,7 @@ def run(ctx: StageContext) -> StageResult:
     records = pd.read_parquet(ctx.run_dir.path(REDACTED))
     contract = _check_contract(ctx, records)
     roles = config.record_roles()
-    texts = joined_texts(records, roles["text"])
+    texts = join_text(records, roles["text"])
     records = pd.concat([records, _duplicate_columns(records, texts, config), _quality_columns(texts)], axis=1)
     label_columns, label_findings = _label_columns(records, texts, config)
     records = pd.concat([records, label_columns], axis=1)
@@ -78,12 +78,6 @@ def run(ctx: StageContext) -> StageResult:
         "likely_mislabelled": label_findings.get("likely_mislabelled", 0),
     }
     return StageResult(outputs=[RECORDS, SUITE, GX_RESULTS, FINDINGS], stats=stats)
-
-
-def joined_texts(records: pd.DataFrame, text_columns: list[str]) -> list[str]:
-    """Each row's text columns, non-empty ones, joined by a blank line, in config order."""
-    parts = records[text_columns].astype(object).where(records[text_columns].notna(), None).to_numpy().tolist()
-    return ["\n\n".join(value for value in row if value) for row in parts]
 
 
 def _check_contract(ctx: StageContext, records: pd.DataFrame) -> dict[str, Any]:

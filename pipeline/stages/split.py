@@ -45,6 +45,7 @@ from pipeline.errors import InputError
 from pipeline.quality import bias
 from pipeline.quality.counterfactual import Swapper
 from pipeline.quality.mitigation import reweigh, resample
+from pipeline.quality.text import join_text
 from pipeline.stage import Stage, StageContext, StageResult
 from pipeline.stages.curate import RECORDS as CURATED
 
@@ -170,7 +171,7 @@ def assign_splits(strata: pd.Series, units: list[int], folds: int, ratios: tuple
 
 def _bias(frame: pd.DataFrame, config: Config, label: str | None, protected: list[str], *, weighted: bool) -> dict[str, Any]:
     settings = config.split.bias
-    texts = _joined_text(frame, config)
+    texts = join_text(frame, config.record_roles()["text"])
     result: dict[str, Any] = {"rows": len(frame)}
     if label and protected:
         result["groups"] = bias.measure_all(frame, label, protected, min_group_rows=settings.min_group_rows, weight=WEIGHT if weighted else None)
@@ -179,11 +180,6 @@ def _bias(frame: pd.DataFrame, config: Config, label: str | None, protected: lis
         for name in settings.lexicons
     }
     return result
-
-
-def _joined_text(frame: pd.DataFrame, config: Config) -> list[str]:
-    columns = config.record_roles()["text"]
-    return ["\n\n".join(v for v in row if isinstance(v, str)) for row in frame[columns].itertuples(index=False)]
 
 
 def _mitigate(

@@ -15,6 +15,8 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from pipeline.quality.text import join_text
+
 IGNORE = -100
 
 
@@ -24,12 +26,8 @@ class Encoded:
     rows: int
 
 
-def joined_texts(frame: pd.DataFrame, columns: list[str]) -> list[str]:
-    return ["\n".join(v for v in row if isinstance(v, str) and v) for row in frame[columns].itertuples(index=False)]
-
-
 def encode_classification(frame: pd.DataFrame, text_columns: list[str], label: str, label_ids: dict[str, int], tokenizer: Any, max_length: int) -> Encoded:
-    texts = joined_texts(frame, text_columns)
+    texts = join_text(frame, text_columns)
     length = min(max_length, max((len(ids) for ids in tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]), default=1))
     encoded = tokenizer(texts, truncation=True, max_length=length, padding="max_length", return_tensors="pt")
     targets = torch.tensor([label_ids[str(value)] for value in frame[label]], dtype=torch.long)
@@ -39,9 +37,9 @@ def encode_classification(frame: pd.DataFrame, text_columns: list[str], label: s
 def prompt_and_response(frame: pd.DataFrame, text_columns: list[str]) -> list[tuple[str, str]]:
     """With two or more text columns, the first is the prompt and the rest the response; with one, all of it is response."""
     if len(text_columns) == 1:
-        return [("", text) for text in joined_texts(frame, text_columns)]
-    prompts = joined_texts(frame, text_columns[:1])
-    responses = joined_texts(frame, text_columns[1:])
+        return [("", text) for text in join_text(frame, text_columns)]
+    prompts = join_text(frame, text_columns[:1])
+    responses = join_text(frame, text_columns[1:])
     return list(zip(prompts, responses, strict=True))
 
 
