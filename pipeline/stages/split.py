@@ -102,11 +102,11 @@ def stratify(records: pd.DataFrame, label: str | None, protected: list[str], fol
     """Each row's stratum and the columns it is made of.
 
     Stratified folds need at least one stratum with `folds` rows; when the
-    label x protected strata are all smaller, the protected columns are
-    dropped (then the label), with a warning, rather than failing.
+    strata are all smaller, the last protected column is dropped, and so on
+    (then the label), with a warning, rather than failing.
     """
     columns = ([label] if label else []) + protected
-    for attempt in ([columns[: len(columns) - i] for i in range(len(protected) + 1)] if label else [columns]) + [[]]:
+    for attempt in (columns[: len(columns) - dropped] for dropped in range(len(columns) + 1)):
         strata = bias.group_values(records, attempt) if attempt else pd.Series(["all"] * len(records), index=records.index)
         if strata.value_counts().max() >= folds or not attempt:
             if attempt != columns:
