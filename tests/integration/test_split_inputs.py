@@ -11,9 +11,7 @@ directory and run the split stage alone with another `split.mitigation`.
 from __future__ import annotations
 
 import json
-import logging
 import shutil
-import traceback
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -23,10 +21,8 @@ import pytest
 import yaml
 
 from pipeline.artifacts import RunDir
-from pipeline.config import load_config
 from pipeline.errors import InputError
-from pipeline.stage import run_pipeline
-from tests.integration.test_check_curate_inputs import REDACT, Outcome, _Collect, write_csv
+from tests.integration.runs import REDACT, Outcome, run_stages, write_csv
 
 STAGES = ["ingest", "redact", "check", "curate", "split"]
 SPLITS = ("train", "validation", "test")
@@ -156,7 +152,7 @@ def run_case(folder: Path, rows: list[dict[str, Any]], split: dict[str, Any] | N
     config: dict[str, Any] = {"run_name": folder.name, "seed": 7, "sources": [{"path": "tickets.csv", "columns": COLUMNS}], "redact": REDACT}
     if split is not None:
         config["split"] = split
-    return _run(folder / "config.yaml", config, RunDir(folder / "run"), STAGES)
+    return run_stages(folder / "config.yaml", config, RunDir(folder / "run"), STAGES)
 
 
 def rerun_split(outcome: Outcome, name: str, split: dict[str, Any]) -> Outcome:
@@ -166,20 +162,7 @@ def rerun_split(outcome: Outcome, name: str, split: dict[str, Any]) -> Outcome:
     config["split"] = split
     copy = RunDir(source.parent / name)
     shutil.copytree(source, copy.root)
-    return _run(source.parent / f"{name}.yaml", config, copy, ["split"])
-
-
-def _run(path: Path, config: dict[str, Any], run_dir: RunDir, stages: list[str]) -> Outcome:
-    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    handler = _Collect()
-    logging.getLogger("pipeline").addHandler(handler)
-    try:
-        manifest = run_pipeline(load_config(path), run_dir, stages)
-    except Exception as error:  # kept, so every test on this run shows it
-        return Outcome(run_dir, None, handler.messages, error, traceback.format_exc())
-    finally:
-        logging.getLogger("pipeline").removeHandler(handler)
-    return Outcome(run_dir, manifest, handler.messages)
+    return run_stages(source.parent / f"{name}.yaml", config, copy, ["split"])
 
 
 def split_frames(outcome: Outcome) -> dict[str, pd.DataFrame]:
