@@ -7,7 +7,7 @@
    (`python -m pipeline run --to split`, about a minute); or `--run-dir DIR`,
    a run directory whose split is already up to date for the same config
    (it is only read: every training run works on a copy).
-2. Step cost. The default model (all-MiniLM-L6-v2 + LoRA on query/value),
+2. Step cost (run last: the privacy-utility runs come first). The default model (all-MiniLM-L6-v2 + LoRA on query/value),
    the product's logical batch (`train.batch_size`, 64), physical batch
    (`train.physical_batch_size`, 32) and `train.max_length` (128), on the
    training split, once without DP and once with DP-SGD (Opacus hooks; also
@@ -55,8 +55,10 @@ import argparse
 import json
 import os
 import platform
+import hashlib
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -137,6 +139,18 @@ class MachineShare:
         wall, cpu, busy = time.perf_counter() - self.wall, time.process_time() - self.cpu, self._busy()
         others = float("nan") if busy is None or self.busy is None else max(0.0, (busy - self.busy) - cpu) / (wall * self.cores)
         return {"wall_s": wall, "cpu_s": cpu, "others_share": others}
+
+
+def code_version() -> str:
+    """The git commit and a hash of the pipeline package's Python files: the code every training run imports."""
+    digest = hashlib.sha256()
+    for path in sorted((REPO / "pipeline").rglob("*.py")):
+        digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "?"
+    return f"commit {commit}, pipeline/*.py sha256 {digest.hexdigest()[:12]}"
 
 
 def _quiet_libraries() -> None:
@@ -312,15 +326,23 @@ def train_and_evaluate(config_path: str | None, run_dir: Path, epochs: int, epsi
 
 
 def evaluate_adapter(config: Any, run_dir: Path) -> dict[str, Any]:
-    """Base model + PeftModel.from_pretrained(adapter), tokenizer from the adapter folder; accuracy and macro-F1 on the test split."""
+    """Base model + PeftModel.from_pretrained(adapter), tokenizer from the adapter folder; accuracy and macro-F1 on the test split.
+
+    The test rows are encoded by the stage's own `encode_classification` (its text joining, truncation to
+    `train.max_length` and fixed-length padding), so they look to the model as the training rows did. A test
+    label the adapter does not know counts as wrong.
+    """
+    from collections import defaultdict
+
     import pandas as pd
     import torch
     from peft import PeftModel
     from sklearn.metrics import accuracy_score, f1_score
+    from torch.utils.data import DataLoader
     from transformers import AutoTokenizer
 
     from pipeline.stages.split import FILES as SPLIT_FILES
-    from pipeline.training.data import joined_texts
+    from pipeline.training.data import encode_classification
     from pipeline.training.models import load_model, model_source
 
     adapter = run_dir / "train" / "adapter"
@@ -330,17 +352,19 @@ def evaluate_adapter(config: Any, run_dir: Path) -> dict[str, Any]:
     tokenizer = AutoTokenizer.from_pretrained(str(adapter))
     roles = config.record_roles()
     test = pd.read_parquet(run_dir / SPLIT_FILES["test"])
-    texts = joined_texts(test, roles["text"])
-    truth = test[roles["label"][0]].astype(str).tolist()
-    predicted: list[str] = []
+    ids: defaultdict[str, int] = defaultdict(lambda: -1, {name: i for i, name in enumerate(labels)})
+    encoded = encode_classification(test, roles["text"], roles["label"][0], ids, tokenizer, config.train.max_length)
+    truth, predicted = [], []
     with torch.no_grad():
-        for start in range(0, len(texts), 64):
-            batch = tokenizer(texts[start:start + 64], truncation=True, max_length=config.train.max_length, padding=True, return_tensors="pt")
-            predicted += [labels[i] for i in model(**batch).logits.argmax(-1).tolist()]
+        for input_ids, attention, target, _ in DataLoader(encoded.dataset, batch_size=64):
+            predicted += model(input_ids=input_ids, attention_mask=attention).logits.argmax(-1).tolist()
+            truth += target.tolist()
+    classes = sorted(set(truth) | set(range(len(labels))))
     return {
         "test_rows": len(test),
+        "test_unknown_labels": sum(t == -1 for t in truth),
         "test_accuracy": float(accuracy_score(truth, predicted)),
-        "test_macro_f1": float(f1_score(truth, predicted, average="macro", labels=sorted(set(truth) | set(labels)), zero_division=0)),
+        "test_macro_f1": float(f1_score(truth, predicted, average="macro", labels=classes, zero_division=0)),
     }
 
 
@@ -561,10 +585,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     began = time.perf_counter()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the work folder is removed and the measuring process killed
     import torch  # noqa: F401  (only for the version line)
 
+    version = code_version()
     print(f"bench/train.py: Python {platform.python_version()}, torch {torch.__version__}, {os.cpu_count()} cores, "
-          f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}", flush=True)
+          f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}; {version}", flush=True)
     work = Path(args.keep).resolve() if args.keep else Path(tempfile.mkdtemp(prefix="bench-train-"))
     work.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {"args": {k: v for k, v in vars(args).items() if not k.startswith("_")}}
@@ -591,6 +617,10 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
     wall = time.perf_counter() - began
     report["wall_s"] = wall
+    report["code"] = {"start": version, "end": code_version()}
+    if report["code"]["end"] != version:
+        checks.append((False, f"the pipeline code stayed the same during the run: it changed from {version} to {report['code']['end']}, "
+                       "so the measurements mix code versions; run again"))
     report["load_average_end"] = os.getloadavg()
     report["checks"] = [{"pass": ok, "text": text} for ok, text in checks]
     print()
