@@ -248,6 +248,10 @@ class SplitConfig(Section):
         return self
 
 
+DP_LEARNING_RATE = 1e-2
+NON_DP_LEARNING_RATE = 2e-3
+
+
 class LoraConfig(Section):
     r: int = Field(default=8, ge=1)
     alpha: int = Field(default=16, ge=1)
@@ -264,7 +268,7 @@ class TrainConfig(Section):
     epochs: int = Field(default=2, ge=1)
     batch_size: int = Field(default=64, ge=1)  # logical batch (expected size under Poisson sampling)
     physical_batch_size: int = Field(default=32, ge=1)  # what fits in memory at once
-    learning_rate: float = Field(default=1e-2, gt=0)  # for LoRA under DP-SGD; clipping shrinks the steps
+    learning_rate: float | None = Field(default=None, gt=0)  # default: DP_LEARNING_RATE under DP, else NON_DP_LEARNING_RATE
     lora: LoraConfig = LoraConfig()
     dp: bool = True
     target_epsilon: float = Field(default=8.0, gt=0)
@@ -275,6 +279,13 @@ class TrainConfig(Section):
     max_noise_multiplier: float = Field(default=10.0, gt=0)  # above this, training learns nothing: the epsilon is called infeasible
     early_stopping_patience: int | None = Field(default=None, ge=1)  # epochs without a better validation score
     threads: int = Field(default=0, ge=0)  # torch CPU threads; 0: one per core
+
+    @property
+    def effective_learning_rate(self) -> float:
+        """Clipping and noise shrink DP-SGD's steps, so DP wants a larger rate than plain training (measured in bench/train.py)."""
+        if self.learning_rate is not None:
+            return self.learning_rate
+        return DP_LEARNING_RATE if self.dp else NON_DP_LEARNING_RATE
 
 
 class Config(Section):

@@ -129,7 +129,7 @@ class Trainer:
         self.classification = config.task == "classification"
         self.model = model
         parameters = [p for p in model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(parameters, lr=self.settings.learning_rate)
+        self.optimizer = torch.optim.AdamW(parameters, lr=self.settings.effective_learning_rate)
         generator = torch.Generator().manual_seed(config.seed)
         self.loader = DataLoader(train.dataset, batch_size=self.settings.batch_size, shuffle=True, generator=generator)
         self.criterion: Any = torch.nn.CrossEntropyLoss() if self.classification else ResponseLoss()

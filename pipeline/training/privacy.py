@@ -60,6 +60,7 @@ def ledger(
         "sampling_rate": sample_rate,
         "expected_batch_size": settings.batch_size,
         "physical_batch_size": settings.physical_batch_size,
+        "learning_rate": settings.effective_learning_rate,
         "steps": steps,
         "epochs_planned": settings.epochs,
         "epochs_run": epochs_run,
