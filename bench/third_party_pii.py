@@ -40,7 +40,6 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 for _path in (str(BENCH_DIR), str(BENCH_DIR.parent)):

@@ -1,7 +1,8 @@
-"""Command line: `python -m pipeline run | stage NAME | describe | suite`.
+"""Command line: `python -m pipeline run | stage NAME | report | describe | suite`.
 
 Exit status: 0 on success; 2 for a problem with the config or the input
-(a message, no traceback); 1 for anything else.
+(a message, no traceback); 3 when the run finished but the report's policy
+verdict is FAIL; 1 for anything else.
 """
 
 from __future__ import annotations
@@ -14,21 +15,22 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.config import STAGE_NAMES, Config, default_config_path, load_config
+from pipeline.config import STAGE_NAMES, Config, config_from_record, default_config_path, load_config
 from pipeline.errors import ConfigError, InputError, PipelineError
-from pipeline.stage import available_stages, load_stage, run_pipeline, select_stages
+from pipeline.stage import available_stages, load_stage, rerun_stage, run_pipeline, select_stages
 from pipeline.artifacts import RunDir
 
 log = logging.getLogger("pipeline")
 
-EXIT_OK, EXIT_FAILED, EXIT_USER_ERROR = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USER_ERROR, EXIT_POLICY_FAILED = 0, 1, 2, 3
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m pipeline",
         description="Curate, redact, check, split and fine-tune on enterprise exports; every run lands in a run directory with a manifest.",
-        epilog="With no --config the bundled sample config runs on the bundled sample data.",
+        epilog="With no --config the bundled sample config runs on the bundled sample data. Exit status: 0 done; 1 failed; "
+        "2 a problem with the config or input; 3 finished, but the report's policy verdict is FAIL.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -43,6 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_arguments(stage)
     stage.add_argument("--force", action="store_true", help="run the stage even when it is up to date")
 
+    report = commands.add_parser(
+        "report", help="rebuild the compliance report of a finished run",
+        description="Rebuild report/ (HTML, JSON, Markdown) and the model card from a run directory whose evaluate stage finished. "
+        "The config is the one recorded in the run's manifest unless --config is given (e.g. with other policy thresholds).",
+    )
+    report.add_argument("--run-dir", type=Path, metavar="DIR", required=True, help="the finished run directory")
+    report.add_argument("--config", type=Path, metavar="PATH", help="config YAML (default: the config recorded in the run's manifest)")
+
     describe = commands.add_parser("describe", help="show the stages, their inputs and outputs, and the resolved config", description="Validate the config and print the stages with what they read and write, then the resolved config.")
     describe.add_argument("--config", type=Path, metavar="PATH", help="config YAML (default: the bundled sample config)")
 
@@ -53,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     suite.add_argument("--config", type=Path, metavar="PATH", help="config YAML (default: the bundled sample config)")
     suite.add_argument("--out", type=Path, metavar="PATH", help="file to write (default: print to standard output)")
-    for command in (run, stage, describe, suite):
+    for command in (run, stage, report, describe, suite):
         command.add_argument("-v", "--verbose", action="store_true", help="log debug messages and show tracebacks")
     return parser
 
@@ -86,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "report":
+        return rebuild_report(args.run_dir, args.config)
     config = load_config(args.config)
     if args.command == "describe":
         print(describe(config, args.config))
@@ -94,8 +106,26 @@ def _dispatch(args: argparse.Namespace) -> int:
         return write_suite(config, args.out)
     run_dir = RunDir(args.run_dir or Path("runs") / config.run_name)
     names = select_stages(args.name, args.name) if args.command == "stage" else select_stages(args.first, args.last)
-    run_pipeline(config, run_dir, names, force=args.force)
+    manifest = run_pipeline(config, run_dir, names, force=args.force)
     log.info("run directory: %s (manifest.json lists every output with its hash)", run_dir.root)
+    return _verdict_status(manifest, run_dir) if "report" in names else EXIT_OK
+
+
+def rebuild_report(run_dir_path: Path, config_path: Path | None) -> int:
+    run_dir = RunDir(run_dir_path)
+    manifest = run_dir.read_manifest()
+    if manifest.get("stages", {}).get("evaluate", {}).get("status") != "finished":
+        raise InputError(f"{run_dir.root} has no finished evaluate stage; run `python -m pipeline run --run-dir {run_dir.root}` first")
+    config = load_config(config_path, check_data=False) if config_path else config_from_record(manifest["config"])
+    manifest = rerun_stage(config, run_dir, "report")
+    return _verdict_status(manifest, run_dir)
+
+
+def _verdict_status(manifest: dict, run_dir: RunDir) -> int:
+    stats = manifest.get("stages", {}).get("report", {}).get("stats", {})
+    if stats.get("verdict") == "FAIL":
+        log.error("policy verdict FAIL (%s): see %s", ", ".join(stats.get("failed_checks", [])), run_dir.path("report/summary.md"))
+        return EXIT_POLICY_FAILED
     return EXIT_OK
 
 

@@ -466,6 +466,15 @@ def load_config(path: Path | None = None, *, check_data: bool = True) -> Config:
     return config
 
 
+def config_from_record(resolved: dict[str, Any]) -> Config:
+    """The config a run recorded in its manifest (`Config.resolved()`), for rebuilding its report without the source files."""
+    data = {**resolved, "sources": [{k: v for k, v in source.items() if k != "files"} for source in resolved.get("sources", [])]}
+    try:
+        return Config.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError([_format_pydantic_error(e) for e in error.errors()], source="the run's manifest") from None
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError([f"config file not found (looked at {path.resolve()}); pass --config PATH"], source=str(path))

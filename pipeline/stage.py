@@ -150,6 +150,14 @@ def run_pipeline(config: Config, run_dir: RunDir, names: list[str], *, force: bo
         return manifest
 
 
+def rerun_stage(config: Config, run_dir: RunDir, name: str) -> dict[str, Any]:
+    """Run one stage again on a finished run, against the source hashes the run recorded (the sources need not be here)."""
+    with run_dir.lock():
+        manifest = run_dir.read_manifest()
+        _run_one(load_stage(name), config, run_dir, manifest, manifest.get("inputs", {}), force=True)
+        return manifest
+
+
 def _require_upstream(manifest: dict[str, Any], first: str, config: Config, inputs: dict[str, str], run_dir: RunDir) -> None:
     """Starting part-way needs every earlier available stage finished and up to date."""
     for earlier in available_stages()[: available_stages().index(first)]:

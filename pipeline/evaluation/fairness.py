@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from fairlearn.metrics import MetricFrame, count, demographic_parity_difference, equalized_odds_difference, selection_rate
+from fairlearn.metrics import MetricFrame, count, demographic_parity_difference, selection_rate
 from sklearn.metrics import accuracy_score, f1_score
 
 from pipeline.quality.bias import group_values
@@ -25,8 +25,10 @@ def model_bias(frame: pd.DataFrame, truth: np.ndarray, predicted: np.ndarray, at
 
 
 def attribute_bias(groups: np.ndarray, truth: np.ndarray, predicted: np.ndarray, labels: list[str], *, min_group_rows: int) -> dict[str, Any]:
+    groups = np.asarray(groups).astype(str)
     frame = MetricFrame(
-        metrics={"rows": count, "accuracy": accuracy_score, "macro_f1": partial(f1_score, labels=labels, average="macro", zero_division=0)},
+        # macro-F1 over the classes a group has (true or predicted), so groups with different class mixes compare
+        metrics={"rows": count, "accuracy": accuracy_score, "macro_f1": partial(f1_score, average="macro", zero_division=0)},
         y_true=truth, y_pred=predicted, sensitive_features=pd.Series(groups, name="group"),
     )
     by_group = {str(group): {"rows": int(row["rows"]), "accuracy": _round(row["accuracy"]), "macro_f1": _round(row["macro_f1"])}
@@ -40,7 +42,7 @@ def attribute_bias(groups: np.ndarray, truth: np.ndarray, predicted: np.ndarray,
         entry: dict[str, Any] = {"selection_rate": {str(g): _round(v) for g, v in rates.items()}}
         if len(measured) >= 2:
             entry["demographic_parity_difference"] = _round(demographic_parity_difference(is_true[keep], is_predicted[keep], sensitive_features=groups[keep]))
-            entry["equalized_odds_difference"] = _round(equalized_odds_difference(is_true[keep], is_predicted[keep], sensitive_features=groups[keep]))
+            entry["equalized_odds_difference"] = _round(equalized_odds_gap(is_true[keep], is_predicted[keep], groups[keep]))
         per_class[label] = entry
     worst = {}
     for key in ("demographic_parity_difference", "equalized_odds_difference"):
@@ -55,6 +57,18 @@ def attribute_bias(groups: np.ndarray, truth: np.ndarray, predicted: np.ndarray,
         "demographic_parity_difference": worst["demographic_parity_difference"],
         "equalized_odds_difference": worst["equalized_odds_difference"],
     }
+
+
+def equalized_odds_gap(is_true: np.ndarray, is_predicted: np.ndarray, groups: np.ndarray) -> float | None:
+    """The larger of the TPR gap and the FPR gap between groups (fairlearn's equalized odds difference), over the
+    groups where each rate is defined: a group with no positive (or no negative) rows has no TPR (FPR), where
+    fairlearn would count it as 0 and report a gap of 1 for a perfect classifier."""
+    gaps = []
+    for positives in (True, False):
+        rates = [float(np.mean(is_predicted[(groups == g) & (is_true == positives)])) for g in np.unique(groups) if np.any((groups == g) & (is_true == positives))]
+        if len(rates) >= 2:
+            gaps.append(max(rates) - min(rates))
+    return max(gaps) if gaps else None
 
 
 def counterfactual_flips(original: np.ndarray, swapped: np.ndarray) -> dict[str, Any]:

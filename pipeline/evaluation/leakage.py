@@ -48,7 +48,8 @@ def empirical_epsilon(member_losses: np.ndarray, nonmember_losses: np.ndarray, d
     """A lower bound on epsilon from the attack's error rates (Jagielski et al. 2020), at the given confidence.
 
     Half of each set picks the loss threshold (the best TPR - FPR); the other
-    half measures FPR and FNR, bounded above with Clopper-Pearson intervals, and
+    half measures FPR and FNR, bounded above with (two-sided, so conservative)
+    Clopper-Pearson intervals, and
     epsilon >= max(log((1 - delta - FNR) / FPR), log((1 - delta - FPR) / FNR)).
     Choosing the threshold on held-out halves keeps the bound honest; with few
     canaries it is necessarily small.
@@ -61,7 +62,9 @@ def empirical_epsilon(member_losses: np.ndarray, nonmember_losses: np.ndarray, d
         return {"epsilon_lower_bound": None, "reason": "too few canaries (need at least 2 inserted and 2 held out)"}
     candidates = np.unique(np.concatenate([m_pick, n_pick]))
     gains = [np.mean(m_pick <= t) - np.mean(n_pick <= t) for t in candidates]
-    threshold = float(candidates[int(np.argmax(gains))])
+    best = int(np.argmax(gains))
+    # halfway to the next observed loss, so a held-out member just above the picking half's largest is not cut off
+    threshold = float((candidates[best] + candidates[best + 1]) / 2) if best + 1 < len(candidates) else float(candidates[best])
     false_negatives = int(np.sum(m_test > threshold))
     false_positives = int(np.sum(n_test <= threshold))
     fnr_high = binomtest(false_negatives, len(m_test)).proportion_ci(confidence_level=confidence, method="exact").high
@@ -99,13 +102,17 @@ def training_ngrams(texts: Iterable[str], n: int) -> set[tuple[str, ...]]:
 def contamination(train: pd.DataFrame, test: pd.DataFrame) -> dict[str, Any]:
     """Test rows whose normalised text (exact) or duplicate cluster (near) also occurs in train, from the check stage's keys."""
     result: dict[str, Any] = {"test_rows": len(test)}
+    contaminated = pd.Series(False, index=test.index)
+    measured = False
     for name, column in (("exact", "text_key"), ("near", "cluster_id")):
         if column in train.columns and column in test.columns:
             shared = test[column].isin(set(train[column].dropna()))
             result[name] = int(shared.sum())
+            contaminated |= shared
+            measured = True
         else:
             result[name] = None
-    result["contaminated_test_rows"] = max((v for v in (result["exact"], result["near"]) if v is not None), default=None)
+    result["contaminated_test_rows"] = int(contaminated.sum()) if measured else None
     return result
 
 

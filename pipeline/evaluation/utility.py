@@ -36,8 +36,10 @@ def majority_baseline(train_labels: list[str], truth: list[str]) -> dict[str, An
 
 
 def language_model_utility(losses: np.ndarray) -> dict[str, Any]:
-    """Mean response-token loss over the rows, and its perplexity."""
-    if len(losses) == 0:
+    """Mean response-token loss over the rows with a finite loss (a row with no response token has none), and its perplexity."""
+    finite = np.asarray(losses, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    if len(finite) == 0:
         return {"rows": 0, "loss": None, "perplexity": None}
-    loss = float(np.mean(losses))
-    return {"rows": int(len(losses)), "loss": round(loss, 5), "perplexity": round(math.exp(min(loss, 50)), 3)}
+    loss = float(np.mean(finite))
+    return {"rows": int(len(finite)), "loss": round(loss, 5), "perplexity": round(math.exp(min(loss, 50)), 3)}

@@ -160,6 +160,8 @@ class Evaluator:
             "attack": attack,
             "empirical_epsilon": leakage.empirical_epsilon(losses[inserted], losses[~inserted], delta, seed=self.config.seed),
             "claimed_epsilon": ledger["epsilon_spent"],
+            # group privacy: a record present k times is protected at k times epsilon
+            "claimed_epsilon_per_canary": ledger["epsilon_spent"] * self.config.train.canaries.repeats if ledger["epsilon_spent"] is not None else None,
             "delta": delta,
         }
 

@@ -85,6 +85,7 @@ def _train(ctx: StageContext) -> StageResult:
     adapter = ctx.run_dir.path(ADAPTER)
     trainer.peft_model().save_pretrained(str(adapter), safe_serialization=True)
     tokenizer.save_pretrained(str(adapter))
+    (adapter / "README.md").unlink(missing_ok=True)  # peft's placeholder card; the report stage writes the real one
     write_json(ctx.run_dir.path(LABELS), {"task": config.task, "labels": label_names, "base_model": source.description})
     write_json(ctx.run_dir.path(LEDGER), ledger)
     write_json(ctx.run_dir.path(CURVE), curve)

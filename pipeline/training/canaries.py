@@ -88,7 +88,8 @@ def as_records(canaries: pd.DataFrame, config: Config, columns: list[str]) -> pd
 
 
 def inserted_copies(canaries: pd.DataFrame, config: Config, columns: list[str]) -> pd.DataFrame:
-    """The inserted canaries as records, each `repeats` times."""
+    """The inserted canaries as records, each `repeats` times (copies after the first get row ids `<canary_id>-copy<k>`)."""
     inserted = canaries[canaries["inserted"]]
     records = as_records(inserted, config, columns)
-    return pd.concat([records] * config.train.canaries.repeats, ignore_index=True)
+    copies = [records] + [records.assign(row_id=records["row_id"] + f"-copy{k}") for k in range(1, config.train.canaries.repeats)]
+    return pd.concat(copies, ignore_index=True)

@@ -15,10 +15,40 @@ import pytest
 import yaml
 
 from pipeline.artifacts import RunDir
-from pipeline.config import load_config
+from pipeline.config import default_config_path, load_config
 from pipeline.stage import run_pipeline
 
 REDACT = {"workers": 1, "demo_key_if_unset": True}
+SAMPLE = default_config_path().parent / "sample_data" / "tickets.csv"
+DATA_STAGES = ["ingest", "redact", "check", "curate", "split"]
+SMALL_TRAIN = {"max_length": 64, "epochs": 3, "batch_size": 32, "physical_batch_size": 16, "learning_rate": 0.01, "target_epsilon": 8.0}
+
+
+def sample_tickets(count: int) -> list[dict[str, str]]:
+    """The first `count` tickets of the bundled sample CSV (its header names)."""
+    with SAMPLE.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
+        return [row for _, row in zip(range(count), csv.DictReader(handle), strict=False)]
+
+
+def write_run(folder: Path, rows: list[dict[str, str]], columns: dict[str, Any], extra: dict[str, Any]) -> Path:
+    with (folder / "data.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    config = {"run_name": folder.name, "sources": [{"path": "data.csv", "columns": columns}],
+              "redact": {"workers": 1, "demo_key_if_unset": True}, "curate": {"languages": []}, **extra}
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def with_train(path: Path, name: str, **train: Any) -> Path:
+    """A copy of the config beside it (so its sources resolve to the same files) with other train settings."""
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    config["train"] = {**config.get("train", {}), **train}
+    target = path.with_name(f"config-{name}.yaml")
+    target.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return target
 
 
 @dataclass

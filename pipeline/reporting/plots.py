@@ -1,0 +1,117 @@
+"""The report's figures, drawn with matplotlib (Agg) and returned as PNG data URIs, so the HTML needs no other file."""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+from matplotlib.figure import Figure  # noqa: E402
+
+plt.rcParams.update({"figure.dpi": 100, "font.size": 9, "svg.hashsalt": "report", "axes.spines.top": False, "axes.spines.right": False})
+
+
+def to_data_uri(figure: Figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", bbox_inches="tight", metadata={"Software": None})
+    plt.close(figure)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def roc_curve(membership: dict[str, Any], title: str) -> str | None:
+    roc = membership.get("roc") or {}
+    if not roc.get("fpr"):
+        return None
+    figure, axes = plt.subplots(1, 2, figsize=(8, 3.4))
+    for ax, log in zip(axes, (False, True), strict=True):
+        ax.plot(roc["fpr"], roc["tpr"], color="#b33", label=f"attack (AUC {membership['auc']:.3f})")
+        ax.plot([0, 1], [0, 1], color="#888", linestyle="--", label="chance")
+        ax.set_xlabel("false positive rate" + (" (log)" if log else ""))
+        ax.set_ylabel("true positive rate" + (" (log)" if log else ""))
+        if log:
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlim(max(membership.get("fpr_resolution", 1e-3) / 2, 1e-4), 1)
+            ax.set_ylim(1e-3, 1)
+        ax.legend(loc="lower right")
+    figure.suptitle(title)
+    return to_data_uri(figure)
+
+
+def confusion(utility: dict[str, Any]) -> str | None:
+    matrix = (utility.get("confusion_matrix") or {}).get("counts")
+    labels = (utility.get("confusion_matrix") or {}).get("labels")
+    if not matrix:
+        return None
+    size = max(3.5, 0.6 * len(labels) + 2)
+    figure, ax = plt.subplots(figsize=(size, size * 0.85))
+    image = ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    peak = max(max(row) for row in matrix) or 1
+    for i, row in enumerate(matrix):
+        for j, value in enumerate(row):
+            ax.text(j, i, str(value), ha="center", va="center", color="white" if value > peak / 2 else "black", fontsize=8)
+    figure.colorbar(image, ax=ax, shrink=0.7)
+    ax.set_title("confusion matrix, test split")
+    return to_data_uri(figure)
+
+
+def training_curve(curve: list[dict[str, Any]]) -> str | None:
+    if not curve:
+        return None
+    epochs = [entry["epoch"] for entry in curve]
+    figure, ax = plt.subplots(figsize=(6, 3.2))
+    ax.plot(epochs, [entry["train_loss"] for entry in curve], marker="o", label="train loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_xticks(epochs)
+    metric = "accuracy" if "accuracy" in (curve[0].get("validation") or {}) else "loss"
+    other = ax.twinx()
+    other.plot(epochs, [(entry.get("validation") or {}).get(metric) for entry in curve], marker="s", color="#2a7", label=f"validation {metric}")
+    other.set_ylabel(f"validation {metric}")
+    lines = ax.get_legend_handles_labels()[0] + other.get_legend_handles_labels()[0]
+    ax.legend(lines, [line.get_label() for line in lines], loc="center right")
+    ax.set_title("training curve")
+    return to_data_uri(figure)
+
+
+def group_accuracy(model_bias: dict[str, Any]) -> str | None:
+    attributes = [(name, entry) for name, entry in model_bias.items() if entry.get("groups")]
+    if not attributes:
+        return None
+    figure, axes = plt.subplots(1, len(attributes), figsize=(4 * len(attributes), 3.2), squeeze=False)
+    for ax, (name, entry) in zip(axes[0], attributes, strict=True):
+        groups = list(entry["groups"])
+        values = [entry["groups"][g]["accuracy"] or 0 for g in groups]
+        colors = ["#357" if g in entry.get("measured_groups", []) else "#bbb" for g in groups]
+        ax.barh(groups, values, color=colors)
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("test accuracy")
+        ax.set_title(name)
+    figure.suptitle("accuracy per group (grey: too few test rows to judge)")
+    return to_data_uri(figure)
+
+
+def label_rate_gaps(data_bias: dict[str, Any]) -> str | None:
+    attributes = data_bias.get("attributes") or {}
+    if not attributes:
+        return None
+    moments = ["curated", "train_before", "train_after"]
+    figure, ax = plt.subplots(figsize=(6, 3.2))
+    width = 0.8 / len(moments)
+    names = list(attributes)
+    for index, moment in enumerate(moments):
+        values = [(attributes[name].get(moment) or {}).get("largest_gap") or 0 for name in names]
+        ax.bar([i + index * width for i in range(len(names))], values, width=width, label=moment.replace("_", " "))
+    ax.set_xticks([i + width for i in range(len(names))], names)
+    ax.set_ylabel("largest label-rate gap between groups")
+    ax.legend()
+    ax.set_title("data bias before and after mitigation")
+    return to_data_uri(figure)

@@ -1,0 +1,49 @@
+"""Report: one document for a compliance review, from the finished run.
+
+Writes `report/report.html` (self-contained: inline CSS, plots as data URIs,
+no scripts or external requests; prints to PDF), `report/report.json` (the
+same content; JSON Schema in `reports/report.schema.json`),
+`report/summary.md`, and the model card `train/adapter/README.md` beside the
+adapter. The summary checks the run against `report.policy`; a failed check
+makes the verdict FAIL, and `python -m pipeline run` then exits 3.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pipeline.artifacts import atomic_path, write_json
+from pipeline.reporting import content, render
+from pipeline.stage import Stage, StageContext, StageResult
+from pipeline.stages.train import ADAPTER
+
+log = logging.getLogger("pipeline.report")
+
+HTML = "report/report.html"
+JSON = "report/report.json"
+SUMMARY = "report/summary.md"
+MODEL_CARD = f"{ADAPTER}/README.md"
+
+
+def run(ctx: StageContext) -> StageResult:
+    report = content.build(ctx.config, ctx.run_dir)
+    write_json(ctx.run_dir.path(JSON), report)
+    for relative, text in ((HTML, render.html(report)), (SUMMARY, render.markdown_summary(report)), (MODEL_CARD, render.model_card(report))):
+        with atomic_path(ctx.run_dir.path(relative)) as path:
+            path.write_text(text, encoding="utf-8")
+    summary = report["summary"]
+    failed = [c["name"] for c in summary["checks"] if c["status"] == "fail"]
+    if failed:
+        log.warning("policy verdict FAIL: %s (see %s)", ", ".join(failed), SUMMARY)
+    else:
+        log.info("policy verdict PASS (%d checks)", len(summary["checks"]))
+    return StageResult(outputs=[HTML, JSON, SUMMARY, MODEL_CARD], stats={"verdict": summary["verdict"], "failed_checks": failed})
+
+
+STAGE = Stage(
+    name="report",
+    reads="the outputs of every earlier stage (counts, ledgers, metrics; never records), manifest.json",
+    writes=f"{HTML} (self-contained), {JSON}, {SUMMARY}, {MODEL_CARD} (model card)",
+    run=run,
+    processes_rows=False,
+)
