@@ -32,6 +32,11 @@ def evaluate_policy(policy: PolicyConfig, ledger: dict[str, Any], metrics: dict[
     if policy.max_membership_auc is not None:
         checks.append(check("max_membership_auc", "membership-inference ROC AUC (loss threshold, train vs test rows)", policy.max_membership_auc, auc,
                             None if auc is None else auc <= policy.max_membership_auc))
+    if policy.max_accuracy_gap is not None:
+        gaps = [entry["accuracy_gap"] for entry in (metrics.get("model_bias") or {}).values() if entry.get("accuracy_gap") is not None]
+        worst_gap = max(gaps) if gaps else None
+        checks.append(check("max_accuracy_gap", "largest test-accuracy gap between the judged groups of a protected attribute", policy.max_accuracy_gap,
+                            worst_gap, None if worst_gap is None else worst_gap <= policy.max_accuracy_gap))
     for key, name, label in (
         ("demographic_parity_difference", "max_demographic_parity_difference", "largest demographic parity difference over protected attributes and classes"),
         ("equalized_odds_difference", "max_equalized_odds_difference", "largest equalized odds difference over protected attributes and classes"),

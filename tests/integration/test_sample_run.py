@@ -354,3 +354,63 @@ def test_the_default_run_trains_the_classifier_under_dp(sample_run):
     validation = pd.read_parquet(run_dir / "split" / "validation.parquet")
     assert stats["validation"]["accuracy"] > validation["category"].value_counts(normalize=True).max() + 0.3
     assert (run_dir / "train" / "adapter" / "adapter_model.safetensors").is_file()
+
+
+def report_texts(run_dir: Path) -> dict[str, str]:
+    """What a reviewer reads: the report's visible text (no embedded images), its JSON strings, the summary and the model card."""
+    html = (run_dir / "report" / "report.html").read_text(encoding="utf-8")
+    visible = re.sub(r"<[^>]+>", " ", re.sub(r'src="data:image/png;base64,[^"]+"', "", html))
+    texts = {
+        "report.html": visible,
+        "report.json": json_strings(run_dir / "report" / "report.json"),
+        "summary.md": (run_dir / "report" / "summary.md").read_text(encoding="utf-8"),
+        "model card": (run_dir / "train" / "adapter" / "README.md").read_text(encoding="utf-8"),
+        "evaluate metrics": json_strings(run_dir / "evaluate" / "metrics.json"),
+        "predictions": "\n".join(pd.read_parquet(run_dir / "evaluate" / "predictions.parquet").select_dtypes("object").fillna("").astype(str).agg(" ".join, axis=1)),
+    }
+    hashes_and_times = re.compile(r"\b[0-9a-f]{64}\b|\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:\+00:00)?")
+    return {name: hashes_and_times.sub(" ", text) for name, text in texts.items()}
+
+
+def test_the_default_run_ends_with_a_passing_report(sample_run):
+    run_dir, result = sample_run
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    report = json.loads((run_dir / "report" / "report.json").read_text())
+    assert manifest["stages"]["report"]["stats"]["verdict"] == report["summary"]["verdict"] == "PASS"
+    assert "policy verdict PASS" in result.stderr
+    canaries = report["evaluation"]["canaries"]
+    assert canaries["inserted"] == canaries["held_out"] == 50
+    assert canaries["empirical_epsilon"]["epsilon_lower_bound"] <= report["training"]["ledger"]["epsilon_spent"] <= 8
+    assert report["evaluation"]["utility"]["accuracy"] > report["evaluation"]["utility"]["majority_baseline"]["accuracy"] + 0.5
+    accounted = {s["stage"]: s for s in report["row_accounting"]["stages"]}
+    assert accounted["ingest"]["total"] == manifest["stages"]["ingest"]["stats"]["total"]
+    assert sum(accounted["ingest"]["reasons"].values()) == accounted["ingest"]["quarantined"]
+
+
+def test_the_report_and_model_card_hold_no_personal_data(sample_run, records):
+    """Every identifier value of the ingested rows, and the analyzer's structured entities, in nothing a reviewer reads."""
+    from pipeline.config import load_config
+    from pipeline.pii.engine import PiiDetector
+
+    run_dir, _ = sample_run
+    texts = report_texts(run_dir)
+    identifiers = ahocorasick.Automaton()
+    for column in ("customer_name", "customer_email", "customer_phone", "customer_id"):
+        for value in records[column].dropna().unique():
+            identifiers.add_word(value.lower(), (column, value))
+    identifiers.make_automaton()
+    name_parts = {part for name in records["customer_name"].dropna() for part in name.lower().split() if len(part) > 3}
+    phone_digits = {re.sub(r"\D", "", phone)[-7:] for phone in records["customer_phone"].dropna()}
+    detector = PiiDetector(load_config(None).redact)
+    structured = {"EMAIL_ADDRESS", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS", "ACCOUNT_NUMBER", "EMPLOYEE_ID"}
+    for name, text in texts.items():
+        assert not {column for _, (column, _) in identifiers.iter(text.lower())}, f"{name} contains an identifier value"
+        assert not EMAIL.findall(text), f"{name} contains an email address"
+        found = detector.analyze([text])[0]
+        hits = sorted({r.entity_type for r in found if r.entity_type in structured})
+        assert not hits, f"{name}: the analyzer finds {hits}"
+        # the analyzer reads runs of table figures ("5120  5120  0") as phone numbers: none may be a customer's number
+        phones = {re.sub(r"\D", "", text[r.start:r.end])[-7:] for r in found if r.entity_type == "PHONE_NUMBER"}
+        assert not phones & phone_digits, f"{name} holds a customer's phone number"
+        people = {text[r.start:r.end].lower() for r in found if r.entity_type == "PERSON"}
+        assert not {part for person in people for part in person.split()} & name_parts, f"{name} names a customer"
