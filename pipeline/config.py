@@ -335,6 +335,8 @@ class PolicyConfig(Section):
 class ReportConfig(Section):
     title: str = "Fine-tuning data and model review"
     policy: PolicyConfig = PolicyConfig()
+    # a finished run of the same data trained another way (e.g. `train.dp: false`), shown side by side in the evaluation
+    baseline_run_dir: str | None = None
 
 
 class Config(Section):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pipeline
@@ -56,7 +57,42 @@ def build(config: Config, run_dir: RunDir) -> dict[str, Any]:
         "splits": splits(read(run_dir, "splits"), manifest),
         "training": {"ledger": ledger, "curve": read(run_dir, "curve")["epochs"], "labels": read(run_dir, "labels")},
         "evaluation": metrics,
+        "baseline": baseline(config, ledger, metrics),
         "limitations": limitations(config, ledger, metrics),
+    }
+
+
+def baseline(config: Config, ledger: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any] | None:
+    """This run's headline figures beside those of `report.baseline_run_dir` (e.g. the same data without DP)."""
+    if config.report.baseline_run_dir is None:
+        return None
+    path = Path(config.report.baseline_run_dir).expanduser()
+    other = RunDir(path if path.is_absolute() else config.base_dir / path)
+    try:
+        other_ledger, other_metrics = read(other, "ledger"), read(other, "metrics")
+    except InputError as error:
+        raise InputError(f"report.baseline_run_dir: {error}") from None
+    if other_metrics.get("task") != metrics.get("task"):
+        raise InputError(f"report.baseline_run_dir: {other.root} is a {other_metrics.get('task')} run; this run is {metrics.get('task')}")
+    return {
+        "run_id": other.root.name,
+        "rows": [_headline("this run", ledger, metrics), _headline("baseline", other_ledger, other_metrics)],
+    }
+
+
+def _headline(name: str, ledger: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
+    utility, membership, canaries = metrics.get("utility") or {}, metrics.get("membership") or {}, metrics.get("canaries") or {}
+    return {
+        "name": name,
+        "dp": ledger.get("dp"),
+        "epsilon": ledger.get("epsilon_spent"),
+        "accuracy": utility.get("accuracy"),
+        "macro_f1": utility.get("macro_f1"),
+        "loss": utility.get("loss"),
+        "perplexity": utility.get("perplexity"),
+        "membership_auc": membership.get("auc"),
+        "canary_auc": (canaries.get("attack") or {}).get("auc"),
+        "empirical_epsilon_lower_bound": (canaries.get("empirical_epsilon") or {}).get("epsilon_lower_bound"),
     }
 
 

@@ -184,3 +184,22 @@ def test_rebuilding_the_report_needs_a_finished_evaluate_stage(tmp_path, capsys)
     (tmp_path / "empty").mkdir()
     assert main(["report", "--run-dir", str(tmp_path / "empty")]) == 2
     assert "no finished evaluate stage" in capsys.readouterr().err
+
+
+def test_a_baseline_run_is_shown_side_by_side_and_a_missing_one_is_named(finished, tmp_path):
+    path, run_dir, _ = finished
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    config = yaml.safe_load(path.read_text())
+    config["report"]["baseline_run_dir"] = str(run_dir)
+    with_baseline = path.with_name("with-baseline.yaml")
+    with_baseline.write_text(yaml.safe_dump(config))
+    assert main(["report", "--run-dir", str(copy), "--config", str(with_baseline)]) == EXIT_OK
+    report = json.loads((copy / "report" / "report.json").read_text())
+    jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text())).validate(report)
+    this, baseline = report["baseline"]["rows"]
+    assert baseline["accuracy"] == this["accuracy"] == metrics(run_dir)["utility"]["accuracy"]
+    assert f"Side by side with the baseline run <code>{run_dir.name}</code>" in (copy / "report" / "report.html").read_text()
+    config["report"]["baseline_run_dir"] = str(tmp_path / "nowhere")
+    with_baseline.write_text(yaml.safe_dump(config))
+    assert main(["report", "--run-dir", str(copy), "--config", str(with_baseline)]) == 2
