@@ -71,7 +71,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 # bench/ is not a package, but with the repository root on sys.path it imports as a namespace package
-from bench.train import MachineShare, _config, _peak_rss_mib, _quiet_libraries, code_version, prepare_data  # noqa: E402
+from bench.train import MachineShare, _config, _peak_rss_mib, _quiet_libraries, code_version, finish, prepare_data  # noqa: E402
 
 CANARY_AUC_MARGIN = 0.1   # "visibly above" on the canaries: non-DP canary AUC at least this much above DP epsilon 1
 ROWS_AUC_MARGIN = 0.0     # on the ordinary rows: any positive difference (printed with its standard error)
@@ -331,21 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    wall = time.perf_counter() - began
-    report["wall_s"] = wall
-    report["code"] = {"start": version, "end": code_version()}
-    if report["code"]["end"]["pipeline_sha256"] != version["pipeline_sha256"]:
-        checks.append((False, f"the pipeline code stayed the same during the run: pipeline/*.py changed (sha256 {version['pipeline_sha256']} -> "
-                       f"{report['code']['end']['pipeline_sha256']}), so the measuring processes may have run different code; run again"))
-    report["load_average_end"] = os.getloadavg()
-    report["checks"] = [{"pass": ok, "text": text} for ok, text in checks]
-    print()
-    for ok, text in checks:
-        print(f"{'PASS' if ok else 'FAIL'}  {text}")
-    print(f"\nwall time {wall / 60:.1f} min; load average at the end {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2), encoding="utf-8")
-    return 0 if checks and all(ok for ok, _ in checks) else 1
+    return finish(report, checks, version, began, args.json)
 
 
 if __name__ == "__main__":

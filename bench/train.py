@@ -633,6 +633,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
+    return finish(report, checks, version, began, args.json)
+
+
+def finish(report: dict[str, Any], checks: list[tuple[bool, str]], version: dict[str, str], began: float, json_path: str | None) -> int:
+    """The closing part every benchmark shares: the code-version check, the PASS/FAIL lines, wall time, the JSON; the exit status."""
     wall = time.perf_counter() - began
     report["wall_s"] = wall
     report["code"] = {"start": version, "end": code_version()}
@@ -645,8 +650,8 @@ def main(argv: list[str] | None = None) -> int:
     for ok, text in checks:
         print(f"{'PASS' if ok else 'FAIL'}  {text}")
     print(f"\nwall time {wall / 60:.1f} min; load average at the end {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2), encoding="utf-8")
+    if json_path:
+        Path(json_path).write_text(json.dumps(report, indent=2), encoding="utf-8")
     return 0 if checks and all(ok for ok, _ in checks) else 1
 
 
