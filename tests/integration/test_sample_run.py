@@ -12,6 +12,7 @@ import phonenumbers
 import pytest
 
 from pipeline.config import default_config_path
+from tests.browser import find_chromium, inspect_report
 
 SAMPLE = default_config_path().parent / "sample_data"
 PLANTED = json.loads((SAMPLE / "planted.json").read_text(encoding="utf-8"))
@@ -414,3 +415,13 @@ def test_the_report_and_model_card_hold_no_personal_data(sample_run, records):
         assert not phones & phone_digits, f"{name} holds a customer's phone number"
         people = {text[r.start:r.end].lower() for r in found if r.entity_type == "PERSON"}
         assert not {part for person in people for part in person.split()} & name_parts, f"{name} names a customer"
+
+
+@pytest.mark.skipif(find_chromium() is None, reason="needs Chromium (Debian: apt-get install chromium; .ci/run installs it)")
+def test_the_sample_report_renders_offline_in_chromium(sample_run, tmp_path):
+    run_dir, _ = sample_run
+    seen = inspect_report(run_dir / "report" / "report.html", pdf_path=tmp_path / "report.pdf")
+    assert seen.problems() == []  # no console errors, no network requests, no broken images
+    assert seen.section_ids == ["summary", "lineage", "accounting", "pii", "quality", "data-bias", "splits", "training", "evaluation", "limitations"]
+    assert (run_dir / "report" / "report.html").read_text().count('<img src="data:image/png;base64,') == 5
+    assert seen.pdf_pages >= 5
