@@ -11,8 +11,11 @@ makes the verdict FAIL, and `python -m pipeline run` then exits 3.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
+from typing import Any
 
-from pipeline.artifacts import atomic_path, write_json
+from pipeline.artifacts import RunDir, atomic_path, sha256_file, write_json
+from pipeline.config import Config
 from pipeline.reporting import content, render
 from pipeline.stage import Stage, StageContext, StageResult
 from pipeline.stages.train import ADAPTER
@@ -40,10 +43,20 @@ def run(ctx: StageContext) -> StageResult:
     return StageResult(outputs=[HTML, JSON, SUMMARY, MODEL_CARD], stats={"verdict": summary["verdict"], "failed_checks": failed})
 
 
+def _baseline_inputs(config: Config) -> dict[str, Any]:
+    """The baseline run's metrics and ledger are inputs too: when they change, the report is out of date."""
+    if config.report.baseline_run_dir is None:
+        return {}
+    folder = Path(config.report.baseline_run_dir).expanduser()
+    run_dir = RunDir(folder if folder.is_absolute() else config.base_dir / folder)
+    return {key: sha256_file(run_dir.path(content.FILES[key])) if run_dir.path(content.FILES[key]).is_file() else None for key in ("metrics", "ledger")}
+
+
 STAGE = Stage(
     name="report",
     reads="the outputs of every earlier stage (counts, ledgers, metrics; never records), manifest.json",
     writes=f"{HTML} (self-contained), {JSON}, {SUMMARY}, {MODEL_CARD} (model card)",
     run=run,
     processes_rows=False,
+    fingerprint_extra=_baseline_inputs,
 )
