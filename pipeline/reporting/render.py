@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import ChainableUndefined, Environment, PackageLoader, select_autoescape
 
 from pipeline.reporting import plots
 
@@ -29,7 +29,7 @@ def _environment(autoescape: bool) -> Environment:
     environment = Environment(
         loader=PackageLoader("pipeline.reporting", "templates"),
         autoescape=select_autoescape(["html"]) if autoescape else False,
-        undefined=StrictUndefined,
+        undefined=ChainableUndefined,  # a section a run lacks (no labels in causal LM, an older ledger) renders empty
         trim_blocks=False,
         keep_trailing_newline=True,
     )

@@ -194,7 +194,8 @@ class Evaluator:
         exposures = []
         for index, true_loss in zip(canaries["index"], losses, strict=True):
             candidates = {random_secret(rng) for _ in range(self.settings.exposure_candidates)}
-            frame = pd.DataFrame([dict(zip(("prompt", "response"), canary_texts(int(index), secret), strict=True)) for secret in sorted(candidates)])
+            frame = pd.DataFrame([{"canary_id": f"candidate-{index}-{secret}", "prompt": prompt, "response": response}
+                                  for secret in sorted(candidates) for prompt, response in [canary_texts(int(index), secret)]])
             candidate_losses = self._losses(as_records(frame, self.config, columns), f"exposure canary {index}")
             exposures.append(leakage.exposure(float(true_loss), candidate_losses))
         inserted = canaries["inserted"].to_numpy(dtype=bool)
@@ -216,6 +217,7 @@ class Evaluator:
         sample = train.sample(n=min(len(train), settings.regurgitation_prompts), random_state=self.config.seed).index
         positions = [train.index.get_loc(i) for i in sample]
         prompts = [self.tokenizer.decode(self.tokenizer(texts[p], add_special_tokens=False)["input_ids"][: settings.prompt_tokens]) for p in positions]
+        prompts = [prompt for prompt in prompts if prompt.strip()]  # a record with no text has nothing to continue
         generations = scoring.generate(self.model, self.tokenizer, prompts, settings.generated_tokens)
         found = PiiDetector(self.config.redact).analyze(generations)
         entities: Counter[str] = Counter()
