@@ -23,7 +23,8 @@ from tests.integration.runs import DATA_STAGES, SMALL_TRAIN, sample_tickets, wri
 
 SCHEMA = Path(__file__).resolve().parents[2] / "reports" / "report.schema.json"
 SECTIONS = ["summary", "lineage", "accounting", "pii", "quality", "data-bias", "splits", "training", "evaluation", "limitations"]
-POLICY = {"max_epsilon": 8.0, "require_dp": True, "max_membership_auc": 0.75, "max_demographic_parity_difference": None, "max_contaminated_test_rows": 0}
+POLICY = {"max_epsilon": 8.0, "require_dp": True, "max_membership_auc": 0.75, "max_accuracy_gap": None, "max_demographic_parity_difference": None,
+          "max_contaminated_test_rows": 0}  # groups of a few dozen test rows: the accuracy gap is noise here
 CANARIES = 20
 
 
