@@ -30,6 +30,7 @@ from pipeline.quality.text import REDACTION_TAG, join_text
 from pipeline.stage import Stage, StageContext, StageResult
 from pipeline.stages.split import FILES as SPLIT_FILES
 from pipeline.stages.train import ADAPTER, CANARIES, LABELS, LEDGER
+from pipeline.training import privacy
 from pipeline.training.canaries import as_records, canary_texts, random_secret
 from pipeline.training.models import load_trained
 
@@ -150,7 +151,7 @@ class Evaluator:
 
     def _canary_summary(self, canaries: pd.DataFrame, losses: np.ndarray, ledger: dict[str, Any]) -> dict[str, Any]:
         inserted = canaries["inserted"].to_numpy(dtype=bool)
-        delta = ledger["delta"] if ledger["delta"] is not None else 1 / (10 * max(ledger["training_rows"], 1))
+        delta = ledger["delta"] if ledger["delta"] is not None else privacy.resolve_delta(self.config.train, max(ledger["training_rows"], 1))
         attack = leakage.membership_attack(losses[inserted], losses[~inserted])
         attack.pop("roc")
         return {
