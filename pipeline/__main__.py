@@ -17,7 +17,7 @@ import yaml
 
 from pipeline.config import STAGE_NAMES, Config, config_from_record, default_config_path, load_config
 from pipeline.errors import ConfigError, InputError, PipelineError
-from pipeline.stage import available_stages, load_stage, rerun_stage, run_pipeline, select_stages
+from pipeline.stage import available_stages, default_run_dir, load_stage, rerun_stage, run_pipeline, select_stages
 from pipeline.artifacts import RunDir
 
 log = logging.getLogger("pipeline")
@@ -104,7 +104,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.command == "suite":
         return write_suite(config, args.out)
-    run_dir = RunDir(args.run_dir or Path("runs") / config.run_name)
+    run_dir = RunDir(args.run_dir or default_run_dir(config))
     names = select_stages(args.name, args.name) if args.command == "stage" else select_stages(args.first, args.last)
     manifest = run_pipeline(config, run_dir, names, force=args.force)
     log.info("run directory: %s (manifest.json lists every output with its hash)", run_dir.root)

@@ -26,3 +26,7 @@ class InputError(PipelineError):
 
 class StageError(PipelineError):
     """A stage failed or broke one of its own invariants."""
+
+
+class PolicyFailed(PipelineError):
+    """The run finished, and its report's verdict against the policy thresholds is FAIL."""

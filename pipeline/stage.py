@@ -22,12 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import pipeline
 from pipeline.artifacts import RunDir, sha256_file, sha256_json
-from pipeline.config import STAGE_NAMES, Config
-from pipeline.errors import InputError, StageError
+from pipeline.config import STAGE_NAMES, Config, load_config
+from pipeline.errors import InputError, PolicyFailed, StageError
 
 log = logging.getLogger("pipeline")
 
@@ -148,6 +149,29 @@ def run_pipeline(config: Config, run_dir: RunDir, names: list[str], *, force: bo
         for name in names:
             _run_one(load_stage(name), config, run_dir, manifest, inputs, force=force)
         return manifest
+
+
+def default_run_dir(config: Config) -> Path:
+    """Where a run goes when no run directory is given: runs/<run_name> under the current directory."""
+    return Path("runs") / config.run_name
+
+
+def run_named_stage(name: str, config_path: str | None = None, run_dir: str | None = None) -> dict[str, Any]:
+    """One stage, from a config file into a run directory: what an Airflow or Prefect task calls.
+
+    The same as `python -m pipeline stage NAME`: an up-to-date stage is
+    skipped, so a retried task resumes. Returns the stage's manifest entry
+    (status, stats, output hashes) with the run directory. Raises
+    `PolicyFailed` when the report's verdict is FAIL (the CLI's exit 3).
+    """
+    config = load_config(Path(config_path) if config_path else None)
+    directory = RunDir(Path(run_dir) if run_dir else default_run_dir(config))
+    manifest = run_pipeline(config, directory, select_stages(name, name))
+    entry = manifest["stages"][name]
+    if name == "report" and entry.get("stats", {}).get("verdict") == "FAIL":
+        failed = ", ".join(entry["stats"].get("failed_checks", []))
+        raise PolicyFailed(f"policy verdict FAIL ({failed}): see {directory.path('report/summary.md')}")
+    return {"stage": name, "run_dir": str(directory.root), **{key: entry.get(key) for key in ("status", "duration_s", "stats", "outputs")}}
 
 
 def rerun_stage(config: Config, run_dir: RunDir, name: str) -> dict[str, Any]:

@@ -83,7 +83,7 @@ def _train(ctx: StageContext) -> StageResult:
     if settings.dp and ledger["epsilon_spent"] > settings.target_epsilon + 1e-6:
         raise StageError(f"epsilon spent {ledger['epsilon_spent']:.4f} exceeds train.target_epsilon {settings.target_epsilon}; nothing was saved")
     adapter = ctx.run_dir.path(ADAPTER)
-    trainer.peft_model().save_pretrained(str(adapter), safe_serialization=True)
+    _save_adapter(trainer.peft_model(), adapter)
     tokenizer.save_pretrained(str(adapter))
     (adapter / "README.md").unlink(missing_ok=True)  # peft's placeholder card; the report stage writes the real one
     write_json(ctx.run_dir.path(LABELS), {"task": config.task, "labels": label_names, "base_model": source.description})
@@ -124,6 +124,15 @@ def _label_names(config: Config, train: pd.DataFrame) -> list[str]:
     if config.task == "causal_lm":
         return []
     return sorted(train[config.record_roles()["label"][0]].astype(str).unique())
+
+
+def _save_adapter(peft_model: Any, adapter: Any) -> None:
+    """PEFT's format, byte for byte the same for the same training in every process."""
+    for adapter_config in peft_model.peft_config.values():
+        # a set, which peft writes in string-hash order (it changes per process): sorted, adapter_config.json is stable
+        if isinstance(adapter_config.target_modules, set):
+            adapter_config.target_modules = sorted(adapter_config.target_modules)
+    peft_model.save_pretrained(str(adapter), safe_serialization=True)
 
 
 def _check_lora_moved(model: Any, before: dict[str, torch.Tensor]) -> None:
