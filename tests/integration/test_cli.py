@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.__main__ import main
+from pipeline.errors import InputError
+from pipeline.stage import run_named_stage
 from tests.conftest import csv_source
 
 
@@ -46,6 +48,16 @@ def test_stage_command_runs_one_stage_into_the_run_dir(config_path, tmp_path):
     run_dir = tmp_path / "elsewhere"
     assert main(["stage", "ingest", "--config", str(config_path), "--run-dir", str(run_dir)]) == 0
     assert json.loads((run_dir / "manifest.json").read_text())["stages"]["ingest"]["status"] == "finished"
+
+
+def test_what_an_orchestrator_task_calls_returns_the_stages_manifest_entry(config_path, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run_named_stage("ingest", str(config_path))
+    manifest = json.loads((tmp_path / "runs" / "tiny" / "manifest.json").read_text())
+    assert result["run_dir"] == "runs/tiny" and result["status"] == "finished"
+    assert result["outputs"] == manifest["stages"]["ingest"]["outputs"] and result["stats"]["total"] == 2
+    with pytest.raises(InputError, match="needs the outputs of 'ingest'"):
+        run_named_stage("check", str(config_path), str(tmp_path / "fresh"))
 
 
 def test_describe_lists_stages_and_resolved_config(config_path, capsys):
