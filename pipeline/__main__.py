@@ -17,7 +17,7 @@ import yaml
 
 from pipeline.config import STAGE_NAMES, Config, config_from_record, default_config_path, load_config
 from pipeline.errors import ConfigError, InputError, PipelineError
-from pipeline.stage import available_stages, default_run_dir, load_stage, rerun_stage, run_pipeline, select_stages
+from pipeline.stage import available_stages, default_run_dir, load_stage, policy_failure, rerun_stage, run_pipeline, select_stages
 from pipeline.artifacts import RunDir
 
 log = logging.getLogger("pipeline")
@@ -122,9 +122,8 @@ def rebuild_report(run_dir_path: Path, config_path: Path | None) -> int:
 
 
 def _verdict_status(manifest: dict, run_dir: RunDir) -> int:
-    stats = manifest.get("stages", {}).get("report", {}).get("stats", {})
-    if stats.get("verdict") == "FAIL":
-        log.error("policy verdict FAIL (%s): see %s", ", ".join(stats.get("failed_checks", [])), run_dir.path("report/summary.md"))
+    if failure := policy_failure(manifest, run_dir):
+        log.error("%s", failure)
         return EXIT_POLICY_FAILED
     return EXIT_OK
 

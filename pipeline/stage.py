@@ -167,11 +167,18 @@ def run_named_stage(name: str, config_path: str | None = None, run_dir: str | No
     config = load_config(Path(config_path) if config_path else None)
     directory = RunDir(Path(run_dir) if run_dir else default_run_dir(config))
     manifest = run_pipeline(config, directory, select_stages(name, name))
+    if name == "report" and (failure := policy_failure(manifest, directory)):
+        raise PolicyFailed(failure)
     entry = manifest["stages"][name]
-    if name == "report" and entry.get("stats", {}).get("verdict") == "FAIL":
-        failed = ", ".join(entry["stats"].get("failed_checks", []))
-        raise PolicyFailed(f"policy verdict FAIL ({failed}): see {directory.path('report/summary.md')}")
     return {"stage": name, "run_dir": str(directory.root), **{key: entry.get(key) for key in ("status", "duration_s", "stats", "outputs")}}
+
+
+def policy_failure(manifest: dict[str, Any], run_dir: RunDir) -> str | None:
+    """What failed, when the report stage's policy verdict is FAIL; None otherwise."""
+    stats = manifest.get("stages", {}).get("report", {}).get("stats", {})
+    if stats.get("verdict") != "FAIL":
+        return None
+    return f"policy verdict FAIL ({', '.join(stats.get('failed_checks', []))}): see {run_dir.path('report/summary.md')}"
 
 
 def rerun_stage(config: Config, run_dir: RunDir, name: str) -> dict[str, Any]:

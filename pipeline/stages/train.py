@@ -15,6 +15,7 @@ import math
 import os
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -126,7 +127,7 @@ def _label_names(config: Config, train: pd.DataFrame) -> list[str]:
     return sorted(train[config.record_roles()["label"][0]].astype(str).unique())
 
 
-def _save_adapter(peft_model: Any, adapter: Any) -> None:
+def _save_adapter(peft_model: Any, adapter: Path) -> None:
     """PEFT's format, byte for byte the same for the same training in every process."""
     for adapter_config in peft_model.peft_config.values():
         # a set, which peft writes in string-hash order (it changes per process): sorted, adapter_config.json is stable

@@ -10,7 +10,8 @@ import pytest
 
 from pipeline.__main__ import main
 from pipeline.errors import InputError
-from pipeline.stage import run_named_stage
+from pipeline.artifacts import RunDir
+from pipeline.stage import policy_failure, run_named_stage
 from tests.conftest import csv_source
 
 
@@ -58,6 +59,14 @@ def test_what_an_orchestrator_task_calls_returns_the_stages_manifest_entry(confi
     assert result["outputs"] == manifest["stages"]["ingest"]["outputs"] and result["stats"]["total"] == 2
     with pytest.raises(InputError, match="needs the outputs of 'ingest'"):
         run_named_stage("check", str(config_path), str(tmp_path / "fresh"))
+
+
+def test_a_policy_failure_names_the_failed_checks_and_the_summary(tmp_path):
+    run_dir = RunDir(tmp_path / "run")
+    failed = {"stages": {"report": {"stats": {"verdict": "FAIL", "failed_checks": ["max_epsilon", "max_membership_auc"]}}}}
+    assert policy_failure(failed, run_dir) == f"policy verdict FAIL (max_epsilon, max_membership_auc): see {run_dir.path('report/summary.md')}"
+    assert policy_failure({"stages": {"report": {"stats": {"verdict": "PASS"}}}}, run_dir) is None
+    assert policy_failure({"stages": {}}, run_dir) is None
 
 
 def test_describe_lists_stages_and_resolved_config(config_path, capsys):
