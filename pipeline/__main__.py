@@ -17,7 +17,7 @@ import yaml
 
 from pipeline.config import STAGE_NAMES, Config, config_from_record, default_config_path, load_config
 from pipeline.errors import ConfigError, InputError, PipelineError
-from pipeline.stage import available_stages, default_run_dir, load_stage, policy_failure, rerun_stage, run_pipeline, select_stages
+from pipeline.stage import EXECUTORS, available_stages, default_run_dir, load_stage, policy_failure, rerun_stage, run_pipeline, select_stages
 from pipeline.artifacts import RunDir
 
 log = logging.getLogger("pipeline")
@@ -71,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, metavar="PATH", help="config YAML (default: the bundled sample config)")
     parser.add_argument("--run-dir", type=Path, metavar="DIR", help="run directory (default: runs/<run_name> under the current directory)")
+    parser.add_argument(
+        "--executor", choices=EXECUTORS, default="local",
+        help="where the sharded stage (redact) processes its shards: local (a process pool of redact.workers) or ray "
+        "(the cluster at $RAY_ADDRESS, else a local one; needs the [ray] extra). Outputs are the same either way",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,7 +111,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return write_suite(config, args.out)
     run_dir = RunDir(args.run_dir or default_run_dir(config))
     names = select_stages(args.name, args.name) if args.command == "stage" else select_stages(args.first, args.last)
-    manifest = run_pipeline(config, run_dir, names, force=args.force)
+    manifest = run_pipeline(config, run_dir, names, force=args.force, executor=args.executor)
     log.info("run directory: %s (manifest.json lists every output with its hash)", run_dir.root)
     return _verdict_status(manifest, run_dir) if "report" in names else EXIT_OK
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pipeline
+from pipeline import distributed
 from pipeline.artifacts import RunDir, sha256_file, sha256_json
 from pipeline.config import STAGE_NAMES, Config, load_config
 from pipeline.errors import InputError, PolicyFailed, StageError
@@ -38,10 +39,15 @@ RECORDED_PACKAGES = (
 )
 
 
+EXECUTORS = ("local", "ray")
+
+
 @dataclass(frozen=True)
 class StageContext:
     config: Config
     run_dir: RunDir
+    fingerprint: str = ""  # of this stage's run: names work done ahead of it (e.g. redact's shards) that it may reuse
+    executor: str = "local"  # where sharded stages process their shards: "local" (a process pool) or "ray"
 
     @property
     def seed(self) -> int:
@@ -131,24 +137,64 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def run_pipeline(config: Config, run_dir: RunDir, names: list[str], *, force: bool = False) -> dict[str, Any]:
-    """Run the named stages in order, skipping those already done; return the manifest."""
+def run_pipeline(config: Config, run_dir: RunDir, names: list[str], *, force: bool = False, executor: str = "local") -> dict[str, Any]:
+    """Run the named stages in order, skipping those already done; return the manifest.
+
+    Under `torchrun` (WORLD_SIZE > 1) only the train stage runs: rank 0 as
+    here, the other ranks train alongside it without touching the manifest.
+    """
+    if distributed.world_size() > 1:
+        return _run_distributed(config, run_dir, names, force=force)
     with run_dir.lock():
-        for leftover in run_dir.remove_partials():
-            log.info("removed a partial file left by an interrupted run: %s", leftover.relative_to(run_dir.root))
-        inputs = input_hashes(config)
-        manifest = run_dir.read_manifest()
-        manifest.update({
-            "run_id": run_dir.root.name,
-            "config": config.resolved(),
-            "inputs": inputs,
-            "packages": package_versions(),
-        })
-        manifest.setdefault("stages", {})
-        _require_upstream(manifest, names[0], config, inputs, run_dir)
-        for name in names:
-            _run_one(load_stage(name), config, run_dir, manifest, inputs, force=force)
-        return manifest
+        return _run_locked(config, run_dir, names, force=force, executor=executor)
+
+
+def _run_locked(config: Config, run_dir: RunDir, names: list[str], *, force: bool, executor: str = "local") -> dict[str, Any]:
+    for leftover in run_dir.remove_partials():
+        log.info("removed a partial file left by an interrupted run: %s", leftover.relative_to(run_dir.root))
+    inputs = input_hashes(config)
+    manifest = run_dir.read_manifest()
+    manifest.update({
+        "run_id": run_dir.root.name,
+        "config": config.resolved(),
+        "inputs": inputs,
+        "packages": package_versions(),
+    })
+    manifest.setdefault("stages", {})
+    _require_upstream(manifest, names[0], config, inputs, run_dir)
+    for name in names:
+        _run_one(load_stage(name), config, run_dir, manifest, inputs, force=force, executor=executor)
+    return manifest
+
+
+def _run_distributed(config: Config, run_dir: RunDir, names: list[str], *, force: bool) -> dict[str, Any]:
+    if names != ["train"]:
+        raise InputError(
+            f"under torchrun only the train stage runs (asked for: {', '.join(names)}); "
+            "run the stages before it without torchrun, then `torchrun --nproc_per_node N -m pipeline stage train` with the same --config and --run-dir"
+        )
+    if distributed.rank() == 0:
+        with run_dir.lock():
+            return _run_locked(config, run_dir, names, force=force)
+    manifest = run_dir.read_manifest()  # read-only: rank 0 owns the manifest and the outputs
+    manifest.setdefault("stages", {})
+    inputs = input_hashes(config)
+    _require_upstream(manifest, "train", config, inputs, run_dir)
+    stage_fingerprint = fingerprint(config, "train", inputs, manifest)
+    if force or not _is_current(manifest["stages"].get("train", {}), stage_fingerprint, run_dir):
+        load_stage("train").run(StageContext(config=config, run_dir=run_dir, fingerprint=stage_fingerprint))
+    return manifest
+
+
+def stage_context(name: str, config_path: str | None = None, run_dir: str | None = None) -> StageContext:
+    """The context `run_named_stage` will give stage `name`, for work done ahead of it
+    (redact's shards as mapped Airflow or Prefect tasks); its upstream stages must be finished."""
+    config = load_config(Path(config_path) if config_path else None)
+    directory = RunDir(Path(run_dir) if run_dir else default_run_dir(config))
+    manifest = directory.read_manifest()
+    inputs = input_hashes(config)
+    _require_upstream(manifest, name, config, inputs, directory)
+    return StageContext(config=config, run_dir=directory, fingerprint=fingerprint(config, name, inputs, manifest))
 
 
 def default_run_dir(config: Config) -> Path:
@@ -208,7 +254,9 @@ def _is_current(entry: dict[str, Any], expected_fingerprint: str, run_dir: RunDi
     )
 
 
-def _run_one(stage: Stage, config: Config, run_dir: RunDir, manifest: dict[str, Any], inputs: dict[str, str], *, force: bool) -> None:
+def _run_one(
+    stage: Stage, config: Config, run_dir: RunDir, manifest: dict[str, Any], inputs: dict[str, str], *, force: bool, executor: str = "local"
+) -> None:
     stage_fingerprint = fingerprint(config, stage.name, inputs, manifest)
     entry = manifest["stages"].get(stage.name, {})
     if not force and _is_current(entry, stage_fingerprint, run_dir):
@@ -220,7 +268,7 @@ def _run_one(stage: Stage, config: Config, run_dir: RunDir, manifest: dict[str, 
     run_dir.write_manifest(manifest)
     log.info("%s: started", stage.name)
     try:
-        result = stage.run(StageContext(config=config, run_dir=run_dir))
+        result = stage.run(StageContext(config=config, run_dir=run_dir, fingerprint=stage_fingerprint, executor=executor))
         _check_accounting(stage, result)
     except BaseException as error:
         entry.update(status="failed", finished=_now(), error=type(error).__name__)
