@@ -7,29 +7,40 @@ already masked; then the configured operator per entity. A leak scan (pattern
 recognizers at a lower threshold, plus the known values) reads the result:
 a residual hit is redacted again or sends the row to quarantine (`pii_leak`).
 
-Shards of rows run in a process pool; each worker loads the engine once.
+Shards of rows run in a process pool, or on Ray actors (`--executor ray`);
+each worker loads the engine once. Under Airflow or Prefect, mapped tasks
+redact groups of shards ahead of the stage (`plan_parts`, `redact_part`)
+and the stage merges them in order: the outputs are the same every way.
 The ledger counts what was found per entity, column, source and method, and
 never holds a value.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import json
 import logging
+import math
 import multiprocessing
 import os
 import re
+import shutil
+import threading
 from collections import Counter, deque
-from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from pipeline.artifacts import Quarantine, atomic_path, write_json
+from pipeline.artifacts import Quarantine, RunDir, atomic_path, write_json
 from pipeline.config import Config, RedactConfig
+from pipeline.errors import InputError
 from pipeline.pii.known_values import KnownValueMatcher
 from pipeline.pii.operators import KEYED_OPERATORS, Redactor, keyed_digest, non_overlapping, outside_masks, pseudonym_key
 from pipeline.stage import Stage, StageContext, StageResult
@@ -42,6 +53,7 @@ log = logging.getLogger("pipeline.redact")
 
 RECORDS = "redact/records.parquet"
 LEDGER = "redact/pii_ledger.json"
+SHARDS = "redact/shards"
 PII_LEAK = "pii_leak"
 PII_DROP_ROW = "pii_drop_row"
 GROUP_ENTITY = "GROUP_ID"
@@ -69,21 +81,19 @@ class ShardOutput:
 def run(ctx: StageContext) -> StageResult:
     config = ctx.config
     settings = config.redact
-    columns = _columns(config)
-    key, key_source = _key(config)
-    if key_source == "demo":
+    work = _work(ctx)
+    if work.key_source == "demo":
         log.warning("$%s is not set: using the built-in demo key. Pseudonyms and hashes are NOT protected; set the variable for real data", settings.key_env)
     source = pq.ParquetFile(ctx.run_dir.path(INGESTED))
-    global_values = _all_identifier_values(source, columns) if settings.known_values_scope == "all_rows" else []
-    output_schema = pa.schema([f for f in source.schema_arrow if f.name not in columns.identifier])
+    output_schema = _output_schema(source, work.columns)
+    cache = ShardCache(ctx.run_dir, ctx.fingerprint, output_schema)
     found: Counter[tuple[str, str, str, str]] = Counter()
     leaks: Counter[tuple[str, str]] = Counter()
     total = kept = 0
     with Quarantine(ctx.run_dir, "redact") as quarantine, atomic_path(ctx.run_dir.path(RECORDS)) as records_path:
         with pq.ParquetWriter(records_path, output_schema) as writer:
-            shards = _shards(source, settings.shard_rows)
             progress = tqdm(total=source.metadata.num_rows, desc="redact", unit=" rows", disable=None)
-            for shard_size, output in _process(shards, settings, key, columns, global_values):
+            for shard_size, output in _process(enumerate(_shards(source, settings.shard_rows)), work, cache, ctx.executor):
                 total += shard_size
                 kept += len(output.rows)
                 for row_id, reason, detail, where in output.quarantined:
@@ -95,7 +105,8 @@ def run(ctx: StageContext) -> StageResult:
                 progress.update(shard_size)
             progress.close()
         by_reason = dict(sorted(quarantine.counts.items()))
-    ledger = _ledger(settings, columns, key_source, found, leaks)
+    cache.clear()
+    ledger = _ledger(settings, work.columns, work.key_source, found, leaks)
     write_json(ctx.run_dir.path(LEDGER), ledger)
     stats = {
         "total": total,
@@ -104,9 +115,112 @@ def run(ctx: StageContext) -> StageResult:
         "quarantined_by_reason": by_reason,
         "entities_found": ledger["entities_found"],
         "leak_scan_hits": sum(leaks.values()),
-        "key_source": key_source,
+        "key_source": work.key_source,
     }
     return StageResult(outputs=[RECORDS, LEDGER, quarantine.relative], stats=stats)
+
+
+def plan_parts(ctx: StageContext, parts: int = 0) -> list[list[int]]:
+    """The shard indexes in `parts` contiguous groups (default: redact.workers, else one per core),
+    one group per mapped Airflow or Prefect task; never empty, so the mapped step always runs."""
+    rows = pq.ParquetFile(ctx.run_dir.path(INGESTED)).metadata.num_rows
+    count = math.ceil(rows / ctx.config.redact.shard_rows)
+    parts = max(1, min(parts or ctx.config.redact.workers or os.cpu_count() or 1, count))
+    bounds = [round(i * count / parts) for i in range(parts + 1)]
+    return [list(range(bounds[i], bounds[i + 1])) for i in range(parts)]
+
+
+def redact_part(ctx: StageContext, shard_indexes: list[int]) -> dict[str, int]:
+    """Redact the given shards in this process and keep them for the stage to merge
+    (what a mapped Airflow or Prefect task runs before the `redact` task); returns counts only."""
+    wanted = set(shard_indexes)
+    work = _work(ctx)
+    source = pq.ParquetFile(ctx.run_dir.path(INGESTED))
+    cache = ShardCache(ctx.run_dir, ctx.fingerprint, _output_schema(source, work.columns))
+    done = rows = 0
+    with _part_lock:  # a thread-pool task runner may run parts side by side; the engine is not made for that
+        _init_worker(*work.worker_args)
+        for index, shard in enumerate(_shards(source, ctx.config.redact.shard_rows)):
+            if index in wanted and cache.load(index) is None:
+                cache.save(index, redact_shard(shard.to_pylist()))
+                done += 1
+            rows += shard.num_rows if index in wanted else 0
+    return {"shards": len(wanted), "redacted_now": done, "rows": rows}
+
+
+@dataclass(frozen=True)
+class Work:
+    """What every worker needs to redact a shard, and where the key came from."""
+
+    settings: RedactConfig
+    key: bytes
+    key_source: str
+    columns: RedactColumns
+    global_values: list[tuple[str, str]]
+
+    @property
+    def worker_args(self) -> tuple[RedactConfig, bytes, RedactColumns, list[tuple[str, str]]]:
+        return self.settings, self.key, self.columns, self.global_values
+
+
+def _work(ctx: StageContext) -> Work:
+    settings = ctx.config.redact
+    columns = _columns(ctx.config)
+    key, key_source = _key(ctx.config)
+    global_values = []
+    if settings.known_values_scope == "all_rows":
+        global_values = _all_identifier_values(pq.ParquetFile(ctx.run_dir.path(INGESTED)), columns)
+    return Work(settings, key, key_source, columns, global_values)
+
+
+def _output_schema(source: pq.ParquetFile, columns: RedactColumns) -> pa.Schema:
+    return pa.schema([f for f in source.schema_arrow if f.name not in columns.identifier])
+
+
+class ShardCache:
+    """Shards redacted ahead of the stage by mapped tasks, kept under the stage's fingerprint
+    (a changed config, input or key leaves them unused); removed once the stage has merged them.
+
+    Per shard: its kept rows as Parquet, then a JSON of its quarantine entries and counts
+    (row ids, reasons and entity names, never a value), written last as the mark of a complete shard.
+    """
+
+    def __init__(self, run_dir: RunDir, fingerprint: str, schema: pa.Schema) -> None:
+        self.root = run_dir.path(SHARDS)
+        self.folder = self.root / (fingerprint[:16] or "unnamed")
+        self.schema = schema
+        self.enabled = bool(fingerprint)
+
+    def _paths(self, index: int) -> tuple[Path, Path]:
+        return self.folder / f"shard-{index:05d}.parquet", self.folder / f"shard-{index:05d}.json"
+
+    def load(self, index: int) -> ShardOutput | None:
+        rows_path, summary_path = self._paths(index)
+        if not self.enabled or not summary_path.is_file():
+            return None
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        rows = pq.read_table(rows_path, schema=self.schema).to_pylist() if summary["rows"] else []
+        return ShardOutput(
+            rows=rows,
+            quarantined=[tuple(entry) for entry in summary["quarantined"]],
+            found=Counter({tuple(key): count for key, count in summary["found"]}),
+            leaks=Counter({tuple(key): count for key, count in summary["leaks"]}),
+        )
+
+    def save(self, index: int, output: ShardOutput) -> None:
+        rows_path, summary_path = self._paths(index)
+        if output.rows:
+            with atomic_path(rows_path) as temporary:
+                pq.write_table(pa.Table.from_pylist(output.rows, schema=self.schema), temporary)
+        write_json(summary_path, {
+            "rows": len(output.rows),
+            "quarantined": [list(entry) for entry in output.quarantined],
+            "found": [[list(key), count] for key, count in sorted(output.found.items())],
+            "leaks": [[list(key), count] for key, count in sorted(output.leaks.items())],
+        })
+
+    def clear(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def _key(config: Config) -> tuple[bytes, str]:
@@ -149,32 +263,92 @@ def _all_identifier_values(source: pq.ParquetFile, columns: RedactColumns) -> li
     return list(values)
 
 
-def _shards(source: pq.ParquetFile, size: int) -> Iterator[list[dict[str, Any]]]:
+def _shards(source: pq.ParquetFile, size: int) -> Iterator[pa.Table]:
+    """The rows in order, in shards of exactly `size` (the last one shorter): shard i is the same
+    whoever reads it, whatever the file's row groups (a Parquet batch stops at a row-group boundary)."""
+    buffered: pa.Table | None = None
     for batch in source.iter_batches(batch_size=size):
-        yield batch.to_pylist()
+        table = pa.Table.from_batches([batch])
+        buffered = table if buffered is None else pa.concat_tables([buffered, table])
+        while buffered.num_rows >= size:
+            yield buffered.slice(0, size)
+            buffered = buffered.slice(size)
+    if buffered is not None and buffered.num_rows:
+        yield buffered
 
 
-def _process(
-    shards: Iterator[list[dict[str, Any]]], settings: RedactConfig, key: bytes, columns: RedactColumns, global_values: list[tuple[str, str]]
-) -> Iterator[tuple[int, ShardOutput]]:
-    """Redact shards in order, in a pool of `workers` processes (in this process when 1)."""
-    workers = settings.workers or os.cpu_count() or 1
+def _process(shards: Iterator[tuple[int, pa.Table]], work: Work, cache: ShardCache, executor: str) -> Iterator[tuple[int, ShardOutput]]:
+    """Each shard's output in order: kept by a mapped task before, or redacted now by the executor.
+    At most two shards per worker are in flight, so memory follows shard size, not input size."""
+    with _executor(executor, work) as (submit, workers):
+        pending: deque[tuple[int, Callable[[], ShardOutput]]] = deque()
+        for index, shard in shards:
+            cached = cache.load(index)
+            pending.append((shard.num_rows, (lambda done=cached: done) if cached is not None else submit(shard.to_pylist())))
+            if len(pending) >= 2 * workers:
+                size, result = pending.popleft()
+                yield size, result()
+        while pending:
+            size, result = pending.popleft()
+            yield size, result()
+
+
+Submit = Callable[[list[dict[str, Any]]], Callable[[], ShardOutput]]
+
+
+@contextlib.contextmanager
+def _executor(name: str, work: Work) -> Iterator[tuple[Submit, int]]:
+    """`submit(rows)` starts redacting a shard and returns what waits for its output."""
+    if name == "ray":
+        with _ray_executor(work) as executor:
+            yield executor
+        return
+    workers = work.settings.workers or os.cpu_count() or 1
     if workers == 1:
-        _init_worker(settings, key, columns, global_values)
-        for shard in shards:
-            yield len(shard), redact_shard(shard)
+        _init_worker(*work.worker_args)
+        yield (lambda rows: (lambda done=redact_shard(rows): done)), 1
         return
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(settings, key, columns, global_values)) as pool:
-        pending: deque[tuple[int, Future[ShardOutput]]] = deque()
-        for shard in shards:
-            pending.append((len(shard), pool.submit(redact_shard, shard)))
-            if len(pending) >= 2 * workers:  # bounded: memory follows shard size, not input size
-                size, future = pending.popleft()
-                yield size, future.result()
-        while pending:
-            size, future = pending.popleft()
-            yield size, future.result()
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker, initargs=work.worker_args) as pool:
+        yield (lambda rows: pool.submit(redact_shard, rows).result), workers
+
+
+@contextlib.contextmanager
+def _ray_executor(work: Work) -> Iterator[tuple[Submit, int]]:
+    """Shards on Ray actors (one engine each): the cluster at $RAY_ADDRESS, else a local one started here."""
+    try:
+        import ray
+    except ImportError:
+        raise InputError("--executor ray needs Ray: install the project with the [ray] extra, e.g. pip install -e '.[ray]'") from None
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=os.environ.get("RAY_ADDRESS") or None, include_dashboard=False, configure_logging=False, log_to_driver=False)
+    try:
+        workers = work.settings.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        actor = ray.remote(num_cpus=1)(RayRedactor)
+        actors = [actor.remote(*work.worker_args) for _ in range(workers)]
+        turns = itertools.cycle(actors)
+
+        def submit(rows: list[dict[str, Any]]) -> Callable[[], ShardOutput]:
+            reference = next(turns).redact.remote(rows)
+            return lambda: ray.get(reference)
+
+        yield submit, workers
+        for each in actors:
+            ray.kill(each)
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+class RayRedactor:
+    """A Ray actor: the worker state of a pool process, built once per actor."""
+
+    def __init__(self, settings: RedactConfig, key: bytes, columns: RedactColumns, global_values: list[tuple[str, str]]) -> None:
+        _init_worker(settings, key, columns, global_values)
+
+    def redact(self, rows: list[dict[str, Any]]) -> ShardOutput:
+        return redact_shard(rows)
 
 
 class _Worker:
@@ -192,6 +366,7 @@ class _Worker:
 
 
 _worker: _Worker | None = None
+_part_lock = threading.Lock()
 
 
 def _init_worker(settings: RedactConfig, key: bytes, columns: RedactColumns, global_values: list[tuple[str, str]]) -> None:

@@ -43,9 +43,9 @@ def config(redact: dict | None = None) -> dict:
     }
 
 
-def redact(make_config, tmp_path: Path, rows=ROWS, **settings):
+def redact(make_config, tmp_path: Path, rows=ROWS, run: str = "run", **settings):
     write_rows(tmp_path, rows)
-    run_dir = RunDir(tmp_path / "run")
+    run_dir = RunDir(tmp_path / run)
     manifest = run_pipeline(make_config(config(settings)), run_dir, ["ingest", "redact"])
     records = pd.read_parquet(run_dir.path("redact/records.parquet"))
     quarantine_path = run_dir.path("quarantine/redact.jsonl")
@@ -175,3 +175,50 @@ def test_a_new_key_in_the_environment_redoes_the_stage(make_config, tmp_path, mo
     second, _, _, _ = redact(make_config, tmp_path, rows=rows, demo_key_if_unset=False)
     assert first.loc[0, "customer"] != second.loc[0, "customer"]
     assert "first-key" not in run_dir.path("manifest.json").read_text()
+
+
+def _records_hash(run_dir: RunDir) -> dict:
+    outputs = run_dir.read_manifest()["stages"]["redact"]["outputs"]
+    return {name: entry["sha256"] for name, entry in outputs.items()}
+
+
+def test_shards_in_a_process_pool_give_the_same_outputs_as_one_process(make_config, tmp_path):
+    _, _, _, one = redact(make_config, tmp_path, run="one", shard_rows=1)
+    _, _, stats, pool = redact(make_config, tmp_path, run="pool", shard_rows=1, workers=2)
+    assert stats["total"] == len(ROWS)
+    assert _records_hash(pool) == _records_hash(one)
+
+
+def test_shards_redacted_by_mapped_tasks_are_merged_by_the_stage(make_config, tmp_path, monkeypatch):
+    import pipeline.stages.redact as redact_stage
+    from pipeline.stage import stage_context
+
+    _, _, _, direct = redact(make_config, tmp_path, run="direct", shard_rows=1)
+    config_path = tmp_path / "config.yaml"
+    mapped = RunDir(tmp_path / "mapped")
+    run_pipeline(load_config(config_path), mapped, ["ingest"])
+    context = stage_context("redact", str(config_path), str(mapped.root))
+    parts = redact_stage.plan_parts(context, 3)
+    assert parts == [[0], [1, 2], [3]]
+    counts = [redact_stage.redact_part(context, part) for part in parts]
+    assert sum(c["rows"] for c in counts) == len(ROWS) and all(c["redacted_now"] == len(p) for c, p in zip(counts, parts, strict=True))
+    assert redact_stage.redact_part(context, parts[1])["redacted_now"] == 0  # a retried task finds its shards done
+
+    def must_not_run(rows):
+        raise AssertionError("the stage redacted a shard a mapped task had done")
+
+    monkeypatch.setattr(redact_stage, "redact_shard", must_not_run)
+    run_pipeline(load_config(config_path), mapped, ["redact"])
+    assert _records_hash(mapped) == _records_hash(direct)
+    assert not mapped.path(redact_stage.SHARDS).exists()
+
+
+def test_shards_have_the_same_rows_whatever_the_row_groups(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipeline.stages.redact import _shards
+
+    pq.write_table(pa.table({"n": list(range(7))}), tmp_path / "t.parquet", row_group_size=3)
+    shards = [shard.column("n").to_pylist() for shard in _shards(pq.ParquetFile(tmp_path / "t.parquet"), 2)]
+    assert shards == [[0, 1], [2, 3], [4, 5], [6]]
