@@ -23,10 +23,12 @@
      its finished child processes (`RUSAGE_CHILDREN`; the pool has exited
      when the stage returns);
    - parent peak RSS: VmHWM of the measuring process at the end;
-   - largest worker peak RSS: the highest VmHWM of any process below it
-     (multiprocessing's resource tracker left out), read from /proc every
-     `--sample-s` seconds while the stage runs. With 1 worker the stage
-     redacts in the parent and there is no worker. Not `ru_maxrss`: a
+   - largest worker peak RSS: the highest VmHWM of its worker processes
+     (spawned pool processes, or Ray workers; not the resource tracker nor
+     Ray's own processes), read from /proc every `--sample-s` seconds while
+     the stage runs. With 1 worker the stage redacts in the parent and there
+     is no worker. With `--executor ray` on a cluster ($RAY_ADDRESS) the
+     actors run elsewhere, and CPU s and worker RSS miss them. Not `ru_maxrss`: a
      child's `ru_maxrss` starts from its parent's peak, because Linux keeps
      the high-water mark across fork and exec (see bench/README.md, dedup);
      the children's `ru_maxrss` is kept in the JSON for comparison;
@@ -73,7 +75,9 @@ if str(REPO) not in sys.path:
 COLUMNS = {"id": "Ticket ID", "text": ["Subject", "Description"], "label": "Category", "protected": ["Gender", "Age Band"],
            "identifier": ["Customer Name", "Customer Email", "Customer Phone"], "group": "Customer ID"}
 TICKETS_PER_CUSTOMER = 3  # about the bundled sample's mean
-RESOURCE_TRACKER = "multiprocessing.resource_tracker"
+# how a worker's command line starts or reads: a spawned pool process, or a Ray worker (its process title, or its
+# command before Ray sets the title); anything else below the stage's process (resource tracker, raylet) is not a worker
+WORKER_MARKERS = ("multiprocessing.spawn", "ray::", "default_worker.py")
 
 
 # --- data -------------------------------------------------------------------------------------------------------
@@ -162,7 +166,7 @@ def _cmdline(pid: int) -> str:
 
 
 class ChildPeaks:
-    """Highest VmHWM seen for each process below this one, sampled every `interval` s in a thread."""
+    """Highest VmHWM seen for each process below this one, and its latest command line, sampled every `interval` s in a thread."""
 
     def __init__(self, interval: float) -> None:
         self.interval = interval
@@ -189,15 +193,20 @@ class ChildPeaks:
 
     def _sample(self, own: int) -> None:
         for pid in _descendants(own):
-            if pid not in self.commands:
-                self.commands[pid] = _cmdline(pid)
+            self.commands[pid] = _cmdline(pid) or self.commands.get(pid, "")
             hwm = _vm_hwm_mb(pid)
             if hwm is not None:
                 self.peaks[pid] = max(hwm, self.peaks.get(pid, 0.0))
 
     def workers(self) -> dict[int, float]:
-        """Peak MiB per process seen, without multiprocessing's resource tracker."""
-        return {pid: mb for pid, mb in self.peaks.items() if RESOURCE_TRACKER not in self.commands.get(pid, "")}
+        """Peak MiB per worker process seen."""
+        return {pid: mb for pid, mb in self.peaks.items() if any(m in self.commands.get(pid, "") for m in WORKER_MARKERS)}
+
+    def others(self) -> list[dict[str, Any]]:
+        """The other processes seen below this one (resource tracker, Ray's own), with their peak MiB."""
+        workers = self.workers()
+        return [{"pid": pid, "command": self.commands.get(pid, "")[:120], "peak_rss_mb": mb}
+                for pid, mb in sorted(self.peaks.items()) if pid not in workers]
 
 
 def _busy_cpu_s() -> float | None:
@@ -240,6 +249,7 @@ def measure_stage(config: Path, run_dir: Path, executor: str, sample_s: float) -
         "parent_peak_rss_mb": _vm_hwm_mb("self"),
         "worker_peak_rss_mb": max(workers.values()) if workers else None,
         "worker_peaks_rss_mb": sorted(workers.values(), reverse=True),
+        "other_child_processes": peaks.others(),
         "children_ru_maxrss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }
 
@@ -377,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--shard-rows", type=int, default=200, help="redact.shard_rows (default 200)")
     parser.add_argument("--executor", choices=["local", "ray"], default="local", help="passed to the stage (default local; ray needs the ray package)")
     parser.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
-    parser.add_argument("--sample-s", type=float, default=0.2, help="how often worker memory is read from /proc (default 0.2 s)")
+    parser.add_argument("--sample-s", type=float, default=0.5, help="how often worker memory is read from /proc (default 0.5 s)")
     parser.add_argument("--work-dir", type=Path, help="keep data, configs, run directories and logs here (default: a temporary folder, removed)")
     parser.add_argument("--json", type=Path, help="also write the settings and measurements to this file")
     parser.add_argument("--measure", type=Path, metavar="CONFIG", help=argparse.SUPPRESS)  # internal: the measuring process
@@ -405,8 +415,9 @@ def run_all(args: argparse.Namespace, folder: Path) -> tuple[list[dict[str, Any]
             if "failed" in result:
                 print(f"  FAILED: {result['failed']}", file=sys.stderr, flush=True)
             else:
+                worker = "none" if result["worker_peak_rss_mb"] is None else f"{result['worker_peak_rss_mb']:.0f} MiB"
                 print(f"  {result['wall_s']:.1f}s, {result['rows_per_s']:.1f} rows/s, parent {result['parent_peak_rss_mb']:.0f} MiB, "
-                      f"largest worker {_num(result['worker_peak_rss_mb'], 0)} MiB", file=sys.stderr, flush=True)
+                      f"largest worker {worker}", file=sys.stderr, flush=True)
             results.append(result)
     return results, ingested
 
@@ -417,8 +428,8 @@ def main(argv: list[str] | None = None) -> int:
         args.out.write_text(json.dumps(measure_stage(args.measure, args.run_dir, args.executor, args.sample_s)), encoding="utf-8")
         return 0
     if args.executor == "ray" and importlib.util.find_spec("ray") is None:
-        print("error: --executor ray needs the ray package, which is not installed in this environment "
-              "(install it, e.g. `pip install ray`, or use --executor local)", file=sys.stderr)
+        print("error: --executor ray needs the ray package, which is not installed in this environment: "
+              "install the project's [ray] extra (pip install -e '.[ray]'), or use --executor local", file=sys.stderr)
         return 2
 
     started = time.perf_counter()

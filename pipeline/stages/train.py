@@ -5,6 +5,11 @@ Reads the splits; writes the adapter in PEFT format with the tokenizer
 curve. Only the LoRA matrices (and, for classification, the head) train.
 Guards: the LoRA weights must have moved (some opacus/peft combinations
 silently drop LoRA updates), and the epsilon spent must not exceed the target.
+
+Under `torchrun` (DP only) every process trains with Opacus' DPDDP: each
+draws its share of every logical batch, rank 0 adds the noise, gradients are
+summed across processes, and the accounting is that of one process at the
+same `train.batch_size`. Rank 0 alone writes the outputs.
 """
 
 from __future__ import annotations
@@ -23,9 +28,10 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from pipeline import distributed
 from pipeline.artifacts import write_json
 from pipeline.config import Config
-from pipeline.errors import InputError, StageError
+from pipeline.errors import ConfigError, InputError, StageError
 from pipeline.stage import Stage, StageContext, StageResult
 from pipeline.stages.split import FILES as SPLIT_FILES
 from pipeline.training import privacy
@@ -43,7 +49,12 @@ CANARIES = "train/canaries.parquet"
 
 
 def run(ctx: StageContext) -> StageResult:
-    with warnings.catch_warnings():
+    if distributed.world_size() > 1 and not ctx.config.train.dp:
+        raise ConfigError([
+            "train.dp: false under torchrun: distributed training (Opacus' DPDDP) is for differentially private training only; "
+            "set train.dp: true, or run `python -m pipeline stage train` without torchrun"
+        ])
+    with warnings.catch_warnings(), distributed.process_group():
         # Opacus' own notices: its hooks on frozen inputs, the RNG not being cryptographically secure (recorded in the ledger), RDP's alpha range
         warnings.filterwarnings("ignore", message="Full backward hook is firing")
         warnings.filterwarnings("ignore", message="Secure RNG turned off")
@@ -54,7 +65,7 @@ def run(ctx: StageContext) -> StageResult:
 def _train(ctx: StageContext) -> StageResult:
     config = ctx.config
     settings = config.train
-    torch.set_num_threads(settings.threads or os.cpu_count() or 1)
+    torch.set_num_threads(settings.threads or max(1, (os.cpu_count() or 1) // distributed.world_size()))
     torch.manual_seed(config.seed)
     train_frame = pd.read_parquet(ctx.run_dir.path(SPLIT_FILES["train"]))
     validation_frame = pd.read_parquet(ctx.run_dir.path(SPLIT_FILES["validation"]))
@@ -83,6 +94,8 @@ def _train(ctx: StageContext) -> StageResult:
     ledger = trainer.ledger()
     if settings.dp and ledger["epsilon_spent"] > settings.target_epsilon + 1e-6:
         raise StageError(f"epsilon spent {ledger['epsilon_spent']:.4f} exceeds train.target_epsilon {settings.target_epsilon}; nothing was saved")
+    if not distributed.is_main_process():
+        return StageResult(outputs=[])  # rank 0 writes the outputs
     adapter = ctx.run_dir.path(ADAPTER)
     _save_adapter(trainer.peft_model(), adapter)
     tokenizer.save_pretrained(str(adapter))
@@ -157,9 +170,10 @@ class Trainer:
         self.validation = validation
         self.classification = config.task == "classification"
         self.model = model
+        self._peft = model  # self.model becomes Opacus' wrapper around it
         parameters = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(parameters, lr=self.settings.effective_learning_rate)
-        generator = torch.Generator().manual_seed(config.seed)
+        generator = torch.Generator().manual_seed(distributed.rank_seed(config.seed))
         self.loader = DataLoader(train.dataset, batch_size=self.settings.batch_size, shuffle=True, generator=generator)
         self.criterion: Any = torch.nn.CrossEntropyLoss() if self.classification else ResponseLoss()
         self.steps_per_epoch = len(self.loader)
@@ -181,8 +195,13 @@ class Trainer:
 
         self.noise = privacy.noise_for(self.settings, self.sample_rate, self.settings.epochs * self.steps_per_epoch, self.delta)
         self.engine = PrivacyEngine(accountant=self.settings.accountant)
+        module = self.model
+        if distributed.world_size() > 1:  # Opacus then makes its distributed optimizer: noise on rank 0, gradients summed over ranks
+            from opacus.distributed import DifferentiallyPrivateDistributedDataParallel
+
+            module = DifferentiallyPrivateDistributedDataParallel(self.model)
         made = self.engine.make_private_with_epsilon(
-            module=self.model, optimizer=self.optimizer, criterion=self.criterion, data_loader=self.loader,
+            module=module, optimizer=self.optimizer, criterion=self.criterion, data_loader=self.loader,
             target_epsilon=self.settings.target_epsilon, target_delta=self.delta, epochs=self.settings.epochs,
             max_grad_norm=self.settings.max_grad_norm, poisson_sampling=True, grad_sample_mode=self.settings.grad_sample_mode,
             noise_generator=generator,
@@ -191,11 +210,15 @@ class Trainer:
             self.model, self.optimizer, self.criterion, self.loader = made
         else:
             self.model, self.optimizer, self.loader = made
+        if distributed.world_size() > 1:
+            from pipeline.training.sampling import sharded_loader
+
+            self.loader = sharded_loader(self.loader, generator)
         self.noise = float(self.optimizer.noise_multiplier)
         log.info("DP-SGD: noise multiplier %.3f, sampling rate %.4f, delta %.2g, target epsilon %g", self.noise, self.sample_rate, self.delta, self.settings.target_epsilon)
 
     def peft_model(self) -> Any:
-        return getattr(self.model, "_module", self.model)
+        return self._peft
 
     def fit(self) -> dict[str, Any]:
         epochs: list[dict[str, Any]] = []
@@ -215,7 +238,7 @@ class Trainer:
             key = score["accuracy"] if self.classification else -score["loss"]
             if best is None or key > best[0]:
                 best = (key, epoch, {n: p.detach().clone() for n, p in self.peft_model().named_parameters() if p.requires_grad})
-            elif epoch - best[1] >= patience:
+            if distributed.main_process_decides(epoch - best[1] >= patience):  # every rank calls it: all stop together
                 log.info("early stopping after epoch %d: no better validation score since epoch %d", epoch, best[1])
                 break
         if best is not None:
@@ -229,10 +252,12 @@ class Trainer:
         self.model.train()
         total, count = 0.0, 0
         with self._batches() as batches:
-            for input_ids, attention, target, weight in tqdm(batches, desc=f"train epoch {epoch}", unit=" batches", disable=None, leave=False):
-                if len(target) == 0:  # Poisson sampling can draw an empty batch
-                    continue
+            progress = None if distributed.is_main_process() else True
+            for input_ids, attention, target, weight in tqdm(batches, desc=f"train epoch {epoch}", unit=" batches", disable=progress, leave=False):
                 self.optimizer.zero_grad()
+                if len(target) == 0:  # Poisson sampling can draw an empty batch, which the model cannot run
+                    self._empty_step()
+                    continue
                 logits = self.model(input_ids=input_ids, attention_mask=attention).logits
                 loss = self._loss(logits, target, weight)
                 loss.backward()
@@ -243,7 +268,16 @@ class Trainer:
                     self.steps += 1
         if self.engine is not None:  # logical steps, as the accountant counts them
             self.steps = sum(steps for _, _, steps in self.engine.accountant.history)
-        return total / max(count, 1)
+        total_loss, rows = distributed.summed([total, count])  # under torchrun, over every rank's share of the batches
+        return total_loss / max(rows, 1)
+
+    def _empty_step(self) -> None:
+        """DP-SGD's step on an empty batch: zero gradients plus noise. It counts as a step, and under torchrun
+        every rank must take it (the gradient all-reduce), whatever its share of the logical batch."""
+        for parameter in self.optimizer.params:
+            parameter.grad_sample = parameter.new_zeros((0, *parameter.shape))  # what "hooks" clips
+            parameter.grad = torch.zeros_like(parameter)  # what "ghost" accumulates
+        self.optimizer.step()
 
     @contextlib.contextmanager
     def _batches(self) -> Iterator[Any]:
@@ -294,6 +328,7 @@ class Trainer:
             self.settings, rows=self.train.rows, delta=self.delta, noise=self.noise, sample_rate=self.sample_rate, steps=self.steps,
             epochs_run=self.epochs_run, epsilon=round(epsilon, 5) if epsilon is not None else None, accountant_state=state,
             weights_ignored=self.weights_ignored, early_stopping=self.settings.early_stopping_patience is not None, seed=self.config.seed,
+            processes=distributed.world_size(),
         )
 
 

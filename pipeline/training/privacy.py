@@ -46,7 +46,7 @@ def epsilon_for(settings: TrainConfig, noise: float, sample_rate: float, steps: 
 
 def ledger(
     settings: TrainConfig, *, rows: int, delta: float, noise: float | None, sample_rate: float, steps: int, epochs_run: int,
-    epsilon: float | None, accountant_state: Any, weights_ignored: bool, early_stopping: bool, seed: int,
+    epsilon: float | None, accountant_state: Any, weights_ignored: bool, early_stopping: bool, seed: int, processes: int,
 ) -> dict[str, Any]:
     dp = settings.dp
     return {
@@ -60,6 +60,7 @@ def ledger(
         "sampling_rate": sample_rate,
         "expected_batch_size": settings.batch_size,
         "physical_batch_size": settings.physical_batch_size,
+        "processes": processes,  # torchrun processes that trained (DPDDP); the batch sizes above are over all of them, the physical one per process
         "learning_rate": settings.effective_learning_rate,
         "steps": steps,
         "epochs_planned": settings.epochs,

@@ -43,8 +43,11 @@ def test_the_flow_runs_the_stages_in_order(flows):
 def test_the_flow_runs_the_pipeline_to_the_same_hashes_as_the_cli(flows, tmp_path):
     config = tiny_config(tmp_path)
     run_dir = tmp_path / "prefect" / "run"  # the same folder name as the CLI's: it is the run id
-    results = flows.curation_pipeline(str(config), str(run_dir))
+    results = flows.curation_pipeline(str(config), str(run_dir), redact_parts=3)
     assert list(results) == list(STAGE_NAMES)
+    with get_client(sync_client=True) as client:
+        shard_runs = [run for run in client.read_task_runs() if run.name.startswith("redact_shards")]
+    assert len(shard_runs) == 3 and all(run.state.is_completed() for run in shard_runs)
     assert all(result["status"] == "finished" for result in results.values())
     assert same_results(run_dir) == same_results(cli_run(config, tmp_path / "cli" / "run"))
 

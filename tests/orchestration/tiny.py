@@ -13,6 +13,7 @@ DAGS = Path(__file__).resolve().parents[2] / "dags"
 COLUMNS = {"id": "Ticket ID", "text": ["Subject", "Description"], "label": "Category", "protected": ["Gender", "Age Band"],
            "identifier": ["Customer Name", "Customer Email", "Customer Phone"], "group": "Customer ID"}
 SETTINGS = {
+    "redact": {"workers": 1, "demo_key_if_unset": True, "shard_rows": 50},  # 5 shards, for the mapped tasks
     "train": {"max_length": 32, "epochs": 1, "batch_size": 32, "physical_batch_size": 16, "target_epsilon": 8.0},
     "evaluate": {"min_group_rows": 10, "membership_rows": 200},
     # a model trained for one epoch on 240 rows: the policy gates only what holds for any DP run

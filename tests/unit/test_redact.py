@@ -222,3 +222,13 @@ def test_shards_have_the_same_rows_whatever_the_row_groups(tmp_path):
     pq.write_table(pa.table({"n": list(range(7))}), tmp_path / "t.parquet", row_group_size=3)
     shards = [shard.column("n").to_pylist() for shard in _shards(pq.ParquetFile(tmp_path / "t.parquet"), 2)]
     assert shards == [[0, 1], [2, 3], [4, 5], [6]]
+
+
+def test_the_ray_executor_without_ray_says_what_to_install(make_config, tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is not None:
+        pytest.skip("Ray is installed here; tests/orchestration/test_ray.py runs the executor")
+    write_rows(tmp_path, ROWS)
+    with pytest.raises(InputError, match=r"\[ray\] extra"):
+        run_pipeline(make_config(config()), RunDir(tmp_path / "run"), ["ingest", "redact"], executor="ray")
