@@ -55,7 +55,8 @@ def check_labels(
     from cleanlab.rank import get_label_quality_scores
 
     encoded = np.array([scored_classes.index(labels[i]) for i in rows])
-    issues = find_label_issues(encoded, probabilities, filter_by="prune_by_noise_rate")
+    # n_jobs=1: cleanlab's default forks a pool, which can deadlock in a process that already runs threads (an Airflow task)
+    issues = find_label_issues(encoded, probabilities, filter_by="prune_by_noise_rate", n_jobs=1)
     quality = get_label_quality_scores(encoded, probabilities, method="self_confidence")
     suggested = probabilities.argmax(axis=1)
     result_quality: list[float | None] = list(unscored.quality)
