@@ -358,7 +358,14 @@ _STREET = (
 _ADDRESS_PATTERNS = [
     Pattern("Street address, number first", _STREET, 0.6),
     Pattern("French street", r"(?<![\w-])\d{1,4}(?:bis|ter)?,?[ \t]+(?i:rue|avenue|av\.|boulevard|bd|chemin|place|allée|impasse|quai|route|cours)[ \t]+(?:(?:de|du|des|la|le|l’|l')[ \t]*)?[A-ZÀ-Ý][\w'’-]+(?:[ \t]+[A-ZÀ-Ý][\w'’-]+){0,3}", 0.6),
-    Pattern("German street", r"(?<![\w-])[A-ZÄÖÜ][a-zäöüß-]+(?:straße|strasse|str\.|weg|allee|platz|gasse|ring|damm|ufer)[ \t]+\d{1,4}[a-z]?(?![\w])", 0.6),
+    # `Baumstr. 592`, `Amanda-Fritsch-Gasse 9968`, `Wilhelm-Wisser-Str. 12/3`
+    Pattern(
+        "German street",
+        r"(?<![\w-])[A-ZÄÖÜ][a-zäöüß]+(?:-[A-ZÄÖÜ][a-zäöüß]+)*"
+        r"(?:-(?:Straße|Strasse|Str\.|Weg|Allee|Platz|Gasse|Ring|Damm|Ufer)|(?:straße|strasse|str\.|weg|allee|platz|gasse|ring|damm|ufer))"
+        r"[ \t]+\d{1,4}[a-z]?(?:[/-]\d{1,4}[a-z]?)?(?![\w])",
+        0.6,
+    ),
     Pattern("UK postcode", r"(?<![\w-])[A-Z]{1,2}\d[A-Z\d]?[ \t]\d[A-Z]{2}(?![\w])", 0.6),
     Pattern("US state and ZIP", r"(?<![\w-])[A-Z]{2}[ \t]\d{5}(?:-\d{4})?(?![\w-])", 0.5),
     # weak alone ("12345 Items"): needs a context word such as "address" or "ship"
@@ -370,7 +377,7 @@ class StreetAddressRecognizer(PatternRecognizer):
     """LOCATION for postal addresses, which spaCy's model tags only in part.
 
     Street lines with a house number (`7010 Fischer Walks Suite 332`,
-    `278, chemin Inès Guillou`, `Baumstr. 592`), UK postcodes (`TQ9 6AF`),
+    `278, chemin Inès Guillou`, `Baumstr. 592`, `Amanda-Fritsch-Gasse 9968`), UK postcodes (`TQ9 6AF`),
     US state and ZIP (`VT 61215`), and German or French postcode and town
     (`41897 Freiburg`). Without these, a redacted ticket still says where
     its writer lives.
