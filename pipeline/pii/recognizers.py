@@ -13,6 +13,9 @@ replaces them:
 - `PhoneRecognizer` scores every number 0.4, under the usual 0.5 threshold unless a
   context word is near, and misses numbers written `+44 7700 900123`;
   `RegionPhoneRecognizer` fixes both.
+- `UsSsnRecognizer` scores a bare 9-digit SSN 0.05, so any threshold that keeps
+  precision drops `Please mask 458252516` unless a context word is near;
+  `SsnRecognizer` scores it 0.4.
 
 Use them by removing the stock ones, by name, and adding `build_recognizers(...)`:
 
@@ -35,11 +38,11 @@ import tldextract
 from phonenumbers import Leniency, PhoneNumberMatch
 from presidio_analyzer import AnalysisExplanation, EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
-from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, EmailRecognizer, IbanRecognizer, PhoneRecognizer
+from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, EmailRecognizer, IbanRecognizer, PhoneRecognizer, UsSsnRecognizer
 
 from pipeline.config import DEFAULT_PHONE_REGIONS, CustomIdentifier
 
-REPLACED_RECOGNIZERS: tuple[str, ...] = ("EmailRecognizer", "CreditCardRecognizer", "PhoneRecognizer", "IbanRecognizer")
+REPLACED_RECOGNIZERS: tuple[str, ...] = ("EmailRecognizer", "CreditCardRecognizer", "PhoneRecognizer", "IbanRecognizer", "UsSsnRecognizer")
 """Stock recognizers that `build_recognizers` replaces: remove them from the registry first."""
 
 NOISY_RECOGNIZERS: tuple[str, ...] = ("UsLicenseRecognizer", "UsBankRecognizer")
@@ -119,6 +122,9 @@ class CardNumberRecognizer(CreditCardRecognizer):
 
 # Numbers of other kinds that phonenumbers accepts as phones: US SSNs (123-45-6789) and IPv4 addresses.
 _SSN_OR_IP = re.compile(r"\d{3}([- ])\d{2}\1\d{4}|\d{1,3}(?:\.\d{1,3}){3}")
+# A bare 9-digit number with an area the SSA issues (not 000, 666 or 9xx), a group and a serial
+# that are not all zeros: `SsnRecognizer` takes it, so the phone recognizer does not.
+_BARE_SSN = re.compile(r"(?!000|666|9)\d{3}(?!00)\d{2}(?!0000)\d{4}")
 _DATE_LIKE = re.compile(r"(?:\d{4}([./-])\d{1,2}\1\d{1,2}|\d{1,2}([./-])\d{1,2}\2(?:\d{4}|\d{2}))(?![./-]?\d)")
 _GLUED_BEFORE = re.compile(r"(?:[^\W_]-?|#|\d[ -])\Z")
 _GLUED_AFTER = re.compile(r"-?[^\W_]|[ -]\d")
@@ -244,7 +250,7 @@ _CARD_SHAPED = re.compile(r"\d{12,19}|\d{4}(?:[ -]\d{3,6}){2,4}")
 
 
 def _is_other_number(core: str, digits: int) -> bool:
-    if _DATE_LIKE.fullmatch(core) or _SSN_OR_IP.fullmatch(core):
+    if _DATE_LIKE.fullmatch(core) or _SSN_OR_IP.fullmatch(core) or _BARE_SSN.fullmatch(core):
         return True
     return 12 <= digits <= 19 and _CARD_SHAPED.fullmatch(core) is not None and luhn_valid(core)
 
@@ -456,6 +462,28 @@ def custom_identifier_recognizer(spec: CustomIdentifier) -> PatternRecognizer:
     return ChecksumPatternRecognizer(CHECKSUMS[spec.checksum], **args)
 
 
+class SsnRecognizer(UsSsnRecognizer):
+    """US_SSN as Presidio finds it, except that a bare 9-digit number scores 0.4 instead of 0.05.
+
+    Presidio's checks still apply (no all-equal digits, no 000 or 666 area,
+    no zero group or serial, no published sample number). A bare 9-digit
+    number in a ticket is far more often an SSN than anything else worth
+    keeping (`The W-2 shows 317226835`, `Please mask 458252516`), and the
+    stock score left those unredacted at any threshold that keeps precision.
+    Such numbers are no longer read as phones (`_BARE_SSN`), except 9xx ones,
+    which the SSA does not issue.
+    """
+
+    BARE_SCORE = 0.4
+
+    def __init__(self, supported_language: str = "en") -> None:
+        patterns = [
+            Pattern("SSN4 (bare 9 digits)", pattern.regex, self.BARE_SCORE) if pattern.name == "SSN4 (very weak)" else pattern
+            for pattern in UsSsnRecognizer.PATTERNS
+        ]
+        super().__init__(patterns=patterns, supported_language=supported_language)
+
+
 def build_recognizers(*, phone_regions: list[str], custom_identifiers: list[CustomIdentifier]) -> list[EntityRecognizer]:
     """The recognizers to add to a registry, once the `REPLACED_RECOGNIZERS` are removed from it."""
     return [
@@ -465,6 +493,7 @@ def build_recognizers(*, phone_regions: list[str], custom_identifiers: list[Cust
         # patterns miss valid IBANs (`AT85 4114 4269 4208 0939`); a fresh one has the right flags.
         IbanRecognizer(),
         RegionPhoneRecognizer(supported_regions=phone_regions),
+        SsnRecognizer(),
         NameCueRecognizer(),
         StreetAddressRecognizer(),
         *(custom_identifier_recognizer(spec) for spec in custom_identifiers),

@@ -17,7 +17,8 @@ from presidio_analyzer.nlp_engine import NlpEngineProvider
 
 from pipeline.config import DEFAULT_PHONE_REGIONS, CustomIdentifier
 from pipeline.pii.recognizers import (
-    NOISY_RECOGNIZERS, REPLACED_RECOGNIZERS, CardNumberRecognizer, NameCueRecognizer, OfflineEmailRecognizer, RegionPhoneRecognizer, StreetAddressRecognizer,
+    NOISY_RECOGNIZERS, REPLACED_RECOGNIZERS, CardNumberRecognizer, NameCueRecognizer, OfflineEmailRecognizer, RegionPhoneRecognizer, SsnRecognizer,
+    StreetAddressRecognizer,
     build_recognizers, custom_identifier_recognizer, drop_misread_names, drop_swallowing_dates, luhn_valid, mod97_valid,
 )
 
@@ -202,6 +203,8 @@ def test_card_number_recognizer(text, expected):
         ("order number #1682866", []),
         ("SSN 616-59-1825", []),
         ("SSN: 047 67 3919", []),
+        ("Please mask 458252516 in the report.", []),  # a bare SSN; Spanish mobiles written so go to US_SSN too
+        ("Llame al 912 345 678 o al 912345678.", [("PHONE_NUMBER", "912 345 678"), ("PHONE_NUMBER", "912345678")]),  # 9xx: no SSN
         ("printer at 154.216.35.91 is down", []),
     ],
 )
@@ -269,12 +272,33 @@ def test_mod97_valid(text, expected):
     assert mod97_valid(text) is expected
 
 
+# --- US SSN ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "scores"),
+    [
+        ("Please mask 458252516 in the exported report.", [0.4]),
+        ("The W-2 shows 369859602 but that is not my number.", [0.4]),
+        ("My SSN is 093-12-0079.", [0.5]),
+        ("Order 000123456 shipped.", []),  # area 000 is never issued
+        ("Code 666123456 and 458002516 and 458250000.", []),  # area 666, group 00, serial 0000
+        ("Sample 123456789 and 111111111.", []),  # a published sample, all digits equal
+        ("Card 5416487059640231 was declined.", []),  # nine digits inside a longer run
+    ],
+)
+def test_ssn_recognizer(text, scores):
+    assert [r.score for r in SsnRecognizer().analyze(text, ["US_SSN"])] == scores
+
+
 # --- building a registry -----------------------------------------------------------------------
 
 
 def test_build_recognizers_covers_the_replaced_entities_and_each_custom_identifier():
     recognizers = build_recognizers(phone_regions=["GB", "DE"], custom_identifiers=[EMPLOYEE_ID, BANK_ACCOUNT])
-    assert [r.supported_entities for r in recognizers] == [["EMAIL_ADDRESS"], ["CREDIT_CARD"], ["IBAN_CODE"], ["PHONE_NUMBER"], ["PERSON"], ["LOCATION"], ["EMPLOYEE_ID"], ["BANK_ACCOUNT"]]
+    assert [r.supported_entities for r in recognizers] == [
+        ["EMAIL_ADDRESS"], ["CREDIT_CARD"], ["IBAN_CODE"], ["PHONE_NUMBER"], ["US_SSN"], ["PERSON"], ["LOCATION"], ["EMPLOYEE_ID"], ["BANK_ACCOUNT"],
+    ]
     assert recognizers[3].supported_regions == ("GB", "DE")
     assert {r.name for r in recognizers} & {*REPLACED_RECOGNIZERS, *NOISY_RECOGNIZERS} == {"IbanRecognizer"}  # a fresh copy of the stock one
 
