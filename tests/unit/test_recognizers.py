@@ -19,7 +19,7 @@ from pipeline.config import DEFAULT_PHONE_REGIONS, CustomIdentifier
 from pipeline.pii.recognizers import (
     NOISY_RECOGNIZERS, REPLACED_RECOGNIZERS, CardNumberRecognizer, NameCueRecognizer, OfflineEmailRecognizer, RegionPhoneRecognizer, SsnRecognizer,
     StreetAddressRecognizer,
-    build_recognizers, custom_identifier_recognizer, drop_misread_names, drop_swallowing_dates, luhn_valid, mod97_valid,
+    _candidate_windows, build_recognizers, custom_identifier_recognizer, drop_misread_names, drop_swallowing_dates, luhn_valid, mod97_valid,
 )
 
 NLP_CONFIGURATION = {
@@ -210,6 +210,11 @@ def test_card_number_recognizer(text, expected):
 )
 def test_region_phone_recognizer(text, expected):
     assert found(RegionPhoneRecognizer(), text) == expected
+
+
+def test_numbers_that_cannot_hold_a_kept_phone_are_not_matched_at_all():
+    text = "Account ACC-56851652, ticket #45008123, sent 08/09/2025 11:14; call 0161 660 5549 or 2025-03-04 0161 660 5549."
+    assert [window.strip(" ;.") for _, window, _ in _candidate_windows(text)] == ["0161 660 5549", "2025-03-04 0161 660 5549"]
 
 
 def test_a_number_every_region_reads_comes_back_once():
