@@ -135,8 +135,9 @@ class RedactConfig(Section):
     phone_regions: list[str] = list(DEFAULT_PHONE_REGIONS)
     custom_identifiers: list[CustomIdentifier] = []
     default_threshold: float = Field(default=0.5, ge=0, le=1)
-    # a bare 9-digit SSN scores 0.05, plus 0.35 with a context word such as "SSN"
-    thresholds: dict[str, float] = {"US_SSN": 0.4}
+    # a bare 9-digit SSN scores 0.4 (pipeline.pii.recognizers.SsnRecognizer); a passport or ITIN
+    # number 0.05-0.1, plus 0.35 with a context word such as "passport" or "itin"
+    thresholds: dict[str, float] = {"US_SSN": 0.4, "US_PASSPORT": 0.4, "US_ITIN": 0.4}
     default_operator: Literal["replace", "pseudonymize", "mask", "hash", "drop_row"] = "replace"
     operators: dict[str, Literal["replace", "pseudonymize", "mask", "hash", "drop_row"]] = {}
     key_env: str = "PIPELINE_PSEUDONYM_KEY"

@@ -90,7 +90,8 @@ _NOT_GLUED_AFTER = r"(?![\w-])"
 def _grouped(groups: str, separator: str) -> str:
     body = separator.join(rf"\d{{{size}}}" for size in groups.split("-"))
     if separator == " ":
-        return _NOT_GLUED_BEFORE + r"(?<!\d )" + _CARD_FIRST + body + _NOT_GLUED_AFTER + r"(?! \d)"
+        # not the middle of a longer space-grouped number, but may follow a dash-grouped one
+        return _NOT_GLUED_BEFORE + r"(?:(?<=-\d{4} )|(?<!\d ))" + _CARD_FIRST + body + _NOT_GLUED_AFTER + r"(?! \d)"
     return _NOT_GLUED_BEFORE + _CARD_FIRST + body + _NOT_GLUED_AFTER
 
 

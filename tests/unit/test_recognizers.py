@@ -148,6 +148,10 @@ def test_the_network_guard_catches_an_online_suffix_list_fetch(network_attempts,
         ("phone +44 20 7946 0958", []),
         ("old Visa 4643 465 754 151 grouped 4-3-3-3", [("CREDIT_CARD", "4643 465 754 151")]),
         ("old Visa 4967-786-882-486 with dashes", [("CREDIT_CARD", "4967-786-882-486")]),
+        # Presidio's own test case: three ways to write one card
+        ("4012888888881881 4012-8888-8888-1881 4012 8888 8888 1881",
+         [("CREDIT_CARD", "4012888888881881"), ("CREDIT_CARD", "4012-8888-8888-1881"), ("CREDIT_CARD", "4012 8888 8888 1881")]),
+        ("grouped after a dashed IBAN tail DE89-3704-0044-0532-0130-00 1234", []),
     ],
 )
 def test_card_number_recognizer(text, expected):
