@@ -39,17 +39,13 @@ for _path in (str(BENCH_DIR), str(BENCH_DIR.parent)):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
+from bench.machine import children_cpu_seconds  # noqa: E402
 from pii_data import generate_documents  # noqa: E402
 from pii_eval import (  # noqa: E402
     SPACY_MODEL, build_presidio_engine, describe_predictions, format_table, load_detector, run_presidio, score, to_spans,
 )
 
 SYSTEMS = {"presidio": "Presidio loop (baseline)", "detector": "project redact stage"}
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def _maxrss_mb(who: int) -> float:
@@ -62,11 +58,11 @@ class Meter:
     """Wall and CPU (self + finished children) seconds between start() and stop()."""
 
     def start(self) -> None:
-        self.wall, self.cpu, self.children = time.perf_counter(), time.process_time(), _children_cpu()
+        self.wall, self.cpu, self.children = time.perf_counter(), time.process_time(), children_cpu_seconds()
 
     def stop(self) -> dict[str, float]:
         cpu_self = time.process_time() - self.cpu
-        cpu_children = _children_cpu() - self.children
+        cpu_children = children_cpu_seconds() - self.children
         return {"wall_s": time.perf_counter() - self.wall, "cpu_s": cpu_self + cpu_children,
                 "cpu_self_s": cpu_self, "cpu_children_s": cpu_children}
 

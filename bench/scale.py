@@ -71,6 +71,8 @@ REPO = BENCH_DIR.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench.machine import busy_cpu_seconds, children_cpu_seconds  # noqa: E402
+
 # the columns of tests/orchestration/tiny.py, on the generator's header
 COLUMNS = {"id": "Ticket ID", "text": ["Subject", "Description"], "label": "Category", "protected": ["Gender", "Age Band"],
            "identifier": ["Customer Name", "Customer Email", "Customer Phone"], "group": "Customer ID"}
@@ -209,37 +211,21 @@ class ChildPeaks:
                 for pid, mb in sorted(self.peaks.items()) if pid not in workers]
 
 
-def _busy_cpu_s() -> float | None:
-    """CPU seconds all cores have been busy since boot (/proc/stat); None where it is missing."""
-    try:
-        with open("/proc/stat", encoding="ascii") as handle:
-            fields = [int(v) for v in handle.readline().split()[1:]]
-    except OSError:
-        return None
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def _children_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def measure_stage(config: Path, run_dir: Path, executor: str, sample_s: float) -> dict[str, Any]:
     """Run the redact stage through the CLI in this process; its timings and peak memory."""
     from pipeline.__main__ import main as pipeline_main  # imported before timing
 
     argv = ["stage", "redact", "--config", str(config), "--run-dir", str(run_dir), "--force", "--executor", executor]
     peaks = ChildPeaks(sample_s)
-    busy, cpu, children = _busy_cpu_s(), time.process_time(), _children_cpu_s()
+    busy, cpu, children = busy_cpu_seconds(), time.process_time(), children_cpu_seconds()
     peaks.start()
     wall = time.perf_counter()
     status = pipeline_main(argv)
     wall = time.perf_counter() - wall
     peaks.stop()
     cpu_self = time.process_time() - cpu - peaks.cpu_s
-    cpu_children = _children_cpu_s() - children
-    busy_end = _busy_cpu_s()
+    cpu_children = children_cpu_seconds() - children
+    busy_end = busy_cpu_seconds()
     cores = os.cpu_count() or 1
     others = None if busy is None or busy_end is None else max(0.0, busy_end - busy - cpu_self - cpu_children) / (wall * cores)
     workers = peaks.workers()

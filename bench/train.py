@@ -73,6 +73,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench.machine import busy_cpu_seconds  # noqa: E402
+
 TARGET_STEP_RATIO = 1.3     # DP (hooks) seconds per step / non-DP
 TARGET_GAP_POINTS = 5.0     # eps-8 accuracy at most this many points below non-DP
 TARGET_ABOVE_MAJORITY = 30.0  # accuracy points above the majority-class baseline
@@ -121,24 +123,14 @@ class MachineShare:
     """
 
     def __init__(self) -> None:
-        self.ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
         self.cores = os.cpu_count() or 1
         self.start()
 
-    def _busy(self) -> float | None:
-        try:
-            with open("/proc/stat", encoding="ascii") as handle:
-                fields = [int(v) for v in handle.readline().split()[1:]]
-        except OSError:
-            return None
-        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-        return (sum(fields[:8]) - idle) / self.ticks
-
     def start(self) -> None:
-        self.wall, self.cpu, self.busy = time.perf_counter(), time.process_time(), self._busy()
+        self.wall, self.cpu, self.busy = time.perf_counter(), time.process_time(), busy_cpu_seconds()
 
     def stop(self) -> dict[str, float]:
-        wall, cpu, busy = time.perf_counter() - self.wall, time.process_time() - self.cpu, self._busy()
+        wall, cpu, busy = time.perf_counter() - self.wall, time.process_time() - self.cpu, busy_cpu_seconds()
         others = float("nan") if busy is None or self.busy is None else max(0.0, (busy - self.busy) - cpu) / (wall * self.cores)
         return {"wall_s": wall, "cpu_s": cpu, "others_share": others}
 
