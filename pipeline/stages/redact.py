@@ -284,7 +284,7 @@ def _process(shards: Iterator[tuple[int, pa.Table]], work: Work, cache: ShardCac
         pending: deque[tuple[int, Callable[[], ShardOutput]]] = deque()
         for index, shard in shards:
             cached = cache.load(index)
-            pending.append((shard.num_rows, (lambda done=cached: done) if cached is not None else submit(shard.to_pylist())))
+            pending.append((shard.num_rows, _ready(cached) if cached is not None else submit(shard.to_pylist())))
             if len(pending) >= 2 * workers:
                 size, result = pending.popleft()
                 yield size, result()
@@ -294,6 +294,11 @@ def _process(shards: Iterator[tuple[int, pa.Table]], work: Work, cache: ShardCac
 
 
 Submit = Callable[[list[dict[str, Any]]], Callable[[], ShardOutput]]
+
+
+def _ready(output: ShardOutput) -> Callable[[], ShardOutput]:
+    """What gives an output already there, like the wait for one still being redacted."""
+    return lambda: output
 
 
 @contextlib.contextmanager
@@ -306,7 +311,7 @@ def _executor(name: str, work: Work) -> Iterator[tuple[Submit, int]]:
     workers = work.settings.workers or os.cpu_count() or 1
     if workers == 1:
         _init_worker(*work.worker_args)
-        yield (lambda rows: (lambda done=redact_shard(rows): done)), 1
+        yield (lambda rows: _ready(redact_shard(rows))), 1
         return
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker, initargs=work.worker_args) as pool:
