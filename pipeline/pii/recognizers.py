@@ -128,7 +128,8 @@ _SSN_OR_IP = re.compile(r"\d{3}([- ])\d{2}\1\d{4}|\d{1,3}(?:\.\d{1,3}){3}")
 _BARE_SSN = re.compile(r"(?!000|666|9)\d{3}(?!00)\d{2}(?!0000)\d{4}")
 _DATE_LIKE = re.compile(r"(?:\d{4}([./-])\d{1,2}\1\d{1,2}|\d{1,2}([./-])\d{1,2}\2(?:\d{4}|\d{2}))(?![./-]?\d)")
 _GLUED_BEFORE = re.compile(r"(?:[^\W_]-?|#|\d[ -])\Z")
-_GLUED_AFTER = re.compile(r"-?[^\W_]|[ -]\d")
+# glued after: a letter or digit, with or without a dash, unless the dash starts a label (`07700 063 966-Fax`)
+_GLUED_AFTER = re.compile(r"-(?!(?:fax|tel|phone|mobile|cell|office|home|work)\b)[^\W_]|[^\W_]|[ -]\d", re.IGNORECASE)
 _MIN_NATIONAL_DIGITS = 7
 
 
@@ -294,9 +295,8 @@ def _stands_alone(text: str, match: PhoneNumberMatch) -> bool:
     ids (`ORD-3462987`) and digit groups of a longer number get through.
     """
     before = text[max(0, match.start - 2) : match.start]
-    after = text[match.end : match.end + 2]
     return not (
-        _DATE_LIKE.match(match.raw_string) or _SSN_OR_IP.fullmatch(match.raw_string) or _GLUED_BEFORE.search(before) or _GLUED_AFTER.match(after)
+        _DATE_LIKE.match(match.raw_string) or _SSN_OR_IP.fullmatch(match.raw_string) or _GLUED_BEFORE.search(before) or _GLUED_AFTER.match(text, match.end)
     )
 
 

@@ -207,6 +207,8 @@ def test_card_number_recognizer(text, expected):
         ("order number #1682866", []),
         ("SSN 616-59-1825", []),
         ("SSN: 047 67 3919", []),
+        ("Kudryashov, 07700 063 966-Fax", [("PHONE_NUMBER", "07700 063 966")]),  # a dash and a label (presidio-research data)
+        ("part 07700 063 966-Fabrik", []),  # a dash and any other word: part of an id
         ("Please mask 458252516 in the report.", []),  # a bare SSN; Spanish mobiles written so go to US_SSN too
         ("Llame al 912 345 678 o al 912345678.", [("PHONE_NUMBER", "912 345 678"), ("PHONE_NUMBER", "912345678")]),  # 9xx: no SSN
         ("printer at 154.216.35.91 is down", []),
