@@ -123,9 +123,6 @@ class CardNumberRecognizer(CreditCardRecognizer):
 
 # Numbers of other kinds that phonenumbers accepts as phones: US SSNs (123-45-6789) and IPv4 addresses.
 _SSN_OR_IP = re.compile(r"\d{3}([- ])\d{2}\1\d{4}|\d{1,3}(?:\.\d{1,3}){3}")
-# A bare 9-digit number with an area the SSA issues (not 000, 666 or 9xx), a group and a serial
-# that are not all zeros: `SsnRecognizer` takes it, so the phone recognizer does not.
-_BARE_SSN = re.compile(r"(?!000|666|9)\d{3}(?!00)\d{2}(?!0000)\d{4}")
 _DATE_LIKE = re.compile(r"(?:\d{4}([./-])\d{1,2}\1\d{1,2}|\d{1,2}([./-])\d{1,2}\2(?:\d{4}|\d{2}))(?![./-]?\d)")
 _GLUED_BEFORE = re.compile(r"(?:[^\W_]-?|#|\d[ -])\Z")
 # glued after: a letter or digit, with or without a dash, unless the dash starts a label (`07700 063 966-Fax`)
@@ -254,20 +251,33 @@ def _may_hold_national_number(text: str, candidate: re.Match[str]) -> bool:
     digits = sum(ch.isdigit() for ch in core)
     if digits < _MIN_NATIONAL_DIGITS or _is_other_number(core, digits):
         return False
-    if core.isdigit() and (_GLUED_BEFORE.search(text[max(0, candidate.start() - 2) : candidate.start()]) or _GLUED_AFTER.match(text, candidate.end())):
+    if core.isdigit() and _glued(text, candidate.start(), candidate.end()):
         return False  # any number inside a glued digit run is glued too
-    date = _LEADING_DATE.match(core)
+    date = _DATE_LIKE.match(core)  # a match starting with it is dropped (`_stands_alone`); the rest must be long enough
     return not date or sum(ch.isdigit() for ch in core[date.end() :]) >= _MIN_NATIONAL_DIGITS
 
 
-_LEADING_DATE = re.compile(r"(?:\d{4}([./-])\d{1,2}\1\d{1,2}|\d{1,2}([./-])\d{1,2}\2\d{4})(?=[ T])")
+def _glued(text: str, start: int, end: int) -> bool:
+    """True when text[start:end] continues a word, an id or a digit group on either side."""
+    return bool(_GLUED_BEFORE.search(text[max(0, start - 2) : start]) or _GLUED_AFTER.match(text, end))
+
+
 _CARD_SHAPED = re.compile(r"\d{12,19}|\d{4}(?:[ -]\d{3,6}){2,4}")
 
 
 def _is_other_number(core: str, digits: int) -> bool:
-    if _DATE_LIKE.fullmatch(core) or _SSN_OR_IP.fullmatch(core) or _BARE_SSN.fullmatch(core):
+    if _DATE_LIKE.fullmatch(core) or _SSN_OR_IP.fullmatch(core) or _is_bare_ssn(core):
         return True
     return 12 <= digits <= 19 and _CARD_SHAPED.fullmatch(core) is not None and luhn_valid(core)
+
+
+_SSN_CHECKS = UsSsnRecognizer()
+
+
+def _is_bare_ssn(core: str) -> bool:
+    """9 digits that `SsnRecognizer` takes (Presidio's SSN checks pass), so the phone recognizer does not;
+    9xx numbers stay phones: the SSA issues no such area, and Spanish landlines start with 9."""
+    return len(core) == 9 and core.isdigit() and core[0] != "9" and not _SSN_CHECKS.invalidate_result(core)
 
 
 def _phone_matches(text: str, windows: list[tuple[int, str]], region: str | None, leniency: int) -> list[PhoneNumberMatch]:
@@ -294,10 +304,7 @@ def _stands_alone(text: str, match: PhoneNumberMatch) -> bool:
     leniency VALID up, numbers glued to letters; dashed and dotted dates,
     ids (`ORD-3462987`) and digit groups of a longer number get through.
     """
-    before = text[max(0, match.start - 2) : match.start]
-    return not (
-        _DATE_LIKE.match(match.raw_string) or _SSN_OR_IP.fullmatch(match.raw_string) or _GLUED_BEFORE.search(before) or _GLUED_AFTER.match(text, match.end)
-    )
+    return not (_DATE_LIKE.match(match.raw_string) or _SSN_OR_IP.fullmatch(match.raw_string) or _glued(text, match.start, match.end))
 
 
 def _keep_widest(results: list[RecognizerResult]) -> list[RecognizerResult]:
@@ -484,7 +491,7 @@ class SsnRecognizer(UsSsnRecognizer):
     number in a ticket is far more often an SSN than anything else worth
     keeping (`The W-2 shows 317226835`, `Please mask 458252516`), and the
     stock score left those unredacted at any threshold that keeps precision.
-    Such numbers are no longer read as phones (`_BARE_SSN`), except 9xx ones,
+    Such numbers are no longer read as phones (`_is_bare_ssn`), except 9xx ones,
     which the SSA does not issue.
     """
 
