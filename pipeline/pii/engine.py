@@ -32,7 +32,12 @@ from spacy.tokens import Doc
 
 from pipeline.config import RedactConfig
 from pipeline.errors import InputError
-from pipeline.pii.recognizers import NOISY_RECOGNIZERS, REPLACED_RECOGNIZERS, build_recognizers, drop_misread_names, drop_swallowing_dates
+from pipeline.pii.identifiers import drop_generic_ids
+from pipeline.pii.names import load_lexicon
+from pipeline.pii.recognizers import (
+    NOISY_RECOGNIZERS, REPLACED_RECOGNIZERS, build_recognizers, drop_data_words, drop_misread_names, drop_swallowing_dates,
+    split_at_line_breaks,
+)
 
 LANGUAGE = "en"
 # Longer texts are analysed in pieces of at most this size: spaCy refuses texts over its max_length
@@ -85,7 +90,8 @@ def build_analyzer(settings: RedactConfig) -> AnalyzerEngine:
     for name in (*REPLACED_RECOGNIZERS, *NOISY_RECOGNIZERS):
         if any(r.name == name for r in registry.recognizers):
             registry.remove_recognizer(name)
-    for recognizer in build_recognizers(phone_regions=settings.phone_regions, custom_identifiers=settings.custom_identifiers):
+    lexicon = load_lexicon(settings.spacy_model)
+    for recognizer in build_recognizers(phone_regions=settings.phone_regions, custom_identifiers=settings.custom_identifiers, lexicon=lexicon):
         registry.add_recognizer(recognizer)
     return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=[LANGUAGE])
 
@@ -105,9 +111,11 @@ class PiiDetector:
     def __init__(self, settings: RedactConfig) -> None:
         self.settings = settings
         self.analyzer = build_analyzer(settings)
+        self.lexicon = load_lexicon(settings.spacy_model)
         self.entities = self._entities()
         self._batch = BatchAnalyzerEngine(self.analyzer)
         self._pattern_recognizers = [r for r in self.analyzer.registry.recognizers if not isinstance(r, SpacyRecognizer)]
+        self._keep_terms = frozenset(" ".join(term.split()).casefold() for term in settings.keep_terms)
 
     def _entities(self) -> list[str]:
         supported = set(self.analyzer.get_supported_entities(language=LANGUAGE))
@@ -128,9 +136,14 @@ class PiiDetector:
 
     def _keep(self, text: str, found: list[RecognizerResult]) -> list[RecognizerResult]:
         # dates are checked against every number span, even those below their threshold
-        plausible = drop_misread_names(text, drop_swallowing_dates(text, found))
-        kept = [r for r in plausible if r.score >= self.settings.threshold(r.entity_type)]
+        found = split_at_line_breaks(text, found, self.lexicon.is_common)
+        plausible = drop_data_words(text, drop_generic_ids(drop_misread_names(text, drop_swallowing_dates(text, found))))
+        kept = [r for r in plausible if r.score >= self.settings.threshold(r.entity_type) and not self._kept_term(text, r)]
         return sorted(kept, key=lambda r: (r.start, -r.end))
+
+    def _kept_term(self, text: str, result: RecognizerResult) -> bool:
+        """True for a span that is one of `redact.keep_terms` (the company's own product names, say)."""
+        return " ".join(text[result.start : result.end].split()).casefold() in self._keep_terms
 
     def scan(self, text: str) -> list[RecognizerResult]:
         """A fast pattern-only pass (no NER) at the leak threshold, for the leak scan."""
@@ -139,7 +152,7 @@ class PiiDetector:
             entities = [e for e in recognizer.supported_entities if e in self.entities]
             if entities:
                 found.extend(r for r in recognizer.analyze(text, entities, None) or [] if r.score >= self.settings.leak_threshold)
-        return found
+        return [r for r in drop_generic_ids(found) if not self._kept_term(text, r)]
 
 
 def _split_long(texts: list[str]) -> tuple[list[str], list[int], list[int]]:

@@ -38,9 +38,11 @@ import tldextract
 from phonenumbers import Leniency, PhoneNumberMatch
 from presidio_analyzer import AnalysisExplanation, EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
-from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, EmailRecognizer, IbanRecognizer, PhoneRecognizer, UsSsnRecognizer
+from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, EmailRecognizer, PhoneRecognizer, UsSsnRecognizer
 
 from pipeline.config import DEFAULT_PHONE_REGIONS, CustomIdentifier
+from pipeline.pii.identifiers import AnyCaseIbanRecognizer, IdNumberRecognizer, context_number_recognizers
+from pipeline.pii.names import NameLexicon, name_recognizers
 
 REPLACED_RECOGNIZERS: tuple[str, ...] = ("EmailRecognizer", "CreditCardRecognizer", "PhoneRecognizer", "IbanRecognizer", "UsSsnRecognizer")
 """Stock recognizers that `build_recognizers` replaces: remove them from the registry first."""
@@ -316,57 +318,6 @@ def _keep_widest(results: list[RecognizerResult]) -> list[RecognizerResult]:
     return sorted(kept, key=lambda r: r.start)
 
 
-_NAME_WORD = r"[A-Z][a-zà-öø-ÿ]+(?:['’][A-Z][a-zà-öø-ÿ]+|-[A-Z]?[a-zà-öø-ÿ]+)?"
-_TITLE = r"(?:mr|mrs|ms|miss|mx|dr|prof|monsieur|madame|mme|mlle|herr|frau|señor|señora|sr|sra)"
-_NAME_CUE = re.compile(
-    r"(?i:\b(?:my name is|this is|thanks|thank you|hello|hi|hey|dear|regards|best|cheers|sincerely"
-    r"|reach|ask for|raised by|signed|from:|per|attn:?|contact|colleague)(?!\w)|(?<!\w)" + _TITLE + r"\b\.?)"
-    r"[,:]?[ \t]*\n?[ \t]*"
-    r"(?:(?i:" + _TITLE + r")\.?[ \t]+)?"
-    r"(?P<name>" + _NAME_WORD + r"(?:[ \t]+" + _NAME_WORD + r"){0,2})"
-)
-# Capitalised words that follow those cues without being names.
-_NOT_NAMES = frozenset(
-    "there all everyone team support customer customers service sir madam again and the your my our we you it "
-    "this that please order ticket account card urgent important regarding about not still a an sorry monday tuesday wednesday thursday friday saturday sunday "
-    "january february march april may june july august september october november december".split()
-)
-
-
-class NameCueRecognizer(EntityRecognizer):
-    """PERSON for capitalised names after the cues people write them after.
-
-    spaCy's small English model misses many names that stand alone in short
-    sentences (`Thanks Cory, that fixed it.`, `Reach Joe directly at ...`,
-    `Dear Monsieur Le Goff`, `Ticket raised by Fredi Nette`). After a greeting,
-    a sign-off, a title or phrases like `my name is`, `ask for`, `raised by`,
-    one to three capitalised words are taken as a name, unless the first is a
-    common word (`Hi there`, `Dear Customer`, `Thanks Team`).
-    """
-
-    SCORE = 0.6
-
-    def __init__(self, supported_language: str = "en") -> None:
-        super().__init__(supported_entities=["PERSON"], supported_language=supported_language, name="NameCueRecognizer")
-
-    def load(self) -> None:
-        return None
-
-    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
-        results = []
-        for match in _NAME_CUE.finditer(text):
-            words = [w for w in re.finditer(_NAME_WORD, match.group("name"))]
-            while words and words[-1].group().lower() in _NOT_NAMES:
-                words.pop()
-            if not words or words[0].group().lower() in _NOT_NAMES:
-                continue
-            start, end = match.start("name"), match.start("name") + words[-1].end()
-            results.append(RecognizerResult("PERSON", start, end, self.SCORE, recognition_metadata={
-                RecognizerResult.RECOGNIZER_NAME_KEY: self.name, RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-            }))
-        return results
-
-
 _STREET_TYPES = (
     "street st avenue ave road rd lane ln drive dr court ct boulevard blvd way place pl square sq terrace parkway pkwy "
     "circle cir highway hwy walk walks harbor harbors harbour crossing trail ridge heights gardens park close crescent grove "
@@ -416,6 +367,48 @@ class StreetAddressRecognizer(PatternRecognizer):
             context=["address", "live", "ship", "deliver", "street", "postcode", "zip"], supported_language=supported_language,
             global_regex_flags=re.MULTILINE,
         )
+
+
+_FACILITY_TYPES = (
+    "hospital|hospitals|clinic|clinics|medical center|medical centre|medical group|health center|health centre|health system|"
+    "infirmary|hospice|pharmacy|urgent care|surgery center|rehab center|rehabilitation center|nursing home|"
+    "care home|school|elementary|high school|middle school|academy|college|university|bank|credit union|savings bank"
+)
+_FACILITY_LEADING_WORDS = frozenset("the a an our my your their his her this that local nearest new old any every".split())
+_FACILITY = re.compile(
+    r"(?<![\w-])(?P<name>(?:(?:St|Saint|Mt|Mount)\.?[ \t]+)?(?:[A-Z][\w'’&.-]*[ \t]+){1,4}?)"
+    r"(?P<type>(?i:" + _FACILITY_TYPES + r"))(?![\w])"
+    r"|(?<![\w-])(?i:university|college|bank|school)[ \t]+of[ \t]+(?:[A-Z][\w'’.-]*[ \t]*){1,3}(?<![ \t])"
+    r"|(?<![\w-])(?:St|Saint)\.?[ \t]+[A-Z][a-z]+['’]s(?![\w])"
+)
+
+
+class FacilityRecognizer(EntityRecognizer):
+    """ORGANIZATION for hospitals, clinics, schools, universities and banks named by their type word
+    (`Methodist Hospital`, `UCSF Medical Center`, `University of Michigan`, `St. Vincent's`), which the
+    small spaCy model tags only in part. A run of common words before the type (`The Hospital`) is not a name."""
+
+    SCORE = 0.6
+
+    def __init__(self, supported_language: str = "en") -> None:
+        super().__init__(supported_entities=["ORGANIZATION"], supported_language=supported_language, name="FacilityRecognizer")
+
+    def load(self) -> None:
+        return None
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+        results = []
+        for match in _FACILITY.finditer(text):
+            start = match.start()
+            if match.group("name") is not None:
+                words = [w for w in re.finditer(r"\S+", match.group("name")) if w.group().lower() not in _FACILITY_LEADING_WORDS]
+                if not words:
+                    continue
+                start = match.start("name") + words[0].start()
+            results.append(RecognizerResult("ORGANIZATION", start, match.end(), self.SCORE, recognition_metadata={
+                RecognizerResult.RECOGNIZER_NAME_KEY: self.name, RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+            }))
+        return results
 
 
 def luhn_valid(text: str) -> bool:
@@ -505,18 +498,22 @@ class SsnRecognizer(UsSsnRecognizer):
         super().__init__(patterns=patterns, supported_language=supported_language)
 
 
-def build_recognizers(*, phone_regions: list[str], custom_identifiers: list[CustomIdentifier]) -> list[EntityRecognizer]:
+def build_recognizers(*, phone_regions: list[str], custom_identifiers: list[CustomIdentifier], lexicon: NameLexicon) -> list[EntityRecognizer]:
     """The recognizers to add to a registry, once the `REPLACED_RECOGNIZERS` are removed from it."""
     return [
         OfflineEmailRecognizer(),
         CardNumberRecognizer(),
         # Presidio's registry loads the stock IBAN recognizer with IGNORECASE, under which its
-        # patterns miss valid IBANs (`AT85 4114 4269 4208 0939`); a fresh one has the right flags.
-        IbanRecognizer(),
+        # patterns miss valid IBANs (`AT85 4114 4269 4208 0939`); a fresh one has the right flags
+        # and reads the text upper-cased, so a lower-case IBAN is found too.
+        AnyCaseIbanRecognizer(),
         RegionPhoneRecognizer(supported_regions=phone_regions),
         SsnRecognizer(),
-        NameCueRecognizer(),
+        *context_number_recognizers(),
+        IdNumberRecognizer(),
+        *name_recognizers(lexicon),
         StreetAddressRecognizer(),
+        FacilityRecognizer(),
         *(custom_identifier_recognizer(spec) for spec in custom_identifiers),
     ]
 
@@ -559,3 +556,40 @@ def drop_misread_names(text: str, results: list[RecognizerResult]) -> list[Recog
         return any(other.start <= result.start and result.end <= other.end for other in identifiers)
 
     return [r for r in results if r.entity_type not in NER_ENTITIES or not misread(r)]
+
+
+def split_at_line_breaks(text: str, results: list[RecognizerResult], is_common: Callable[[str], bool]) -> list[RecognizerResult]:
+    """Cut NER spans at line breaks, which no name or place crosses (spaCy reads `Chris Holmes\nSubject` as one
+    PERSON), and drop the pieces that are one common word (`Subject`)."""
+    kept = []
+    for result in results:
+        span = text[result.start : result.end]
+        if result.entity_type not in NER_ENTITIES or "\n" not in span:
+            kept.append(result)
+            continue
+        offset = result.start
+        for line in span.split("\n"):
+            stripped = line.strip()
+            if stripped and not (" " not in stripped and is_common(stripped.strip(".,:;"))):
+                start = offset + line.index(stripped)
+                kept.append(RecognizerResult(result.entity_type, start, start + len(stripped), result.score, result.analysis_explanation, result.recognition_metadata))
+            offset += len(line) + 1
+    return kept
+
+
+# Words spaCy's small model tags as ORG that name a kind of data, a form or a department, not an organisation.
+NOT_ORGANIZATIONS = frozenset(
+    "ssn mrn iban id dob pin cvv cvc zip nhs itin ein vat cpt icd hipaa faq pdf api url it hr cc bcc re fw fwd "
+    "sku imei otp ach swift bic atm pos eta asap fyi lol omg".split()
+)
+
+
+def drop_data_words(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """Remove ORGANIZATION spans that are only words like `SSN`, `MRN`, `IBAN` or `HR`: the
+    context words that say what follows must stay readable (`My SSN is <US_SSN>`)."""
+
+    def data_word(result: RecognizerResult) -> bool:
+        words = re.findall(r"\w+", text[result.start : result.end].lower())
+        return bool(words) and all(word in NOT_ORGANIZATIONS for word in words)
+
+    return [r for r in results if r.entity_type != "ORGANIZATION" or not data_word(r)]

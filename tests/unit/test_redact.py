@@ -111,7 +111,7 @@ def test_redacting_redacted_text_changes_nothing(default_redaction, tmp_path, ma
     ("settings", "reason", "detail"),
     [
         ({"operators": {"CREDIT_CARD": "drop_row"}}, "pii_drop_row", "CREDIT_CARD in text"),
-        ({"thresholds": {"PHONE_NUMBER": 0.99}, "leak_threshold": 0.3}, "pii_leak", "pii_leak: PHONE_NUMBER in text"),
+        ({"thresholds": {"PHONE_NUMBER": 0.99}, "leak_threshold": 0.3, "leak_action": "quarantine"}, "pii_leak", "pii_leak: PHONE_NUMBER in text"),
     ],
 )
 def test_rows_can_be_quarantined_with_a_reason(make_config, tmp_path, settings, reason, detail):

@@ -1,0 +1,194 @@
+"""Identifiers found by their shape and the words before them, not by validity rules.
+
+A redactor that waits for a valid checksum leaks what people actually type:
+record numbers of formats nobody configured (`MRN: A-2019-55813`,
+`member id XWB847362915`, `case #JH-998877`), SSNs that fail the SSA's rules
+(`SSN 123-45-6789`), phones of regions outside `redact.phone_regions`
+(`Mobile: 71-33-52-22`), IBANs typed in lower case, and card numbers with a
+typo in the check digit. Each recognizer here scores a match by its shape
+and by a context word earlier on the same line, checked as a whole word
+(Presidio's own context check matches substrings, so `id` would count in
+`did` and `valid`):
+
+- `IdNumberRecognizer` (ID_NUMBER): letter-and-digit codes with at least 5
+  digits score 0.5 alone and 0.8 after a context word; runs of 6 or more
+  digits (dashes allowed) score 0.3 alone, under every threshold, and 0.7
+  after a context word, as do 5-digit runs. Amounts, decimals, versions,
+  dates, numbers with a unit (`10000mAh`) and parts of emails, URLs and paths
+  are not ids. A specific identifier (phone, card, SSN, custom id) that
+  covers the same text wins (`drop_generic_ids`).
+- `ContextNumberRecognizer`: a number right after its cue (`SSN:`,
+  `call me at`, `credit card number is`) is that entity whatever its
+  validity; one instance each for US_SSN, PHONE_NUMBER and CREDIT_CARD.
+- `AnyCaseIbanRecognizer`: Presidio's IBAN patterns and checksum, run on the
+  upper-cased text.
+"""
+
+from __future__ import annotations
+
+import re
+
+from presidio_analyzer import EntityRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+from presidio_analyzer.predefined_recognizers import IbanRecognizer
+
+ID_CONTEXT_WORDS = (
+    "id", "ids", "no", "nr", "num", "number", "mrn", "record", "records", "member", "membership", "policy", "plan",
+    "account", "acct", "a/c", "case", "claim", "patient", "ticket", "ref", "reference", "invoice", "license", "licence",
+    "certificate", "cert", "subscriber", "enrollee", "beneficiary", "chart", "medicaid", "medicare", "insurance",
+    "passport", "badge", "employee", "customer", "client", "registration", "file", "group",
+)
+_ID_CONTEXT = re.compile(r"(?i)(?:(?<![\w/])(?:" + "|".join(re.escape(w) for w in ID_CONTEXT_WORDS) + r")(?![\w/])|#\s*$)")
+_CONTEXT_CHARS = 40
+"""How far back on the same line a context word counts (about five words, like Presidio's window)."""
+
+_ID_TOKEN = re.compile(r"(?<![\w#@$€£¥.,/\\-])#?[A-Za-z0-9]+(?:[-/._][A-Za-z0-9]+){0,6}(?![\w@]|[-/.:]\w|,\d)")
+_NUMBER_WITH_UNIT = re.compile(r"\d[\d.,]*(?:[a-z]{1,3}|mAh|[KMGT]B|[kKMG]Hz|USD|EUR|GBP|K|M)")
+_DATE_OR_TIME = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:T[\d:.]+Z?)?|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
+_VERSION = re.compile(r"[vV]?\d+(?:\.\d+){1,3}")
+_YEAR_RANGE = re.compile(r"(?:19|20)\d\d[-/](?:19|20)?\d\d")
+
+
+class IdNumberRecognizer(EntityRecognizer):
+    """ID_NUMBER for record, member, policy, case and account numbers of any format (see the module)."""
+
+    CODE_SCORE, CODE_CONTEXT_SCORE = 0.5, 0.8
+    DIGITS_SCORE, DIGITS_CONTEXT_SCORE = 0.3, 0.7
+
+    def __init__(self, supported_language: str = "en") -> None:
+        super().__init__(supported_entities=["ID_NUMBER"], supported_language=supported_language, name="IdNumberRecognizer")
+
+    def load(self) -> None:
+        return None
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+        results = []
+        for match in _ID_TOKEN.finditer(text):
+            score = self._score(match.group(), has_context_before(text, match.start(), _ID_CONTEXT))
+            if score:
+                results.append(_result("ID_NUMBER", match.start(), match.end(), score, self))
+        return results
+
+    def _score(self, token: str, context: bool) -> float:
+        body = token.lstrip("#")
+        digits = sum(ch.isdigit() for ch in body)
+        letters = sum(ch.isalpha() for ch in body)
+        if digits < 5 or _looks_like_other_number(body):
+            return 0.0
+        if letters:
+            return self.CODE_CONTEXT_SCORE if context or token.startswith("#") else self.CODE_SCORE
+        if "." in body or "/" in body:
+            return 0.0  # decimals, versions, dates
+        if context or token.startswith("#"):
+            return self.DIGITS_CONTEXT_SCORE
+        return self.DIGITS_SCORE if digits >= 6 else 0.0
+
+
+def _looks_like_other_number(body: str) -> bool:
+    if "/" in body and "." in body.split("/", 1)[0]:
+        return True  # a host and path: the URL recognizer's
+    return any(shape.fullmatch(body) for shape in (_NUMBER_WITH_UNIT, _DATE_OR_TIME, _VERSION, _YEAR_RANGE))
+
+
+def has_context_before(text: str, start: int, context: re.Pattern[str]) -> bool:
+    """True when `context` matches in the stretch of the same line before `start` (at most _CONTEXT_CHARS)."""
+    line_start = text.rfind("\n", 0, start) + 1
+    return context.search(text, max(line_start, start - _CONTEXT_CHARS), start) is not None
+
+
+# Words that may stand between a cue and its number: "my credit card number is", "call me at".
+_FILLER = r"(?:[ \t]*[:#=.-]?[ \t]*(?:is|was|number|no\.?|num|nr|at|on|me|my|the|of|his|her|our|your|their|ending|in|new|old|mobile|cell|home|work|direct|main|office|line|please|pls|to)\b)*"
+_GAP = r"[ \t]*[:#=.,-]?[ \t]*"
+_NOT_GLUED_BEFORE = r"(?<![\w.-])"
+_NOT_GLUED_AFTER = r"(?![\w]|[-.]\d)"
+
+
+class ContextNumberRecognizer(EntityRecognizer):
+    """`entity` for a number of the given shape that follows one of the cues, valid or not.
+
+    `cues` and `number` are regular expressions; between them only filler words
+    (`is`, `number`, `at`, `my`, ...) and punctuation may stand, on one line.
+    `digits` bounds the count of digits in the number.
+    """
+
+    def __init__(self, *, entity: str, name: str, cues: str, number: str, digits: tuple[int, int], score: float, supported_language: str = "en") -> None:
+        super().__init__(supported_entities=[entity], supported_language=supported_language, name=name)
+        self.pattern = re.compile(
+            r"(?i:(?<!\w)(?:" + cues + r")(?!\w))" + _FILLER + _GAP + r"(?P<value>" + _NOT_GLUED_BEFORE + "(?:" + number + ")" + _NOT_GLUED_AFTER + ")"
+        )
+        self.digits = digits
+        self.score = score
+
+    def load(self) -> None:
+        return None
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+        results = []
+        low, high = self.digits
+        for match in self.pattern.finditer(text):
+            value = match.group("value")
+            if low <= sum(ch.isdigit() for ch in value) <= high:
+                results.append(_result(self.supported_entities[0], match.start("value"), match.end("value"), self.score, self))
+        return results
+
+
+def context_number_recognizers() -> list[ContextNumberRecognizer]:
+    """Cue-led SSNs, phones and cards, kept even where validity rules would drop them."""
+    return [
+        ContextNumberRecognizer(
+            entity="US_SSN", name="ContextSsnRecognizer",
+            cues=r"ssn|ss#|ss\s?no|soc(?:ial)?\.?\s?sec(?:urity)?(?:\s?(?:no|#|number))?|social",
+            number=r"\d{3}(?P<sep>[- .]?)\d{2}(?P=sep)\d{4}", digits=(9, 9), score=0.6,
+        ),
+        ContextNumberRecognizer(
+            entity="PHONE_NUMBER", name="ContextPhoneRecognizer",
+            cues=r"phone|telephone|tel|ph|mob|mobile|cell|cellphone|call|text|sms|whatsapp|fax|reach|answering|dial|landline|contact",
+            number=r"\+?\(?\d{1,5}\)?(?:[ .\-/]?\(?\d{1,5}\)?){1,6}", digits=(6, 15), score=0.6,
+        ),
+        ContextNumberRecognizer(
+            entity="CREDIT_CARD", name="ContextCardRecognizer",
+            cues=r"card|credit\s?card|debit\s?card|visa|mastercard|amex|cc|cc#|card\s?no",
+            number=r"\d{4}(?:[ -]?\d{2,7}){1,4}|\d{12,19}", digits=(12, 19), score=0.6,
+        ),
+    ]
+
+
+class AnyCaseIbanRecognizer(IbanRecognizer):
+    """Presidio's IBAN recognizer (patterns, country formats, MOD 97 check) on the text and on the text
+    upper-cased, so `gb42nawi04454264788619` is found like `GB42 NAWI 0445 4264 7886 19`. Both are
+    needed: upper-cased words right after an IBAN (`... 0939 FAILED`) make its pattern overreach."""
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None, regex_flags: int | None = None) -> list[RecognizerResult]:
+        found = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        upper = upper_keeping_length(text)
+        if upper != text:
+            spans = {(r.start, r.end) for r in found}
+            found += [r for r in super().analyze(upper, entities, nlp_artifacts, regex_flags) if (r.start, r.end) not in spans]
+        return found
+
+
+def upper_keeping_length(text: str) -> str:
+    """Upper-case, except the few characters whose upper case is longer (`ß`), so offsets stay valid."""
+    upper = text.upper()
+    if len(upper) == len(text):
+        return upper
+    return "".join(c.upper() if len(c.upper()) == 1 else c for c in text)
+
+
+def _result(entity: str, start: int, end: int, score: float, recognizer: EntityRecognizer) -> RecognizerResult:
+    return RecognizerResult(entity, start, end, score, recognition_metadata={
+        RecognizerResult.RECOGNIZER_NAME_KEY: recognizer.name, RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: recognizer.id,
+    })
+
+
+GENERIC_ENTITIES = frozenset({"ID_NUMBER"})
+
+
+def drop_generic_ids(results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """Remove ID_NUMBER results that overlap a result of a specific identifier (phone, card, SSN,
+    IBAN, email, a custom id), so the more telling entity names the span."""
+    specific = [r for r in results if r.entity_type not in GENERIC_ENTITIES and r.entity_type not in _NER_LIKE]
+    return [r for r in results if r.entity_type not in GENERIC_ENTITIES or not any(r.intersects(s) for s in specific)]
+
+
+_NER_LIKE = frozenset({"PERSON", "LOCATION", "ORGANIZATION", "NRP", "DATE_TIME"})
