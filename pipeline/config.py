@@ -141,7 +141,8 @@ class RedactConfig(Section):
     # recognizer's 0.6: organisations are quasi-identifiers (an employer, a hospital), kept at 0.3
     thresholds: dict[str, float] = {"US_SSN": 0.4, "US_PASSPORT": 0.4, "US_ITIN": 0.4, "ORGANIZATION": 0.3}
     keep_terms: list[str] = []  # spans that are exactly one of these (any case) are never redacted, e.g. product names
-    propagate: Literal["document", "off"] = "document"  # redact every other mention of a found name in the row
+    # every other mention of a found name (and its parts) is redacted: in the same row, in every row, or not at all
+    propagate: Literal["document", "dataset", "off"] = "document"
     default_operator: Literal["replace", "pseudonymize", "mask", "hash", "drop_row"] = "replace"
     operators: dict[str, Literal["replace", "pseudonymize", "mask", "hash", "drop_row"]] = {}
     key_env: str = "PIPELINE_PSEUDONYM_KEY"

@@ -35,7 +35,7 @@ from pipeline.errors import InputError
 from pipeline.pii.identifiers import drop_generic_ids
 from pipeline.pii.names import load_lexicon
 from pipeline.pii.recognizers import (
-    NOISY_RECOGNIZERS, REPLACED_RECOGNIZERS, build_recognizers, drop_data_words, drop_misread_names, drop_swallowing_dates,
+    NOISY_RECOGNIZERS, REPLACED_RECOGNIZERS, build_recognizers, drop_misread_names, drop_swallowing_dates, drop_unlikely_organizations,
     split_at_line_breaks,
 )
 
@@ -137,7 +137,8 @@ class PiiDetector:
     def _keep(self, text: str, found: list[RecognizerResult]) -> list[RecognizerResult]:
         # dates are checked against every number span, even those below their threshold
         found = split_at_line_breaks(text, found, self.lexicon.is_common)
-        plausible = drop_data_words(text, drop_generic_ids(drop_misread_names(text, drop_swallowing_dates(text, found))))
+        plausible = drop_generic_ids(drop_misread_names(text, drop_swallowing_dates(text, found)))
+        plausible = drop_unlikely_organizations(text, plausible, self.lexicon.is_plain_word)
         kept = [r for r in plausible if r.score >= self.settings.threshold(r.entity_type) and not self._kept_term(text, r)]
         return sorted(kept, key=lambda r: (r.start, -r.end))
 

@@ -68,6 +68,12 @@ class NameLexicon:
     given_names: frozenset[str]
     surnames: frozenset[str]
     common_words: frozenset[str]
+    dictionary_words: frozenset[str] = frozenset()  # every word of the lemmatizer's index, nouns too
+
+    def is_plain_word(self, word: str) -> bool:
+        """A dictionary word or a stop word that is not a given name (`Delivery`, `Android`, not `Veronica`)."""
+        lowered = word.lower()
+        return (lowered in self.dictionary_words or lowered in self.common_words) and lowered not in self.given_names
 
     def is_given_name(self, word: str) -> bool:
         lowered = word.lower()
@@ -90,7 +96,12 @@ def load_lexicon(spacy_model: str) -> NameLexicon:
     folder = Path(names.__file__).parent
     given = _census_names(folder / "dist.male.first") | _census_names(folder / "dist.female.first")
     surnames = _census_names(folder / "dist.all.last")
-    return NameLexicon(given, surnames, _common_words(spacy_model))
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    index = _lemma_index(spacy_model)
+    common = frozenset(STOP_WORDS) | CALENDAR_WORDS | index.get("adj", frozenset()) | index.get("adv", frozenset()) | index.get("verb", frozenset())
+    dictionary = frozenset().union(*index.values()) if index else frozenset()
+    return NameLexicon(given, surnames, common, dictionary)
 
 
 def _census_names(path: Path) -> frozenset[str]:
@@ -98,20 +109,18 @@ def _census_names(path: Path) -> frozenset[str]:
         return frozenset(line.split(maxsplit=1)[0].lower() for line in lines if line.strip())
 
 
-def _common_words(spacy_model: str) -> frozenset[str]:
+def _lemma_index(spacy_model: str) -> dict[str, frozenset[str]]:
+    """The words per part of speech of the model's lemmatizer tables (WordNet's index in spaCy's
+    English models); empty for a model without them."""
     import spacy.util
-    from spacy.lang.en.stop_words import STOP_WORDS
     from spacy.lookups import Lookups
     from spacy.strings import hash_string
 
-    words = set(STOP_WORDS) | CALENDAR_WORDS
     folder = spacy.util.get_package_path(spacy_model) if spacy.util.is_package(spacy_model) else Path(spacy_model)
     for tables in folder.glob("**/lemmatizer/lookups/lookups.bin"):
         index = Lookups().from_disk(tables.parent).get_table("lemma_index", {})
-        for part_of_speech in ("adj", "adv", "verb"):
-            words.update(index.get(hash_string(part_of_speech), []))
-        break
-    return frozenset(words)
+        return {pos: frozenset(index.get(hash_string(pos), [])) for pos in ("adj", "adv", "noun", "verb")}
+    return {}
 
 
 def _person(start: int, end: int, score: float, recognizer: EntityRecognizer) -> RecognizerResult:

@@ -584,12 +584,15 @@ NOT_ORGANIZATIONS = frozenset(
 )
 
 
-def drop_data_words(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
-    """Remove ORGANIZATION spans that are only words like `SSN`, `MRN`, `IBAN` or `HR`: the
-    context words that say what follows must stay readable (`My SSN is <US_SSN>`)."""
+def drop_unlikely_organizations(text: str, results: list[RecognizerResult], is_plain_word: Callable[[str], bool]) -> list[RecognizerResult]:
+    """Remove ORGANIZATION spans that are only words like `SSN`, `MRN` or `HR` (the context words that say
+    what follows must stay readable: `My SSN is <US_SSN>`), or one plain dictionary word that spaCy's small
+    model tags at the start of a sentence (`Please`, `Delivery`, `Android`); a given name it tags stays."""
 
-    def data_word(result: RecognizerResult) -> bool:
-        words = re.findall(r"\w+", text[result.start : result.end].lower())
-        return bool(words) and all(word in NOT_ORGANIZATIONS for word in words)
+    def unlikely(result: RecognizerResult) -> bool:
+        words = re.findall(r"\w+", text[result.start : result.end])
+        if words and all(word.lower() in NOT_ORGANIZATIONS for word in words):
+            return True
+        return len(words) == 1 and words[0].isalpha() and is_plain_word(words[0])
 
-    return [r for r in results if r.entity_type != "ORGANIZATION" or not data_word(r)]
+    return [r for r in results if r.entity_type != "ORGANIZATION" or not unlikely(r)]

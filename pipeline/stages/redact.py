@@ -76,6 +76,7 @@ class ShardOutput:
     quarantined: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
     found: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)  # (entity, column, source, method)
     leaks: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (entity, column, redacted_again | quarantined)
+    names: set[str] = field(default_factory=set)  # names found, for redact.propagate: dataset (never written but to the shard cache)
 
 
 def run(ctx: StageContext) -> StageResult:
@@ -89,6 +90,7 @@ def run(ctx: StageContext) -> StageResult:
     cache = ShardCache(ctx.run_dir, ctx.fingerprint, output_schema)
     found: Counter[tuple[str, str, str, str]] = Counter()
     leaks: Counter[tuple[str, str, str]] = Counter()
+    names: set[str] = set()
     total = kept = 0
     with Quarantine(ctx.run_dir, "redact") as quarantine, atomic_path(ctx.run_dir.path(RECORDS)) as records_path:
         with pq.ParquetWriter(records_path, output_schema) as writer:
@@ -100,12 +102,15 @@ def run(ctx: StageContext) -> StageResult:
                     quarantine.add(row_id, reason, detail, **where)
                 found.update(output.found)
                 leaks.update(output.leaks)
+                names |= output.names
                 if output.rows:
                     writer.write_table(pa.Table.from_pylist(output.rows, schema=output_schema))
                 progress.update(shard_size)
             progress.close()
         by_reason = dict(sorted(quarantine.counts.items()))
     cache.clear()
+    if settings.propagate == "dataset" and names:
+        found.update(_propagate_across_rows(ctx.run_dir.path(RECORDS), output_schema, work, names))
     ledger = _ledger(settings, work.columns, work.key_source, found, leaks)
     write_json(ctx.run_dir.path(LEDGER), ledger)
     stats = {
@@ -205,6 +210,7 @@ class ShardCache:
             quarantined=[tuple(entry) for entry in summary["quarantined"]],
             found=Counter({tuple(key): count for key, count in summary["found"]}),
             leaks=Counter({tuple(key): count for key, count in summary["leaks"]}),
+            names=set(summary.get("names", [])),
         )
 
     def save(self, index: int, output: ShardOutput) -> None:
@@ -217,6 +223,7 @@ class ShardCache:
             "quarantined": [list(entry) for entry in output.quarantined],
             "found": [[list(key), count] for key, count in sorted(output.found.items())],
             "leaks": [[list(key), count] for key, count in sorted(output.leaks.items())],
+            "names": sorted(output.names),
         })
 
     def clear(self) -> None:
@@ -410,7 +417,7 @@ def _redact_row(worker: _Worker, row: dict[str, Any], detected: dict[str, list[R
     known = KnownValueMatcher(
         ((row[c], columns.identifier_entities[c]) for c in columns.identifier if row.get(c)), worker.settings.known_value_min_length
     )
-    names = _propagation_matcher(worker, row, detected)
+    names = _propagation_matcher(worker, row, detected, output)
     where = {"source": row.get("source"), "source_file": row.get("source_file"), "source_row": row.get("source_row")}
     redacted = dict(row)
     drop_reasons: list[str] = []
@@ -456,16 +463,41 @@ def _method(span: RecognizerResult) -> str:
     return "propagated" if span.recognition_metadata.get("propagated") else "detector"
 
 
-def _propagation_matcher(worker: _Worker, row: dict[str, Any], detected: dict[str, list[RecognizerResult]]) -> KnownValueMatcher | None:
-    """The names found anywhere in this row's text columns, with their parts, as a matcher (redact.propagate: document)."""
+def _propagation_matcher(worker: _Worker, row: dict[str, Any], detected: dict[str, list[RecognizerResult]], output: ShardOutput) -> KnownValueMatcher | None:
+    """The names found anywhere in this row's text columns, with their parts, as a matcher; with
+    redact.propagate: dataset they are also kept in `output.names` for the pass over every row."""
     from pipeline.pii.names import propagated_names
 
     if worker.settings.propagate == "off":
         return None
     columns = list(detected)
     names = propagated_names((row[c] for c in columns), (detected[c] for c in columns), worker.detector.lexicon)
+    if worker.settings.propagate == "dataset":
+        output.names |= names
     matcher = KnownValueMatcher(((name, "PERSON_NAME") for name in names), worker.settings.known_value_min_length)
     return None if matcher.empty else matcher
+
+
+def _propagate_across_rows(path: Path, schema: pa.Schema, work: Work, names: set[str]) -> Counter[tuple[str, str, str, str]]:
+    """redact.propagate: dataset: every mention of a name found in any row is redacted in every kept row,
+    in a second pass over the redacted records; returns the counts for the ledger (method `propagated_dataset`)."""
+    from pipeline.pii.operators import Redactor
+
+    matcher = KnownValueMatcher(((name, "PERSON_NAME") for name in names), work.settings.known_value_min_length)
+    redactor = Redactor(work.settings, work.key)
+    found: Counter[tuple[str, str, str, str]] = Counter()
+    source = pq.ParquetFile(path)
+    with atomic_path(path) as temporary, pq.ParquetWriter(temporary, schema) as writer:
+        for batch in source.iter_batches(batch_size=work.settings.shard_rows):
+            rows = batch.to_pylist()
+            for row, column in ((row, column) for row in rows for column in work.columns.text):
+                text = row.get(column)
+                spans = non_overlapping(outside_masks(text, _propagated_spans(text, matcher))) if isinstance(text, str) else []
+                if spans:
+                    row[column] = redactor.redact(text, spans)
+                    found[("PERSON", column, str(row.get("source")), "propagated_dataset")] += len(spans)
+            writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+    return found
 
 
 def _propagated_spans(text: str, names: KnownValueMatcher | None) -> list[RecognizerResult]:

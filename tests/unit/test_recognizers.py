@@ -20,7 +20,7 @@ from pipeline.pii.recognizers import (
     NOISY_RECOGNIZERS, REPLACED_RECOGNIZERS, CardNumberRecognizer, FacilityRecognizer, OfflineEmailRecognizer, RegionPhoneRecognizer, SsnRecognizer,
     StreetAddressRecognizer,
     _candidate_windows, build_recognizers, custom_identifier_recognizer, drop_misread_names, drop_swallowing_dates, luhn_valid, mod97_valid,
-    split_at_line_breaks,
+    drop_unlikely_organizations, split_at_line_breaks,
 )
 from pipeline.pii.names import load_lexicon
 
@@ -462,3 +462,21 @@ def test_split_at_line_breaks(text, span, expected):
     start = text.index(span)
     results = split_at_line_breaks(text, [RecognizerResult("PERSON", start, start + len(span), 0.85)], LEXICON.is_common)
     assert [text[r.start:r.end] for r in results] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "org", "kept"),
+    [
+        ("My SSN is 093-12-0079", "SSN", False),
+        ("Please call back", "Please", False),
+        ("Delivery was late", "Delivery", False),
+        ("Veronica called", "Veronica", True),
+        ("I work at Initech now", "Initech", True),
+        ("Seen at Methodist Hospital", "Methodist Hospital", True),
+    ],
+)
+def test_drop_unlikely_organizations(text, org, kept):
+    start = text.index(org)
+    results = [RecognizerResult("ORGANIZATION", start, start + len(org), 0.34), RecognizerResult("PERSON", 0, 2, 0.85)]
+    remaining = drop_unlikely_organizations(text, results, LEXICON.is_plain_word)
+    assert [r.entity_type for r in remaining] == (["ORGANIZATION", "PERSON"] if kept else ["PERSON"])

@@ -232,3 +232,34 @@ def test_the_ray_executor_without_ray_says_what_to_install(make_config, tmp_path
     write_rows(tmp_path, ROWS)
     with pytest.raises(InputError, match=r"\[ray\] extra"):
         run_pipeline(make_config(config()), RunDir(tmp_path / "run"), ["ingest", "redact"], executor="ray")
+
+
+PROPAGATION_ROWS = [("1", "Meeting notes from Tamara Utsch. Action: utsch to send the deck by Friday.", "billing", None, None, None, "C1")]
+
+
+@pytest.mark.parametrize(("propagate", "left"), [("document", False), ("dataset", False), ("off", True)])
+def test_a_found_name_is_redacted_wherever_else_the_row_mentions_it(make_config, tmp_path, propagate, left):
+    records, _, stats, run_dir = redact(make_config, tmp_path, rows=PROPAGATION_ROWS, propagate=propagate)
+    text = records.loc[0, "text"]
+    assert "Tamara" not in text and ("utsch to send" in text) == left
+    ledger = json.loads(run_dir.path("redact/pii_ledger.json").read_text())
+    assert ("propagated" in ledger["entities"]["PERSON"]["by_method"]) == (not left)
+
+
+def test_the_leak_scan_redacts_what_it_finds_and_counts_it(make_config, tmp_path):
+    rows = [("1", "Order shipped late, (415) 555-0134.", "billing", None, None, None, "C1")]
+    records, quarantine, stats, run_dir = redact(make_config, tmp_path, rows=rows, thresholds={"PHONE_NUMBER": 0.99}, leak_threshold=0.3)
+    leak_scan = json.loads(run_dir.path("redact/pii_ledger.json").read_text())["leak_scan"]
+    assert quarantine == [] and "555-0134" not in records.loc[0, "text"]
+    assert leak_scan["action"] == "redact_again" and leak_scan["redacted_again"] >= 1 and leak_scan["quarantined"] == 0
+    assert {hit["outcome"] for hit in leak_scan["hits"]} == {"redacted_again"}
+
+
+def test_dataset_propagation_reaches_other_rows(make_config, tmp_path):
+    rows = [*PROPAGATION_ROWS, ("2", "Follow-up: utsch still has the deck.", "billing", None, None, None, "C2")]
+    by_scope = {scope: redact(make_config, tmp_path, rows=rows, run=scope, propagate=scope) for scope in ("document", "dataset")}
+    assert "utsch still" in by_scope["document"][0].loc[1, "text"]
+    assert "utsch" not in by_scope["dataset"][0].loc[1, "text"].lower()
+    ledger = json.loads(by_scope["dataset"][3].path("redact/pii_ledger.json").read_text())
+    assert ledger["entities"]["PERSON"]["by_method"]["propagated_dataset"] >= 1
+    assert "utsch" not in json.dumps(ledger).lower()
