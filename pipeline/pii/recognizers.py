@@ -16,15 +16,22 @@ replaces them:
 - `UsSsnRecognizer` scores a bare 9-digit SSN 0.05, so any threshold that keeps
   precision drops `Please mask 458252516` unless a context word is near;
   `SsnRecognizer` scores it 0.4.
+- `IbanRecognizer` misses lower-case IBANs; `AnyCaseIbanRecognizer`
+  (pipeline.pii.identifiers) does not.
+
+It adds street addresses and facilities (`FacilityRecognizer`: `Methodist
+Hospital`, `University of Michigan`); ids, cue-led numbers and names come from
+`pipeline.pii.identifiers` and `pipeline.pii.names`.
 
 Use them by removing the stock ones, by name, and adding `build_recognizers(...)`:
 
     for name in (*REPLACED_RECOGNIZERS, *NOISY_RECOGNIZERS):
         registry.remove_recognizer(name)
-    for recognizer in build_recognizers(phone_regions=..., custom_identifiers=...):
+    for recognizer in build_recognizers(phone_regions=..., custom_identifiers=..., lexicon=load_lexicon(model)):
         registry.add_recognizer(recognizer)
 
-and pass what the analyzer returns through `drop_swallowing_dates`.
+and pass what the analyzer returns through the `drop_*` and `split_at_line_breaks` filters
+(`pipeline.pii.engine.PiiDetector` does).
 """
 
 from __future__ import annotations
