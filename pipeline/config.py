@@ -106,6 +106,7 @@ REDACT_OPERATORS = ("replace", "pseudonymize", "mask", "hash", "drop_row")
 DEFAULT_ENTITIES = (
     "PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS",
     "LOCATION", "ORGANIZATION", "DATE_TIME", "URL", "UK_NHS", "US_PASSPORT", "US_ITIN", "CRYPTO", "MEDICAL_LICENSE", "ID_NUMBER",
+    "USERNAME",
 )
 DEFAULT_PHONE_REGIONS = ("US", "GB", "DE", "FR", "IN", "CA", "AU", "IE", "ES", "IT", "NL")
 

@@ -21,12 +21,15 @@ and by a context word earlier on the same line, checked as a whole word
   `call me at`, `credit card number is`) is that entity whatever its
   validity; one instance each for US_SSN, PHONE_NUMBER and CREDIT_CARD.
 - `AnyCaseIbanRecognizer`: Presidio's IBAN patterns and checksum, run on the
-  upper-cased text.
+  upper-cased text;
+- `UsernameRecognizer` (USERNAME): `@handles` and account names after
+  `username`, `login`, `log in as`, `discord`, `ig`.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -179,6 +182,37 @@ def _result(entity: str, start: int, end: int, score: float, recognizer: EntityR
     return RecognizerResult(entity, start, end, score, recognition_metadata={
         RecognizerResult.RECOGNIZER_NAME_KEY: recognizer.name, RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: recognizer.id,
     })
+
+
+_HANDLE = re.compile(r"(?<![\w@.])@[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?(?![\w@]|\.\w)")
+_USERNAME_CUE = re.compile(
+    r"(?i:(?<![\w/])(?:user ?name|user|login|log(?:ged)? in as|signed in as|handle|screen ?name|gamertag|discord|insta|instagram|ig|"
+    r"twitter|tiktok|snap|snapchat|telegram|skype|psn|xbox|steam|reddit|github|u/)(?![\w]))"
+    r"(?:[ \t]*(?:is|was|=|:|-)?[ \t]*)(?P<value>[A-Za-z0-9_][A-Za-z0-9_.]{1,30}[A-Za-z0-9_])(?![\w@]|\.\w)"
+)
+
+
+class UsernameRecognizer(EntityRecognizer):
+    """USERNAME for `@handles` and for the account name after `username`, `login`, `log in as`, `discord`, `ig`
+    and the like; after a cue, a plain word (`login for the drive`) is not a name unless it holds a digit,
+    an underscore or a dot."""
+
+    SCORE = 0.6
+
+    def __init__(self, is_plain_word: Callable[[str], bool], supported_language: str = "en") -> None:
+        super().__init__(supported_entities=["USERNAME"], supported_language=supported_language, name="UsernameRecognizer")
+        self.is_plain_word = is_plain_word
+
+    def load(self) -> None:
+        return None
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+        results = [_result("USERNAME", m.start(), m.end(), self.SCORE, self) for m in _HANDLE.finditer(text)]
+        for match in _USERNAME_CUE.finditer(text):
+            value = match.group("value")
+            if any(ch.isdigit() or ch in "_." for ch in value) or not self.is_plain_word(value):
+                results.append(_result("USERNAME", match.start("value"), match.end("value"), self.SCORE, self))
+        return results
 
 
 GENERIC_ENTITIES = frozenset({"ID_NUMBER"})

@@ -56,7 +56,10 @@ NOT_NAMES = CALENDAR_WORDS | frozenset(
     "all hello hi hey dear thanks thank regards best re fw fwd subject sent date cc bcc to from undisclosed recipients "
     "recipient list group staff admin info billing sales hr it helpdesk desk office manager department dept doctor nurse "
     "patient member members user users client clients mom mum dad everyone friend friends yesterday today tomorrow "
-    "morning afternoon evening night god".split()
+    "morning afternoon evening night god "
+    # chat and transcript labels, and chat slang
+    "ps edit update note notes fyi tldr op mod bot agent user assistant human system ai pt rx dx hx tx "
+    "u ur lol omg lmk jk idk tbh bc pls plz thx gonna wanna gotta ya yall bro sis fam dude hun babe bae ppl rn tho btw imo smh ngl af".split()
 )
 NAME_STOPWORDS = frozenset({"mr", "mrs", "ms", "dr", "prof", "van", "von", "der", "de", "la", "le", "du", "da", "del", "jr", "sr", "ii", "iii"})
 
@@ -69,6 +72,11 @@ class NameLexicon:
     surnames: frozenset[str]
     common_words: frozenset[str]
     dictionary_words: frozenset[str] = frozenset()  # every word of the lemmatizer's index, nouns too
+
+    def is_unknown(self, word: str) -> bool:
+        """Three letters or more that no dictionary, stop list or chat slang knows: in informal text, most often a name."""
+        lowered = word.lower()
+        return len(lowered) >= 3 and lowered.isalpha() and lowered not in self.dictionary_words and not self.is_common(lowered)
 
     def is_plain_word(self, word: str) -> bool:
         """A dictionary word or a stop word that is not a given name (`Delivery`, `Android`, not `Veronica`)."""
@@ -173,8 +181,13 @@ _NAME_CUE = re.compile(
     rf"(?i:{_CUE})[!,:]?[ \t]*(?:\n[ \t]*){{0,2}}-?[ \t]*(?:(?i:{_TITLE})\.?[ \t]+)?"
     rf"(?:(?P<name>{NAME_WORD}(?:[ \t]+(?:{NAME_WORD}|{_INITIAL}(?=[ \t]+[{_UPPER}]))){{0,3}})|(?P<lower>{_LOWER_WORD}(?:[ \t]+{_LOWER_WORD})?))"
 )
-# Cues after which any capitalised word is taken; after the others (`with`, `and`, `met`, ...) only lexicon names are.
-_STRONG_CUE = re.compile(rf"(?i:{_SIGN_OFFS}|{_GREETINGS}|my name is|my name's|name is|ask for|raised by|signed|attn:?|{_TITLE}|my \w+)\W*$")
+# Cues after which any capitalised word, or a lower-case word no dictionary knows, is taken as a name;
+# after the others (`with`, `and`, `this is`, ...) only names of the lexicon are.
+_STRONG_CUE = re.compile(
+    rf"(?i:{_SIGN_OFFS}|{_GREETINGS}|my name is|my name's|name is|ask for|raised by|signed|attn:?|{_TITLE}|my \w+|"
+    r"spoke to|spoke with|talked to|talking to|talked with|speak to|speak with|told|asked|texted|called|messaged|met|"
+    r"shoutout to|shout out to|shoutout|happy birthday|congrats|congratulations|rip|rip grandpa|rip grandma)\W*$"
+)
 
 
 class NameCueRecognizer(_NameRecognizer):
@@ -197,25 +210,33 @@ class NameCueRecognizer(_NameRecognizer):
     def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
         results = []
         for match in _NAME_CUE.finditer(text):
-            span = self._capitalised(text, match) if match.group("name") else self._lower_case(match)
+            group = "name" if match.group("name") else "lower"
+            strong = _STRONG_CUE.search(text, match.start(), match.start(group)) is not None
+            span = self._capitalised(match, strong) if group == "name" else self._lower_case(match, strong)
             if span:
                 results.append(_person(*span, self.SCORE, self))
         return results
 
-    def _capitalised(self, text: str, match: re.Match[str]) -> tuple[int, int] | None:
+    def _capitalised(self, match: re.Match[str], strong: bool) -> tuple[int, int] | None:
         span = self._trimmed(match.group("name"), match.start("name"))
         if span is None:
             return None
-        strong = _STRONG_CUE.search(text, match.start(), match.start("name")) is not None
-        words = re.findall(NAME_WORD, text[span[0] : span[1]])
+        words = re.findall(NAME_WORD, match.string[span[0] : span[1]])
         return span if strong or any(self.lexicon.is_name(word) for word in words) else None
 
-    def _lower_case(self, match: re.Match[str]) -> tuple[int, int] | None:
+    def _lower_case(self, match: re.Match[str], strong: bool) -> tuple[int, int] | None:
+        """A lower-case name: a given name of the lexicon, or after a strong cue a word no dictionary knows
+        (`my friend ugolino`); a second word when it is a name too."""
         words = list(re.finditer(_LOWER_WORD, match.group("lower")))
-        if not self.lexicon.is_given_name(words[0].group()):
+        if not self._lower_name(words[0].group(), strong, given=True):
             return None
-        last = words[1] if len(words) > 1 and self.lexicon.is_name(words[1].group()) else words[0]
+        last = words[1] if len(words) > 1 and self._lower_name(words[1].group(), strong, given=False) else words[0]
         return match.start("lower") + words[0].start(), match.start("lower") + last.end()
+
+    def _lower_name(self, word: str, strong: bool, *, given: bool) -> bool:
+        if self.lexicon.is_given_name(word) if given else self.lexicon.is_name(word):
+            return True
+        return strong and self.lexicon.is_unknown(word)
 
 
 _HEADER = re.compile(r"(?im)^[ \t>-]*(?:(?:from|to|cc|bcc|reply-to|sender|attendees|organizer|author)[ \t]*:|(?:forwarded|sent) by\b)(?P<rest>[^\n]*)")
@@ -245,12 +266,37 @@ class EmailStructureRecognizer(_NameRecognizer):
         return [span for run in re.finditer(_NAME_RUN, rest) if (span := self._trimmed(run.group(), offset + run.start()))]
 
 
+_SPEAKER = re.compile(rf"(?m)^[ \t>]*(?:\[[^\]\n]{{1,25}}\][ \t]*|\(?\d{{1,2}}[:.]\d{{2}}(?:[ \t]*[ap]\.?m\.?)?\)?[ \t]*[-–]?[ \t]*)?(?P<name>[^\W\d_][\w'’.-]*(?:[ \t][^\W\d_][\w'’.-]*)?)[ \t]*:[ \t]+\S")
+
+
+class ChatSpeakerRecognizer(_NameRecognizer):
+    """PERSON for the speaker labels of a chat transcript (`[5 pm] Carina: call me`, `lando: u coming?`):
+    a line that starts with one or two words and a colon, in a text with at least two such lines, where the
+    label is not a common word or role (`me:`, `nurse:`, `edit:`, `Subject:`)."""
+
+    SCORE = 0.6
+
+    def __init__(self, lexicon: NameLexicon, supported_language: str = "en") -> None:
+        super().__init__(lexicon, "ChatSpeakerRecognizer", supported_language)
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+        labels = [m for m in _SPEAKER.finditer(text) if not any(self.lexicon.is_plain_word(w) or self.lexicon.is_common(w) for w in m.group("name").split())]
+        if len(labels) < 2:
+            return []
+        return [_person(m.start("name"), m.end("name"), self.SCORE, self) for m in labels]
+
+
 _CAPITALISED_RUN = re.compile(rf"(?<![\w'’-]){NAME_WORD}(?:[ \t]+(?:{_INITIAL}[ \t]+)?{NAME_WORD}){{0,2}}")
+
+
+_LOWER_CASE_WORD = re.compile(rf"(?<![\w@.'’-])[{_LOWER}]{{3,}}(?![\w@'’-]|\.\w)")
 
 
 class LexiconNameRecognizer(_NameRecognizer):
     """PERSON for a capitalised given name of the lexicon (`Tamara`) and the capitalised words that follow it
-    (`Tamara Utsch`, `Gayle W Muench`); capitalised words before it are left to the other recognizers."""
+    (`Tamara Utsch`, `Gayle W Muench`); capitalised words before it are left to the other recognizers.
+    A lower-case given name counts too when no dictionary knows it as a word (`talked to delphine`; not
+    `jack`, `faith`, `nelson`, which WordNet lists)."""
 
     SCORE, FULL_NAME_SCORE = 0.5, 0.6
 
@@ -269,11 +315,14 @@ class LexiconNameRecognizer(_NameRecognizer):
                 tail.pop()
             score = self.FULL_NAME_SCORE if len(tail) > 1 else self.SCORE
             results.append(_person(run.start() + tail[0].start(), run.start() + tail[-1].end(), score, self))
+        for word in _LOWER_CASE_WORD.finditer(text):
+            if self.lexicon.is_given_name(word.group()) and word.group() not in self.lexicon.dictionary_words:
+                results.append(_person(word.start(), word.end(), self.SCORE, self))
         return results
 
 
 def name_recognizers(lexicon: NameLexicon) -> list[EntityRecognizer]:
-    return [NameCueRecognizer(lexicon), EmailStructureRecognizer(lexicon), LexiconNameRecognizer(lexicon)]
+    return [NameCueRecognizer(lexicon), EmailStructureRecognizer(lexicon), ChatSpeakerRecognizer(lexicon), LexiconNameRecognizer(lexicon)]
 
 
 def name_parts(name: str, lexicon: NameLexicon, min_length: int = 3) -> set[str]:

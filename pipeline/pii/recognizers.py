@@ -48,7 +48,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, EmailRecognizer, PhoneRecognizer, UsSsnRecognizer
 
 from pipeline.config import DEFAULT_PHONE_REGIONS, CustomIdentifier
-from pipeline.pii.identifiers import AnyCaseIbanRecognizer, IdNumberRecognizer, context_number_recognizers
+from pipeline.pii.identifiers import AnyCaseIbanRecognizer, IdNumberRecognizer, UsernameRecognizer, context_number_recognizers
 from pipeline.pii.names import NameLexicon, name_recognizers
 
 REPLACED_RECOGNIZERS: tuple[str, ...] = ("EmailRecognizer", "CreditCardRecognizer", "PhoneRecognizer", "IbanRecognizer", "UsSsnRecognizer")
@@ -418,6 +418,50 @@ class FacilityRecognizer(EntityRecognizer):
         return results
 
 
+_MONTH = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+_DAY = r"(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?"
+_DATE_CUE = re.compile(
+    r"(?i)(?<!\w)(?:on|since|from|until|till|by|date|dated|dob|d\.o\.b\.?|born|seen|visit|visited|appt|appointment|admitted|"
+    r"discharged|due|last|next|before|after|surgery|procedure|scheduled|starting|started)(?!\w)\W*$"
+)
+_WRITTEN_DATES = (
+    # RFC 2822, as email headers write them: `Tue, 9 Nov 2004 00:35:18 -0500`
+    (re.compile(r"(?<!\w)(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),?[ \t]+\d{1,2}[ \t]+(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[ \t]+\d{4}"
+                r"[ \t]+\d{2}:\d{2}(?::\d{2})?(?:[ \t]*[+-]\d{4})?(?:[ \t]*\([A-Z]{2,5}\)|[ \t]+[A-Z]{2,4}\b)?"), 0.8, False),
+    # `apr 16 2024`, `Jun. 24`, `3 dec 2020`, `26 March`, in any case
+    (re.compile(rf"(?i)(?<!\w){_MONTH}\.?[ \t]+{_DAY}(?:,?[ \t]+(?:19|20)\d\d)?(?![\w:])"), 0.6, False),
+    (re.compile(rf"(?i)(?<![\w.]){_DAY}[ \t]+(?:of[ \t]+)?{_MONTH}\.?(?:,?[ \t]+(?:19|20)\d\d)?(?!\w)"), 0.6, False),
+    # `2/6`, `21.5.`, `12/10`: a date only after a word such as `on`, `seen`, `dob`
+    (re.compile(r"(?<![\w./-])(?:[12]\d|3[01]|0?[1-9])[/.](?:1[0-2]|0?[1-9])(?:\.|(?![\w/.-]))"), 0.6, True),
+    (re.compile(r"(?<![\w./-])(?:1[0-2]|0?[1-9])/(?:[12]\d|3[01]|0?[1-9])(?![\w/.-])"), 0.6, True),
+)
+
+
+class WrittenDateRecognizer(EntityRecognizer):
+    """DATE_TIME for dates as people and mail programs write them, which spaCy's model and Presidio's
+    patterns score low or miss: email header dates, month names in any case (`may 18`, `3 dec 2020`), and
+    day/month numbers (`2/6`, `21.5.`) after a word like `on`, `seen` or `dob` (alone they are as often
+    a fraction or a score). `may` with a number counts only after such a word too."""
+
+    def __init__(self, supported_language: str = "en") -> None:
+        super().__init__(supported_entities=["DATE_TIME"], supported_language=supported_language, name="WrittenDateRecognizer")
+
+    def load(self) -> None:
+        return None
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+        results = []
+        for pattern, score, needs_cue in _WRITTEN_DATES:
+            for match in pattern.finditer(text):
+                ambiguous = needs_cue or match.group().lower().startswith("may ") or match.group().lower().endswith(" may")
+                if ambiguous and not _DATE_CUE.search(text, max(0, match.start() - 30), match.start()):
+                    continue
+                results.append(RecognizerResult("DATE_TIME", match.start(), match.end(), score, recognition_metadata={
+                    RecognizerResult.RECOGNIZER_NAME_KEY: self.name, RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                }))
+        return _keep_widest(results)
+
+
 def luhn_valid(text: str) -> bool:
     """Luhn (mod 10) check over the digits of `text`; other characters are ignored.
 
@@ -518,9 +562,11 @@ def build_recognizers(*, phone_regions: list[str], custom_identifiers: list[Cust
         SsnRecognizer(),
         *context_number_recognizers(),
         IdNumberRecognizer(),
+        UsernameRecognizer(lexicon.is_plain_word),
         *name_recognizers(lexicon),
         StreetAddressRecognizer(),
         FacilityRecognizer(),
+        WrittenDateRecognizer(),
         *(custom_identifier_recognizer(spec) for spec in custom_identifiers),
     ]
 

@@ -17,7 +17,7 @@ from presidio_analyzer.nlp_engine import NlpEngineProvider
 
 from pipeline.config import DEFAULT_PHONE_REGIONS, CustomIdentifier
 from pipeline.pii.recognizers import (
-    NOISY_RECOGNIZERS, REPLACED_RECOGNIZERS, CardNumberRecognizer, FacilityRecognizer, OfflineEmailRecognizer, RegionPhoneRecognizer, SsnRecognizer,
+    NOISY_RECOGNIZERS, REPLACED_RECOGNIZERS, CardNumberRecognizer, FacilityRecognizer, OfflineEmailRecognizer, WrittenDateRecognizer, RegionPhoneRecognizer, SsnRecognizer,
     StreetAddressRecognizer,
     _candidate_windows, build_recognizers, custom_identifier_recognizer, drop_misread_names, drop_swallowing_dates, luhn_valid, mod97_valid,
     drop_unlikely_organizations, split_at_line_breaks,
@@ -312,7 +312,7 @@ def test_build_recognizers_covers_the_replaced_entities_and_each_custom_identifi
     recognizers = build_recognizers(phone_regions=["GB", "DE"], custom_identifiers=[EMPLOYEE_ID, BANK_ACCOUNT], lexicon=LEXICON)
     assert [r.supported_entities for r in recognizers] == [
         ["EMAIL_ADDRESS"], ["CREDIT_CARD"], ["IBAN_CODE"], ["PHONE_NUMBER"], ["US_SSN"], ["US_SSN"], ["PHONE_NUMBER"], ["CREDIT_CARD"],
-        ["ID_NUMBER"], ["PERSON"], ["PERSON"], ["PERSON"], ["LOCATION"], ["ORGANIZATION"], ["EMPLOYEE_ID"], ["BANK_ACCOUNT"],
+        ["ID_NUMBER"], ["USERNAME"], ["PERSON"], ["PERSON"], ["PERSON"], ["PERSON"], ["LOCATION"], ["ORGANIZATION"], ["DATE_TIME"], ["EMPLOYEE_ID"], ["BANK_ACCOUNT"],
     ]
     assert recognizers[3].supported_regions == ("GB", "DE")
     assert {r.name for r in recognizers} & {*REPLACED_RECOGNIZERS, *NOISY_RECOGNIZERS} == set()
@@ -480,3 +480,20 @@ def test_drop_unlikely_organizations(text, org, kept):
     results = [RecognizerResult("ORGANIZATION", start, start + len(org), 0.34), RecognizerResult("PERSON", 0, 2, 0.85)]
     remaining = drop_unlikely_organizations(text, results, LEXICON.is_plain_word)
     assert [r.entity_type for r in remaining] == (["ORGANIZATION", "PERSON"] if kept else ["PERSON"])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Date: Tue, 9 Nov 2004 00:35:18 -0500", ["Tue, 9 Nov 2004 00:35:18 -0500"]),
+        ("seen on 2/6 at the er", ["2/6"]),
+        ("dob 21.5. and visit 3/22", ["21.5.", "3/22"]),
+        ("appt may 18 at 3pm", ["may 18"]),
+        ("rash since apr 16 2024, worse on Jun. 24", ["apr 16 2024", "Jun. 24"]),
+        ("admitted 3 dec 2020 and out 26 March", ["3 dec 2020", "26 March"]),
+        ("add 1/2 cup, open 24/7, scored 3/4", []),
+        ("you may 2 times a day", []),
+    ],
+)
+def test_written_date_recognizer(text, expected):
+    assert [text[r.start:r.end] for r in WrittenDateRecognizer().analyze(text, ["DATE_TIME"])] == expected
