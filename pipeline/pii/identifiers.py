@@ -47,8 +47,12 @@ _CONTEXT_CHARS = 40
 
 _ID_TOKEN = re.compile(r"(?<![\w#@$€£¥.,/\\-])#?[A-Za-z0-9]+(?:[-/._][A-Za-z0-9]+){0,6}(?![\w@]|[-/.:]\w|,\d)")
 _NUMBER_WITH_UNIT = re.compile(r"\d[\d.,]*(?:[a-z]{1,3}|mAh|[KMGT]B|[kKMG]Hz|USD|EUR|GBP|K|M)")
-_DATE_OR_TIME = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:T[\d:.]+Z?)?|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
-_VERSION = re.compile(r"[vV]?\d+(?:\.\d+){1,3}")
+_DATE_OR_TIME = re.compile(
+    r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:T[\d:.]+Z?)?|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}"
+    r"|(?i:\d{1,2}[-/.]?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*[-/.]?\d{2,4})"
+)
+_VERSION = re.compile(r"[vV]?\d+(?:\.\d+){1,3}(?:[-+][A-Za-z0-9]+(?:\.[A-Za-z0-9]+)*)?")
+_HEX = re.compile(r"0[xX][0-9a-fA-F]+")
 _YEAR_RANGE = re.compile(r"(?:19|20)\d\d[-/](?:19|20)?\d\d")
 
 
@@ -90,7 +94,7 @@ class IdNumberRecognizer(EntityRecognizer):
 def _looks_like_other_number(body: str) -> bool:
     if "/" in body and "." in body.split("/", 1)[0]:
         return True  # a host and path: the URL recognizer's
-    return any(shape.fullmatch(body) for shape in (_NUMBER_WITH_UNIT, _DATE_OR_TIME, _VERSION, _YEAR_RANGE))
+    return any(shape.fullmatch(body) for shape in (_NUMBER_WITH_UNIT, _DATE_OR_TIME, _VERSION, _YEAR_RANGE, _HEX))
 
 
 def has_context_before(text: str, start: int, context: re.Pattern[str]) -> bool:

@@ -633,7 +633,8 @@ def split_at_line_breaks(text: str, results: list[RecognizerResult], is_common: 
 # Words spaCy's small model tags as ORG that name a kind of data, a form or a department, not an organisation.
 NOT_ORGANIZATIONS = frozenset(
     "ssn mrn iban id dob pin cvv cvc zip nhs itin ein vat cpt icd hipaa faq pdf api url it hr cc bcc re fw fwd "
-    "sku imei otp ach swift bic atm pos eta asap fyi lol omg".split()
+    "sku imei otp ach swift bic atm pos eta asap fyi lol omg csv xlsx xls json xml txt doc docx zip "
+    "usd eur gbp chf jpy inr cad aud cny sek nok dkk pln".split()
 )
 
 

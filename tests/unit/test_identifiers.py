@@ -31,8 +31,9 @@ def found(recognizer: EntityRecognizer, text: str, threshold: float = 0.5) -> li
         ("ID:88123456", ["88123456"]),
         # not ids: amounts, decimals, versions, dates, units, years, short codes, parts of emails and URLs
         ("Total $1,249,000.00 or 1,234,567 units", []),
-        ("Upgrade to v2.3.11 or 10.4.12345", []),
+        ("Upgrade to v2.3.11 or 10.4.12345 or 10.6.18-beta.5; error 0xB4BC1911", []),
         ("Visit on 2021-09-30 and 30/09/2021", []),
+        ("Today is 5-MAY-2021 or 05May2021", []),
         ("A 10000mAh battery, 250000km driven, 5000000 USD", []),
         ("plan years 2024-2025", []),
         ("SKU 4471-B, model XR-500, E11.9, CPT 99213, room 4120", []),
