@@ -73,15 +73,21 @@ class NameLexicon:
     common_words: frozenset[str]
     dictionary_words: frozenset[str] = frozenset()  # every word of the lemmatizer's index, nouns too
 
+    def in_dictionary(self, word: str) -> bool:
+        """The word, or the word less a regular ending (`fails`, `called`, `booking`), is a dictionary word;
+        irregular forms (`came`) are in the dictionary themselves."""
+        lowered = word.lower()
+        return any(stem in self.dictionary_words for stem in _stems(lowered))
+
     def is_unknown(self, word: str) -> bool:
         """Three letters or more that no dictionary, stop list or chat slang knows: in informal text, most often a name."""
         lowered = word.lower()
-        return len(lowered) >= 3 and lowered.isalpha() and lowered not in self.dictionary_words and not self.is_common(lowered)
+        return len(lowered) >= 3 and lowered.isalpha() and not self.in_dictionary(lowered) and not self.is_common(lowered)
 
     def is_plain_word(self, word: str) -> bool:
         """A dictionary word or a stop word that is not a given name (`Delivery`, `Android`, not `Veronica`)."""
         lowered = word.lower()
-        return (lowered in self.dictionary_words or lowered in self.common_words) and lowered not in self.given_names
+        return (self.in_dictionary(lowered) or lowered in self.common_words) and lowered not in self.given_names
 
     def is_given_name(self, word: str) -> bool:
         lowered = word.lower()
@@ -94,6 +100,14 @@ class NameLexicon:
     def is_common(self, word: str) -> bool:
         lowered = word.lower()
         return lowered in self.common_words or lowered in NOT_NAMES
+
+
+def _stems(word: str) -> list[str]:
+    stems = [word]
+    for ending, replacement in (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e"), ("ly", "")):
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            stems.append(word[: -len(ending)] + replacement)
+    return stems
 
 
 @functools.cache
@@ -118,16 +132,20 @@ def _census_names(path: Path) -> frozenset[str]:
 
 
 def _lemma_index(spacy_model: str) -> dict[str, frozenset[str]]:
-    """The words per part of speech of the model's lemmatizer tables (WordNet's index in spaCy's
-    English models); empty for a model without them."""
+    """The words per part of speech of the model's lemmatizer tables (WordNet's index and its irregular
+    forms, `came`, `geese`, in spaCy's English models); empty for a model without them."""
     import spacy.util
     from spacy.lookups import Lookups
     from spacy.strings import hash_string
 
     folder = spacy.util.get_package_path(spacy_model) if spacy.util.is_package(spacy_model) else Path(spacy_model)
     for tables in folder.glob("**/lemmatizer/lookups/lookups.bin"):
-        index = Lookups().from_disk(tables.parent).get_table("lemma_index", {})
-        return {pos: frozenset(index.get(hash_string(pos), [])) for pos in ("adj", "adv", "noun", "verb")}
+        lookups = Lookups().from_disk(tables.parent)
+        index, irregular = lookups.get_table("lemma_index", {}), lookups.get_table("lemma_exc", {})
+        return {
+            pos: frozenset(index.get(hash_string(pos), [])) | frozenset(irregular.get(hash_string(pos), {}))
+            for pos in ("adj", "adv", "noun", "verb")
+        }
     return {}
 
 

@@ -107,6 +107,7 @@ def test_a_specific_identifier_wins_over_a_generic_id():
         ("looking for gaming friends, discord itsvanessa", ["itsvanessa"]),
         ("portal login gbadebomor locked", ["gbadebomor"]),
         ("login for the shared drive? user reported it", []),
+        ("Login fails since Monday; the login came back", []),
         ("mail me at ana@example.com", []),
     ],
 )
