@@ -11,9 +11,9 @@ and by a context word earlier on the same line, checked as a whole word
 `did` and `valid`):
 
 - `IdNumberRecognizer` (ID_NUMBER): letter-and-digit codes with at least 5
-  digits score 0.5 alone and 0.8 after a context word; runs of 6 or more
-  digits (dashes allowed) score 0.3 alone, under every threshold, and 0.7
-  after a context word, as do 5-digit runs. Amounts, decimals, versions,
+  digits score 0.5 alone and 0.8 after a context word; runs of 5 or more
+  digits (dashes allowed) count only after a context word (0.7): alone they
+  are as often a quantity. Amounts, decimals, versions,
   dates, numbers with a unit (`10000mAh`) and parts of emails, URLs and paths
   are not ids. A specific identifier (phone, card, SSN, custom id) that
   covers the same text wins (`drop_generic_ids`).
@@ -45,7 +45,7 @@ _ID_CONTEXT = re.compile(r"(?i)(?:(?<![\w/])(?:" + "|".join(re.escape(w) for w i
 _CONTEXT_CHARS = 40
 """How far back on the same line a context word counts (about five words, like Presidio's window)."""
 
-_ID_TOKEN = re.compile(r"(?<![\w#@$€£¥.,/\\-])#?[A-Za-z0-9]+(?:[-/._][A-Za-z0-9]+){0,6}(?![\w@]|[-/.:]\w|,\d)")
+_ID_TOKEN = re.compile(r"(?<![\w#@$€£¥.,/\\-])(?=#?[A-Za-z._/-]*\d)#?[A-Za-z0-9]+(?:[-/._][A-Za-z0-9]+){0,6}(?![\w@]|[-/.:]\w|,\d)")
 _NUMBER_WITH_UNIT = re.compile(r"\d[\d.,]*(?:[a-z]{1,3}|mAh|[KMGT]B|[kKMG]Hz|USD|EUR|GBP|K|M)")
 _DATE_OR_TIME = re.compile(
     r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:T[\d:.]+Z?)?|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}"
@@ -60,7 +60,7 @@ class IdNumberRecognizer(EntityRecognizer):
     """ID_NUMBER for record, member, policy, case and account numbers of any format (see the module)."""
 
     CODE_SCORE, CODE_CONTEXT_SCORE = 0.5, 0.8
-    DIGITS_SCORE, DIGITS_CONTEXT_SCORE = 0.3, 0.7
+    DIGITS_CONTEXT_SCORE = 0.7
 
     def __init__(self, supported_language: str = "en") -> None:
         super().__init__(supported_entities=["ID_NUMBER"], supported_language=supported_language, name="IdNumberRecognizer")
@@ -72,7 +72,7 @@ class IdNumberRecognizer(EntityRecognizer):
         results = []
         for match in _ID_TOKEN.finditer(text):
             score = self._score(match.group(), has_context_before(text, match.start(), _ID_CONTEXT))
-            if score:
+            if score >= self.CODE_SCORE:
                 results.append(_result("ID_NUMBER", match.start(), match.end(), score, self))
         return results
 
@@ -86,9 +86,7 @@ class IdNumberRecognizer(EntityRecognizer):
             return self.CODE_CONTEXT_SCORE if context or token.startswith("#") else self.CODE_SCORE
         if "." in body or "/" in body:
             return 0.0  # decimals, versions, dates
-        if context or token.startswith("#"):
-            return self.DIGITS_CONTEXT_SCORE
-        return self.DIGITS_SCORE if digits >= 6 else 0.0
+        return self.DIGITS_CONTEXT_SCORE if context or token.startswith("#") else 0.0
 
 
 def _looks_like_other_number(body: str) -> bool:
