@@ -35,7 +35,7 @@ from pipeline.errors import InputError
 from pipeline.pii.identifiers import drop_generic_ids
 from pipeline.pii.names import load_lexicon
 from pipeline.pii.recognizers import (
-    NOISY_RECOGNIZERS, REPLACED_RECOGNIZERS, build_recognizers, drop_misread_names, drop_swallowing_dates, drop_unlikely_organizations,
+    NER_ENTITIES, NOISY_RECOGNIZERS, REPLACED_RECOGNIZERS, build_recognizers, drop_misread_names, drop_swallowing_dates, drop_unlikely_organizations,
     split_at_line_breaks,
 )
 
@@ -114,7 +114,12 @@ class PiiDetector:
         self.lexicon = load_lexicon(settings.spacy_model)
         self.entities = self._entities()
         self._batch = BatchAnalyzerEngine(self.analyzer)
-        self._pattern_recognizers = [r for r in self.analyzer.registry.recognizers if not isinstance(r, SpacyRecognizer)]
+        # the leak scan looks for identifiers, whose shape a pattern can check; names, places, organisations
+        # and dates are the first pass's work (the scan still finds the row's known values and names)
+        self._scan_recognizers = [
+            r for r in self.analyzer.registry.recognizers
+            if not isinstance(r, SpacyRecognizer) and not set(r.supported_entities) <= NER_ENTITIES
+        ]
         self._keep_terms = frozenset(" ".join(term.split()).casefold() for term in settings.keep_terms)
 
     def _entities(self) -> list[str]:
@@ -147,9 +152,9 @@ class PiiDetector:
         return " ".join(text[result.start : result.end].split()).casefold() in self._keep_terms
 
     def scan(self, text: str) -> list[RecognizerResult]:
-        """A fast pattern-only pass (no NER) at the leak threshold, for the leak scan."""
+        """A fast pass of the identifier recognizers (no NER) at the leak threshold, for the leak scan."""
         found = []
-        for recognizer in self._pattern_recognizers:
+        for recognizer in self._scan_recognizers:
             entities = [e for e in recognizer.supported_entities if e in self.entities]
             if entities:
                 found.extend(r for r in recognizer.analyze(text, entities, None) or [] if r.score >= self.settings.leak_threshold)

@@ -57,6 +57,8 @@ NOT_NAMES = CALENDAR_WORDS | frozenset(
     "recipient list group staff admin info billing sales hr it helpdesk desk office manager department dept doctor nurse "
     "patient member members user users client clients mom mum dad everyone friend friends yesterday today tomorrow "
     "morning afternoon evening night god "
+    # titles: never a name themselves (`Dear Mr. <PERSON>` has no name left in it)
+    "mr mrs ms miss mx dr prof monsieur madame mme mlle herr frau señor señora sr sra sir "
     # chat and transcript labels, and chat slang
     "ps edit update note notes fyi tldr op mod bot agent user assistant human system ai pt rx dx hx tx "
     "u ur lol omg lmk jk idk tbh bc pls plz thx gonna wanna gotta ya yall bro sis fam dude hun babe bae ppl rn tho btw imo smh ngl af".split()
@@ -192,7 +194,7 @@ _PHRASES = (
     r"boss|manager|coworker|co-worker|colleague|neighbor|neighbour|son|daughter|cousin|aunt|uncle|niece|nephew|grandma|grandpa|"
     r"granny|nurse|doctor|therapist|dentist|landlord|roommate|flatmate|kid|baby)|"
     r"told|asked|texted|called|messaged|dm'd|met|saw|visited|married|dating|love you|miss you|shoutout to|shout out to|"
-    r"happy birthday|congrats|congratulations|rip|with|and"
+    r"happy birthday|congrats|congratulations|rip"
 )
 _CUE = rf"(?<![\w'])(?:{_SIGN_OFFS}|{_GREETINGS}|{_PHRASES})(?![\w'])|(?<!\w){_TITLE}\b\.?"
 _NAME_CUE = re.compile(
@@ -200,7 +202,7 @@ _NAME_CUE = re.compile(
     rf"(?:(?P<name>{NAME_WORD}(?:[ \t]+(?:{NAME_WORD}|{_INITIAL}(?=[ \t]+[{_UPPER}]))){{0,3}})|(?P<lower>{_LOWER_WORD}(?:[ \t]+{_LOWER_WORD})?))"
 )
 # Cues after which any capitalised word, or a lower-case word no dictionary knows, is taken as a name;
-# after the others (`with`, `and`, `this is`, ...) only names of the lexicon are.
+# after the others (`this is`, `contact`, `per`, ...) only names of the lexicon are.
 _STRONG_CUE = re.compile(
     rf"(?i:{_SIGN_OFFS}|{_GREETINGS}|my name is|my name's|name is|ask for|raised by|signed|attn:?|{_TITLE}|my \w+|"
     r"spoke to|spoke with|talked to|talking to|talked with|speak to|speak with|told|asked|texted|called|messaged|met|"
@@ -214,7 +216,7 @@ class NameCueRecognizer(_NameRecognizer):
     After a greeting, a sign-off, a title, `my name is`, `raised by` or a
     relation (`my sister`), one to four capitalised words are a name unless
     they are common words (`Hi there`, `Dear Customer`, `Thanks Team`).
-    After weaker cues (`with`, `and`, `told`, `met`) a capitalised word
+    After weaker cues (`this is`, `contact`, `per`) a capitalised word
     counts only when the lexicon knows it as a name. A lower-case word after
     a cue (`hi dave`, `talked to maria`) counts when the lexicon knows it as
     a given name, and a second lower-case word when it is a surname.

@@ -13,6 +13,7 @@ Text that is already masked (`<PERSON>`, `XXXX`, `XX/XX/XXXX`, `{$1,100.00}`,
 
 from __future__ import annotations
 
+import bisect
 import copy
 import hashlib
 import hmac
@@ -82,18 +83,30 @@ def non_overlapping(results: list[RecognizerResult]) -> list[RecognizerResult]:
     a span that overlaps those already taken keeps its uncovered parts, so nothing is left half-redacted."""
     ranked = sorted(results, key=lambda r: (not r.recognition_metadata.get("known_value"), -r.score, -(r.end - r.start), r.start))
     kept: list[RecognizerResult] = []
+    taken: list[tuple[int, int]] = []  # the stretches covered so far, sorted and disjoint
     for result in ranked:
-        for start, end in _uncovered(result.start, result.end, kept):
+        for start, end in _uncovered(result.start, result.end, taken):
             piece = result if (start, end) == (result.start, result.end) else copy.copy(result)
             piece.start, piece.end = start, end
             kept.append(piece)
+            bisect.insort(taken, (start, end))
     return sorted(kept, key=lambda r: r.start)
 
 
-def _uncovered(start: int, end: int, taken: list[RecognizerResult]) -> list[tuple[int, int]]:
-    pieces = [(start, end)]
-    for other in taken:
-        pieces = [part for a, b in pieces for part in ((a, min(b, other.start)), (max(a, other.end), b)) if part[1] > part[0]]
+def _uncovered(start: int, end: int, taken: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of [start, end) outside the sorted, disjoint stretches in `taken`."""
+    pieces = []
+    index = max(0, bisect.bisect_left(taken, (start, start)) - 1)
+    for taken_start, taken_end in taken[index:]:
+        if taken_start >= end:
+            break
+        if taken_end <= start:
+            continue
+        if taken_start > start:
+            pieces.append((start, taken_start))
+        start = max(start, taken_end)
+    if start < end:
+        pieces.append((start, end))
     return pieces
 
 
