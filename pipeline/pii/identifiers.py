@@ -19,7 +19,7 @@ and by a context word earlier on the same line, checked as a whole word
   covers the same text wins (`drop_generic_ids`).
 - `ContextNumberRecognizer`: a number right after its cue (`SSN:`,
   `call me at`, `credit card number is`) is that entity whatever its
-  validity; one instance each for US_SSN, PHONE_NUMBER and CREDIT_CARD.
+  validity, for US_SSN, PHONE_NUMBER and CREDIT_CARD (`CUE_NUMBERS`).
 - `AnyCaseIbanRecognizer`: Presidio's IBAN patterns and checksum, run on the
   upper-cased text;
 - `UsernameRecognizer` (USERNAME): `@handles` and account names after
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -108,54 +109,52 @@ _NOT_GLUED_BEFORE = r"(?<![\w.-])"
 _NOT_GLUED_AFTER = r"(?![\w]|[-.]\d)"
 
 
+@dataclass(frozen=True)
+class CueNumber:
+    """A number of the given shape that is `entity` after one of the cues, valid or not."""
+
+    entity: str
+    cues: str  # a regular expression of the cue words
+    number: str  # a regular expression of the number's shape
+    digits: tuple[int, int]  # the fewest and most digits it may have
+
+
+CUE_NUMBERS = (
+    CueNumber("US_SSN", r"ssn|ss#|ss\s?no|soc(?:ial)?\.?\s?sec(?:urity)?(?:\s?(?:no|#|number))?|social", r"\d{3}(?P<sep>[- .]?)\d{2}(?P=sep)\d{4}", (9, 9)),
+    CueNumber(
+        "PHONE_NUMBER", r"phone|telephone|tel|ph|mob|mobile|cell|cellphone|call|text|sms|whatsapp|fax|reach|answering|dial|landline|contact",
+        r"\+?\(?\d{1,5}\)?(?:[ .\-/]?\(?\d{1,5}\)?){1,6}", (6, 15),
+    ),
+    CueNumber("CREDIT_CARD", r"card|credit\s?card|debit\s?card|visa|mastercard|amex|cc|cc#|card\s?no", r"\d{4}(?:[ -]?\d{2,7}){1,4}|\d{12,19}", (12, 19)),
+)
+
+
 class ContextNumberRecognizer(EntityRecognizer):
-    """`entity` for a number of the given shape that follows one of the cues, valid or not.
+    """SSNs, phones and cards right after their cue (`SSN:`, `call me at`, `credit card number is`), kept even
+    where validity rules would drop them. Between cue and number only filler words (`is`, `number`, `at`, `my`,
+    ...) and punctuation may stand, on one line."""
 
-    `cues` and `number` are regular expressions; between them only filler words
-    (`is`, `number`, `at`, `my`, ...) and punctuation may stand, on one line.
-    `digits` bounds the count of digits in the number.
-    """
+    SCORE = 0.6
 
-    def __init__(self, *, entity: str, name: str, cues: str, number: str, digits: tuple[int, int], score: float, supported_language: str = "en") -> None:
-        super().__init__(supported_entities=[entity], supported_language=supported_language, name=name)
-        self.pattern = re.compile(
-            r"(?i:(?<!\w)(?:" + cues + r")(?!\w))" + _FILLER + _GAP + r"(?P<value>" + _NOT_GLUED_BEFORE + "(?:" + number + ")" + _NOT_GLUED_AFTER + ")"
-        )
-        self.digits = digits
-        self.score = score
+    def __init__(self, cue_numbers: tuple[CueNumber, ...] = CUE_NUMBERS, supported_language: str = "en") -> None:
+        super().__init__(supported_entities=[c.entity for c in cue_numbers], supported_language=supported_language, name="ContextNumberRecognizer")
+        self.patterns = [(c, re.compile(
+            r"(?i:(?<!\w)(?:" + c.cues + r")(?!\w))" + _FILLER + _GAP + r"(?P<value>" + _NOT_GLUED_BEFORE + "(?:" + c.number + ")" + _NOT_GLUED_AFTER + ")"
+        )) for c in cue_numbers]
 
     def load(self) -> None:
         return None
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
         results = []
-        low, high = self.digits
-        for match in self.pattern.finditer(text):
-            value = match.group("value")
-            if low <= sum(ch.isdigit() for ch in value) <= high:
-                results.append(_result(self.supported_entities[0], match.start("value"), match.end("value"), self.score, self))
+        for cue_number, pattern in self.patterns:
+            if cue_number.entity not in entities:
+                continue
+            low, high = cue_number.digits
+            for match in pattern.finditer(text):
+                if low <= sum(ch.isdigit() for ch in match.group("value")) <= high:
+                    results.append(_result(cue_number.entity, match.start("value"), match.end("value"), self.SCORE, self))
         return results
-
-
-def context_number_recognizers() -> list[ContextNumberRecognizer]:
-    """Cue-led SSNs, phones and cards, kept even where validity rules would drop them."""
-    return [
-        ContextNumberRecognizer(
-            entity="US_SSN", name="ContextSsnRecognizer",
-            cues=r"ssn|ss#|ss\s?no|soc(?:ial)?\.?\s?sec(?:urity)?(?:\s?(?:no|#|number))?|social",
-            number=r"\d{3}(?P<sep>[- .]?)\d{2}(?P=sep)\d{4}", digits=(9, 9), score=0.6,
-        ),
-        ContextNumberRecognizer(
-            entity="PHONE_NUMBER", name="ContextPhoneRecognizer",
-            cues=r"phone|telephone|tel|ph|mob|mobile|cell|cellphone|call|text|sms|whatsapp|fax|reach|answering|dial|landline|contact",
-            number=r"\+?\(?\d{1,5}\)?(?:[ .\-/]?\(?\d{1,5}\)?){1,6}", digits=(6, 15), score=0.6,
-        ),
-        ContextNumberRecognizer(
-            entity="CREDIT_CARD", name="ContextCardRecognizer",
-            cues=r"card|credit\s?card|debit\s?card|visa|mastercard|amex|cc|cc#|card\s?no",
-            number=r"\d{4}(?:[ -]?\d{2,7}){1,4}|\d{12,19}", digits=(12, 19), score=0.6,
-        ),
-    ]
 
 
 class AnyCaseIbanRecognizer(IbanRecognizer):

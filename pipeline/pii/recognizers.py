@@ -48,7 +48,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, EmailRecognizer, PhoneRecognizer, UsSsnRecognizer
 
 from pipeline.config import DEFAULT_PHONE_REGIONS, CustomIdentifier
-from pipeline.pii.identifiers import AnyCaseIbanRecognizer, IdNumberRecognizer, UsernameRecognizer, context_number_recognizers
+from pipeline.pii.identifiers import AnyCaseIbanRecognizer, ContextNumberRecognizer, IdNumberRecognizer, UsernameRecognizer
 from pipeline.pii.names import NameLexicon, name_recognizers
 
 REPLACED_RECOGNIZERS: tuple[str, ...] = ("EmailRecognizer", "CreditCardRecognizer", "PhoneRecognizer", "IbanRecognizer", "UsSsnRecognizer")
@@ -560,7 +560,7 @@ def build_recognizers(*, phone_regions: list[str], custom_identifiers: list[Cust
         AnyCaseIbanRecognizer(),
         RegionPhoneRecognizer(supported_regions=phone_regions),
         SsnRecognizer(),
-        *context_number_recognizers(),
+        ContextNumberRecognizer(),
         IdNumberRecognizer(),
         UsernameRecognizer(lexicon.is_plain_word),
         *name_recognizers(lexicon),

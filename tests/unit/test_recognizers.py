@@ -311,7 +311,7 @@ def test_ssn_recognizer(text, scores):
 def test_build_recognizers_covers_the_replaced_entities_and_each_custom_identifier():
     recognizers = build_recognizers(phone_regions=["GB", "DE"], custom_identifiers=[EMPLOYEE_ID, BANK_ACCOUNT], lexicon=LEXICON)
     assert [r.supported_entities for r in recognizers] == [
-        ["EMAIL_ADDRESS"], ["CREDIT_CARD"], ["IBAN_CODE"], ["PHONE_NUMBER"], ["US_SSN"], ["US_SSN"], ["PHONE_NUMBER"], ["CREDIT_CARD"],
+        ["EMAIL_ADDRESS"], ["CREDIT_CARD"], ["IBAN_CODE"], ["PHONE_NUMBER"], ["US_SSN"], ["US_SSN", "PHONE_NUMBER", "CREDIT_CARD"],
         ["ID_NUMBER"], ["USERNAME"], ["PERSON"], ["PERSON"], ["PERSON"], ["PERSON"], ["LOCATION"], ["ORGANIZATION"], ["DATE_TIME"], ["EMPLOYEE_ID"], ["BANK_ACCOUNT"],
     ]
     assert recognizers[3].supported_regions == ("GB", "DE")
