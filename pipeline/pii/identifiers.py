@@ -32,9 +32,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from presidio_analyzer import EntityRecognizer, RecognizerResult
+from presidio_analyzer import RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import IbanRecognizer
+
+from pipeline.pii.known_values import recase_keeping_length
+from pipeline.pii.rules import RuleRecognizer
 
 ID_CONTEXT_WORDS = (
     "id", "ids", "no", "nr", "num", "number", "mrn", "record", "records", "member", "membership", "policy", "plan",
@@ -57,24 +60,21 @@ _HEX = re.compile(r"0[xX][0-9a-fA-F]+")
 _YEAR_RANGE = re.compile(r"(?:19|20)\d\d[-/](?:19|20)?\d\d")
 
 
-class IdNumberRecognizer(EntityRecognizer):
+class IdNumberRecognizer(RuleRecognizer):
     """ID_NUMBER for record, member, policy, case and account numbers of any format (see the module)."""
 
     CODE_SCORE, CODE_CONTEXT_SCORE = 0.5, 0.8
     DIGITS_CONTEXT_SCORE = 0.7
 
     def __init__(self, supported_language: str = "en") -> None:
-        super().__init__(supported_entities=["ID_NUMBER"], supported_language=supported_language, name="IdNumberRecognizer")
-
-    def load(self) -> None:
-        return None
+        super().__init__(["ID_NUMBER"], "IdNumberRecognizer", supported_language)
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
         results = []
         for match in _ID_TOKEN.finditer(text):
             score = self._score(match.group(), has_context_before(text, match.start(), _ID_CONTEXT))
             if score >= self.CODE_SCORE:
-                results.append(_result("ID_NUMBER", match.start(), match.end(), score, self))
+                results.append(self.result("ID_NUMBER", match.start(), match.end(), score))
         return results
 
     def _score(self, token: str, context: bool) -> float:
@@ -129,7 +129,7 @@ CUE_NUMBERS = (
 )
 
 
-class ContextNumberRecognizer(EntityRecognizer):
+class ContextNumberRecognizer(RuleRecognizer):
     """SSNs, phones and cards right after their cue (`SSN:`, `call me at`, `credit card number is`), kept even
     where validity rules would drop them. Between cue and number only filler words (`is`, `number`, `at`, `my`,
     ...) and punctuation may stand, on one line."""
@@ -137,13 +137,10 @@ class ContextNumberRecognizer(EntityRecognizer):
     SCORE = 0.6
 
     def __init__(self, cue_numbers: tuple[CueNumber, ...] = CUE_NUMBERS, supported_language: str = "en") -> None:
-        super().__init__(supported_entities=[c.entity for c in cue_numbers], supported_language=supported_language, name="ContextNumberRecognizer")
+        super().__init__([c.entity for c in cue_numbers], "ContextNumberRecognizer", supported_language)
         self.patterns = [(c, re.compile(
             r"(?i:(?<!\w)(?:" + c.cues + r")(?!\w))" + _FILLER + _GAP + r"(?P<value>" + _NOT_GLUED_BEFORE + "(?:" + c.number + ")" + _NOT_GLUED_AFTER + ")"
         )) for c in cue_numbers]
-
-    def load(self) -> None:
-        return None
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
         results = []
@@ -153,7 +150,7 @@ class ContextNumberRecognizer(EntityRecognizer):
             low, high = cue_number.digits
             for match in pattern.finditer(text):
                 if low <= sum(ch.isdigit() for ch in match.group("value")) <= high:
-                    results.append(_result(cue_number.entity, match.start("value"), match.end("value"), self.SCORE, self))
+                    results.append(self.result(cue_number.entity, match.start("value"), match.end("value"), self.SCORE))
         return results
 
 
@@ -164,25 +161,11 @@ class AnyCaseIbanRecognizer(IbanRecognizer):
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None, regex_flags: int | None = None) -> list[RecognizerResult]:
         found = super().analyze(text, entities, nlp_artifacts, regex_flags)
-        upper = upper_keeping_length(text)
+        upper = recase_keeping_length(text, str.upper)
         if upper != text:
             spans = {(r.start, r.end) for r in found}
             found += [r for r in super().analyze(upper, entities, nlp_artifacts, regex_flags) if (r.start, r.end) not in spans]
         return found
-
-
-def upper_keeping_length(text: str) -> str:
-    """Upper-case, except the few characters whose upper case is longer (`ß`), so offsets stay valid."""
-    upper = text.upper()
-    if len(upper) == len(text):
-        return upper
-    return "".join(c.upper() if len(c.upper()) == 1 else c for c in text)
-
-
-def _result(entity: str, start: int, end: int, score: float, recognizer: EntityRecognizer) -> RecognizerResult:
-    return RecognizerResult(entity, start, end, score, recognition_metadata={
-        RecognizerResult.RECOGNIZER_NAME_KEY: recognizer.name, RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: recognizer.id,
-    })
 
 
 _HANDLE = re.compile(r"(?<![\w@.])@[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?(?![\w@]|\.\w)")
@@ -193,7 +176,7 @@ _USERNAME_CUE = re.compile(
 )
 
 
-class UsernameRecognizer(EntityRecognizer):
+class UsernameRecognizer(RuleRecognizer):
     """USERNAME for `@handles` and for the account name after `username`, `login`, `log in as`, `discord`, `ig`
     and the like; after a cue, a plain word (`login for the drive`) is not a name unless it holds a digit,
     an underscore or a dot."""
@@ -201,18 +184,15 @@ class UsernameRecognizer(EntityRecognizer):
     SCORE = 0.6
 
     def __init__(self, is_plain_word: Callable[[str], bool], supported_language: str = "en") -> None:
-        super().__init__(supported_entities=["USERNAME"], supported_language=supported_language, name="UsernameRecognizer")
+        super().__init__(["USERNAME"], "UsernameRecognizer", supported_language)
         self.is_plain_word = is_plain_word
 
-    def load(self) -> None:
-        return None
-
     def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
-        results = [_result("USERNAME", m.start(), m.end(), self.SCORE, self) for m in _HANDLE.finditer(text)]
+        results = [self.result("USERNAME", m.start(), m.end(), self.SCORE) for m in _HANDLE.finditer(text)]
         for match in _USERNAME_CUE.finditer(text):
             value = match.group("value")
             if any(ch.isdigit() or ch in "_." for ch in value) or not self.is_plain_word(value):
-                results.append(_result("USERNAME", match.start("value"), match.end("value"), self.SCORE, self))
+                results.append(self.result("USERNAME", match.start("value"), match.end("value"), self.SCORE))
         return results
 
 

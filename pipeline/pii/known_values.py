@@ -8,7 +8,7 @@ value.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import ahocorasick
@@ -46,7 +46,7 @@ class KnownValueMatcher:
         self._automaton = ahocorasick.Automaton()
         for value, entity in values:
             for variant in variants(value, entity, min_length):
-                key = _lower_keeping_length(variant)
+                key = recase_keeping_length(variant)
                 if key not in self._automaton:
                     self._automaton.add_word(key, (len(key), entity))
         self.empty = len(self._automaton) == 0
@@ -57,19 +57,20 @@ class KnownValueMatcher:
         if self.empty or not text:
             return []
         spans = []
-        for end_index, (length, entity) in self._automaton.iter(_lower_keeping_length(text)):
+        for end_index, (length, entity) in self._automaton.iter(recase_keeping_length(text)):
             start, end = end_index - length + 1, end_index + 1
             if _on_word_boundaries(text, start, end):
                 spans.append(KnownSpan(start, end, entity))
         return spans
 
 
-def _lower_keeping_length(text: str) -> str:
-    """Lower-case, except the few characters whose lower case is longer (so offsets stay valid)."""
-    lowered = text.lower()
-    if len(lowered) == len(text):
-        return lowered
-    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+def recase_keeping_length(text: str, recase: Callable[[str], str] = str.lower) -> str:
+    """`recase` (str.lower, str.upper) applied, except to the few characters whose other case is longer
+    (`ß`, `İ`), so offsets stay valid."""
+    changed = recase(text)
+    if len(changed) == len(text):
+        return changed
+    return "".join(recase(c) if len(recase(c)) == 1 else c for c in text)
 
 
 def _on_word_boundaries(text: str, start: int, end: int) -> bool:

@@ -36,6 +36,8 @@ from pathlib import Path
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
+from pipeline.pii.rules import RuleRecognizer
+
 _UPPER = "A-ZÀ-ÖØ-ÞĀĂĄĆĈĊČĎĐĒĔĖĘĚĜĞĠĢĤĦĨĪĬĮİĶĹĻĽĿŁŃŅŇŌŎŐŒŔŖŘŚŜŞŠŢŤŦŨŪŬŮŰŲŴŶŸŹŻŽ"
 _LOWER = "a-zß-öø-ÿā-ž"
 NAME_WORD = rf"[{_UPPER}][{_LOWER}]+(?:['’][{_UPPER}][{_LOWER}]+|-[{_UPPER}]?[{_LOWER}]+)?"
@@ -151,21 +153,15 @@ def _lemma_index(spacy_model: str) -> dict[str, frozenset[str]]:
     return {}
 
 
-def _person(start: int, end: int, score: float, recognizer: EntityRecognizer) -> RecognizerResult:
-    return RecognizerResult("PERSON", start, end, score, recognition_metadata={
-        RecognizerResult.RECOGNIZER_NAME_KEY: recognizer.name, RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: recognizer.id,
-    })
-
-
-class _NameRecognizer(EntityRecognizer):
+class _NameRecognizer(RuleRecognizer):
     """A PERSON recognizer that needs no model of its own, only the lexicon."""
 
     def __init__(self, lexicon: NameLexicon, name: str, supported_language: str = "en") -> None:
         self.lexicon = lexicon
-        super().__init__(supported_entities=["PERSON"], supported_language=supported_language, name=name)
+        super().__init__(["PERSON"], name, supported_language)
 
-    def load(self) -> None:
-        return None
+    def person(self, start: int, end: int, score: float) -> RecognizerResult:
+        return self.result("PERSON", start, end, score)
 
     def _trimmed(self, run: str, offset: int) -> tuple[int, int] | None:
         """The name in `run` without the common words at its ends, or None when nothing is left
@@ -234,7 +230,7 @@ class NameCueRecognizer(_NameRecognizer):
             strong = _STRONG_CUE.search(text, match.start(), match.start(group)) is not None
             span = self._capitalised(match, strong) if group == "name" else self._lower_case(match, strong)
             if span:
-                results.append(_person(*span, self.SCORE, self))
+                results.append(self.person(*span, self.SCORE))
         return results
 
     def _capitalised(self, match: re.Match[str], strong: bool) -> tuple[int, int] | None:
@@ -277,7 +273,7 @@ class EmailStructureRecognizer(_NameRecognizer):
         spans = [span for header in _HEADER.finditer(text) for span in self._header_names(header)]
         for pattern in (_WROTE, _SIGNATURE):
             spans += [span for match in pattern.finditer(text) if (span := self._trimmed(match.group("name"), match.start("name")))]
-        return [_person(start, end, self.SCORE, self) for start, end in spans]
+        return [self.person(start, end, self.SCORE) for start, end in spans]
 
     def _header_names(self, header: re.Match[str]) -> list[tuple[int, int]]:
         """Each run of name words in the header's value, with addresses and `/HOU/ECT` routes blanked out."""
@@ -303,7 +299,7 @@ class ChatSpeakerRecognizer(_NameRecognizer):
         labels = [m for m in _SPEAKER.finditer(text) if not any(self.lexicon.is_plain_word(w) or self.lexicon.is_common(w) for w in m.group("name").split())]
         if len(labels) < 2:
             return []
-        return [_person(m.start("name"), m.end("name"), self.SCORE, self) for m in labels]
+        return [self.person(m.start("name"), m.end("name"), self.SCORE) for m in labels]
 
 
 _CAPITALISED_RUN = re.compile(rf"(?<![\w'’-]){NAME_WORD}(?:[ \t]+(?:{_INITIAL}[ \t]+)?{NAME_WORD}){{0,2}}")
@@ -334,10 +330,10 @@ class LexiconNameRecognizer(_NameRecognizer):
             while len(tail) > 1 and self.lexicon.is_common(tail[-1].group()):
                 tail.pop()
             score = self.FULL_NAME_SCORE if len(tail) > 1 else self.SCORE
-            results.append(_person(run.start() + tail[0].start(), run.start() + tail[-1].end(), score, self))
+            results.append(self.person(run.start() + tail[0].start(), run.start() + tail[-1].end(), score))
         for word in _LOWER_CASE_WORD.finditer(text):
             if self.lexicon.is_given_name(word.group()) and word.group() not in self.lexicon.dictionary_words:
-                results.append(_person(word.start(), word.end(), self.SCORE, self))
+                results.append(self.person(word.start(), word.end(), self.SCORE))
         return results
 
 

@@ -50,6 +50,7 @@ from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, Email
 from pipeline.config import DEFAULT_PHONE_REGIONS, CustomIdentifier
 from pipeline.pii.identifiers import AnyCaseIbanRecognizer, ContextNumberRecognizer, IdNumberRecognizer, UsernameRecognizer
 from pipeline.pii.names import NameLexicon, name_recognizers
+from pipeline.pii.rules import RuleRecognizer
 
 REPLACED_RECOGNIZERS: tuple[str, ...] = ("EmailRecognizer", "CreditCardRecognizer", "PhoneRecognizer", "IbanRecognizer", "UsSsnRecognizer")
 """Stock recognizers that `build_recognizers` replaces: remove them from the registry first."""
@@ -390,7 +391,7 @@ _FACILITY = re.compile(
 )
 
 
-class FacilityRecognizer(EntityRecognizer):
+class FacilityRecognizer(RuleRecognizer):
     """ORGANIZATION for hospitals, clinics, schools, universities and banks named by their type word
     (`Methodist Hospital`, `UCSF Medical Center`, `University of Michigan`, `St. Vincent's`), which the
     small spaCy model tags only in part. A run of common words before the type (`The Hospital`) is not a name."""
@@ -398,10 +399,7 @@ class FacilityRecognizer(EntityRecognizer):
     SCORE = 0.6
 
     def __init__(self, supported_language: str = "en") -> None:
-        super().__init__(supported_entities=["ORGANIZATION"], supported_language=supported_language, name="FacilityRecognizer")
-
-    def load(self) -> None:
-        return None
+        super().__init__(["ORGANIZATION"], "FacilityRecognizer", supported_language)
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
         results = []
@@ -412,9 +410,7 @@ class FacilityRecognizer(EntityRecognizer):
                 if not words:
                     continue
                 start = match.start("name") + words[0].start()
-            results.append(RecognizerResult("ORGANIZATION", start, match.end(), self.SCORE, recognition_metadata={
-                RecognizerResult.RECOGNIZER_NAME_KEY: self.name, RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-            }))
+            results.append(self.result("ORGANIZATION", start, match.end(), self.SCORE))
         return results
 
 
@@ -437,17 +433,14 @@ _WRITTEN_DATES = (
 )
 
 
-class WrittenDateRecognizer(EntityRecognizer):
+class WrittenDateRecognizer(RuleRecognizer):
     """DATE_TIME for dates as people and mail programs write them, which spaCy's model and Presidio's
     patterns score low or miss: email header dates, month names in any case (`may 18`, `3 dec 2020`), and
     day/month numbers (`2/6`, `21.5.`) after a word like `on`, `seen` or `dob` (alone they are as often
     a fraction or a score). `may` with a number counts only after such a word too."""
 
     def __init__(self, supported_language: str = "en") -> None:
-        super().__init__(supported_entities=["DATE_TIME"], supported_language=supported_language, name="WrittenDateRecognizer")
-
-    def load(self) -> None:
-        return None
+        super().__init__(["DATE_TIME"], "WrittenDateRecognizer", supported_language)
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
         results = []
@@ -456,9 +449,7 @@ class WrittenDateRecognizer(EntityRecognizer):
                 ambiguous = needs_cue or match.group().lower().startswith("may ") or match.group().lower().endswith(" may")
                 if ambiguous and not _DATE_CUE.search(text, max(0, match.start() - 30), match.start()):
                     continue
-                results.append(RecognizerResult("DATE_TIME", match.start(), match.end(), score, recognition_metadata={
-                    RecognizerResult.RECOGNIZER_NAME_KEY: self.name, RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                }))
+                results.append(self.result("DATE_TIME", match.start(), match.end(), score))
         return _keep_widest(results)
 
 
