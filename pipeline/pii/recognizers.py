@@ -19,8 +19,10 @@ replaces them:
 - `IbanRecognizer` misses lower-case IBANs; `AnyCaseIbanRecognizer`
   (pipeline.pii.identifiers) does not.
 
-It adds street addresses and facilities (`FacilityRecognizer`: `Methodist
-Hospital`, `University of Michigan`); ids, cue-led numbers and names come from
+It adds street addresses, the address written after `address:` or `lives at`
+in any country's format (`AddressBlockRecognizer`), facilities
+(`FacilityRecognizer`: `Methodist Hospital`, `University of Michigan`) and
+written dates; ids, cue-led numbers and names come from
 `pipeline.pii.identifiers` and `pipeline.pii.names`.
 
 Use them by removing the stock ones, by name, and adding `build_recognizers(...)`:
@@ -377,6 +379,64 @@ class StreetAddressRecognizer(PatternRecognizer):
         )
 
 
+_ADDRESS_CUE = re.compile(
+    r"(?i)(?<!\w)(?:(?P<labelled>address(?:[ \t]+(?:is|was))?[ \t]*[:=]|address[ \t]+(?:is|was))"
+    r"|lives?[ \t]+at|living[ \t]+at|resides?[ \t]+at|located[ \t]+at|(?:office|house|home|apartment|flat)[ \t]+is[ \t]+(?:at|on)"
+    r"|moved[ \t]+to|relocated[ \t]+to|(?:send|ship|deliver|mail|post)(?:[ \t]+[\w']+){0,4}?[ \t]+to)(?!\w)[ \t]*"
+)
+_SENTENCE_END = re.compile(r"[?!;]|\.(?=[ \t]+[A-Z][a-z]+[ \t]+[a-z])|\.[ \t]*$")
+_ADDRESS_LINES = 4
+
+
+class AddressBlockRecognizer(RuleRecognizer):
+    """LOCATION for the address written after `address:`, `my address is`, `lives at`, `send it to` and the like,
+    in any country's format (`28245 Puruntie 82 Apt. 595`, `Via Franscini 71`), with up to four short lines
+    below it (town, region, country, postcode), one span per line. After a cue other than `address` the
+    address must hold a digit or start with a capitalised word (`moved to the new system` is not one)."""
+
+    SCORE = 0.6
+
+    def __init__(self, is_common: Callable[[str], bool], supported_language: str = "en") -> None:
+        super().__init__(["LOCATION"], "AddressBlockRecognizer", supported_language)
+        self.is_common = is_common
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+        results = []
+        for cue in _ADDRESS_CUE.finditer(text):
+            lines = self._address_lines(text, cue.end())
+            if lines and (cue.group("labelled") or self._looks_like_address(text[lines[0][0] : lines[0][1]])):
+                results += [self.result("LOCATION", start, end, self.SCORE) for start, end in lines]
+        return results
+
+    def _looks_like_address(self, value: str) -> bool:
+        first = value.split()[0]
+        return any(ch.isdigit() for ch in value) or (first[:1].isupper() and not self.is_common(first))
+
+    @staticmethod
+    def _address_lines(text: str, start: int) -> list[tuple[int, int]]:
+        """The rest of the cue's line (up to a sentence end) and the short lines under it, as (start, end)."""
+        lines: list[tuple[int, int]] = []
+        position = start
+        while len(lines) <= _ADDRESS_LINES and position < len(text):
+            line_end = text.find("\n", position)
+            line_end = len(text) if line_end < 0 else line_end
+            line = text[position:line_end]
+            end_of_sentence = _SENTENCE_END.search(line)
+            piece = line[: end_of_sentence.start()] if end_of_sentence else line
+            stripped = piece.strip(" \t,")
+            if lines and (not stripped or ":" in stripped or "@" in stripped or len(stripped) > 50 or len(stripped.split()) > 6):
+                break
+            if stripped:
+                begin = position + piece.index(stripped)
+                lines.append((begin, begin + len(stripped)))
+            elif lines or position > start:
+                break
+            if end_of_sentence or len(stripped) > 80:
+                break
+            position = line_end + 1
+        return lines
+
+
 _FACILITY_TYPES = (
     "hospital|hospitals|clinic|clinics|medical center|medical centre|medical group|health center|health centre|health system|"
     "infirmary|hospice|pharmacy|urgent care|surgery center|rehab center|rehabilitation center|nursing home|"
@@ -556,6 +616,7 @@ def build_recognizers(*, phone_regions: list[str], custom_identifiers: list[Cust
         UsernameRecognizer(lexicon.is_plain_word),
         *name_recognizers(lexicon),
         StreetAddressRecognizer(),
+        AddressBlockRecognizer(lexicon.is_common),
         FacilityRecognizer(),
         WrittenDateRecognizer(),
         *(custom_identifier_recognizer(spec) for spec in custom_identifiers),

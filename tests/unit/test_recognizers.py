@@ -17,7 +17,7 @@ from presidio_analyzer.nlp_engine import NlpEngineProvider
 
 from pipeline.config import DEFAULT_PHONE_REGIONS, CustomIdentifier
 from pipeline.pii.recognizers import (
-    NOISY_RECOGNIZERS, REPLACED_RECOGNIZERS, CardNumberRecognizer, FacilityRecognizer, OfflineEmailRecognizer, WrittenDateRecognizer, RegionPhoneRecognizer, SsnRecognizer,
+    NOISY_RECOGNIZERS, REPLACED_RECOGNIZERS, AddressBlockRecognizer, CardNumberRecognizer, FacilityRecognizer, OfflineEmailRecognizer, WrittenDateRecognizer, RegionPhoneRecognizer, SsnRecognizer,
     StreetAddressRecognizer,
     _candidate_windows, build_recognizers, custom_identifier_recognizer, drop_misread_names, drop_swallowing_dates, luhn_valid, mod97_valid,
     drop_unlikely_organizations, split_at_line_breaks,
@@ -312,7 +312,7 @@ def test_build_recognizers_covers_the_replaced_entities_and_each_custom_identifi
     recognizers = build_recognizers(phone_regions=["GB", "DE"], custom_identifiers=[EMPLOYEE_ID, BANK_ACCOUNT], lexicon=LEXICON)
     assert [r.supported_entities for r in recognizers] == [
         ["EMAIL_ADDRESS"], ["CREDIT_CARD"], ["IBAN_CODE"], ["PHONE_NUMBER"], ["US_SSN"], ["US_SSN", "PHONE_NUMBER", "CREDIT_CARD"],
-        ["ID_NUMBER"], ["USERNAME"], ["PERSON"], ["PERSON"], ["PERSON"], ["PERSON"], ["LOCATION"], ["ORGANIZATION"], ["DATE_TIME"], ["EMPLOYEE_ID"], ["BANK_ACCOUNT"],
+        ["ID_NUMBER"], ["USERNAME"], ["PERSON"], ["PERSON"], ["PERSON"], ["PERSON"], ["LOCATION"], ["LOCATION"], ["ORGANIZATION"], ["DATE_TIME"], ["EMPLOYEE_ID"], ["BANK_ACCOUNT"],
     ]
     assert recognizers[3].supported_regions == ("GB", "DE")
     assert {r.name for r in recognizers} & {*REPLACED_RECOGNIZERS, *NOISY_RECOGNIZERS} == set()
@@ -497,3 +497,22 @@ def test_drop_unlikely_organizations(text, org, kept):
 )
 def test_written_date_recognizer(text, expected):
     assert [text[r.start:r.end] for r in WrittenDateRecognizer().analyze(text, ["DATE_TIME"])] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Billing address: Sara Schwarz\n    28245 Puruntie 82 Apt. 595\n   LAPPEENRANTA\n    53650\n\nThanks",
+         ["Sara Schwarz", "28245 Puruntie 82 Apt. 595", "LAPPEENRANTA", "53650"]),
+        ("Kevin had given Alma his address: 5049 Harjukuja 54, SEINÄJOKI", ["5049 Harjukuja 54, SEINÄJOKI"]),
+        ("please send a new one to 1987 74 Diakou Street\n Suite 680\n Cyprus 36903? I am in town", ["1987 74 Diakou Street", "Suite 680", "Cyprus 36903"]),
+        ("Tomomi lives at 86036 Rua do Arenque 1634, Goiânia. She likes it.", ["86036 Rua do Arenque 1634, Goiânia"]),
+        ("Address:\nVia Franscini 71\n6780 Airolo", ["Via Franscini 71", "6780 Airolo"]),
+        ("we moved to the new system last week", []),
+        ("please address the issue today", []),
+        ("send it to me tomorrow", []),
+    ],
+)
+def test_address_block_recognizer(text, expected):
+    results = AddressBlockRecognizer(LEXICON.is_common).analyze(text, ["LOCATION"])
+    assert [text[r.start:r.end] for r in results] == expected
