@@ -384,7 +384,12 @@ _ADDRESS_CUE = re.compile(
     r"|lives?[ \t]+at|living[ \t]+at|resides?[ \t]+at|located[ \t]+at|(?:office|house|home|apartment|flat)[ \t]+is[ \t]+(?:at|on)"
     r"|moved[ \t]+to|relocated[ \t]+to|(?:send|ship|deliver|mail|post)(?:[ \t]+[\w']+){0,4}?[ \t]+to)(?!\w)[ \t]*"
 )
-_SENTENCE_END = re.compile(r"[?!;]|\.(?=[ \t]+[A-Z][a-z]+[ \t]+[a-z])|\.[ \t]*$")
+# Where an address written into a sentence ends: a sentence end, or a clause that goes on (`, and correct the VAT`).
+_SENTENCE_END = re.compile(
+    r"[?!;]|\.(?=[ \t]+[A-Z])|\.[ \t]*$|,?[ \t]+(?:and|but|so|because|which|while|then|as|since|until|if|when)[ \t]+(?=[a-z])"
+)
+# Words before the address itself (`send the invoices to my new billing address, 2347 Dennis Pike`).
+_ADDRESS_START = re.compile(r"\d|[^\W\d_]*[A-ZÀ-Þ]")
 _ADDRESS_LINES = 4
 
 
@@ -426,6 +431,9 @@ class AddressBlockRecognizer(RuleRecognizer):
             stripped = piece.strip(" \t,")
             if lines and (not stripped or ":" in stripped or "@" in stripped or len(stripped) > 50 or len(stripped.split()) > 6):
                 break
+            start_of_address = _ADDRESS_START.search(stripped) if not lines else None
+            if start_of_address:
+                stripped = stripped[start_of_address.start() :]
             if stripped:
                 begin = position + piece.index(stripped)
                 lines.append((begin, begin + len(stripped)))
