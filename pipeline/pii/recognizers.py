@@ -393,6 +393,15 @@ _ADDRESS_START = re.compile(r"\d|[^\W\d_]*[A-ZÀ-Þ]")
 _ADDRESS_LINES = 4
 
 
+def _address_like_line(line: str) -> bool:
+    """A line that can continue an address: a postcode, a town, a region or a country (`Suite 680`,
+    `LAPPEENRANTA`, `Cyprus 36903`, `SK`), not a sentence, a label or an email."""
+    words = line.split()
+    if not words or len(line) > 50 or len(words) > 5 or ":" in line or "@" in line:
+        return False
+    return any(ch.isdigit() for ch in line) or (len(words) <= 3 and all(word[:1].isupper() for word in words))
+
+
 class AddressBlockRecognizer(RuleRecognizer):
     """LOCATION for the address written after `address:`, `my address is`, `lives at`, `send it to` and the like,
     in any country's format (`28245 Puruntie 82 Apt. 595`, `Via Franscini 71`), with up to four short lines
@@ -429,7 +438,7 @@ class AddressBlockRecognizer(RuleRecognizer):
             end_of_sentence = _SENTENCE_END.search(line)
             piece = line[: end_of_sentence.start()] if end_of_sentence else line
             stripped = piece.strip(" \t,")
-            if lines and (not stripped or ":" in stripped or "@" in stripped or len(stripped) > 50 or len(stripped.split()) > 6):
+            if lines and not _address_like_line(stripped):
                 break
             start_of_address = _ADDRESS_START.search(stripped) if not lines else None
             if start_of_address:

@@ -508,6 +508,7 @@ def test_written_date_recognizer(text, expected):
         ("please send a new one to 1987 74 Diakou Street\n Suite 680\n Cyprus 36903? I am in town", ["1987 74 Diakou Street", "Suite 680", "Cyprus 36903"]),
         ("Tomomi lives at 86036 Rua do Arenque 1634, Goiânia. She likes it.", ["86036 Rua do Arenque 1634, Goiânia"]),
         ("Address:\nVia Franscini 71\n6780 Airolo", ["Via Franscini 71", "6780 Airolo"]),
+        ("My address is 12 Elm Road\npackage never arrived\nplease help", ["12 Elm Road"]),
         ("we moved to the new system last week", []),
         ("send the invoices to my new billing address, 2347 Dennis Pike Apt. 885, Brownfurt, DE 16117, and correct the VAT",
          ["2347 Dennis Pike Apt. 885, Brownfurt, DE 16117"]),
