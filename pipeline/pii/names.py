@@ -164,14 +164,15 @@ class _NameRecognizer(RuleRecognizer):
         return self.result("PERSON", start, end, score)
 
     def _trimmed(self, run: str, offset: int) -> tuple[int, int] | None:
-        """The name in `run` without the common words at its ends, or None when nothing is left
-        or it has no word of two letters or more."""
+        """The name in `run` without the common words at its ends, or None when nothing is left, when it
+        has no word of two letters or more, or when every word is a plain dictionary word (`Hi, Delivery
+        has been late`, `To: Procurement`: the capital is the sentence's or the department's)."""
         words = list(re.finditer(rf"{NAME_WORD}|{_INITIAL}", run))
         while words and (self.lexicon.is_common(words[-1].group()) or len(words[-1].group().rstrip(".")) == 1):
             words.pop()
         while words and self.lexicon.is_common(words[0].group()):
             words.pop(0)
-        if not words:
+        if not words or all(self.lexicon.is_plain_word(w.group()) and w.group().lower() not in self.lexicon.surnames for w in words):
             return None
         return offset + words[0].start(), offset + words[-1].end()
 

@@ -40,6 +40,7 @@ def test_the_lexicon_knows_census_names_and_refuses_common_words():
         ("Dear Mr. <PERSON>, thanks", []),
         ("Hi there, thanks for the help", []),
         ("Dear Customer, your order shipped.", []),
+        ("Hi, Delivery has been late. Good morning, Notifications stopped", []),
         ("Thanks Team Alpha", []),
         ("This is Urgent", []),
         ("thanks for nothing", []),
@@ -66,6 +67,7 @@ def test_name_cue_recognizer(text, expected):
         ("Homero Portillo wrote:", ["Homero Portillo"]),
         ("see you then\n--\nAmadeo Vitorović\nSenior Analyst", ["Amadeo Vitorović"]),
         ("To: Team\nSubject: Monday", []),
+        ("From: Safety Committee\nTo: Procurement", []),
         ("Subject: Hospital Visit\nthe team wrote: fine", []),
     ],
 )
