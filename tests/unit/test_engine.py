@@ -59,3 +59,13 @@ def test_a_component_the_ner_listens_to_stays_on():
     nlp.add_pipe("sentencizer")
     _slim_pipeline(nlp)
     assert nlp.pipe_names == ["tok2vec", "ner", "pipeline_lowercase_lemmas"]
+
+
+def test_keep_terms_are_never_redacted_and_organisations_are():
+    text = "Acme Cloud stopped syncing after I moved to Initech. Seen at Methodist Hospital by Dr. Okafor."
+    default = PiiDetector(RedactConfig())
+    keeping = PiiDetector(RedactConfig(keep_terms=["acme cloud", "Methodist  Hospital"]))
+    found = {text[r.start : r.end] for r in default.analyze([text])[0]}
+    kept = {text[r.start : r.end] for r in keeping.analyze([text])[0]}
+    assert {"Methodist Hospital", "Okafor"} <= found
+    assert "Methodist Hospital" not in kept and "Acme Cloud" not in kept and "Okafor" in kept
