@@ -2017,7 +2017,7 @@ def check_record(rec: dict) -> list[str]:
         problems.append("pii_free does not match the spans")
     if "{" in text or "}" in text:
         problems.append("unrendered slot")
-    previous_end = 0
+    previous_end, prev = 0, None
     for s in spans:
         value = s["value"]
         if not (previous_end <= s["start"] < s["end"] <= len(text)) or text[s["start"]:s["end"]] != value:
@@ -2030,7 +2030,7 @@ def check_record(rec: dict) -> list[str]:
             problems.append(f"iban {value!r}")
         if s["entity"] == "US_SSN" and not re.fullmatch(r"\d{3}([- .]?)\d{2}\1\d{4}", value):
             problems.append(f"ssn {value!r}")
-        if s is not spans[0] and prev["entity"] == s["entity"] and not text[prev["end"]:s["start"]].strip():
+        if prev is not None and prev["entity"] == s["entity"] and not text[prev["end"]:s["start"]].strip():
             problems.append(f"spans {prev['value']!r} and {value!r} touch: one value split in two")
         previous_end, prev = s["end"], s
     # Every other whole-word occurrence of a labelled value must be labelled too.

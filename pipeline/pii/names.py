@@ -36,6 +36,7 @@ from pathlib import Path
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
+from pipeline.pii.known_values import variants
 from pipeline.pii.rules import RuleRecognizer
 
 _UPPER = "A-ZÀ-ÖØ-ÞĀĂĄĆĈĊČĎĐĒĔĖĘĚĜĞĠĢĤĦĨĪĬĮİĶĹĻĽĿŁŃŅŇŌŎŐŒŔŖŘŚŜŞŠŢŤŦŨŪŬŮŰŲŴŶŸŹŻŽ"
@@ -65,9 +66,6 @@ NOT_NAMES = CALENDAR_WORDS | frozenset(
     "ps edit update note notes fyi tldr op mod bot agent user assistant human system ai pt rx dx hx tx "
     "u ur lol omg lmk jk idk tbh bc pls plz thx gonna wanna gotta ya yall bro sis fam dude hun babe bae ppl rn tho btw imo smh ngl af".split()
 )
-NAME_STOPWORDS = frozenset({"mr", "mrs", "ms", "dr", "prof", "van", "von", "der", "de", "la", "le", "du", "da", "del", "jr", "sr", "ii", "iii"})
-
-
 @dataclass(frozen=True)
 class NameLexicon:
     """Lower-case given names, surnames and the common words that are never taken as names on their own."""
@@ -283,7 +281,7 @@ class EmailStructureRecognizer(_NameRecognizer):
         return [span for run in re.finditer(_NAME_RUN, rest) if (span := self._trimmed(run.group(), offset + run.start()))]
 
 
-_SPEAKER = re.compile(rf"(?m)^[ \t>]*(?:\[[^\]\n]{{1,25}}\][ \t]*|\(?\d{{1,2}}[:.]\d{{2}}(?:[ \t]*[ap]\.?m\.?)?\)?[ \t]*[-–]?[ \t]*)?(?P<name>[^\W\d_][\w'’.-]*(?:[ \t][^\W\d_][\w'’.-]*)?)[ \t]*:[ \t]+\S")
+_SPEAKER = re.compile(r"(?m)^[ \t>]*(?:\[[^\]\n]{1,25}\][ \t]*|\(?\d{1,2}[:.]\d{2}(?:[ \t]*[ap]\.?m\.?)?\)?[ \t]*[-–]?[ \t]*)?(?P<name>[^\W\d_][\w'’.-]*(?:[ \t][^\W\d_][\w'’.-]*)?)[ \t]*:[ \t]+\S")
 
 
 class ChatSpeakerRecognizer(_NameRecognizer):
@@ -346,8 +344,7 @@ def name_parts(name: str, lexicon: NameLexicon, min_length: int = 3) -> set[str]
     """A name and each of its words that could stand alone for it (`Tamara Utsch` -> also `Tamara`, `Utsch`):
     3 letters or more, not a particle or title, not a common word."""
     name = " ".join(name.split())
-    parts = {part for part in re.findall(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*", name) if len(part) >= min_length}
-    return {name} | {part for part in parts if part.lower() not in NAME_STOPWORDS and not lexicon.is_common(part)}
+    return {name} | {part for part in variants(name, "PERSON", min_length) if part != name and not lexicon.is_common(part)}
 
 
 def email_name_parts(address: str, lexicon: NameLexicon) -> set[str]:
