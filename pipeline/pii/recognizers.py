@@ -337,8 +337,7 @@ _STREET_TYPES = (
     "cove coves creek course courts expressway freeway motorway burg burgs camp canyon cape causeway center centers club "
     "common commons corner corners creek dale dam divide flat flats ford fords forest forge forges gateway haven hollow "
     "inlet isle keys lodge mall mount mountain orchard oval overpass radial ramp ranch rapids rest route shoal shoals skyway "
-    "spur stravenue streets throughway trace track trafficway turnpike underpass unions via viaduct ville wall "
-    "tunnel plain plains pine pines lock locks prairie crest curve bypass neck ways ridges union"
+    "spur stravenue streets throughway trace track trafficway turnpike underpass unions via viaduct ville wall"
 ).split()
 _STREET = (
     r"(?<![\w-])\d{1,6}[A-Za-z]?,?[ \t]+(?:[A-Z][a-zà-ÿ'’]+[ \t]+){1,3}(?i:" + "|".join(_STREET_TYPES) + r")\.?(?![\w])"

@@ -423,7 +423,6 @@ def test_drop_misread_names(text, results, expected):
         ("My address is Amanda-Fritsch-Gasse 9968, 90750 Brand.", ["Amanda-Fritsch-Gasse 9968", "90750 Brand"]),
         ("New address: Wilhelm-Wisser-Str. 12/3 and Ortmann-Schulzweg 4-6", ["Wilhelm-Wisser-Str. 12/3", "Ortmann-Schulzweg 4-6"]),
         ("Ship it to Schillerstraße 7a please", ["Schillerstraße 7a"]),
-        ("Ship to 772 Hodgson Tunnel or 921 Campbell Lock", ["772 Hodgson Tunnel", "921 Campbell Lock"]),
         ("Firmware ring 5 and Gasse 9 failed", []),
         ("I bought 3 Large Boxes today", []),
         ("order 12345 Items arrived", []),
