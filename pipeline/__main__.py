@@ -10,17 +10,19 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
 import yaml
 
+from pipeline.artifacts import RunDir
 from pipeline.config import STAGE_NAMES, Config, config_from_record, default_config_path, load_config
 from pipeline.errors import ConfigError, InputError, PipelineError
+from pipeline.logs import get_logger, printable
 from pipeline.stage import EXECUTORS, available_stages, default_run_dir, load_stage, policy_failure, rerun_stage, run_pipeline, select_stages
-from pipeline.artifacts import RunDir
 
-log = logging.getLogger("pipeline")
+log = get_logger("pipeline")
 
 EXIT_OK, EXIT_FAILED, EXIT_USER_ERROR, EXIT_POLICY_FAILED = 0, 1, 2, 3
 
@@ -85,19 +87,26 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _dispatch(args)
     except (ConfigError, InputError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        _print_error(str(error))
         return EXIT_USER_ERROR
     except PipelineError as error:
-        print(f"error: {error}", file=sys.stderr)
+        _print_error(str(error))
         return EXIT_FAILED
     except KeyboardInterrupt:
-        print("interrupted; run the same command again to resume from the last finished stage", file=sys.stderr)
+        _print_error("interrupted; run the same command again to resume from the last finished stage")
+        return EXIT_FAILED
+    except BrokenPipeError:  # the reader of our output went away (`describe | head`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAILED
     except Exception as error:
         if args.verbose:
             raise
-        print(f"error: unexpected {type(error).__name__}: {error}\n(run with --verbose for the traceback)", file=sys.stderr)
+        _print_error(f"unexpected {type(error).__name__}: {error}\n(run with --verbose for the traceback)")
         return EXIT_FAILED
+
+
+def _print_error(message: str) -> None:
+    print(f"error: {printable(message)}", file=sys.stderr)
 
 
 def _dispatch(args: argparse.Namespace) -> int:

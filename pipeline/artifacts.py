@@ -3,6 +3,10 @@
 Every file is written under a temporary name and renamed into place, so a
 reader (or a resumed run) never sees half a file. The manifest is rewritten
 the same way after every change of a stage's status.
+
+Everything in a run directory is readable by its owner only (files 0600,
+folders 0700), whatever the caller's umask: records hold personal data until
+`redact` has run, and the split's Arrow files hold the training texts.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
@@ -24,6 +29,8 @@ from pipeline.errors import InputError
 MANIFEST = "manifest.json"
 PARTIAL_SUFFIX = ".partial"
 HASH_CHUNK = 1 << 20
+PRIVATE_UMASK = 0o077
+PRIVATE_FILE_MODE, PRIVATE_DIR_MODE = 0o600, 0o700
 
 
 def sha256_file(path: Path) -> str:
@@ -105,17 +112,53 @@ class RunDir:
 
     @contextmanager
     def lock(self) -> Iterator[None]:
-        """Hold an exclusive lock on the run directory, or fail at once if another process holds it."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with self.path(".lock").open("w") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise InputError(f"run directory {self.root} is in use by another pipeline process; wait for it or pass another --run-dir") from None
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        """Hold an exclusive lock on the run directory, or fail at once if another process holds it.
+
+        While it is held, the process creates files owner-only; on release,
+        anything a writer outside this process made (a Ray worker) is made
+        owner-only too.
+        """
+        with owner_only(self.root):
+            self.root.mkdir(parents=True, exist_ok=True)
+            with self.path(".lock").open("w") as handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    raise InputError(f"run directory {self.root} is in use by another pipeline process; wait for it or pass another --run-dir") from None
+                try:
+                    yield
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def owner_only(root: Path) -> Iterator[None]:
+    """Create files owner-only while the block runs (the umask is per process), then tighten any left open under `root`."""
+    previous = os.umask(PRIVATE_UMASK)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+        restrict_modes(root)
+
+
+def restrict_modes(root: Path) -> None:
+    """Make every file under `root` 0600 and every folder 0700 (symbolic links are left alone)."""
+    if not root.is_dir():
+        return
+    for folder, subfolders, files in os.walk(root):
+        _set_mode(Path(folder), PRIVATE_DIR_MODE)
+        for name in files:
+            _set_mode(Path(folder) / name, PRIVATE_FILE_MODE)
+
+
+def _set_mode(path: Path, mode: int) -> None:
+    try:
+        current = path.lstat()
+        if not stat.S_ISLNK(current.st_mode) and stat.S_IMODE(current.st_mode) != mode:
+            path.chmod(mode)
+    except FileNotFoundError:  # removed meanwhile (a partial file of a killed writer)
+        pass
 
 
 class Quarantine:

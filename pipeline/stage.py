@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import logging
 import platform
 import time
 from collections.abc import Callable
@@ -30,8 +29,9 @@ from pipeline import distributed
 from pipeline.artifacts import RunDir, sha256_file, sha256_json
 from pipeline.config import STAGE_NAMES, Config, load_config
 from pipeline.errors import InputError, PolicyFailed, StageError
+from pipeline.logs import get_logger
 
-log = logging.getLogger("pipeline")
+log = get_logger("pipeline")
 
 RECORDED_PACKAGES = (
     "pipeline", "pandas", "pyarrow", "pydantic", "datasets", "presidio-analyzer", "presidio-anonymizer", "spacy",
@@ -273,6 +273,7 @@ def _run_one(
     except BaseException as error:
         entry.update(status="failed", finished=_now(), error=type(error).__name__)
         run_dir.write_manifest(manifest)
+        log.error("%s: failed (%s)", stage.name, type(error).__name__)
         raise
     entry.update(
         status="finished",

@@ -10,14 +10,16 @@ kept for every row.
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-log = logging.getLogger("pipeline.check")
+from pipeline.errors import InputError
+from pipeline.logs import get_logger
+
+log = get_logger("pipeline.check")
 
 
 @dataclass(frozen=True)
@@ -92,3 +94,14 @@ def _out_of_fold_probabilities(
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     encoded = np.array([classes.index(label) for label in labels])
     return cross_val_predict(model, np.array(texts, dtype=object), encoded, groups=groups, cv=splitter, method="predict_proba")
+
+
+def require_two_classes(labels: Sequence[str], column: str, when: str) -> None:
+    """A classifier needs two classes at least; one class would train to a meaningless accuracy of 1.0."""
+    counts = Counter(str(label) for label in labels)
+    if len(counts) < 2:
+        listing = ", ".join(f"'{name[:40]}': {count}" for name, count in counts.items()) or "no rows"
+        raise InputError(
+            f"label '{column}' has {len(counts)} class {when} ({listing}); a classifier needs at least two. "
+            "Check the label column in the config, or what the check and curate stages removed (quarantine/*.jsonl)"
+        )

@@ -13,14 +13,15 @@ cell has any, so a rare label is never removed from a group.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-log = logging.getLogger("pipeline.split")
+from pipeline.logs import get_logger
+
+log = get_logger("pipeline.split")
 
 
 def reweigh(labels: Sequence[str], attributes: Sequence[Sequence[str]], *, iterations: int = 200, tolerance: float = 1e-6) -> list[float]:

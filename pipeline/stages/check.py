@@ -19,7 +19,6 @@ Columns added to every row:
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from dataclasses import asdict
 from typing import Any
@@ -32,6 +31,7 @@ from tqdm import tqdm
 from pipeline.artifacts import atomic_path, write_json
 from pipeline.config import Config
 from pipeline.errors import InputError
+from pipeline.logs import get_logger
 from pipeline.quality import contracts
 from pipeline.quality.dedup import DedupSettings, find_clusters, normalise, signatures
 from pipeline.quality.labels import check_labels
@@ -39,7 +39,7 @@ from pipeline.quality.text import join_text, score
 from pipeline.stage import Stage, StageContext, StageResult
 from pipeline.stages.redact import RECORDS as REDACTED
 
-log = logging.getLogger("pipeline.check")
+log = get_logger("pipeline.check")
 
 RECORDS = "check/records.parquet"
 SUITE = "check/expectation_suite.json"
@@ -128,6 +128,8 @@ def _label_columns(records: pd.DataFrame, texts: list[str], config: Config) -> t
         "qc_label_issue": pd.Series(findings.issue, dtype="boolean"),
         "qc_suggested_label": pd.Series(findings.suggested, dtype="string"),
     })
+    if len(findings.class_counts) < 2:
+        log.warning("label '%s' has %d class(es); a classifier needs at least two, so the split stage will stop", label_columns[0], len(findings.class_counts))
     for label in findings.rare_classes:
         log.warning("label '%s' has %d rows, fewer than check.labels.min_class_rows (%d)", label, findings.class_counts[label], settings.min_class_rows)
     return columns, {

@@ -20,7 +20,6 @@ Rules, in order:
 from __future__ import annotations
 
 import json
-import logging
 from collections import Counter
 from typing import Any
 
@@ -28,11 +27,12 @@ import pyarrow.parquet as pq
 
 from pipeline.artifacts import Quarantine, atomic_path
 from pipeline.config import CurateConfig
+from pipeline.logs import get_logger
 from pipeline.stage import Stage, StageContext, StageResult
 from pipeline.stages.check import FINDINGS
 from pipeline.stages.check import RECORDS as CHECKED
 
-log = logging.getLogger("pipeline.curate")
+log = get_logger("pipeline.curate")
 
 RECORDS = "curate/records.parquet"
 EXACT_DUPLICATE = "exact_duplicate"

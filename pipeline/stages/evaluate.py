@@ -13,7 +13,6 @@ the check stage's duplicate keys. Writes `evaluate/metrics.json` and
 from __future__ import annotations
 
 import json
-import logging
 import os
 from collections import Counter
 from typing import Any
@@ -26,6 +25,7 @@ from pipeline.artifacts import write_json
 from pipeline.config import Config
 from pipeline.errors import InputError
 from pipeline.evaluation import fairness, leakage, scoring, utility
+from pipeline.logs import get_logger
 from pipeline.quality.text import REDACTION_TAG, join_text
 from pipeline.stage import Stage, StageContext, StageResult
 from pipeline.stages.split import FILES as SPLIT_FILES
@@ -34,7 +34,7 @@ from pipeline.training import privacy
 from pipeline.training.canaries import as_records, canary_texts, random_secret
 from pipeline.training.models import load_trained
 
-log = logging.getLogger("pipeline.evaluate")
+log = get_logger("pipeline.evaluate")
 
 METRICS = "evaluate/metrics.json"
 PREDICTIONS = "evaluate/predictions.parquet"

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-import logging
 import math
 import multiprocessing
 import os
@@ -41,6 +40,7 @@ from tqdm import tqdm
 from pipeline.artifacts import Quarantine, RunDir, atomic_path, write_json
 from pipeline.config import Config, RedactConfig
 from pipeline.errors import InputError
+from pipeline.logs import get_logger
 from pipeline.pii.known_values import KnownValueMatcher
 from pipeline.pii.operators import DEMO_KEY, KEYED_OPERATORS, Redactor, keyed_digest, non_overlapping, outside_masks, pseudonym_key
 from pipeline.stage import Stage, StageContext, StageResult
@@ -49,7 +49,7 @@ from pipeline.stages.ingest import RECORDS as INGESTED
 if TYPE_CHECKING:  # presidio_analyzer loads spaCy, transformers and torch: imported only in the workers
     from presidio_analyzer import RecognizerResult
 
-log = logging.getLogger("pipeline.redact")
+log = get_logger("pipeline.redact")
 
 RECORDS = "redact/records.parquet"
 LEDGER = "redact/pii_ledger.json"

@@ -10,17 +10,17 @@ makes the verdict FAIL, and `python -m pipeline run` then exits 3.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
 from pipeline.artifacts import RunDir, atomic_path, sha256_file, write_json
 from pipeline.config import Config
+from pipeline.logs import get_logger
 from pipeline.reporting import content, render
 from pipeline.stage import Stage, StageContext, StageResult
 from pipeline.stages.train import ADAPTER
 
-log = logging.getLogger("pipeline.report")
+log = get_logger("pipeline.report")
 
 HTML = "report/report.html"
 JSON = "report/report.json"

@@ -42,14 +42,16 @@ import pyarrow.parquet as pq
 from pipeline.artifacts import Quarantine, atomic_path, sha256_file, write_json
 from pipeline.config import Config
 from pipeline.errors import InputError
+from pipeline.logs import get_logger
 from pipeline.quality import bias
 from pipeline.quality.counterfactual import Swapper
-from pipeline.quality.mitigation import reweigh, resample
+from pipeline.quality.labels import require_two_classes
+from pipeline.quality.mitigation import resample, reweigh
 from pipeline.quality.text import join_text
 from pipeline.stage import Stage, StageContext, StageResult
 from pipeline.stages.curate import RECORDS as CURATED
 
-log = logging.getLogger("pipeline.split")
+log = get_logger("pipeline.split")
 
 SPLITS = ("train", "validation", "test")
 FILES = {name: f"split/{name}.parquet" for name in SPLITS}
@@ -69,6 +71,8 @@ def run(ctx: StageContext) -> StageResult:
         raise InputError("no curated rows to split: every row was quarantined before this stage; see quarantine/*.jsonl and the manifest's stats")
     roles = config.record_roles()
     label = roles["label"][0] if roles["label"] else None
+    if config.task == "classification" and label:
+        require_two_classes(records[label].tolist(), label, "after curation")
     protected = roles["protected"]
     folds = fold_count(settings.train, settings.validation, settings.test)
     strata, stratified_on = stratify(records, label, protected if settings.stratify_on_protected else [], folds)

@@ -15,7 +15,6 @@ same `train.batch_size`. Rank 0 alone writes the outputs.
 from __future__ import annotations
 
 import contextlib
-import logging
 import math
 import os
 import warnings
@@ -32,6 +31,8 @@ from pipeline import distributed
 from pipeline.artifacts import write_json
 from pipeline.config import Config
 from pipeline.errors import ConfigError, InputError, StageError
+from pipeline.logs import get_logger
+from pipeline.quality.labels import require_two_classes
 from pipeline.stage import Stage, StageContext, StageResult
 from pipeline.stages.split import FILES as SPLIT_FILES
 from pipeline.training import privacy
@@ -39,7 +40,7 @@ from pipeline.training.canaries import inserted_copies, make_canaries
 from pipeline.training.data import Encoded, ResponseLoss, encode_causal, encode_classification
 from pipeline.training.models import add_lora, load_model, load_tokenizer, model_source
 
-log = logging.getLogger("pipeline.train")
+log = get_logger("pipeline.train")
 
 ADAPTER = "train/adapter"
 LABELS = "train/labels.json"
@@ -137,7 +138,9 @@ def _encode(config: Config, tokenizer: Any, train: pd.DataFrame, validation: pd.
 def _label_names(config: Config, train: pd.DataFrame) -> list[str]:
     if config.task == "causal_lm":
         return []
-    return sorted(train[config.record_roles()["label"][0]].astype(str).unique())
+    label = config.record_roles()["label"][0]
+    require_two_classes(train[label].tolist(), label, "in the training split")
+    return sorted(train[label].astype(str).unique())
 
 
 def _save_adapter(peft_model: Any, adapter: Path) -> None:

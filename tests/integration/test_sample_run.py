@@ -1,7 +1,9 @@
 """`python -m pipeline run` with no arguments, on the bundled sample, checked against what was planted."""
 
 import json
+import os
 import re
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +23,9 @@ PLANTED = json.loads((SAMPLE / "planted.json").read_text(encoding="utf-8"))
 @pytest.fixture(scope="module")
 def sample_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     cwd = tmp_path_factory.mktemp("default-run")
-    result = subprocess.run([sys.executable, "-m", "pipeline", "run"], cwd=cwd, capture_output=True, text=True, timeout=1800)
+    # umask 022, the usual default, under which files come out world-readable unless the pipeline prevents it
+    result = subprocess.run([sys.executable, "-m", "pipeline", "run"], cwd=cwd, capture_output=True, text=True, timeout=1800,
+                            preexec_fn=lambda: os.umask(0o022))
     assert result.returncode == 0, result.stderr
     return cwd / "runs" / "sample", result
 
@@ -51,6 +55,16 @@ def test_every_data_row_of_the_sample_is_accounted_for(sample_run):
     assert stats["per_source"]["helpdesk"]["total"] == PLANTED["tickets_csv"]["data_records"]
     assert stats["per_source"]["chat"]["total"] == PLANTED["chat_export_jsonl"]["lines"]
     assert stats["total"] == stats["kept"] + stats["quarantined"]
+
+
+def test_every_file_and_folder_of_the_run_is_owner_only(sample_run):
+    run_dir, _ = sample_run
+    paths = [run_dir, *run_dir.rglob("*")]
+    assert len(paths) > 30 and any(p.suffix == ".arrow" for p in paths) and (run_dir / "train" / "adapter" / "adapter_config.json").is_file()
+    modes = {str(p.relative_to(run_dir)): oct(stat.S_IMODE(p.stat().st_mode)) for p in paths if not p.is_symlink()}
+    loose = {path: mode for path, mode in modes.items() if mode != ("0o700" if (run_dir / path).is_dir() else "0o600")}
+    assert loose == {}
+    assert oct(stat.S_IMODE((run_dir / ".lock").stat().st_mode)) == "0o600"
 
 
 def test_broken_csv_rows_are_quarantined_at_their_planted_lines(quarantine):

@@ -120,3 +120,57 @@ def test_bundled_default_config_is_valid():
     config = load_config(default_config_path())
     assert [config.source_name(i) for i in range(len(config.sources))] == ["helpdesk", "chat"]
     assert all(config.source_files(i) for i in range(len(config.sources)))
+
+
+BILLION_LAUGHS = "\n".join(
+    [
+        'run_name: bomb',
+        'sources: [{path: tickets.csv, columns: {text: [text]}}]',
+        'check:',
+        '  contract:',
+        '    extra_expectations:',
+        '      - type: expect_column_values_to_not_be_null',
+        '        kwargs:',
+        '          a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]',
+    ]
+    + [f'          {b}: &{b} [{", ".join([f"*{a}"] * 9)}]' for a, b in zip("abcdefgh", "bcdefghi", strict=True)]
+)
+
+
+def test_an_alias_bomb_in_a_free_form_field_is_refused_before_it_is_expanded(tmp_path, tiny_csv):
+    path = tmp_path / "bomb.yaml"
+    path.write_text(BILLION_LAUGHS, encoding="utf-8")  # 9**9 strings once expanded
+    with pytest.raises(ConfigError, match="expands to more than 100,000 values"):
+        load_config(path)
+
+
+def test_a_recursive_alias_is_refused(tmp_path, tiny_csv):
+    path = tmp_path / "loop.yaml"
+    path.write_text("sources: &loop [*loop]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="expands to more than"):
+        load_config(path)
+
+
+def test_anchors_that_expand_to_a_normal_config_still_load(tmp_path, tiny_csv):
+    path = tmp_path / "anchored.yaml"
+    path.write_text(
+        "sources:\n"
+        "  - {path: tickets.csv, columns: &columns {text: [text], label: label}}\n"
+        "  - {path: tickets.csv, name: again, columns: *columns}\n",
+        encoding="utf-8",
+    )
+    assert [source.columns.label for source in load_config(path).sources] == ["label", "label"]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("a: " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+        ("# padding\n" * 120_000, "more than the 1,048,576 a config may have"),
+    ],
+)
+def test_oversized_or_deeply_nested_yaml_is_a_config_error(tmp_path, content, expected):
+    path = tmp_path / "hostile.yaml"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigError, match=expected):
+        load_config(path)

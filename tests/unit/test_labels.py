@@ -4,7 +4,8 @@ import random
 
 import pytest
 
-from pipeline.quality.labels import check_labels
+from pipeline.errors import InputError
+from pipeline.quality.labels import check_labels, require_two_classes
 
 TOPICS = {
     "billing": ["charged twice", "refund my payment", "invoice is wrong", "card was billed", "double charge on statement"],
@@ -68,3 +69,9 @@ def test_unscorable_inputs_are_skipped_with_a_reason(texts, labels, groups, reas
     findings = check_labels(texts, labels, groups, min_class_rows=2, folds=5, seed=0)
     assert reason in findings.skipped
     assert findings.quality == [None] * len(texts) and findings.issue == [None] * len(texts)
+
+
+def test_one_label_class_is_an_input_error_naming_the_label_and_its_count():
+    with pytest.raises(InputError, match=r"label 'category' has 1 class after curation \('shipping': 12\)"):
+        require_two_classes(["shipping"] * 12, "category", "after curation")
+    require_two_classes(["a", "b"], "category", "after curation")

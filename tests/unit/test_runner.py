@@ -1,6 +1,8 @@
 """Run directory, atomic writes, manifest, skipping and re-running stages."""
 
 import json
+import os
+import stat
 
 import pytest
 
@@ -132,3 +134,19 @@ def test_a_stage_that_loses_rows_fails(stats, message):
     stage = Stage(name="demo", reads="", writes="", run=lambda ctx: StageResult([]))
     with pytest.raises(StageError, match=message):
         _check_accounting(stage, StageResult(outputs=[], stats=stats))
+
+
+def test_run_directory_is_owner_only_whatever_the_umask(config, tmp_path):
+    previous = os.umask(0o022)
+    try:
+        outside = RunDir(tmp_path / "run")
+        outside.root.mkdir()
+        (outside.root / "left-by-a-worker.txt").write_text("x")  # made before the lock, under umask 022
+        run_pipeline(config, outside, ["ingest"])
+        assert os.umask(0o022) == 0o022  # the caller's umask is given back
+    finally:
+        os.umask(previous)
+    modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in [outside.root, *outside.root.rglob("*")]}
+    assert {"records.parquet", "schema.json", "manifest.json", ".lock", "left-by-a-worker.txt", "ingest"} <= set(modes)
+    assert {name: oct(mode) for name, mode in modes.items() if mode not in (0o600, 0o700)} == {}
+    assert modes["ingest"] == modes["run"] == 0o700
