@@ -10,6 +10,7 @@ at once, with its path in the file (`sources[0].columns.label: ...`):
 from __future__ import annotations
 
 import glob
+import math
 import re
 from importlib import resources
 from pathlib import Path
@@ -30,6 +31,9 @@ CHECK_COLUMNS = ("text_key", "cluster_id")
 CHECK_PREFIX = "qc_"
 DEFAULT_MISSING_VALUES = ("", "N/A", "NA", "n/a", "#N/A", "null", "NULL", "None", "none", "nan", "NaN", "-", "--", "Not Provided", "not provided", "Not Available")
 LIST_ROLES = ("text", "protected", "identifier", "passthrough")
+# A config is a few hundred values; these bounds refuse hostile YAML before it is expanded or validated.
+MAX_CONFIG_BYTES = 1024 * 1024
+MAX_CONFIG_NODES = 100_000
 SOURCE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -97,9 +101,21 @@ class Source(Section):
         return {role: [self.record_name(c) for c in cols] for role, cols in self.columns.by_role().items()}
 
 
+class InputLimits(Section):
+    """Bounds on what one input file may hold, so no export can hang or exhaust a run.
+
+    A record past a bound is quarantined with a reason; nothing past it is parsed.
+    """
+
+    max_cell_chars: int = Field(default=1_000_000, ge=1)  # one field of any format
+    max_record_bytes: int = Field(default=16 * 1024 * 1024, ge=1)  # one CSV record or one JSON Lines line
+    max_json_depth: int = Field(default=64, ge=1)  # nesting of objects and arrays in a JSON record
+
+
 class IngestConfig(Section):
     missing_values: list[str] = list(DEFAULT_MISSING_VALUES)
     missing_values_ignore_case: bool = True
+    limits: InputLimits = InputLimits()
 
 
 REDACT_OPERATORS = ("replace", "pseudonymize", "mask", "hash", "drop_row")
@@ -490,8 +506,12 @@ def config_from_record(resolved: dict[str, Any]) -> Config:
 def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError([f"config file not found (looked at {path.resolve()}); pass --config PATH"], source=str(path))
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ConfigError([f"config file is {path.stat().st_size:,} bytes, more than the {MAX_CONFIG_BYTES:,} a config may have"], source=str(path))
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = _load_bounded_yaml(path.read_text(encoding="utf-8"), str(path))
+    except RecursionError:
+        raise ConfigError(["the YAML is nested too deeply to be a config"], source=str(path)) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -501,6 +521,57 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ConfigError(["the top level must be a mapping with at least a 'sources' key"], source=str(path))
     return raw
+
+
+def _load_bounded_yaml(text: str, source: str) -> Any:
+    """Parse YAML safely, refusing a document whose aliases expand past MAX_CONFIG_NODES ("billion laughs").
+
+    The node graph is checked before any Python object is built from it: an
+    alias shares its anchor's node, so the graph stays small while the values
+    it stands for (in the manifest, in `describe`) would grow without bound.
+    """
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        expanded = expanded_node_count(node)
+        if expanded > MAX_CONFIG_NODES:
+            raise ConfigError(
+                [f"the YAML expands to more than {MAX_CONFIG_NODES:,} values through its anchors and aliases; a config needs far fewer (write the values out)"],
+                source=source,
+            )
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def expanded_node_count(root: yaml.Node) -> float:
+    """How many nodes the document holds once every alias is written out: memoised, without recursion, infinite for a node inside itself."""
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()  # the nodes whose children are being counted: the path from the root
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        children = _child_nodes(node)
+        if children_done:
+            sizes[id(node)] = 1 + sum(sizes[id(child)] for child in children)
+            on_path.discard(id(node))
+        elif id(node) in on_path:
+            return math.inf
+        elif id(node) not in sizes:
+            on_path.add(id(node))
+            stack.append((node, True))
+            stack.extend((child, False) for child in children)
+    return sizes[id(root)]
+
+
+def _child_nodes(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 def _format_pydantic_error(error: dict[str, Any]) -> str:
