@@ -8,7 +8,8 @@ The page gets no network: every request other than the HTML file itself and
 ``data:`` URLs is recorded in ``BrowserReport.requests`` and aborted (the
 context is also offline and host names resolve to nothing, in case a request
 slips past the router). Sibling files (``file://`` URLs other than the page) are
-blocked too: a self-contained report needs none.
+blocked too: a self-contained report needs none. A dialog the page opens
+(``alert``, ``confirm``, ``prompt``) is recorded and dismissed: a script ran.
 """
 
 from __future__ import annotations
@@ -45,6 +46,11 @@ _STRUCTURE_JS = """
   sections: Array.from(document.querySelectorAll("section"), (s) => s.id),
   headings: Array.from(document.querySelectorAll("h2"),
                        (h) => h.textContent.replace(/\\s+/g, " ").trim()),
+  scripts: Array.from(document.querySelectorAll("*")).flatMap((element) => {
+    const tag = element.tagName.toLowerCase();
+    const handlers = element.getAttributeNames().filter((name) => name.startsWith("on")).map((name) => `${tag} ${name}`);
+    return tag === "script" ? [tag, ...handlers] : handlers;
+  }),
 })
 """
 
@@ -57,6 +63,8 @@ class BrowserReport:
     browser_version: str
     requests: list[str] = field(default_factory=list)  # blocked: not the page itself, not data:
     console_errors: list[str] = field(default_factory=list)  # "error: ...", "warning: ...", "pageerror: ..."
+    dialogs: list[str] = field(default_factory=list)  # "alert: <message>", "confirm: ...", "prompt: ...", "beforeunload: ..." (each dismissed)
+    scripts: list[str] = field(default_factory=list)  # "script" per <script> element, "<tag> <on...>" per inline event handler
     broken_images: list[str] = field(default_factory=list)  # alt text, else "img[<index>]"
     section_ids: list[str] = field(default_factory=list)  # id of every <section> ("" when it has none)
     headings: list[str] = field(default_factory=list)  # text of every <h2>, whitespace collapsed
@@ -67,6 +75,7 @@ class BrowserReport:
         return (
             [f"request: {url}" for url in self.requests]
             + [f"console: {message}" for message in self.console_errors]
+            + [f"dialog: {message}" for message in self.dialogs]
             + [f"broken image: {name}" for name in self.broken_images]
         )
 
@@ -160,6 +169,10 @@ def inspect_report(
                 if not allowed(request.url):
                     seen.append(request.url)
 
+            def on_dialog(dialog) -> None:
+                report.dialogs.append(f"{dialog.type}: {dialog.message}")
+                dialog.dismiss()
+
             def on_console(message) -> None:
                 if message.type in ("error", "warning"):
                     report.console_errors.append(f"{message.type}: {message.text}")
@@ -169,6 +182,7 @@ def inspect_report(
             page.on("websocket", lambda ws: seen.append(ws.url))
             page.on("console", on_console)
             page.on("pageerror", lambda error: report.console_errors.append(f"pageerror: {error}"))
+            page.on("dialog", on_dialog)
 
             page.goto(page_url, wait_until="load")
             images = page.evaluate(_IMAGES_JS)
@@ -180,6 +194,7 @@ def inspect_report(
             report.broken_images = [image["name"] for image in images if not image["loaded"]]
             report.section_ids = structure["sections"]
             report.headings = structure["headings"]
+            report.scripts = structure["scripts"]
             report.pdf_pages = count_pdf_pages(pdf)
             if pdf_path is not None:
                 Path(pdf_path).write_bytes(pdf)

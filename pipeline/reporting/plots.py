@@ -12,7 +12,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 from matplotlib.figure import Figure  # noqa: E402
 
-plt.rcParams.update({"figure.dpi": 100, "font.size": 9, "svg.hashsalt": "report", "axes.spines.top": False, "axes.spines.right": False})
+# text.parse_math off: labels and group names from the data are drawn as written, never parsed as mathtext (`$\foo$` would raise)
+plt.rcParams.update({"figure.dpi": 100, "font.size": 9, "svg.hashsalt": "report", "axes.spines.top": False, "axes.spines.right": False,
+                     "text.parse_math": False})
 
 
 def to_data_uri(figure: Figure) -> str:

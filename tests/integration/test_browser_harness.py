@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import count_page_objects, count_pdf_pages, find_chromium, inspect_report
+from pipeline.reporting import render
+from tests.browser import (
+    count_page_objects,
+    count_pdf_pages,
+    find_chromium,
+    inspect_report,
+)
+from tests.unit.test_render import hostile_report
 
 if find_chromium() is None:
     pytest.skip(
@@ -100,6 +107,29 @@ def test_script_errors_and_uncaught_exceptions_are_reported(tmp_path):
     assert any(message.startswith("pageerror:") and "x" in message for message in report.console_errors)
     assert report.requests == [] and report.broken_images == []
     assert report.section_ids == ["s"]
+
+
+def test_dialogs_and_inline_scripts_are_recorded(tmp_path):
+    page = write_page(
+        tmp_path,
+        f'<section id="s"><h2>S</h2><img alt="chart" src="{png_data_uri()}" onload="alert(2)"></section>\n'
+        "<script>alert(1); confirm('sure?')</script>",
+    )
+    report = inspect_report(page)
+
+    assert sorted(report.dialogs) == ["alert: 1", "alert: 2", "confirm: sure?"]  # the image may load before the script runs
+    assert sorted(report.scripts) == ["img onload", "script"]
+    assert "dialog: alert: 1" in report.problems()
+
+
+def test_a_report_with_hostile_values_runs_no_script_of_theirs(tmp_path):
+    page = tmp_path / "report.html"
+    page.write_text(render.html(hostile_report()), encoding="utf-8")
+    report = inspect_report(page)
+
+    assert report.dialogs == [] and report.scripts == []
+    assert report.problems() == []  # no request for an injected image either
+    assert len(report.section_ids) == 10 and report.broken_images == []
 
 
 def test_the_page_count_is_page_objects_not_the_page_tree():
