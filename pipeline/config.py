@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import glob
 import math
+import os
 import re
 from importlib import resources
 from pathlib import Path
@@ -34,6 +35,7 @@ LIST_ROLES = ("text", "protected", "identifier", "passthrough")
 # A config is a few hundred values; these bounds refuse hostile YAML before it is expanded or validated.
 MAX_CONFIG_BYTES = 1024 * 1024
 MAX_CONFIG_NODES = 100_000
+ALLOWED_ROOTS_ENV = "PIPELINE_ALLOWED_ROOTS"  # folders (os.pathsep-separated) the sources must lie in; unset: anywhere
 SOURCE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -84,6 +86,17 @@ class Source(Section):
     delimiter: str | None = Field(default=None, min_length=1, max_length=1)
     columns: Columns
     rename: dict[str, str] = {}
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, encoding: str | None) -> str | None:
+        from pydantic_core import PydanticCustomError
+
+        try:
+            "a".encode(encoding or "utf-8")  # LookupError for an unknown codec, or one that is not a text encoding
+        except LookupError:
+            raise PydanticCustomError("unknown_encoding", "unknown encoding '{encoding}'; use a Python codec name such as utf-8, cp1252 or utf-16-le", {"encoding": encoding}) from None
+        return encoding
 
     @property
     def is_glob(self) -> bool:
@@ -604,8 +617,11 @@ def data_problems(config: Config) -> list[str]:
             problems.append(f"{where}.path: no file matches '{source.path}' (looked in {config.base_dir})")
             continue
         for file in files:
+            if outside_allowed_roots(file):
+                problems.append(f"{where}.path: '{file}' is outside the folders ${ALLOWED_ROOTS_ENV} allows ({os.environ[ALLOWED_ROOTS_ENV]})")
+                continue
             try:
-                available = peek_columns(file, source)
+                available = peek_columns(file, source, config.ingest.limits)
             except InputError as error:
                 problems.append(f"{where}.path: {error}")
                 continue
@@ -613,9 +629,23 @@ def data_problems(config: Config) -> list[str]:
     return problems
 
 
+def outside_allowed_roots(file: Path) -> bool:
+    """True when $PIPELINE_ALLOWED_ROOTS is set and `file` (symbolic links followed) lies in none of its folders.
+
+    The confinement comes from the deployment's environment, not the config:
+    under Airflow or Prefect the config may come from a trigger's parameters,
+    and a rule the config sets can be lifted by the same config.
+    """
+    roots = [Path(root).resolve() for root in os.environ.get(ALLOWED_ROOTS_ENV, "").split(os.pathsep) if root]
+    return bool(roots) and not any(file.resolve().is_relative_to(root) for root in roots)
+
+
 def _column_problems(where: str, source: Source, available: list[str], file: Path) -> list[str]:
+    # escaped and cut short: a hostile header must not reach the terminal whole
+    from pipeline.readers import column_listing
+
     problems = []
-    listing = ", ".join(f"'{c}'" for c in available)
+    listing = column_listing(available)
     for role, columns in source.columns.by_role().items():
         for position, column in enumerate(columns):
             if column not in available:

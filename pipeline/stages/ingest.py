@@ -4,15 +4,18 @@ Each row gets a stable `row_id` (`<source>:<id>` from the id column, else
 `<source>:<hash of its values>`; a repeat gets `#2`, `#3`, ...), its lineage
 (`source`, `source_file`, `source_row`), and only the columns the config
 gives a role; missing-value tokens become null. A row that cannot be parsed,
-or lacks text (or a label, for classification), goes to the quarantine.
+breaks an input limit (`ingest.limits`), or lacks text (or a label, for
+classification), goes to the quarantine. What the readers repaired (control
+characters stripped, repeated column names renamed) is counted per file in
+the schema report.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,10 +26,11 @@ from tqdm import tqdm
 
 from pipeline.artifacts import Quarantine, atomic_path, write_json
 from pipeline.config import LINEAGE_COLUMNS, Config, Source
-from pipeline.readers import ReadStats, read_records
+from pipeline.logs import get_logger
+from pipeline.readers import RawRecord, ReadStats, column_listing, read_records
 from pipeline.stage import Stage, StageContext, StageResult
 
-log = logging.getLogger("pipeline.ingest")
+log = get_logger("pipeline.ingest")
 
 RECORDS = "ingest/records.parquet"
 SCHEMA = "ingest/schema.json"
@@ -84,30 +88,46 @@ def _ingest_sources(config: Config, quarantine: Quarantine, tallies: dict[str, S
             read_stats = ReadStats()
             total_before = tally.total
             rows = _RowMaker(config, source, name, missing_tokens, ids_seen)
-            records = tqdm(read_records(path, source, read_stats), desc=f"ingest {path.name}", unit=" rows", disable=None, leave=False)
-            for raw in records:
-                tally.total += 1
-                where = {"source": name, "source_file": path.name, "source_row": raw.position}
-                if raw.values is None:
-                    tally.quarantined += 1
-                    quarantine.add(f"{name}:{path.name}:{raw.position}", raw.reason or "unparseable", raw.detail or "", **where)
-                    continue
-                rows.columns_seen.update(raw.values)
-                kept = rows.kept_values(raw.values)
-                row_id = rows.row_id(kept)
-                missing = rows.missing_required(kept)
-                if missing:
-                    tally.quarantined += 1
-                    quarantine.add(row_id, *missing, **where)
-                    continue
-                tally.kept += 1
-                yield {"row_id": row_id, **where} | kept
+            with closing(read_records(path, source, read_stats, config.ingest.limits)) as records:
+                yield from _ingest_file(path, records, name, rows, tally, quarantine)
             tally.duplicate_ids += rows.duplicate_ids
             tally.files.append(_file_report(path, read_stats, source, rows.columns_seen))
             if tally.total == total_before:
                 log.warning("%s: no data rows", path.name)
-            if read_stats.fallback_lines:
-                log.warning("%s: %d line(s) were not UTF-8 and were read as cp1252", path.name, read_stats.fallback_lines)
+            _log_repairs(path, read_stats)
+
+
+def _ingest_file(
+    path: Path, records: Iterator[RawRecord], name: str, rows: _RowMaker, tally: SourceTally, quarantine: Quarantine,
+) -> Iterator[dict[str, Any]]:
+    for raw in tqdm(records, desc=f"ingest {path.name}", unit=" rows", disable=None, leave=False):
+        tally.total += 1
+        where = {"source": name, "source_file": path.name, "source_row": raw.position}
+        if raw.values is None:
+            tally.quarantined += 1
+            quarantine.add(f"{name}:{path.name}:{raw.position}", raw.reason or "unparseable", raw.detail or "", **where)
+            continue
+        rows.columns_seen.update(raw.values)
+        kept = rows.kept_values(raw.values)
+        row_id = rows.row_id(kept)
+        missing = rows.missing_required(kept)
+        if missing:
+            tally.quarantined += 1
+            quarantine.add(row_id, *missing, **where)
+            continue
+        tally.kept += 1
+        yield {"row_id": row_id, **where} | kept
+
+
+def _log_repairs(path: Path, stats: ReadStats) -> None:
+    if stats.fallback_lines:
+        log.warning("%s: %d line(s) were not UTF-8 and were read as cp1252", path.name, stats.fallback_lines)
+    if stats.control_characters_stripped:
+        log.warning("%s: %d control character(s) stripped from values, %d of them NUL", path.name, stats.control_characters_stripped, stats.nul_bytes_stripped)
+    for repeat in stats.duplicate_columns:
+        first, again = repeat["positions"]
+        column, read_as = column_listing([repeat["column"]]), column_listing([repeat["read_as"]])
+        log.warning("%s: column %s appears at columns %d and %d; the second is read as %s", path.name, column, first, again, read_as)
 
 
 class _RowMaker:
@@ -158,7 +178,7 @@ class _RowMaker:
 def _content_hash(values: dict[str, str | None]) -> str:
     digest = hashlib.sha256()
     for name in sorted(values):
-        digest.update(f"{name}\x1f{values[name]}\x1e".encode("utf-8"))
+        digest.update(f"{name}\x1f{values[name]}\x1e".encode())
     return digest.hexdigest()[:16]
 
 
@@ -181,6 +201,9 @@ def _file_report(path: Path, stats: ReadStats, source: Source, columns_seen: dic
         "non_utf8_lines": stats.fallback_lines,
         "blank_lines": stats.blank_lines,
         "delimiter": stats.delimiter,
+        "control_characters_stripped": stats.control_characters_stripped,
+        "nul_bytes_stripped": stats.nul_bytes_stripped,
+        "duplicate_columns": stats.duplicate_columns,
         "unmapped_columns": [c for c in columns_seen if c not in used],
     }
 
@@ -197,6 +220,6 @@ def _schema_report(config: Config, columns: list[str], non_null: Counter[str], t
 STAGE = Stage(
     name="ingest",
     reads="the source files named in `sources`",
-    writes=f"{RECORDS} (one row per kept record), {SCHEMA} (columns, roles, per-file encoding and unmapped columns), quarantine/ingest.jsonl",
+    writes=f"{RECORDS} (one row per kept record), {SCHEMA} (columns, roles, per-file encoding, repairs and unmapped columns), quarantine/ingest.jsonl",
     run=run,
 )

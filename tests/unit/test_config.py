@@ -174,3 +174,18 @@ def test_oversized_or_deeply_nested_yaml_is_a_config_error(tmp_path, content, ex
     path.write_text(content, encoding="utf-8")
     with pytest.raises(ConfigError, match=expected):
         load_config(path)
+
+
+def test_sources_outside_the_allowed_roots_are_refused_when_the_deployment_sets_them(write_config, tiny_csv, tmp_path, monkeypatch):
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "secret.csv").write_text(TINY_CSV, encoding="utf-8")
+    (tmp_path / "link.csv").symlink_to(elsewhere / "secret.csv")
+    sources = [csv_source("tickets.csv"), csv_source(f"../{elsewhere.name}/secret.csv", name="up"), csv_source("link.csv", name="link")]
+    path = write_config({"sources": sources})
+    assert len(load_config(path).sources) == 3  # unset: a CLI user may read anything they can
+    monkeypatch.setenv("PIPELINE_ALLOWED_ROOTS", str(tmp_path))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert [problem.split(":")[0] for problem in caught.value.problems] == ["sources[1].path", "sources[2].path"]
+    assert all("outside the folders $PIPELINE_ALLOWED_ROOTS allows" in problem for problem in caught.value.problems)

@@ -138,3 +138,52 @@ def test_spreadsheet_style_export_keeps_every_row_unmangled(make_config, tmp_pat
     assert records["Name"].tolist()[2] == "Crimmings,   Jean" and records["Notes"].tolist()[2] == 'said "no" twice'
     assert records["Notes"].tolist()[3] == "it's — fine"
     assert records["row_id"].tolist()[2:] == ["hr:10003", "hr:10005"] and records["row_id"].is_unique
+
+
+def test_hostile_csv_rows_are_quarantined_or_repaired_and_every_row_is_accounted_for(make_config, tmp_path):
+    content = (
+        b"id,text,label,gender\n"
+        b"1,fine,shipping,f\n"
+        b"2,a parcel,shipping\x00,m\n"                    # NUL stripped: the label stays one class
+        b"3," + b"x" * 60 + b",billing,f\n"             # a cell over max_cell_chars
+        b'4,"' + b"y\n" * 150 + b'",billing,f\n'        # a record over max_record_bytes, across lines
+        b"5,also \x1b[1mfine,billing,m\n"
+    )
+    (tmp_path / "t.csv").write_bytes(content)
+    config = {"sources": [csv_source("t.csv")], "ingest": {"limits": {"max_cell_chars": 50, "max_record_bytes": 200}}}
+    records, quarantine, stats = ingest(make_config, tmp_path, config)
+    assert stats["total"] == 5 == stats["kept"] + stats["quarantined"]
+    assert records["row_id"].tolist() == ["t:1", "t:2", "t:5"]
+    assert records["label"].tolist() == ["shipping", "shipping", "billing"] and records["text"].tolist()[2] == "also [1mfine"
+    assert [(q["reason"], q["source_row"], q["detail"]) for q in quarantine] == [
+        ("cell_too_large", 4, "line 4, column 2: 60 characters, more than 50 (ingest.limits.max_cell_chars)"),
+        ("record_too_large", 5, "lines 5-155: longer than 200 bytes (ingest.limits.max_record_bytes)"),
+    ]
+    schema = json.loads((tmp_path / "run" / "ingest" / "schema.json").read_text())
+    report = schema["sources"]["t"]["files"][0]
+    assert (report["control_characters_stripped"], report["nul_bytes_stripped"], report["duplicate_columns"]) == (2, 1, [])
+
+
+def test_hostile_json_lines_are_quarantined_and_every_line_is_accounted_for(make_config, tmp_path):
+    lines = [
+        b'{"id": 1, "text": "fine", "label": "a"}',
+        b'{"id": 2, "text": "deep", "label": "a", "x": ' + b"[" * 100 + b"]" * 100 + b"}",
+        b'{"id": 3, "text": "' + b"z" * 500 + b'", "label": "a"}',
+        b'{"id": 4, "text": "twice", "label": "a", "label": "b"}',
+        b'{"id": 5, "text": "nul\\u0000", "label": "b"}',
+    ]
+    (tmp_path / "t.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    source = {"path": "t.jsonl", "columns": {"id": "id", "text": ["text"], "label": "label"}}
+    records, _, stats = ingest(make_config, tmp_path, {"sources": [source], "ingest": {"limits": {"max_record_bytes": 400}}})
+    assert stats["total"] == 5 == stats["kept"] + stats["quarantined"]
+    assert records["text"].tolist() == ["fine", "nul"]
+    assert stats["quarantined_by_reason"] == {"duplicate_key": 1, "record_too_large": 1, "too_deeply_nested": 1}
+
+
+def test_repeated_column_names_are_reported_in_the_schema(make_config, tmp_path):
+    (tmp_path / "t.csv").write_text("id,text,label,gender,note,note\n1,a,x,f,n1,n2\n", encoding="utf-8")
+    run_dir = RunDir(tmp_path / "run")
+    run_pipeline(make_config({"sources": [csv_source("t.csv")]}), run_dir, ["ingest"])
+    report = json.loads(run_dir.path("ingest/schema.json").read_text())["sources"]["t"]["files"][0]
+    assert report["duplicate_columns"] == [{"column": "note", "positions": [5, 6], "read_as": "note.1"}]
+    assert report["unmapped_columns"] == ["note", "note.1"]
