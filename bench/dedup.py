@@ -72,8 +72,10 @@ TARGET_SIZE, TARGET_SECONDS, TARGET_RECALL, TARGET_LINEARITY = 100_000, 120.0, 0
 # --------------------------------------------------------------------------- vocabulary
 
 DETERMINERS = "the a this that our their every some each my your its no any one another".split()
-PREPOSITIONS = ("of in to for with on at from by about into over after under between through during before "
-                "without against among around across behind beyond near since until within along").split()
+PREPOSITIONS = (
+    "of in to for with on at from by about into over after under between through during before "
+    "without against among around across behind beyond near since until within along"
+).split()
 PRONOUNS = "it they we he she you I someone everyone nobody".split()
 CONJUNCTIONS = "and but or because while although so since if when unless".split()
 AUXILIARIES = "will can should might must would could may did does".split()
@@ -112,9 +114,11 @@ ADJECTIVES = (
     "left physical general environmental financial blue democratic dark various entire close legal religious "
     "cold final main green nice huge popular traditional cultural quiet broken urgent missing previous"
 ).split()
-ADVERBS = ("also very often however too usually really early never always sometimes together likely simply "
-           "generally instead actually again rather almost especially ever quickly probably already finally "
-           "recently soon certainly clearly").split()
+ADVERBS = (
+    "also very often however too usually really early never always sometimes together likely simply "
+    "generally instead actually again rather almost especially ever quickly probably already finally "
+    "recently soon certainly clearly"
+).split()
 
 ONSETS = "b bl br c ch cl cr d dr f fl fr g gl gr h j k l m n p pl pr r s sc sh sl sp st str t th tr v w wh z".split()
 VOWELS = "a e i o u ai ea ee io ou oa".split()
@@ -126,15 +130,24 @@ ADJ_ENDINGS = ["", "al", "ic", "ous", "ive", "ful", "less", "able", "y"]
 # Sentence patterns: D determiner, A adjective, N noun, V verb, P preposition, R pronoun,
 # C conjunction, X auxiliary (followed by a verb), B adverb.
 PATTERNS = [
-    "D A N V D N", "D N V P D A N", "R V D N P D N", "D N P D N V B", "R X V D A N C R V D N",
-    "D A N C D N V P D N", "B R V D N P D A N", "D N V D N C V D A N", "R V P D N P D N",
-    "D A A N V D N P D N", "P D N R V D A N", "D N X V D N B",
+    "D A N V D N",
+    "D N V P D A N",
+    "R V D N P D N",
+    "D N P D N V B",
+    "R X V D A N C R V D N",
+    "D A N C D N V P D N",
+    "B R V D N P D A N",
+    "D N V D N C V D A N",
+    "R V P D N P D N",
+    "D A A N V D N P D N",
+    "P D N R V D A N",
+    "D N X V D N B",
 ]
 STOCK_SENTENCES = 400
 
 
 def _zipf_cumulative(n: int, exponent: float) -> list[float]:
-    return list(accumulate(1.0 / (rank ** exponent) for rank in range(1, n + 1)))
+    return list(accumulate(1.0 / (rank**exponent) for rank in range(1, n + 1)))
 
 
 def _made_up_words(rng: random.Random, count: int, endings: list[str], taken: set[str]) -> list[str]:
@@ -165,12 +178,26 @@ class WordClass:
 
 def build_vocabulary(rng: random.Random) -> dict[str, WordClass]:
     """Part-of-speech letter -> words; real words first (most frequent), made-up words after."""
-    taken = {w.lower() for w in DETERMINERS + PREPOSITIONS + PRONOUNS + CONJUNCTIONS + AUXILIARIES
-             + NOUNS + VERBS + ADJECTIVES + ADVERBS}
+    taken = {
+        w.lower()
+        for w in DETERMINERS
+        + PREPOSITIONS
+        + PRONOUNS
+        + CONJUNCTIONS
+        + AUXILIARIES
+        + NOUNS
+        + VERBS
+        + ADJECTIVES
+        + ADVERBS
+    }
     verbs = VERBS + _made_up_words(rng, 3000, VERB_ENDINGS, taken)
     return {
-        "D": WordClass(DETERMINERS), "P": WordClass(PREPOSITIONS), "R": WordClass(PRONOUNS),
-        "C": WordClass(CONJUNCTIONS), "X": WordClass(AUXILIARIES), "B": WordClass(ADVERBS),
+        "D": WordClass(DETERMINERS),
+        "P": WordClass(PREPOSITIONS),
+        "R": WordClass(PRONOUNS),
+        "C": WordClass(CONJUNCTIONS),
+        "X": WordClass(AUXILIARIES),
+        "B": WordClass(ADVERBS),
         "N": WordClass(NOUNS + _made_up_words(rng, 8000, NOUN_ENDINGS, taken)),
         "V": WordClass(verbs),
         "A": WordClass(ADJECTIVES + _made_up_words(rng, 4000, ADJ_ENDINGS, taken)),
@@ -185,7 +212,7 @@ class Corpus:
     """Documents in order, and for each its planted kind and the index of its original (itself if fresh)."""
 
     texts: list[str]
-    kinds: list[str]        # "fresh", "exact" or "near"
+    kinds: list[str]  # "fresh", "exact" or "near"
     original: list[int]
     edits: list[list[str]]  # edit names applied to near copies
 
@@ -202,7 +229,7 @@ class Writer:
     def sentence(self) -> str:
         pattern = self.rng.choice(PATTERNS).split()
         words = [self.vocab[letter].draw(self.rng) for letter in pattern]
-        if self.rng.random() < 0.3:   # a trailing prepositional phrase
+        if self.rng.random() < 0.3:  # a trailing prepositional phrase
             words += [self.vocab["P"].draw(self.rng), self.vocab["D"].draw(self.rng), self.vocab["N"].draw(self.rng)]
         text = " ".join(words)
         return text[0].upper() + text[1:] + self.rng.choice(".....!?")
@@ -242,7 +269,7 @@ def _edit_words(sentences: list[str], rng: random.Random, count: int, change: An
     spots = [(i, j) for i, ws in enumerate(words) for j, w in enumerate(ws) if len(w.strip(".!?")) >= 3]
     for i, j in rng.sample(spots, min(count, len(spots))):
         word = words[i][j]
-        tail = word[len(word.rstrip(".!?")):]
+        tail = word[len(word.rstrip(".!?")) :]
         words[i][j] = change(word.rstrip(".!?")) + tail
     return [" ".join(ws) for ws in words]
 
@@ -250,8 +277,8 @@ def _edit_words(sentences: list[str], rng: random.Random, count: int, change: An
 def _typo(word: str, rng: random.Random) -> str:
     k = rng.randrange(len(word) - 1)
     if rng.random() < 0.5:
-        return word[:k] + word[k + 1] + word[k] + word[k + 2:]   # swap two letters
-    return word[:k] + word[k + 1:]                              # drop a letter
+        return word[:k] + word[k + 1] + word[k] + word[k + 2 :]  # swap two letters
+    return word[:k] + word[k + 1 :]  # drop a letter
 
 
 def _reformat(sentence: str, rng: random.Random) -> str:
@@ -364,8 +391,13 @@ def background_overlap(corpus: Corpus, settings: DedupSettings, pairs: int, seed
         overlap = len(a & b)
         values.append(overlap / (len(a) + len(b) - overlap))
     values.sort()
-    return {"pairs": pairs, "mean": sum(values) / pairs, "share_nonzero": sum(v > 0 for v in values) / pairs,
-            "p99": values[int(pairs * 0.99)], "max": values[-1]}
+    return {
+        "pairs": pairs,
+        "mean": sum(values) / pairs,
+        "share_nonzero": sum(v > 0 for v in values) / pairs,
+        "p99": values[int(pairs * 0.99)],
+        "max": values[-1],
+    }
 
 
 # --------------------------------------------------------------------------- measuring (child process)
@@ -396,7 +428,7 @@ def measure(corpus_path: Path, n: int) -> dict[str, Any]:
     from pipeline.quality.dedup import find_clusters, normalise, signatures
 
     with corpus_path.open(encoding="utf-8") as handle:
-        texts = [json.loads(line) for _, line in zip(range(n), handle)]
+        texts = [json.loads(line) for _, line in zip(range(n), handle, strict=False)]
     settings = DedupSettings()
     rss_loaded = _peak_rss_mib()
     cpu0 = time.process_time()
@@ -408,9 +440,14 @@ def measure(corpus_path: Path, n: int) -> dict[str, Any]:
     clusters = find_clusters(normalised, settings, sig)
     t3 = time.perf_counter()
     return {
-        "docs": len(texts), "normalise_s": t1 - t0, "signatures_s": t2 - t1, "clusters_s": t3 - t2,
-        "detect_s": t3 - t0, "cpu_s": time.process_time() - cpu0,
-        "rss_loaded_mib": rss_loaded, "rss_peak_mib": _peak_rss_mib(),
+        "docs": len(texts),
+        "normalise_s": t1 - t0,
+        "signatures_s": t2 - t1,
+        "clusters_s": t3 - t2,
+        "detect_s": t3 - t0,
+        "cpu_s": time.process_time() - cpu0,
+        "rss_loaded_mib": rss_loaded,
+        "rss_peak_mib": _peak_rss_mib(),
         "cluster_of": clusters.cluster_of,
     }
 
@@ -419,8 +456,16 @@ def measure_in_subprocess(corpus_path: Path, n: int) -> dict[str, Any]:
     """Run `measure` in a fresh interpreter (this script with --measure) and return its result."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--measure", str(n),
-               "--corpus", str(corpus_path), "--out", str(out)]
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--measure",
+            str(n),
+            "--corpus",
+            str(corpus_path),
+            "--out",
+            str(out),
+        ]
         proc = subprocess.run(cmd, cwd=os.getcwd())
         if proc.returncode != 0 or not out.exists():
             return {"failed": f"measuring process exited with status {proc.returncode}"}
@@ -436,11 +481,11 @@ class Scores:
 
     planted_near: int = 0
     found_near: int = 0
-    planted_near_by_rule: int = 0     # planted near copies that meet the product's similarity rule
+    planted_near_by_rule: int = 0  # planted near copies that meet the product's similarity rule
     found_near_by_rule: int = 0
     planted_exact: int = 0
     found_exact: int = 0
-    detected_pairs: int = 0           # documents put in an earlier document's cluster
+    detected_pairs: int = 0  # documents put in an earlier document's cluster
     correct_pairs: int = 0
     false_pairs: int = 0
     fresh_docs: int = 0
@@ -500,9 +545,11 @@ def score(corpus: Corpus, cluster_of: list[int], similarity: dict[int, tuple[flo
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
-    head = (f"{'docs':>7} {'chars':>5} {'norm s':>7} {'sig s':>7} {'clust s':>7} {'detect s':>8} {'docs/s':>7} "
-            f"{'s/1k':>6} {'x base':>6} {'RSS MiB':>8} {'corpus':>6} {'planted':>7} {'recall':>6} "
-            f"{'r.rule':>6} {'exact':>6} {'prec':>6} {'FP':>5} {'FP rate':>7}")
+    head = (
+        f"{'docs':>7} {'chars':>5} {'norm s':>7} {'sig s':>7} {'clust s':>7} {'detect s':>8} {'docs/s':>7} "
+        f"{'s/1k':>6} {'x base':>6} {'RSS MiB':>8} {'corpus':>6} {'planted':>7} {'recall':>6} "
+        f"{'r.rule':>6} {'exact':>6} {'prec':>6} {'FP':>5} {'FP rate':>7}"
+    )
     lines = [head, "-" * len(head)]
     for r in rows:
         m, s = r["measured"], r["scores"]
@@ -511,7 +558,8 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             f"{m['clusters_s']:>7.1f} {m['detect_s']:>8.1f} {r['docs_per_s']:>7.0f} {r['s_per_1k']:>6.3f} "
             f"{r['ratio']:>6.2f} {m['rss_peak_mib']:>8.0f} {m['rss_loaded_mib']:>6.0f} {s.planted_near:>7} "
             f"{s.recall:>6.3f} {s.recall_by_rule:>6.3f} {s.recall_exact:>6.3f} {s.precision:>6.3f} "
-            f"{s.false_pairs:>5} {s.false_positive_rate:>7.4f}")
+            f"{s.false_pairs:>5} {s.false_positive_rate:>7.4f}"
+        )
     return "\n".join(lines)
 
 
@@ -521,18 +569,28 @@ def check_targets(rows: list[dict[str, Any]]) -> list[tuple[str, bool | None, st
     at_target = [r for r in rows if r["measured"]["docs"] == TARGET_SIZE]
     if at_target:
         seconds = at_target[0]["measured"]["detect_s"]
-        checks.append((f"{TARGET_SIZE:,} docs in under {TARGET_SECONDS:.0f} s", seconds < TARGET_SECONDS,
-                       f"{seconds:.1f} s"))
+        checks.append(
+            (f"{TARGET_SIZE:,} docs in under {TARGET_SECONDS:.0f} s", seconds < TARGET_SECONDS, f"{seconds:.1f} s")
+        )
     else:
         checks.append((f"{TARGET_SIZE:,} docs in under {TARGET_SECONDS:.0f} s", None, "size not measured"))
     worst = min(rows, key=lambda r: r["scores"].recall)
-    checks.append((f"recall of planted near-duplicates >= {TARGET_RECALL}", worst["scores"].recall >= TARGET_RECALL,
-                   "lowest " + f"{worst['scores'].recall:.3f} at {worst['measured']['docs']:,} docs"))
+    checks.append(
+        (
+            f"recall of planted near-duplicates >= {TARGET_RECALL}",
+            worst["scores"].recall >= TARGET_RECALL,
+            "lowest " + f"{worst['scores'].recall:.3f} at {worst['measured']['docs']:,} docs",
+        )
+    )
     if len(rows) > 1:
         ratio = rows[-1]["ratio"]
-        checks.append((f"per-doc cost at the largest size within {TARGET_LINEARITY}x of the smallest",
-                       ratio <= TARGET_LINEARITY, f"x{ratio:.2f} ({rows[-1]['measured']['docs']:,} vs "
-                       f"{rows[0]['measured']['docs']:,} docs)"))
+        checks.append(
+            (
+                f"per-doc cost at the largest size within {TARGET_LINEARITY}x of the smallest",
+                ratio <= TARGET_LINEARITY,
+                f"x{ratio:.2f} ({rows[-1]['measured']['docs']:,} vs {rows[0]['measured']['docs']:,} docs)",
+            )
+        )
     else:
         checks.append(("roughly linear cost", None, "needs two sizes"))
     return checks
@@ -541,14 +599,18 @@ def check_targets(rows: list[dict[str, Any]]) -> list[tuple[str, bool | None, st
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Near-duplicate detection time, peak RSS and precision/recall against planted duplicates, "
-                    "at several corpus sizes in one run (each size in a fresh process).")
-    parser.add_argument("--sizes", default="10000,50000,100000",
-                        help="comma-separated corpus sizes (default 10000,50000,100000); the smallest is the baseline")
+        "at several corpus sizes in one run (each size in a fresh process)."
+    )
+    parser.add_argument(
+        "--sizes",
+        default="10000,50000,100000",
+        help="comma-separated corpus sizes (default 10000,50000,100000); the smallest is the baseline",
+    )
     parser.add_argument("--seed", type=int, default=1, help="corpus seed (default 1)")
     parser.add_argument("--near-share", type=float, default=0.05, help="share of edited copies (default 0.05)")
     parser.add_argument("--exact-share", type=float, default=0.01, help="share of verbatim copies (default 0.01)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
-    parser.add_argument("--measure", type=int, help=argparse.SUPPRESS)   # internal: child mode, number of docs
+    parser.add_argument("--measure", type=int, help=argparse.SUPPRESS)  # internal: child mode, number of docs
     parser.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -570,15 +632,21 @@ def main(argv: list[str] | None = None) -> int:
     background = background_overlap(corpus, settings, 20_000, args.seed)
     below_rule = sorted(j for j, ok in similarity.values() if not ok)
     jaccards = sorted(j for j, _ in similarity.values())
-    print(f"corpus: {sizes[-1]:,} documents (seed {args.seed}) generated in {generate_s:.1f} s (not in the detection "
-          f"times); {corpus.kinds.count('near'):,} near copies, {corpus.kinds.count('exact'):,} exact copies")
-    print(f"planted near copies vs their original: Jaccard min {jaccards[0]:.2f}, 5th pct "
-          f"{jaccards[len(jaccards) // 20]:.2f}, median {jaccards[len(jaccards) // 2]:.2f}; "
-          f"{len(below_rule)} below the product rule (Jaccard >= {settings.threshold} or containment >= "
-          f"{settings.containment_threshold})")
-    print(f"unrelated documents ({background['pairs']:,} random pairs): mean Jaccard {background['mean']:.4f}, "
-          f"{background['share_nonzero']:.0%} share a shingle, 99th pct {background['p99']:.3f}, "
-          f"max {background['max']:.3f}")
+    print(
+        f"corpus: {sizes[-1]:,} documents (seed {args.seed}) generated in {generate_s:.1f} s (not in the detection "
+        f"times); {corpus.kinds.count('near'):,} near copies, {corpus.kinds.count('exact'):,} exact copies"
+    )
+    print(
+        f"planted near copies vs their original: Jaccard min {jaccards[0]:.2f}, 5th pct "
+        f"{jaccards[len(jaccards) // 20]:.2f}, median {jaccards[len(jaccards) // 2]:.2f}; "
+        f"{len(below_rule)} below the product rule (Jaccard >= {settings.threshold} or containment >= "
+        f"{settings.containment_threshold})"
+    )
+    print(
+        f"unrelated documents ({background['pairs']:,} random pairs): mean Jaccard {background['mean']:.4f}, "
+        f"{background['share_nonzero']:.0%} share a shingle, 99th pct {background['p99']:.3f}, "
+        f"max {background['max']:.3f}"
+    )
     print(f"settings: {settings}")
 
     rows: list[dict[str, Any]] = []
@@ -597,24 +665,37 @@ def main(argv: list[str] | None = None) -> int:
             prefix = Corpus(corpus.texts[:n], corpus.kinds[:n], corpus.original[:n], corpus.edits[:n])
             scores = score(prefix, measured.pop("cluster_of"), similarity)
             s_per_1k = measured["detect_s"] / n * 1000
-            rows.append({"measured": measured, "scores": scores, "mean_chars": sum(map(len, prefix.texts)) / n,
-                         "docs_per_s": n / measured["detect_s"], "s_per_1k": s_per_1k,
-                         "ratio": s_per_1k / (rows[0]["s_per_1k"] if rows else s_per_1k)})
+            rows.append(
+                {
+                    "measured": measured,
+                    "scores": scores,
+                    "mean_chars": sum(map(len, prefix.texts)) / n,
+                    "docs_per_s": n / measured["detect_s"],
+                    "s_per_1k": s_per_1k,
+                    "ratio": s_per_1k / (rows[0]["s_per_1k"] if rows else s_per_1k),
+                }
+            )
     if not rows:
         return 1
 
     print()
     print(format_table(rows))
-    print("norm/sig/clust s: normalise, signatures, find_clusters; detect s: their sum (wall). s/1k: detect s per "
-          "1,000 docs; x base: that against the smallest size. RSS MiB: peak of the measuring process; corpus: its "
-          "RSS with the corpus loaded, before detection. planted: near copies; recall: of those, share put in their "
-          "original's cluster; r.rule: the same over copies that meet the product rule; exact: recall of verbatim "
-          "copies; prec: detected pairs within a planted family; FP: detected pairs across families; FP rate: FP "
-          "per fresh document.")
+    print(
+        "norm/sig/clust s: normalise, signatures, find_clusters; detect s: their sum (wall). s/1k: detect s per "
+        "1,000 docs; x base: that against the smallest size. RSS MiB: peak of the measuring process; corpus: its "
+        "RSS with the corpus loaded, before detection. planted: near copies; recall: of those, share put in their "
+        "original's cluster; r.rule: the same over copies that meet the product rule; exact: recall of verbatim "
+        "copies; prec: detected pairs within a planted family; FP: detected pairs across families; FP rate: FP "
+        "per fresh document."
+    )
     largest = rows[-1]["scores"]
-    print(f"\nrecall by edit at {rows[-1]['measured']['docs']:,} docs (a copy counts once for each of its edits): "
-          + ", ".join(f"{edit} {found / planted:.3f} ({planted})"
-                      for edit, (found, planted) in sorted(largest.recall_by_edit.items())))
+    print(
+        f"\nrecall by edit at {rows[-1]['measured']['docs']:,} docs (a copy counts once for each of its edits): "
+        + ", ".join(
+            f"{edit} {found / planted:.3f} ({planted})"
+            for edit, (found, planted) in sorted(largest.recall_by_edit.items())
+        )
+    )
     print()
     checks = check_targets(rows)
     for target, passed, figures in checks:
@@ -625,18 +706,37 @@ def main(argv: list[str] | None = None) -> int:
     print(f"total {time.perf_counter() - started:.0f} s")
 
     if args.json:
-        args.json.write_text(json.dumps({
-            "seed": args.seed, "settings": asdict(settings), "generate_s": generate_s, "background": background,
-            "planted_below_rule": len(below_rule),
-            "sizes": [{**r["measured"], "mean_chars": r["mean_chars"], "docs_per_s": r["docs_per_s"],
-                       "s_per_1k": r["s_per_1k"], "ratio": r["ratio"],
-                       "scores": {**asdict(r["scores"]), "recall": r["scores"].recall,
-                                  "recall_by_rule": r["scores"].recall_by_rule,
-                                  "recall_exact": r["scores"].recall_exact, "precision": r["scores"].precision,
-                                  "false_positive_rate": r["scores"].false_positive_rate}}
-                      for r in rows],
-            "checks": [{"target": t, "passed": p, "figures": f} for t, p, f in checks],
-        }, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "seed": args.seed,
+                    "settings": asdict(settings),
+                    "generate_s": generate_s,
+                    "background": background,
+                    "planted_below_rule": len(below_rule),
+                    "sizes": [
+                        {
+                            **r["measured"],
+                            "mean_chars": r["mean_chars"],
+                            "docs_per_s": r["docs_per_s"],
+                            "s_per_1k": r["s_per_1k"],
+                            "ratio": r["ratio"],
+                            "scores": {
+                                **asdict(r["scores"]),
+                                "recall": r["scores"].recall,
+                                "recall_by_rule": r["scores"].recall_by_rule,
+                                "recall_exact": r["scores"].recall_exact,
+                                "precision": r["scores"].precision,
+                                "false_positive_rate": r["scores"].false_positive_rate,
+                            },
+                        }
+                        for r in rows
+                    ],
+                    "checks": [{"target": t, "passed": p, "figures": f} for t, p, f in checks],
+                },
+                indent=2,
+            )
+        )
     return status
 
 

@@ -87,15 +87,26 @@ from pii_eval import SPACY_MODEL, build_presidio_engine  # noqa: E402
 
 DEFAULT_DATA = BENCH_DIR / "data" / "realistic_pii.jsonl"
 ENTITY_ORDER: tuple[str, ...] = (
-    "PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "DATE_TIME", "LOCATION", "ORGANIZATION", "ID_NUMBER",
-    "US_SSN", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "URL", "USERNAME",
+    "PERSON",
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "DATE_TIME",
+    "LOCATION",
+    "ORGANIZATION",
+    "ID_NUMBER",
+    "US_SSN",
+    "CREDIT_CARD",
+    "IBAN_CODE",
+    "IP_ADDRESS",
+    "URL",
+    "USERNAME",
 )
 KIND_ORDER: tuple[str, ...] = ("email", "clinical", "social")
 SYSTEMS: dict[str, str] = {"presidio": "Presidio", "project": "project"}
 ALL = "ALL"
-LEAK_RATIO = 0.5          # per kind: project leak rate <= LEAK_RATIO x Presidio's
+LEAK_RATIO = 0.5  # per kind: project leak rate <= LEAK_RATIO x Presidio's
 ENTITY_TOLERANCE = 0.005  # per kind and entity: project leak rate <= Presidio's + this
-MIN_ENTITY_GOLD = 10      # entity targets only where a kind has at least this many gold spans
+MIN_ENTITY_GOLD = 10  # entity targets only where a kind has at least this many gold spans
 TOKEN = re.compile(r"\w+|\s+|[^\w\s]")
 WORD = re.compile(r"\w+")
 Region = tuple[int, int]
@@ -103,6 +114,7 @@ Redact = Callable[[list[str]], list[str | None]]
 
 
 # --------------------------------------------------------------------------- data
+
 
 @dataclass(frozen=True)
 class GoldSpan:
@@ -169,7 +181,11 @@ def load_records(path: Path) -> list[Record]:
 def by_kind(records: Sequence[Record], kinds: Sequence[str] | None, limit: int | None) -> dict[str, list[Record]]:
     """Records per kind (the known kinds first, then the rest by name), the first `limit` of each."""
     found = {r.kind for r in records}
-    names = [k for k in kinds if k in found] if kinds else [k for k in KIND_ORDER if k in found] + sorted(found - set(KIND_ORDER))
+    names = (
+        [k for k in kinds if k in found]
+        if kinds
+        else [k for k in KIND_ORDER if k in found] + sorted(found - set(KIND_ORDER))
+    )
     return {k: [r for r in records if r.kind == k][:limit] for k in names}
 
 
@@ -180,19 +196,26 @@ def ordered_entities(names: Iterable[str]) -> list[str]:
 
 # --------------------------------------------------------------------------- measures
 
+
 def occurrences(text: str, value: str, bounded: bool = True) -> int:
     """Non-overlapping, case-sensitive occurrences of `value` in `text`; with `bounded`, only those
     not inside a longer word (no word character just before a value that begins with one, nor after)."""
     if not bounded:
         return text.count(value)
-    pattern = ("(?<!\\w)" if re.match(r"\w", value) else "") + re.escape(value) + ("(?!\\w)" if re.search(r"\w\Z", value) else "")
+    pattern = (
+        ("(?<!\\w)" if re.match(r"\w", value) else "")
+        + re.escape(value)
+        + ("(?!\\w)" if re.search(r"\w\Z", value) else "")
+    )
     return sum(1 for _ in re.finditer(pattern, text))
 
 
 def _inside_word(text: str, start: int, end: int) -> bool:
     """Whether text[start:end] continues a word on either side (a word character on both sides of its edge)."""
+
     def joined(i: int) -> bool:
-        return 0 < i < len(text) and bool(re.match(r"\w\w", text[i - 1:i + 1]))
+        return 0 < i < len(text) and bool(re.match(r"\w\w", text[i - 1 : i + 1]))
+
     return joined(start) or joined(end)
 
 
@@ -231,10 +254,10 @@ def redacted_regions(original: str, redacted: str | None) -> list[Region]:
         if tag == "equal" or i1 == i2:
             continue
         start, end = a_at[i1], a_at[i2]
-        old, new = original[start:end], redacted[b_at[j1]:b_at[j2]]
+        old, new = original[start:end], redacted[b_at[j1] : b_at[j2]]
         head = _common_prefix(old, new)
         tail = _common_prefix(old[head:][::-1], new[head:][::-1])
-        if original[start + head:end - tail].strip():   # a change of whitespace alone redacts nothing
+        if original[start + head : end - tail].strip():  # a change of whitespace alone redacts nothing
             regions.append((start + head, end - tail))
     return merge_regions(regions)
 
@@ -269,9 +292,9 @@ class Tally:
     words: int = 0
     words_redacted: int = 0
     gold: Counter[str] = field(default_factory=Counter)
-    leaked: Counter[str] = field(default_factory=Counter)   # sums of min(k, c) / k
+    leaked: Counter[str] = field(default_factory=Counter)  # sums of min(k, c) / k
     recalled: Counter[str] = field(default_factory=Counter)
-    lost: Counter[str] = field(default_factory=Counter)     # gold spans in quarantined texts
+    lost: Counter[str] = field(default_factory=Counter)  # gold spans in quarantined texts
 
     def add(self, other: Tally) -> None:
         for name, value in vars(other).items():
@@ -285,14 +308,22 @@ def score_text(record: Record, redacted: str | None) -> tuple[Tally, list[GoldSp
     """The counts of one redacted text, and its gold spans that leaked (wholly or in part)."""
     text = record.text
     regions = redacted_regions(text, redacted)
-    redacted_mask, gold_mask = _covered(len(text), regions), _covered(len(text), ((s.start, s.end) for s in record.spans))
-    tally = Tally(texts=1, quarantined=int(redacted is None), pii_free=int(record.pii_free),
-                  pii_free_changed=int(record.pii_free and redacted != text), regions=len(regions),
-                  regions_on_gold=sum(any(s.start < e and b < s.end for s in record.spans) for b, e in regions))
+    redacted_mask, gold_mask = (
+        _covered(len(text), regions),
+        _covered(len(text), ((s.start, s.end) for s in record.spans)),
+    )
+    tally = Tally(
+        texts=1,
+        quarantined=int(redacted is None),
+        pii_free=int(record.pii_free),
+        pii_free_changed=int(record.pii_free and redacted != text),
+        regions=len(regions),
+        regions_on_gold=sum(any(s.start < e and b < s.end for s in record.spans) for b, e in regions),
+    )
     for word in WORD.finditer(text):
-        if not any(gold_mask[word.start():word.end()]):
+        if not any(gold_mask[word.start() : word.end()]):
             tally.words += 1
-            tally.words_redacted += any(redacted_mask[word.start():word.end()])
+            tally.words_redacted += any(redacted_mask[word.start() : word.end()])
     leaks: list[GoldSpan] = []
     for span in record.spans:
         tally.gold[span.entity] += 1
@@ -319,24 +350,37 @@ def metrics(tally: Tally) -> dict[str, Any]:
     """Every figure of a tally, per entity and overall (ALL); rates are None without a denominator."""
     entities = {}
     for entity in ordered_entities(tally.gold) + [ALL]:
-        gold, leaked, recalled, lost = (_count(c, entity) for c in (tally.gold, tally.leaked, tally.recalled, tally.lost))
+        gold, leaked, recalled, lost = (
+            _count(c, entity) for c in (tally.gold, tally.leaked, tally.recalled, tally.lost)
+        )
         entities[entity] = {
-            "gold": gold, "leaked": round(leaked, 6), "leak_rate": _ratio(leaked, gold),
-            "recalled": recalled, "recall": _ratio(recalled, gold), "lost_to_quarantine": lost,
+            "gold": gold,
+            "leaked": round(leaked, 6),
+            "leak_rate": _ratio(leaked, gold),
+            "recalled": recalled,
+            "recall": _ratio(recalled, gold),
+            "lost_to_quarantine": lost,
             "recall_returned_texts": _ratio(recalled - lost, gold - lost),
         }
     return {
-        "texts": tally.texts, "quarantined_texts": tally.quarantined, "gold_lost_to_quarantine": sum(tally.lost.values()),
+        "texts": tally.texts,
+        "quarantined_texts": tally.quarantined,
+        "gold_lost_to_quarantine": sum(tally.lost.values()),
         "entities": entities,
-        "regions": tally.regions, "regions_on_gold": tally.regions_on_gold, "precision": _ratio(tally.regions_on_gold, tally.regions),
-        "pii_free_texts": tally.pii_free, "pii_free_changed": tally.pii_free_changed,
+        "regions": tally.regions,
+        "regions_on_gold": tally.regions_on_gold,
+        "precision": _ratio(tally.regions_on_gold, tally.regions),
+        "pii_free_texts": tally.pii_free,
+        "pii_free_changed": tally.pii_free_changed,
         "pii_free_changed_share": _ratio(tally.pii_free_changed, tally.pii_free),
-        "non_pii_words": tally.words, "non_pii_words_redacted": tally.words_redacted,
+        "non_pii_words": tally.words,
+        "non_pii_words_redacted": tally.words_redacted,
         "non_pii_words_redacted_share": _ratio(tally.words_redacted, tally.words),
     }
 
 
 # --------------------------------------------------------------------------- systems
+
 
 def presidio_redactor(model: str = SPACY_MODEL) -> Redact:
     """Presidio's defaults: analyze at any score, then anonymize with the default operator."""
@@ -366,7 +410,9 @@ BUILDERS: dict[str, Callable[[argparse.Namespace], Redact]] = {
 }
 
 
-def run_system(name: str, args: argparse.Namespace, kinds: dict[str, list[Record]]) -> tuple[dict[str, list[str | None]], dict[str, float]]:
+def run_system(
+    name: str, args: argparse.Namespace, kinds: dict[str, list[Record]]
+) -> tuple[dict[str, list[str | None]], dict[str, float]]:
     """Build one system, then redact each kind's texts with it; outputs per kind and wall seconds."""
     start = time.perf_counter()
     redact = BUILDERS[name](args)
@@ -386,6 +432,7 @@ def run_system(name: str, args: argparse.Namespace, kinds: dict[str, list[Record
 
 # --------------------------------------------------------------------------- targets
 
+
 @dataclass(frozen=True)
 class Target:
     kind: str
@@ -393,7 +440,7 @@ class Target:
     presidio: float | None
     project: float | None
     limit: float | None
-    passed: bool | None   # None: skipped
+    passed: bool | None  # None: skipped
 
     def line(self) -> str:
         verdict = {True: "PASS", False: "FAIL", None: "SKIP"}[self.passed]
@@ -417,8 +464,16 @@ def check_targets(kind: str, presidio: dict[str, Any], project: dict[str, Any]) 
             continue
         b_row = project["entities"][entity]
         limit = a_row["leak_rate"] + ENTITY_TOLERANCE
-        targets.append(Target(kind, f"{entity} ({a_row['gold']} gold) leak rate <= Presidio's + {ENTITY_TOLERANCE:g}",
-                              a_row["leak_rate"], b_row["leak_rate"], limit, b_row["leak_rate"] <= limit + 1e-12))
+        targets.append(
+            Target(
+                kind,
+                f"{entity} ({a_row['gold']} gold) leak rate <= Presidio's + {ENTITY_TOLERANCE:g}",
+                a_row["leak_rate"],
+                b_row["leak_rate"],
+                limit,
+                b_row["leak_rate"] <= limit + 1e-12,
+            )
+        )
     name = "share of PII-free texts changed <= Presidio's"
     if presidio["pii_free_texts"]:
         a_share, b_share = presidio["pii_free_changed_share"], project["pii_free_changed_share"]
@@ -430,6 +485,7 @@ def check_targets(kind: str, presidio: dict[str, Any], project: dict[str, Any]) 
 
 # --------------------------------------------------------------------------- output
 
+
 def _f(value: float | None, width: int = 9) -> str:
     return f"{'-':>{width}}" if value is None else f"{value:>{width}.3f}"
 
@@ -439,13 +495,19 @@ def format_kind(kind: str, figures: dict[str, dict[str, Any]]) -> str:
     a, b = figures["presidio"], figures["project"]
     head = f"{'entity':<15} {'gold':>6} {'leak Presidio':>14} {'leak project':>13} {'recall Presidio':>16} {'recall project':>15}"
     rule = "-" * len(head)
-    lines = [f"{kind}: {a['texts']} texts ({a['pii_free_texts']} PII-free), {a['entities'][ALL]['gold']} gold spans", head, rule]
+    lines = [
+        f"{kind}: {a['texts']} texts ({a['pii_free_texts']} PII-free), {a['entities'][ALL]['gold']} gold spans",
+        head,
+        rule,
+    ]
     for entity, row in a["entities"].items():
         if entity == ALL:
             lines.append(rule)
         other = b["entities"][entity]
-        lines.append(f"{entity:<15} {row['gold']:>6} {_f(row['leak_rate'], 14)} {_f(other['leak_rate'], 13)} "
-                     f"{_f(row['recall'], 16)} {_f(other['recall'], 15)}")
+        lines.append(
+            f"{entity:<15} {row['gold']:>6} {_f(row['leak_rate'], 14)} {_f(other['leak_rate'], 13)} "
+            f"{_f(row['recall'], 16)} {_f(other['recall'], 15)}"
+        )
     lines += [rule, f"{'':<38} {'Presidio':>20} {'project':>20}"]
     for label, key, num, den in (
         ("precision (regions on gold / regions)", "precision", "regions_on_gold", "regions"),
@@ -475,6 +537,7 @@ def format_leaks(leaks: Sequence[tuple[str, GoldSpan]], per_entity: int) -> str:
 
 # --------------------------------------------------------------------------- main
 
+
 def _positive(value: str) -> int:
     number = int(value)
     if number < 1:
@@ -485,23 +548,38 @@ def _positive(value: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Leak rate, span recall/precision and over-redaction of Presidio's defaults (analyze + anonymize) and "
-                    "the project's redact stage (redact_texts), per kind of text, on labelled JSON lines.")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help=f"labelled JSON lines (default {DEFAULT_DATA.relative_to(BENCH_DIR.parent)})")
+        "the project's redact stage (redact_texts), per kind of text, on labelled JSON lines."
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=DEFAULT_DATA,
+        help=f"labelled JSON lines (default {DEFAULT_DATA.relative_to(BENCH_DIR.parent)})",
+    )
     parser.add_argument("--kinds", help="comma-separated kinds to evaluate (default every kind in the file)")
     parser.add_argument("--limit", type=_positive, help="only the first N texts of each kind (quick checks)")
     parser.add_argument("--model", default=SPACY_MODEL, help=f"spaCy model for Presidio (default {SPACY_MODEL})")
-    parser.add_argument("--config", type=Path, help="project config whose redact section is used (default: the packaged default config)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="project config whose redact section is used (default: the packaged default config)",
+    )
     parser.add_argument("--json", type=Path, help="write every figure (no gold value) to this file")
-    parser.add_argument("--show-leaks", type=int, default=0, metavar="N",
-                        help="print up to N gold values per entity that the PROJECT leaked, as `id entity: <value>`. "
-                             "A development tool for the synthetic data set only: it prints personal data verbatim, "
-                             "never use it on real data")
+    parser.add_argument(
+        "--show-leaks",
+        type=int,
+        default=0,
+        metavar="N",
+        help="print up to N gold values per entity that the PROJECT leaked, as `id entity: <value>`. "
+        "A development tool for the synthetic data set only: it prints personal data verbatim, "
+        "never use it on real data",
+    )
     parser.add_argument("--no-fail", action="store_true", help="exit 0 even when a target fails")
     args = parser.parse_args(argv)
 
     try:
         records = load_records(args.data)
-    except (OSError, ValueError) as error:   # DataError, or a file that is not UTF-8
+    except (OSError, ValueError) as error:  # DataError, or a file that is not UTF-8
         print(f"cannot read the data: {error}", file=sys.stderr)
         return 2
     wanted = [k.strip() for k in args.kinds.split(",") if k.strip()] if args.kinds else None
@@ -511,9 +589,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no texts of kind {', '.join(missing) or 'any'} in {args.data}", file=sys.stderr)
         return 2
     total = sum(len(v) for v in kinds.values())
-    print(f"{args.data}: {total} texts ({', '.join(f'{k} {len(v)}' for k, v in kinds.items())}), "
-          f"mean {sum(len(r.text) for v in kinds.values() for r in v) / total:.0f} chars, "
-          f"{sum(len(r.spans) for v in kinds.values() for r in v)} gold spans")
+    print(
+        f"{args.data}: {total} texts ({', '.join(f'{k} {len(v)}' for k, v in kinds.items())}), "
+        f"mean {sum(len(r.text) for v in kinds.values() for r in v) / total:.0f} chars, "
+        f"{sum(len(r.spans) for v in kinds.values() for r in v)} gold spans"
+    )
 
     outputs, times = {}, {}
     for name in SYSTEMS:
@@ -536,15 +616,19 @@ def main(argv: list[str] | None = None) -> int:
     if len(kinds) > 1:
         figures[ALL] = {name: metrics(tally) for name, tally in overall.items()}
 
-    print("\nleak: gold spans whose value is still in the output (min(k, c)/k per span); recall: every non-space character "
-          "redacted; regions: redacted stretches of the original (token alignment)")
+    print(
+        "\nleak: gold spans whose value is still in the output (min(k, c)/k per span); recall: every non-space character "
+        "redacted; regions: redacted stretches of the original (token alignment)"
+    )
     for kind, pair in figures.items():
         print()
         print(format_kind("all kinds" if kind == ALL else kind, pair))
     print()
     for name, t in times.items():
-        print(f"{SYSTEMS[name]:<9} wall {t['run_s']:.1f}s for {total} texts ({total / t['run_s'] if t['run_s'] else 0:.1f} texts/s), "
-              f"engine build {t['build_s']:.1f}s")
+        print(
+            f"{SYSTEMS[name]:<9} wall {t['run_s']:.1f}s for {total} texts ({total / t['run_s'] if t['run_s'] else 0:.1f} texts/s), "
+            f"engine build {t['build_s']:.1f}s"
+        )
     if args.show_leaks:
         print(f"\nleaked gold values, project (up to {args.show_leaks} per entity):")
         print(format_leaks(project_leaks, args.show_leaks))
@@ -554,15 +638,29 @@ def main(argv: list[str] | None = None) -> int:
     for target in targets:
         print(target.line())
     failed = sum(t.passed is False for t in targets)
-    print(f"{failed} of {sum(t.passed is not None for t in targets)} targets failed" if failed else "all targets passed")
+    print(
+        f"{failed} of {sum(t.passed is not None for t in targets)} targets failed" if failed else "all targets passed"
+    )
 
     if args.json:
-        args.json.write_text(json.dumps({
-            "data": str(args.data), "kinds": list(kinds), "limit": args.limit, "model": args.model,
-            "config": str(args.config) if args.config else None, "texts": total, "seconds": times,
-            "figures": figures, "targets": [asdict(t) for t in targets],
-            "failed": failed,
-        }, indent=2), encoding="utf-8")
+        args.json.write_text(
+            json.dumps(
+                {
+                    "data": str(args.data),
+                    "kinds": list(kinds),
+                    "limit": args.limit,
+                    "model": args.model,
+                    "config": str(args.config) if args.config else None,
+                    "texts": total,
+                    "seconds": times,
+                    "figures": figures,
+                    "targets": [asdict(t) for t in targets],
+                    "failed": failed,
+                },
+                indent=2,
+            ),
+            encoding="utf-8",
+        )
     return 1 if failed and not args.no_fail else 0
 
 

@@ -73,8 +73,8 @@ if str(REPO) not in sys.path:
 # bench/ is not a package, but with the repository root on sys.path it imports as a namespace package
 from bench.train import MachineShare, _config, _peak_rss_mib, _quiet_libraries, code_version, finish, prepare_data  # noqa: E402
 
-CANARY_AUC_MARGIN = 0.1   # "visibly above" on the canaries: non-DP canary AUC at least this much above DP epsilon 1
-ROWS_AUC_MARGIN = 0.0     # on the ordinary rows: any positive difference (printed with its standard error)
+CANARY_AUC_MARGIN = 0.1  # "visibly above" on the canaries: non-DP canary AUC at least this much above DP epsilon 1
+ROWS_AUC_MARGIN = 0.0  # on the ordinary rows: any positive difference (printed with its standard error)
 DEFAULT_SETTINGS = "eps1,eps8,nodp"
 
 
@@ -101,13 +101,19 @@ def auc_se(auc: float | None, members: int, nonmembers: int) -> float:
     if auc is None or members < 1 or nonmembers < 1:
         return float("nan")
     q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
-    variance = (auc * (1 - auc) + (members - 1) * (q1 - auc * auc) + (nonmembers - 1) * (q2 - auc * auc)) / (members * nonmembers)
+    variance = (auc * (1 - auc) + (members - 1) * (q1 - auc * auc) + (nonmembers - 1) * (q2 - auc * auc)) / (
+        members * nonmembers
+    )
     return math.sqrt(max(variance, 0.0))
 
 
 def _copy_split(source: Path, target: Path) -> None:
     """The run directory without the outputs of train and the stages after it (a reused finished run has them)."""
-    shutil.copytree(source, target, ignore=lambda folder, names: ["train", "evaluate", "report", ".lock"] if Path(folder) == source else [])
+    shutil.copytree(
+        source,
+        target,
+        ignore=lambda folder, names: ["train", "evaluate", "report", ".lock"] if Path(folder) == source else [],
+    )
 
 
 def _fmt(value: float | None, spec: str = ".3f") -> str:
@@ -117,13 +123,19 @@ def _fmt(value: float | None, spec: str = ".3f") -> str:
 # --------------------------------------------------------------------------- one setting (child process)
 
 
-def train_and_evaluate(config_path: str | None, run_dir: Path, epochs: int, epsilon: float | None, canaries: int, repeats: int) -> dict[str, Any]:
+def train_and_evaluate(
+    config_path: str | None, run_dir: Path, epochs: int, epsilon: float | None, canaries: int, repeats: int
+) -> dict[str, Any]:
     """The train stage then the evaluate stage on `run_dir` (a copy); the figures of evaluate/metrics.json and the ledger."""
     from pipeline.artifacts import RunDir
     from pipeline.config import CanaryConfig
     from pipeline.stage import run_pipeline
 
-    train: dict[str, Any] = {"epochs": epochs, "dp": epsilon is not None, "canaries": CanaryConfig(count=canaries, repeats=repeats)}
+    train: dict[str, Any] = {
+        "epochs": epochs,
+        "dp": epsilon is not None,
+        "canaries": CanaryConfig(count=canaries, repeats=repeats),
+    }
     if epsilon is not None:
         train["target_epsilon"] = epsilon
     config = _config(config_path, **train)
@@ -168,8 +180,22 @@ def train_and_evaluate(config_path: str | None, run_dir: Path, epochs: int, epsi
 
 def _child(args: argparse.Namespace, out: Path, run_dir: Path, epsilon: float | None) -> dict[str, Any] | None:
     """Run this script in a fresh process for one setting; its result comes back through a JSON file."""
-    command = [sys.executable, str(Path(__file__).resolve()), "--_child", "run", "--_out", str(out), "--_run-dir", str(run_dir),
-               "--epochs", str(args.epochs), "--canaries", str(args.canaries), "--canary-repeats", str(args.canary_repeats)]
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--_child",
+        "run",
+        "--_out",
+        str(out),
+        "--_run-dir",
+        str(run_dir),
+        "--epochs",
+        str(args.epochs),
+        "--canaries",
+        str(args.canaries),
+        "--canary-repeats",
+        str(args.canary_repeats),
+    ]
     if args.config:
         command += ["--config", args.config]
     if epsilon is not None:
@@ -190,8 +216,11 @@ def run_settings(args: argparse.Namespace, work: Path, run_dir: Path) -> dict[st
         copy = work / f"run-{tag}"
         shutil.rmtree(copy, ignore_errors=True)  # a --keep folder from an earlier run
         _copy_split(run_dir, copy)
-        print(f"{name}: train ({args.epochs} epoch(s), {args.canaries} canaries x{args.canary_repeats}) then evaluate, "
-              f"fresh process on {copy} ...", flush=True)
+        print(
+            f"{name}: train ({args.epochs} epoch(s), {args.canaries} canaries x{args.canary_repeats}) then evaluate, "
+            f"fresh process on {copy} ...",
+            flush=True,
+        )
         started = time.perf_counter()
         result = _child(args, work / f"run-{tag}.json", copy, epsilon)
         results[name] = result
@@ -200,9 +229,12 @@ def run_settings(args: argparse.Namespace, work: Path, run_dir: Path) -> dict[st
         else:
             canary = result["canaries"] or {}
             bound = (canary.get("empirical_epsilon") or {}).get("epsilon_lower_bound")
-            print(f"  {time.perf_counter() - started:.0f} s: epsilon spent {result['epsilon_spent']}, test accuracy {_fmt(result['test_accuracy'], '.4f')}, "
-                  f"membership AUC {_fmt(result['membership']['auc'])}, canary AUC {_fmt((canary.get('attack') or {}).get('auc'))}, "
-                  f"empirical epsilon >= {_fmt(bound)}", flush=True)
+            print(
+                f"  {time.perf_counter() - started:.0f} s: epsilon spent {result['epsilon_spent']}, test accuracy {_fmt(result['test_accuracy'], '.4f')}, "
+                f"membership AUC {_fmt(result['membership']['auc'])}, canary AUC {_fmt((canary.get('attack') or {}).get('auc'))}, "
+                f"empirical epsilon >= {_fmt(bound)}",
+                flush=True,
+            )
         if not args.keep:
             shutil.rmtree(copy, ignore_errors=True)
     return {"runs": results, "failed": failed}
@@ -214,11 +246,15 @@ def print_results(runs: dict[str, Any], repeats: int) -> list[tuple[bool, str]]:
     if any_run is not None:
         m = any_run["membership"]
         c = any_run["canaries"] or {}
-        print(f"leakage on the same data and canaries: membership attack {m['members']} training rows vs {m['nonmembers']} test rows; "
-              f"canaries {c.get('inserted')} inserted ({c.get('copies_each')} cop{'y' if c.get('copies_each') == 1 else 'ies'} each) vs "
-              f"{c.get('held_out')} held out; product defaults except epochs, DP and target epsilon:")
-    header = (f"{'setting':<9} {'lr':>6} {'eps claim':>9} {'steps':>5} {'test acc':>8} {'MIA AUC':>7} {'+-se':>5} {'TPR@1%':>6} "
-              f"{'can AUC':>7} {'+-se':>5} {'emp eps':>7} {'train s':>7} {'eval s':>6} {'others':>6}")
+        print(
+            f"leakage on the same data and canaries: membership attack {m['members']} training rows vs {m['nonmembers']} test rows; "
+            f"canaries {c.get('inserted')} inserted ({c.get('copies_each')} cop{'y' if c.get('copies_each') == 1 else 'ies'} each) vs "
+            f"{c.get('held_out')} held out; product defaults except epochs, DP and target epsilon:"
+        )
+    header = (
+        f"{'setting':<9} {'lr':>6} {'eps claim':>9} {'steps':>5} {'test acc':>8} {'MIA AUC':>7} {'+-se':>5} {'TPR@1%':>6} "
+        f"{'can AUC':>7} {'+-se':>5} {'emp eps':>7} {'train s':>7} {'eval s':>6} {'others':>6}"
+    )
     print(header)
     print("-" * len(header))
     for name, r in runs.items():
@@ -231,34 +267,53 @@ def print_results(runs: dict[str, Any], repeats: int) -> list[tuple[bool, str]]:
         low = (m.get("tpr_at_fpr") or {}).get("0.01") or {}
         tpr = f"{low['tpr']:.3f}{'*' if low.get('below_resolution') else ''}" if low else "-"
         bound = (c.get("empirical_epsilon") or {}).get("epsilon_lower_bound")
-        print(f"{name:<9} {r['learning_rate']:>6g} {_fmt(r['epsilon_spent']):>9} {r['steps']:>5} {_fmt(r['test_accuracy'], '.4f'):>8} "
-              f"{_fmt(m['auc']):>7} {_fmt(auc_se(m['auc'], m['members'], m['nonmembers'])):>5} {tpr:>6} "
-              f"{_fmt(attack.get('auc')):>7} {_fmt(auc_se(attack.get('auc'), attack.get('members', 0), attack.get('nonmembers', 0))):>5} "
-              f"{_fmt(bound):>7} {r['train_s']:>7.0f} {r['evaluate_s']:>6.0f} {100 * r['others_share']:>5.0f}%")
-    print("(lr: the learning rate the run used (ledger); eps claim: the ledger's epsilon_spent, '-' without DP; MIA AUC: loss-threshold "
-          "membership attack, training rows vs test rows, 0.5 is chance; +-se: Hanley-McNeil standard error; TPR@1%: its true-positive "
-          "rate at 1% false positives ('*': below the resolution the non-members allow); can AUC: the same attack, inserted vs held-out "
-          "canaries; emp eps: the empirical epsilon lower bound from the canary attack, 95% confidence; train s, eval s: the stages' "
-          "durations; others: share of the machine's CPU other processes used during training)")
+        print(
+            f"{name:<9} {r['learning_rate']:>6g} {_fmt(r['epsilon_spent']):>9} {r['steps']:>5} {_fmt(r['test_accuracy'], '.4f'):>8} "
+            f"{_fmt(m['auc']):>7} {_fmt(auc_se(m['auc'], m['members'], m['nonmembers'])):>5} {tpr:>6} "
+            f"{_fmt(attack.get('auc')):>7} {_fmt(auc_se(attack.get('auc'), attack.get('members', 0), attack.get('nonmembers', 0))):>5} "
+            f"{_fmt(bound):>7} {r['train_s']:>7.0f} {r['evaluate_s']:>6.0f} {100 * r['others_share']:>5.0f}%"
+        )
+    print(
+        "(lr: the learning rate the run used (ledger); eps claim: the ledger's epsilon_spent, '-' without DP; MIA AUC: loss-threshold "
+        "membership attack, training rows vs test rows, 0.5 is chance; +-se: Hanley-McNeil standard error; TPR@1%: its true-positive "
+        "rate at 1% false positives ('*': below the resolution the non-members allow); can AUC: the same attack, inserted vs held-out "
+        "canaries; emp eps: the empirical epsilon lower bound from the canary attack, 95% confidence; train s, eval s: the stages' "
+        "durations; others: share of the machine's CPU other processes used during training)"
+    )
 
     checks: list[tuple[bool, str]] = []
     nodp = runs.get("no DP")
     one = next((r for r in runs.values() if r is not None and r["dp"] and r["epsilon_target"] == 1.0), None)
     if nodp is not None and one is not None:
-        for what, key, margin in (("canaries", "canaries", CANARY_AUC_MARGIN), ("ordinary rows", "membership", ROWS_AUC_MARGIN)):
+        for what, key, margin in (
+            ("canaries", "canaries", CANARY_AUC_MARGIN),
+            ("ordinary rows", "membership", ROWS_AUC_MARGIN),
+        ):
             a = (nodp[key] or {}).get("attack") if key == "canaries" else nodp[key]
             b = (one[key] or {}).get("attack") if key == "canaries" else one[key]
             if not a or not b or a.get("auc") is None or b.get("auc") is None:
                 checks.append((False, f"membership AUC on the {what}: not measured"))
                 continue
             diff = a["auc"] - b["auc"]
-            se = math.hypot(auc_se(a["auc"], a["members"], a["nonmembers"]), auc_se(b["auc"], b["members"], b["nonmembers"]))
+            se = math.hypot(
+                auc_se(a["auc"], a["members"], a["nonmembers"]), auc_se(b["auc"], b["members"], b["nonmembers"])
+            )
             rule = f"by at least {margin:g}" if margin > 0 else "by any positive difference"
             ok = diff >= margin if margin > 0 else diff > 0
-            checks.append((ok, f"membership AUC on the {what} ({a['members']} vs {a['nonmembers']}): non-DP above DP epsilon 1 {rule}: "
-                           f"{a['auc']:.3f} vs {b['auc']:.3f} ({diff:+.3f}, standard error of the difference ~{se:.3f})"))
+            checks.append(
+                (
+                    ok,
+                    f"membership AUC on the {what} ({a['members']} vs {a['nonmembers']}): non-DP above DP epsilon 1 {rule}: "
+                    f"{a['auc']:.3f} vs {b['auc']:.3f} ({diff:+.3f}, standard error of the difference ~{se:.3f})",
+                )
+            )
     else:
-        checks.append((False, "non-DP vs DP epsilon 1 membership AUC: the non-DP or the epsilon-1 run is missing (--settings with nodp and eps1)"))
+        checks.append(
+            (
+                False,
+                "non-DP vs DP epsilon 1 membership AUC: the non-DP or the epsilon-1 run is missing (--settings with nodp and eps1)",
+            )
+        )
     for name, r in runs.items():
         if r is None or not r["dp"]:
             continue
@@ -269,29 +324,61 @@ def print_results(runs: dict[str, Any], repeats: int) -> list[tuple[bool, str]]:
             continue
         limit = claimed * repeats
         times = f" x {repeats} copies = {limit:.3f}" if repeats > 1 else ""
-        checks.append((bound <= limit + 1e-9, f"{name}: empirical epsilon lower bound at or below the claimed epsilon: {bound:.3f} <= {claimed:.3f}{times}"))
+        checks.append(
+            (
+                bound <= limit + 1e-9,
+                f"{name}: empirical epsilon lower bound at or below the claimed epsilon: {bound:.3f} <= {claimed:.3f}{times}",
+            )
+        )
     if nodp is not None:
         bound = ((nodp["canaries"] or {}).get("empirical_epsilon") or {}).get("epsilon_lower_bound")
         detail = (nodp["canaries"] or {}).get("empirical_epsilon") or {}
         if bound is None:
-            checks.append((False, f"no DP: empirical epsilon lower bound not measured ({detail.get('reason', 'no canaries')})"))
+            checks.append(
+                (False, f"no DP: empirical epsilon lower bound not measured ({detail.get('reason', 'no canaries')})")
+            )
         else:
-            checks.append((True, f"no DP: empirical epsilon lower bound measured: {bound:.3f} ({'above' if bound > 1 else 'not above'} 1; "
-                           f"canary attack TPR {detail.get('true_positive_rate')} at FPR {detail.get('false_positive_rate')} on "
-                           f"{detail.get('evaluated_members')} vs {detail.get('evaluated_nonmembers')} canaries)"))
+            checks.append(
+                (
+                    True,
+                    f"no DP: empirical epsilon lower bound measured: {bound:.3f} ({'above' if bound > 1 else 'not above'} 1; "
+                    f"canary attack TPR {detail.get('true_positive_rate')} at FPR {detail.get('false_positive_rate')} on "
+                    f"{detail.get('evaluated_members')} vs {detail.get('evaluated_nonmembers')} canaries)",
+                )
+            )
     return checks
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="\n\n".join(__doc__.split("\n\n")[2:]))
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n\n".join(__doc__.split("\n\n")[2:]),
+    )
     parser.add_argument("--config", default=None, help="a pipeline config (default: the packaged sample config)")
-    parser.add_argument("--run-dir", default=None, help="a run directory whose split is up to date for the config (only read; default: run ingest..split into a temporary one)")
-    parser.add_argument("--settings", default=DEFAULT_SETTINGS, help=f"runs, from nodp and eps<target epsilon> (default {DEFAULT_SETTINGS})")
+    parser.add_argument(
+        "--run-dir",
+        default=None,
+        help="a run directory whose split is up to date for the config (only read; default: run ingest..split into a temporary one)",
+    )
+    parser.add_argument(
+        "--settings",
+        default=DEFAULT_SETTINGS,
+        help=f"runs, from nodp and eps<target epsilon> (default {DEFAULT_SETTINGS})",
+    )
     parser.add_argument("--epochs", type=int, default=3, help="epochs of every run, DP or not (default 3)")
-    parser.add_argument("--canaries", type=int, default=50, help="canaries inserted, and as many held out (default 50, as the sample config)")
+    parser.add_argument(
+        "--canaries",
+        type=int,
+        default=50,
+        help="canaries inserted, and as many held out (default 50, as the sample config)",
+    )
     parser.add_argument("--canary-repeats", type=int, default=1, help="copies of each inserted canary (default 1)")
-    parser.add_argument("--keep", default=None, help="work in this folder and keep it (run copies, adapters, metrics); default: a temporary folder, removed")
+    parser.add_argument(
+        "--keep",
+        default=None,
+        help="work in this folder and keep it (run copies, adapters, metrics); default: a temporary folder, removed",
+    )
     parser.add_argument("--json", default=None, help="also write every figure to this JSON file")
     for hidden in ("--_child", "--_out", "--_run-dir", "--_epsilon"):
         parser.add_argument(hidden, default=None, help=argparse.SUPPRESS)
@@ -301,8 +388,14 @@ def main(argv: list[str] | None = None) -> int:
 
     if args._child:
         _quiet_libraries()
-        result = train_and_evaluate(args.config, Path(args._run_dir), args.epochs, float(args._epsilon) if args._epsilon else None,
-                                    args.canaries, args.canary_repeats)
+        result = train_and_evaluate(
+            args.config,
+            Path(args._run_dir),
+            args.epochs,
+            float(args._epsilon) if args._epsilon else None,
+            args.canaries,
+            args.canary_repeats,
+        )
         Path(args._out).write_text(json.dumps(result), encoding="utf-8")
         return 0
 
@@ -314,9 +407,12 @@ def main(argv: list[str] | None = None) -> int:
     import torch  # noqa: F401  (only for the version line)
 
     version = code_version()
-    print(f"bench/leakage.py: Python {platform.python_version()}, torch {torch.__version__}, {os.cpu_count()} cores, "
-          f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}; commit {version['commit']}, "
-          f"pipeline/*.py sha256 {version['pipeline_sha256']}", flush=True)
+    print(
+        f"bench/leakage.py: Python {platform.python_version()}, torch {torch.__version__}, {os.cpu_count()} cores, "
+        f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}; commit {version['commit']}, "
+        f"pipeline/*.py sha256 {version['pipeline_sha256']}",
+        flush=True,
+    )
     work = Path(args.keep).resolve() if args.keep else Path(tempfile.mkdtemp(prefix="bench-leakage-"))
     work.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {"args": {k: v for k, v in vars(args).items() if not k.startswith("_")}}

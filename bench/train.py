@@ -54,10 +54,10 @@ process fails.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
-import hashlib
 import resource
 import shutil
 import signal
@@ -75,8 +75,8 @@ if str(REPO) not in sys.path:
 
 from bench.machine import busy_cpu_seconds  # noqa: E402
 
-TARGET_STEP_RATIO = 1.3     # DP (hooks) seconds per step / non-DP
-TARGET_GAP_POINTS = 5.0     # eps-8 accuracy at most this many points below non-DP
+TARGET_STEP_RATIO = 1.3  # DP (hooks) seconds per step / non-DP
+TARGET_GAP_POINTS = 5.0  # eps-8 accuracy at most this many points below non-DP
 TARGET_ABOVE_MAJORITY = 30.0  # accuracy points above the majority-class baseline
 DATA_STAGES = ["ingest", "redact", "check", "curate", "split"]
 MODES = {  # mode -> train settings
@@ -131,7 +131,11 @@ class MachineShare:
 
     def stop(self) -> dict[str, float]:
         wall, cpu, busy = time.perf_counter() - self.wall, time.process_time() - self.cpu, busy_cpu_seconds()
-        others = float("nan") if busy is None or self.busy is None else max(0.0, (busy - self.busy) - cpu) / (wall * self.cores)
+        others = (
+            float("nan")
+            if busy is None or self.busy is None
+            else max(0.0, (busy - self.busy) - cpu) / (wall * self.cores)
+        )
         return {"wall_s": wall, "cpu_s": cpu, "others_share": others}
 
 
@@ -141,7 +145,9 @@ def code_version() -> dict[str, str]:
     for path in sorted((REPO / "pipeline").rglob("*.py")):
         digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         commit = "?"
     return {"commit": commit, "pipeline_sha256": digest.hexdigest()[:12]}
@@ -181,7 +187,9 @@ def _copy_run_dir(source: Path, target: Path) -> None:
 # --------------------------------------------------------------------------- step timing (child process)
 
 
-def measure_steps(config_path: str | None, run_dir: Path, mode: str, epochs: int, warmup: int, steps: int) -> dict[str, Any]:
+def measure_steps(
+    config_path: str | None, run_dir: Path, mode: str, epochs: int, warmup: int, steps: int
+) -> dict[str, Any]:
     """Build the model and Trainer as the stage does, run `warmup` + `steps` logical steps of its loop body; time them."""
     import pandas as pd
     import torch
@@ -284,7 +292,9 @@ def measure_steps(config_path: str | None, run_dir: Path, mode: str, epochs: int
 # --------------------------------------------------------------------------- one training run + evaluation (child process)
 
 
-def train_and_evaluate(config_path: str | None, run_dir: Path, epochs: int, epsilon: float | None, learning_rate: float | None) -> dict[str, Any]:
+def train_and_evaluate(
+    config_path: str | None, run_dir: Path, epochs: int, epsilon: float | None, learning_rate: float | None
+) -> dict[str, Any]:
     """The train stage on `run_dir` (a copy), then its adapter scored on the test split."""
     from pipeline.artifacts import RunDir
     from pipeline.stage import run_pipeline
@@ -385,7 +395,9 @@ def majority_baseline(config_path: str | None, run_dir: Path) -> dict[str, Any]:
         "train_rows": len(train),
         "test_rows": len(test),
         "test_accuracy": float(accuracy_score(test, predicted)),
-        "test_macro_f1": float(f1_score(test, predicted, average="macro", labels=sorted(set(test) | {majority}), zero_division=0)),
+        "test_macro_f1": float(
+            f1_score(test, predicted, average="macro", labels=sorted(set(test) | {majority}), zero_division=0)
+        ),
     }
 
 
@@ -394,7 +406,16 @@ def majority_baseline(config_path: str | None, run_dir: Path) -> dict[str, Any]:
 
 def _child(args: argparse.Namespace, kind: str, out: Path, **extra: Any) -> dict[str, Any] | None:
     """Run this script in a fresh process for one measurement; its result comes back through a JSON file."""
-    command = [sys.executable, str(Path(__file__).resolve()), "--_child", kind, "--_out", str(out), "--_run-dir", str(extra.pop("run_dir"))]
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--_child",
+        kind,
+        "--_out",
+        str(out),
+        "--_run-dir",
+        str(extra.pop("run_dir")),
+    ]
     if args.config:
         command += ["--config", args.config]
     for key, value in extra.items():
@@ -431,22 +452,30 @@ def run_timing(args: argparse.Namespace, work: Path, run_dir: Path) -> dict[str,
     failed = False
     for round_index in range(1, args.rounds + 1):
         for mode in modes:
-            print(f"step timing: {MODE_NAMES[mode]}, round {round_index}/{args.rounds} "
-                  f"({args.warmup} warm-up + {args.steps} timed logical steps, fresh process) ...", flush=True)
+            print(
+                f"step timing: {MODE_NAMES[mode]}, round {round_index}/{args.rounds} "
+                f"({args.warmup} warm-up + {args.steps} timed logical steps, fresh process) ...",
+                flush=True,
+            )
             result = _child(args, "steps", work / f"steps-{mode}-{round_index}.json", run_dir=run_dir, mode=mode)
             if result is None:
                 failed = True
                 continue
             rounds[mode].append(result)
-            print(f"  {result['s_per_step_median']:.3f} s/step median ({result['s_per_step_mean']:.3f} mean), "
-                  f"peak RSS {result['peak_rss_mib']:.0f} MiB, other processes {100 * result['others_share']:.0f}% of the machine", flush=True)
+            print(
+                f"  {result['s_per_step_median']:.3f} s/step median ({result['s_per_step_mean']:.3f} mean), "
+                f"peak RSS {result['peak_rss_mib']:.0f} MiB, other processes {100 * result['others_share']:.0f}% of the machine",
+                flush=True,
+            )
     best = {m: min(results, key=lambda r: r["s_per_step_median"]) for m, results in rounds.items() if results}
     return {"rounds": rounds, "best": best, "failed": failed}
 
 
 def run_utility(args: argparse.Namespace, work: Path, run_dir: Path) -> dict[str, Any]:
     # (row name, target epsilon or None for no DP, learning rate or None for the product default)
-    settings: list[tuple[str, float | None, float | None]] = [(f"eps {float(e):g}", float(e), None) for e in args.epsilons.split(",") if e.strip()]
+    settings: list[tuple[str, float | None, float | None]] = [
+        (f"eps {float(e):g}", float(e), None) for e in args.epsilons.split(",") if e.strip()
+    ]
     settings.append(("no DP", None, None))
     settings += [(f"no DP lr {float(lr):g}", None, float(lr)) for lr in args.nodp_extra_lr.split(",") if lr.strip()]
     results: dict[str, Any] = {}
@@ -467,8 +496,11 @@ def run_utility(args: argparse.Namespace, work: Path, run_dir: Path) -> dict[str
             results[name] = None
             continue
         results[name] = result
-        print(f"  {time.perf_counter() - started:.0f} s: test accuracy {result['test_accuracy']:.4f}, macro-F1 {result['test_macro_f1']:.4f}, "
-              f"epsilon spent {result['epsilon_spent']}, noise {result['noise_multiplier']}, steps {result['steps']}", flush=True)
+        print(
+            f"  {time.perf_counter() - started:.0f} s: test accuracy {result['test_accuracy']:.4f}, macro-F1 {result['test_macro_f1']:.4f}, "
+            f"epsilon spent {result['epsilon_spent']}, noise {result['noise_multiplier']}, steps {result['steps']}",
+            flush=True,
+        )
         if not args.keep:
             shutil.rmtree(copy, ignore_errors=True)
     return {"runs": results, "failed": failed}
@@ -480,35 +512,55 @@ def print_timing(timing: dict[str, Any]) -> list[tuple[bool, str]]:
         return [(False, "step timing: no mode measured")]
     any_result = next(iter(best.values()))
     print()
-    print(f"step cost: all-MiniLM-L6-v2 + LoRA (r, alpha from train.lora; {any_result['trainable_parameters']:,} of "
-          f"{any_result['parameters']:,} parameters train), logical batch {any_result['batch_size']}, sequence length "
-          f"{any_result['sequence_length']}, {any_result['threads']} torch threads; {any_result['steps']} timed logical steps "
-          f"after {any_result['warmup_steps']} warm-up, best of {max(len(r) for r in timing['rounds'].values())} round(s)")
-    header = (f"{'mode':<10} {'phys':>4} {'ex/step':>7} {'s/step':>7} {'mean':>6} {'min':>6} {'max':>6} {'cpu s':>6} {'ms/ex':>6} "
-              f"{'fwd s':>6} {'bwd s':>6} {'opt s':>6} {'x base':>6} {'setup':>6} {'peak':>6} {'x base':>6} {'others':>6}")
+    print(
+        f"step cost: all-MiniLM-L6-v2 + LoRA (r, alpha from train.lora; {any_result['trainable_parameters']:,} of "
+        f"{any_result['parameters']:,} parameters train), logical batch {any_result['batch_size']}, sequence length "
+        f"{any_result['sequence_length']}, {any_result['threads']} torch threads; {any_result['steps']} timed logical steps "
+        f"after {any_result['warmup_steps']} warm-up, best of {max(len(r) for r in timing['rounds'].values())} round(s)"
+    )
+    header = (
+        f"{'mode':<10} {'phys':>4} {'ex/step':>7} {'s/step':>7} {'mean':>6} {'min':>6} {'max':>6} {'cpu s':>6} {'ms/ex':>6} "
+        f"{'fwd s':>6} {'bwd s':>6} {'opt s':>6} {'x base':>6} {'setup':>6} {'peak':>6} {'x base':>6} {'others':>6}"
+    )
     print(header)
     print("-" * len(header))
     base = best.get("nondp")
     for mode, r in best.items():
         ratio = r["s_per_step_median"] / base["s_per_step_median"] if base else float("nan")
         mem_ratio = r["peak_rss_mib"] / base["peak_rss_mib"] if base else float("nan")
-        print(f"{MODE_NAMES[mode]:<10} {r['physical_batch_size']:>4} {r['examples_per_step']:>7.1f} {r['s_per_step_median']:>7.3f} "
-              f"{r['s_per_step_mean']:>6.3f} {r['s_per_step_min']:>6.3f} {r['s_per_step_max']:>6.3f} {r['cpu_s_per_step']:>6.2f} "
-              f"{r['ms_per_example']:>6.1f} {r['forward_s']:>6.3f} {r['backward_s']:>6.3f} {r['optimizer_s']:>6.3f} {ratio:>6.2f} "
-              f"{r['rss_after_setup_mib']:>6.0f} {r['peak_rss_mib']:>6.0f} {mem_ratio:>6.2f} {100 * r['others_share']:>5.0f}%")
-    print("(phys: physical batch; s/step: median wall seconds per logical step; cpu s: CPU seconds per step, all threads; "
-          "fwd/bwd/opt: mean seconds per step in forward+loss, backward, optimizer.step; setup: RSS MiB after building the model "
-          "and data; peak: VmHWM MiB of the measuring process; others: share of the machine's CPU other processes used while timing)")
-    if base and len(timing["rounds"].get("dp", [])) > 1 and len(timing["rounds"]["dp"]) == len(timing["rounds"]["nondp"]):
-        per_round = [d["s_per_step_median"] / n["s_per_step_median"] for n, d in zip(timing["rounds"]["nondp"], timing["rounds"]["dp"], strict=True)]
+        print(
+            f"{MODE_NAMES[mode]:<10} {r['physical_batch_size']:>4} {r['examples_per_step']:>7.1f} {r['s_per_step_median']:>7.3f} "
+            f"{r['s_per_step_mean']:>6.3f} {r['s_per_step_min']:>6.3f} {r['s_per_step_max']:>6.3f} {r['cpu_s_per_step']:>6.2f} "
+            f"{r['ms_per_example']:>6.1f} {r['forward_s']:>6.3f} {r['backward_s']:>6.3f} {r['optimizer_s']:>6.3f} {ratio:>6.2f} "
+            f"{r['rss_after_setup_mib']:>6.0f} {r['peak_rss_mib']:>6.0f} {mem_ratio:>6.2f} {100 * r['others_share']:>5.0f}%"
+        )
+    print(
+        "(phys: physical batch; s/step: median wall seconds per logical step; cpu s: CPU seconds per step, all threads; "
+        "fwd/bwd/opt: mean seconds per step in forward+loss, backward, optimizer.step; setup: RSS MiB after building the model "
+        "and data; peak: VmHWM MiB of the measuring process; others: share of the machine's CPU other processes used while timing)"
+    )
+    if (
+        base
+        and len(timing["rounds"].get("dp", [])) > 1
+        and len(timing["rounds"]["dp"]) == len(timing["rounds"]["nondp"])
+    ):
+        per_round = [
+            d["s_per_step_median"] / n["s_per_step_median"]
+            for n, d in zip(timing["rounds"]["nondp"], timing["rounds"]["dp"], strict=True)
+        ]
         print(f"DP hooks / non-DP seconds per step within each round: {', '.join(f'x{r:.2f}' for r in per_round)}")
     checks = []
     if base and "dp" in best:
         ratio = best["dp"]["s_per_step_median"] / base["s_per_step_median"]
-        checks.append((ratio <= TARGET_STEP_RATIO, f"DP (hooks) seconds per optimizer step at most {TARGET_STEP_RATIO}x non-DP: "
-                       f"x{ratio:.2f} ({best['dp']['s_per_step_median']:.3f} s vs {base['s_per_step_median']:.3f} s); "
-                       f"peak memory x{best['dp']['peak_rss_mib'] / base['peak_rss_mib']:.2f} "
-                       f"({best['dp']['peak_rss_mib']:.0f} vs {base['peak_rss_mib']:.0f} MiB)"))
+        checks.append(
+            (
+                ratio <= TARGET_STEP_RATIO,
+                f"DP (hooks) seconds per optimizer step at most {TARGET_STEP_RATIO}x non-DP: "
+                f"x{ratio:.2f} ({best['dp']['s_per_step_median']:.3f} s vs {base['s_per_step_median']:.3f} s); "
+                f"peak memory x{best['dp']['peak_rss_mib'] / base['peak_rss_mib']:.2f} "
+                f"({best['dp']['peak_rss_mib']:.0f} vs {base['peak_rss_mib']:.0f} MiB)",
+            )
+        )
     else:
         checks.append((False, "DP/non-DP step ratio: a mode is missing"))
     return checks
@@ -517,10 +569,14 @@ def print_timing(timing: dict[str, Any]) -> list[tuple[bool, str]]:
 def print_utility(utility: dict[str, Any], majority: dict[str, Any]) -> list[tuple[bool, str]]:
     runs = utility["runs"]
     print()
-    print(f"privacy-utility on split/test.parquet ({majority['test_rows']} rows, {majority['classes']} classes), "
-          f"same epochs and steps for every row, product defaults except the lr column:")
-    header = (f"{'setting':<15} {'lr':>6} {'eps spent':>9} {'delta':>8} {'noise':>6} {'steps':>5} {'val acc':>7} {'test acc':>8} {'macro-F1':>8} "
-              f"{'vs noDP':>7} {'vs maj':>6} {'train s':>7} {'peak':>5} {'others':>6}")
+    print(
+        f"privacy-utility on split/test.parquet ({majority['test_rows']} rows, {majority['classes']} classes), "
+        f"same epochs and steps for every row, product defaults except the lr column:"
+    )
+    header = (
+        f"{'setting':<15} {'lr':>6} {'eps spent':>9} {'delta':>8} {'noise':>6} {'steps':>5} {'val acc':>7} {'test acc':>8} {'macro-F1':>8} "
+        f"{'vs noDP':>7} {'vs maj':>6} {'train s':>7} {'peak':>5} {'others':>6}"
+    )
     print(header)
     print("-" * len(header))
     nodp = [r for name, r in runs.items() if name.startswith("no DP") and r is not None]
@@ -534,25 +590,40 @@ def print_utility(utility: dict[str, Any], majority: dict[str, Any]) -> list[tup
         eps = f"{r['epsilon_spent']:.3f}" if r["epsilon_spent"] is not None else "-"
         delta = f"{r['delta']:.1e}" if r["delta"] is not None else "-"
         noise = f"{r['noise_multiplier']:.3f}" if r["noise_multiplier"] is not None else "-"
-        print(f"{name:<15} {r['learning_rate']:>6g} {eps:>9} {delta:>8} {noise:>6} {r['steps']:>5} {r['validation']['accuracy']:>7.4f} {r['test_accuracy']:>8.4f} "
-              f"{r['test_macro_f1']:>8.4f} {gap:>+7.1f} {above:>+6.1f} {r['train_s']:>7.0f} {r['train_peak_rss_mib']:>5.0f} "
-              f"{100 * r['others_share']:>5.0f}%")
-    print(f"{'majority':<15} {'':>6} {'':>9} {'':>8} {'':>6} {'':>5} {'':>7} {majority['test_accuracy']:>8.4f} {majority['test_macro_f1']:>8.4f} "
-          f"{'':>7} {'':>6}   ('{majority['label']}' for every row)")
-    print("(lr: train.learning_rate; vs noDP, vs maj: test-accuracy points against the best non-DP run and the majority baseline; val acc: the stage's own "
-          "validation score after the last epoch; train s: the stage's duration including its validation passes; "
-          "peak: VmHWM MiB of the training process; others: share of the machine's CPU other processes used during training)")
+        print(
+            f"{name:<15} {r['learning_rate']:>6g} {eps:>9} {delta:>8} {noise:>6} {r['steps']:>5} {r['validation']['accuracy']:>7.4f} {r['test_accuracy']:>8.4f} "
+            f"{r['test_macro_f1']:>8.4f} {gap:>+7.1f} {above:>+6.1f} {r['train_s']:>7.0f} {r['train_peak_rss_mib']:>5.0f} "
+            f"{100 * r['others_share']:>5.0f}%"
+        )
+    print(
+        f"{'majority':<15} {'':>6} {'':>9} {'':>8} {'':>6} {'':>5} {'':>7} {majority['test_accuracy']:>8.4f} {majority['test_macro_f1']:>8.4f} "
+        f"{'':>7} {'':>6}   ('{majority['label']}' for every row)"
+    )
+    print(
+        "(lr: train.learning_rate; vs noDP, vs maj: test-accuracy points against the best non-DP run and the majority baseline; val acc: the stage's own "
+        "validation score after the last epoch; train s: the stage's duration including its validation passes; "
+        "peak: VmHWM MiB of the training process; others: share of the machine's CPU other processes used during training)"
+    )
     checks = []
     eight = runs.get("eps 8")
     if base and eight:
         gap = 100 * (base["test_accuracy"] - eight["test_accuracy"])
-        checks.append((gap <= TARGET_GAP_POINTS, f"test accuracy at epsilon 8 within {TARGET_GAP_POINTS:g} points of the best non-DP run "
-                       f"(lr {base['learning_rate']:g}): {100 * eight['test_accuracy']:.1f} vs {100 * base['test_accuracy']:.1f} "
-                       f"({-gap:+.1f} points)"))
+        checks.append(
+            (
+                gap <= TARGET_GAP_POINTS,
+                f"test accuracy at epsilon 8 within {TARGET_GAP_POINTS:g} points of the best non-DP run "
+                f"(lr {base['learning_rate']:g}): {100 * eight['test_accuracy']:.1f} vs {100 * base['test_accuracy']:.1f} "
+                f"({-gap:+.1f} points)",
+            )
+        )
         low = min([eight["test_accuracy"], *(r["test_accuracy"] for r in nodp)])
-        checks.append((100 * (low - majority["test_accuracy"]) > TARGET_ABOVE_MAJORITY,
-                       f"epsilon 8 and every non-DP run more than {TARGET_ABOVE_MAJORITY:g} points above the majority baseline "
-                       f"{100 * majority['test_accuracy']:.1f}: lowest {100 * low:.1f} ({100 * (low - majority['test_accuracy']):+.1f} points)"))
+        checks.append(
+            (
+                100 * (low - majority["test_accuracy"]) > TARGET_ABOVE_MAJORITY,
+                f"epsilon 8 and every non-DP run more than {TARGET_ABOVE_MAJORITY:g} points above the majority baseline "
+                f"{100 * majority['test_accuracy']:.1f}: lowest {100 * low:.1f} ({100 * (low - majority['test_accuracy']):+.1f} points)",
+            )
+        )
     else:
         checks.append((False, "privacy-utility: the epsilon-8 or the non-DP run is missing (use --epsilons with 8)"))
     for name, r in runs.items():
@@ -562,21 +633,52 @@ def print_utility(utility: dict[str, Any], majority: dict[str, Any]) -> list[tup
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="\n\n".join(__doc__.split("\n\n")[2:4]))
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n\n".join(__doc__.split("\n\n")[2:4]),
+    )
     parser.add_argument("--config", default=None, help="a pipeline config (default: the packaged sample config)")
-    parser.add_argument("--run-dir", default=None, help="a run directory whose split is up to date for the config (only read; default: run ingest..split into a temporary one)")
-    parser.add_argument("--epochs", type=int, default=2, help="epochs of every training run, DP or not (default 2, the product default)")
-    parser.add_argument("--epsilons", default="1,3,8", help="target epsilons of the DP runs (default 1,3,8); a non-DP run is always added")
-    parser.add_argument("--nodp-extra-lr", default="0.01", help="learning rates of extra non-DP runs (default 0.01, the DP default; '' for none); "
-                        "the non-DP reference is the best of all non-DP runs")
-    parser.add_argument("--modes", default="nondp,dp,ghost", help="step-timing modes, from nondp, dp (hooks), ghost (default: all)")
+    parser.add_argument(
+        "--run-dir",
+        default=None,
+        help="a run directory whose split is up to date for the config (only read; default: run ingest..split into a temporary one)",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=2,
+        help="epochs of every training run, DP or not (default 2, the product default)",
+    )
+    parser.add_argument(
+        "--epsilons",
+        default="1,3,8",
+        help="target epsilons of the DP runs (default 1,3,8); a non-DP run is always added",
+    )
+    parser.add_argument(
+        "--nodp-extra-lr",
+        default="0.01",
+        help="learning rates of extra non-DP runs (default 0.01, the DP default; '' for none); "
+        "the non-DP reference is the best of all non-DP runs",
+    )
+    parser.add_argument(
+        "--modes", default="nondp,dp,ghost", help="step-timing modes, from nondp, dp (hooks), ghost (default: all)"
+    )
     parser.add_argument("--steps", type=int, default=20, help="timed logical steps per mode (default 20)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed logical steps before them (default 3)")
-    parser.add_argument("--rounds", type=int, default=2, help="time every mode this many times, in turn; a mode's best round counts (default 2)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="time every mode this many times, in turn; a mode's best round counts (default 2)",
+    )
     parser.add_argument("--skip-timing", action="store_true", help="leave out the step timing")
     parser.add_argument("--skip-utility", action="store_true", help="leave out the privacy-utility runs")
-    parser.add_argument("--keep", default=None, help="work in this folder and keep it (run copies, adapters); default: a temporary folder, removed")
+    parser.add_argument(
+        "--keep",
+        default=None,
+        help="work in this folder and keep it (run copies, adapters); default: a temporary folder, removed",
+    )
     parser.add_argument("--json", default=None, help="also write every figure to this JSON file")
     for hidden in ("--_child", "--_out", "--_run-dir", "--_mode", "--_epsilon", "--_learning-rate"):
         parser.add_argument(hidden, default=None, help=argparse.SUPPRESS)
@@ -588,19 +690,29 @@ def main(argv: list[str] | None = None) -> int:
         if args._child == "steps":
             result = measure_steps(args.config, run_dir, args._mode, args.epochs, args.warmup, args.steps)
         else:
-            result = train_and_evaluate(args.config, run_dir, args.epochs, float(args._epsilon) if args._epsilon else None,
-                                        float(args._learning_rate) if args._learning_rate else None)
+            result = train_and_evaluate(
+                args.config,
+                run_dir,
+                args.epochs,
+                float(args._epsilon) if args._epsilon else None,
+                float(args._learning_rate) if args._learning_rate else None,
+            )
         Path(args._out).write_text(json.dumps(result), encoding="utf-8")
         return 0
 
     began = time.perf_counter()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the work folder is removed and the measuring process killed
+    signal.signal(
+        signal.SIGTERM, lambda *_: sys.exit(143)
+    )  # so the work folder is removed and the measuring process killed
     import torch  # noqa: F401  (only for the version line)
 
     version = code_version()
-    print(f"bench/train.py: Python {platform.python_version()}, torch {torch.__version__}, {os.cpu_count()} cores, "
-          f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}; commit {version['commit']}, "
-          f"pipeline/*.py sha256 {version['pipeline_sha256']}", flush=True)
+    print(
+        f"bench/train.py: Python {platform.python_version()}, torch {torch.__version__}, {os.cpu_count()} cores, "
+        f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}; commit {version['commit']}, "
+        f"pipeline/*.py sha256 {version['pipeline_sha256']}",
+        flush=True,
+    )
     work = Path(args.keep).resolve() if args.keep else Path(tempfile.mkdtemp(prefix="bench-train-"))
     work.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {"args": {k: v for k, v in vars(args).items() if not k.startswith("_")}}
@@ -628,14 +740,27 @@ def main(argv: list[str] | None = None) -> int:
     return finish(report, checks, version, began, args.json)
 
 
-def finish(report: dict[str, Any], checks: list[tuple[bool, str]], version: dict[str, str], began: float, json_path: str | None) -> int:
+def finish(
+    report: dict[str, Any],
+    checks: list[tuple[bool, str]],
+    version: dict[str, str],
+    began: float,
+    json_path: str | None,
+) -> int:
     """The closing part every benchmark shares: the code-version check, the PASS/FAIL lines, wall time, the JSON; the exit status."""
     wall = time.perf_counter() - began
     report["wall_s"] = wall
     report["code"] = {"start": version, "end": code_version()}
-    if report["code"]["end"]["pipeline_sha256"] != version["pipeline_sha256"]:  # another commit may touch tests or docs only
-        checks.append((False, f"the pipeline code stayed the same during the run: pipeline/*.py changed (sha256 {version['pipeline_sha256']} -> "
-                       f"{report['code']['end']['pipeline_sha256']}), so the measuring processes may have run different code; run again"))
+    if (
+        report["code"]["end"]["pipeline_sha256"] != version["pipeline_sha256"]
+    ):  # another commit may touch tests or docs only
+        checks.append(
+            (
+                False,
+                f"the pipeline code stayed the same during the run: pipeline/*.py changed (sha256 {version['pipeline_sha256']} -> "
+                f"{report['code']['end']['pipeline_sha256']}), so the measuring processes may have run different code; run again",
+            )
+        )
     report["load_average_end"] = os.getloadavg()
     report["checks"] = [{"pass": ok, "text": text} for ok, text in checks]
     print()

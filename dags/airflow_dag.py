@@ -22,8 +22,8 @@ worker's working directory.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Param, chain, dag, get_current_context, task
@@ -56,7 +56,9 @@ def redact_plan() -> list[list[int]]:
     from pipeline.stages.redact import plan_parts
 
     parts = get_current_context()["params"]["redact_parts"]
-    return _fail_fast_on_user_errors(lambda config, run_dir: plan_parts(stage_context("redact", config, run_dir), parts))
+    return _fail_fast_on_user_errors(
+        lambda config, run_dir: plan_parts(stage_context("redact", config, run_dir), parts)
+    )
 
 
 @task(task_id="redact_shards", **RETRIES)
@@ -65,7 +67,9 @@ def redact_shards(shards: list[int]) -> dict[str, int]:
     from pipeline.stage import stage_context
     from pipeline.stages.redact import redact_part
 
-    return _fail_fast_on_user_errors(lambda config, run_dir: redact_part(stage_context("redact", config, run_dir), shards))
+    return _fail_fast_on_user_errors(
+        lambda config, run_dir: redact_part(stage_context("redact", config, run_dir), shards)
+    )
 
 
 def _fail_fast_on_user_errors(work: Callable[[str | None, str | None], Any]) -> Any:
@@ -88,8 +92,15 @@ def _fail_fast_on_user_errors(work: Callable[[str | None, str | None], Any]) -> 
     max_active_runs=1,
     params={
         "config": Param("", type="string", description="config YAML path (empty: the bundled sample config)"),
-        "run_dir": Param("", type="string", description="run directory, on storage every worker sees (empty: runs/<run_name>)"),
-        "redact_parts": Param(0, type="integer", minimum=0, description="mapped redact_shards tasks (0: redact.workers, else the worker's cores)"),
+        "run_dir": Param(
+            "", type="string", description="run directory, on storage every worker sees (empty: runs/<run_name>)"
+        ),
+        "redact_parts": Param(
+            0,
+            type="integer",
+            minimum=0,
+            description="mapped redact_shards tasks (0: redact.workers, else the worker's cores)",
+        ),
     },
     tags=["data-curation", "privacy"],
     doc_md=__doc__,

@@ -63,7 +63,9 @@ def redact_shards(shards: list[int], config: str | None, run_dir: str | None) ->
 
 
 @flow(name="curation-pipeline")
-def curation_pipeline(config: str | None = None, run_dir: str | None = None, redact_parts: int = 0) -> dict[str, dict[str, Any]]:
+def curation_pipeline(
+    config: str | None = None, run_dir: str | None = None, redact_parts: int = 0
+) -> dict[str, dict[str, Any]]:
     """Every stage in order; returns each stage's manifest entry (status, stats, output hashes).
 
     Before the redact stage, `redact_shards` is mapped over groups of shards (`redact_parts` of
@@ -83,6 +85,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Run the pipeline as a Prefect flow (one task per stage).")
     parser.add_argument("--config", metavar="PATH", help="config YAML (default: the bundled sample config)")
     parser.add_argument("--run-dir", metavar="DIR", help="run directory (default: runs/<run_name>)")
-    parser.add_argument("--redact-parts", type=int, default=0, metavar="N", help="mapped redact_shards tasks (default: redact.workers, else the cores)")
+    parser.add_argument(
+        "--redact-parts",
+        type=int,
+        default=0,
+        metavar="N",
+        help="mapped redact_shards tasks (default: redact.workers, else the cores)",
+    )
     arguments = parser.parse_args()
     curation_pipeline(arguments.config, arguments.run_dir, arguments.redact_parts)

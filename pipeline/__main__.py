@@ -20,7 +20,16 @@ from pipeline.artifacts import RunDir
 from pipeline.config import STAGE_NAMES, Config, config_from_record, default_config_path, load_config
 from pipeline.errors import ConfigError, InputError, PipelineError
 from pipeline.logs import get_logger, printable
-from pipeline.stage import EXECUTORS, available_stages, default_run_dir, load_stage, policy_failure, rerun_stage, run_pipeline, select_stages
+from pipeline.stage import (
+    EXECUTORS,
+    available_stages,
+    default_run_dir,
+    load_stage,
+    policy_failure,
+    rerun_stage,
+    run_pipeline,
+    select_stages,
+)
 
 log = get_logger("pipeline")
 
@@ -36,30 +45,54 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="run the pipeline (every stage, or --from/--to a range)", description="Run the stages in order. Stages whose inputs, config and outputs are unchanged are skipped.")
+    run = commands.add_parser(
+        "run",
+        help="run the pipeline (every stage, or --from/--to a range)",
+        description="Run the stages in order. Stages whose inputs, config and outputs are unchanged are skipped.",
+    )
     _add_config_arguments(run)
-    run.add_argument("--from", dest="first", metavar="STAGE", choices=STAGE_NAMES, help="first stage to run (earlier ones must be finished in the run directory)")
+    run.add_argument(
+        "--from",
+        dest="first",
+        metavar="STAGE",
+        choices=STAGE_NAMES,
+        help="first stage to run (earlier ones must be finished in the run directory)",
+    )
     run.add_argument("--to", dest="last", metavar="STAGE", choices=STAGE_NAMES, help="last stage to run")
     run.add_argument("--force", action="store_true", help="run the selected stages even when they are up to date")
 
-    stage = commands.add_parser("stage", help="run one stage (what an Airflow or Prefect task calls)", description="Run one stage into the run directory; the stages before it must be finished there.")
+    stage = commands.add_parser(
+        "stage",
+        help="run one stage (what an Airflow or Prefect task calls)",
+        description="Run one stage into the run directory; the stages before it must be finished there.",
+    )
     stage.add_argument("name", metavar="NAME", choices=STAGE_NAMES, help=f"one of: {', '.join(STAGE_NAMES)}")
     _add_config_arguments(stage)
     stage.add_argument("--force", action="store_true", help="run the stage even when it is up to date")
 
     report = commands.add_parser(
-        "report", help="rebuild the compliance report of a finished run",
+        "report",
+        help="rebuild the compliance report of a finished run",
         description="Rebuild report/ (HTML, JSON, Markdown) and the model card from a run directory whose evaluate stage finished. "
         "The config is the one recorded in the run's manifest unless --config is given (e.g. with other policy thresholds).",
     )
     report.add_argument("--run-dir", type=Path, metavar="DIR", required=True, help="the finished run directory")
-    report.add_argument("--config", type=Path, metavar="PATH", help="config YAML (default: the config recorded in the run's manifest)")
+    report.add_argument(
+        "--config", type=Path, metavar="PATH", help="config YAML (default: the config recorded in the run's manifest)"
+    )
 
-    describe = commands.add_parser("describe", help="show the stages, their inputs and outputs, and the resolved config", description="Validate the config and print the stages with what they read and write, then the resolved config.")
-    describe.add_argument("--config", type=Path, metavar="PATH", help="config YAML (default: the bundled sample config)")
+    describe = commands.add_parser(
+        "describe",
+        help="show the stages, their inputs and outputs, and the resolved config",
+        description="Validate the config and print the stages with what they read and write, then the resolved config.",
+    )
+    describe.add_argument(
+        "--config", type=Path, metavar="PATH", help="config YAML (default: the bundled sample config)"
+    )
 
     suite = commands.add_parser(
-        "suite", help="write the data contract (Great Expectations suite JSON) the check stage builds from a config",
+        "suite",
+        help="write the data contract (Great Expectations suite JSON) the check stage builds from a config",
         description="Write the GX expectation suite built from the config's column roles and check.contract, to version it "
         "(e.g. under checks/suites/) and pass it back with check.contract.suite_path.",
     )
@@ -72,9 +105,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, metavar="PATH", help="config YAML (default: the bundled sample config)")
-    parser.add_argument("--run-dir", type=Path, metavar="DIR", help="run directory (default: runs/<run_name> under the current directory)")
     parser.add_argument(
-        "--executor", choices=EXECUTORS, default="local",
+        "--run-dir",
+        type=Path,
+        metavar="DIR",
+        help="run directory (default: runs/<run_name> under the current directory)",
+    )
+    parser.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="local",
         help="where the sharded stage (redact) processes its shards: local (a process pool of redact.workers) or ray "
         "(the cluster at $RAY_ADDRESS, else a local one; needs the [ray] extra). Outputs are the same either way",
     )
@@ -129,7 +169,9 @@ def rebuild_report(run_dir_path: Path, config_path: Path | None) -> int:
     run_dir = RunDir(run_dir_path)
     manifest = run_dir.read_manifest()
     if manifest.get("stages", {}).get("evaluate", {}).get("status") != "finished":
-        raise InputError(f"{run_dir.root} has no finished evaluate stage; run `python -m pipeline run --run-dir {run_dir.root}` first")
+        raise InputError(
+            f"{run_dir.root} has no finished evaluate stage; run `python -m pipeline run --run-dir {run_dir.root}` first"
+        )
     config = load_config(config_path, check_data=False) if config_path else config_from_record(manifest["config"])
     manifest = rerun_stage(config, run_dir, "report")
     return _verdict_status(manifest, run_dir)

@@ -84,7 +84,9 @@ class RunDir:
         try:
             return json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError:
-            raise InputError(f"{path} is not valid JSON; it was edited by hand or damaged. Move it away to start the run afresh") from None
+            raise InputError(
+                f"{path} is not valid JSON; it was edited by hand or damaged. Move it away to start the run afresh"
+            ) from None
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         write_json(self.path(MANIFEST), manifest)
@@ -100,13 +102,19 @@ class RunDir:
         return leftovers
 
     def output_hashes(self, relatives: list[str]) -> dict[str, dict[str, Any]]:
-        return {rel: {"sha256": sha256_file(self.path(rel)), "bytes": self.path(rel).stat().st_size} for rel in relatives}
+        return {
+            rel: {"sha256": sha256_file(self.path(rel)), "bytes": self.path(rel).stat().st_size} for rel in relatives
+        }
 
     def outputs_intact(self, outputs: dict[str, dict[str, Any]]) -> bool:
         """True when every recorded output exists and still has its recorded hash."""
         for relative, recorded in outputs.items():
             path = self.path(relative)
-            if not path.is_file() or path.stat().st_size != recorded["bytes"] or sha256_file(path) != recorded["sha256"]:
+            if (
+                not path.is_file()
+                or path.stat().st_size != recorded["bytes"]
+                or sha256_file(path) != recorded["sha256"]
+            ):
                 return False
         return True
 
@@ -124,7 +132,9 @@ class RunDir:
                 try:
                     fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
-                    raise InputError(f"run directory {self.root} is in use by another pipeline process; wait for it or pass another --run-dir") from None
+                    raise InputError(
+                        f"run directory {self.root} is in use by another pipeline process; wait for it or pass another --run-dir"
+                    ) from None
                 try:
                     yield
                 finally:
@@ -146,7 +156,7 @@ def restrict_modes(root: Path) -> None:
     """Make every file under `root` 0600 and every folder 0700 (symbolic links are left alone)."""
     if not root.is_dir():
         return
-    for folder, subfolders, files in os.walk(root):
+    for folder, _subfolders, files in os.walk(root):
         _set_mode(Path(folder), PRIVATE_DIR_MODE)
         for name in files:
             _set_mode(Path(folder) / name, PRIVATE_FILE_MODE)

@@ -24,13 +24,39 @@ from pipeline.errors import ConfigError, InputError
 
 STAGE_NAMES = ("ingest", "redact", "check", "curate", "split", "train", "evaluate", "report")
 FORMATS = ("csv", "json", "jsonl", "parquet")
-FORMAT_BY_SUFFIX = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
+FORMAT_BY_SUFFIX = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
 # Columns the ingest stage adds to every record; a source column may not be renamed to one of them.
 LINEAGE_COLUMNS = ("row_id", "source", "source_file", "source_row")
 # Columns the check stage adds (scores are `qc_*`); a source column may not take these names either.
 CHECK_COLUMNS = ("text_key", "cluster_id")
 CHECK_PREFIX = "qc_"
-DEFAULT_MISSING_VALUES = ("", "N/A", "NA", "n/a", "#N/A", "null", "NULL", "None", "none", "nan", "NaN", "-", "--", "Not Provided", "not provided", "Not Available")
+DEFAULT_MISSING_VALUES = (
+    "",
+    "N/A",
+    "NA",
+    "n/a",
+    "#N/A",
+    "null",
+    "NULL",
+    "None",
+    "none",
+    "nan",
+    "NaN",
+    "-",
+    "--",
+    "Not Provided",
+    "not provided",
+    "Not Available",
+)
 LIST_ROLES = ("text", "protected", "identifier", "passthrough")
 # A config is a few hundred values; these bounds refuse hostile YAML before it is expanded or validated.
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -95,7 +121,11 @@ class Source(Section):
         try:
             "a".encode(encoding or "utf-8")  # LookupError for an unknown codec, or one that is not a text encoding
         except LookupError:
-            raise PydanticCustomError("unknown_encoding", "unknown encoding '{encoding}'; use a Python codec name such as utf-8, cp1252 or utf-16-le", {"encoding": encoding}) from None
+            raise PydanticCustomError(
+                "unknown_encoding",
+                "unknown encoding '{encoding}'; use a Python codec name such as utf-8, cp1252 or utf-16-le",
+                {"encoding": encoding},
+            ) from None
         return encoding
 
     @property
@@ -133,8 +163,23 @@ class IngestConfig(Section):
 
 REDACT_OPERATORS = ("replace", "pseudonymize", "mask", "hash", "drop_row")
 DEFAULT_ENTITIES = (
-    "PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS",
-    "LOCATION", "ORGANIZATION", "DATE_TIME", "URL", "UK_NHS", "US_PASSPORT", "US_ITIN", "CRYPTO", "MEDICAL_LICENSE", "ID_NUMBER",
+    "PERSON",
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "CREDIT_CARD",
+    "IBAN_CODE",
+    "US_SSN",
+    "IP_ADDRESS",
+    "LOCATION",
+    "ORGANIZATION",
+    "DATE_TIME",
+    "URL",
+    "UK_NHS",
+    "US_PASSPORT",
+    "US_ITIN",
+    "CRYPTO",
+    "MEDICAL_LICENSE",
+    "ID_NUMBER",
     "USERNAME",
 )
 DEFAULT_PHONE_REGIONS = ("US", "GB", "DE", "FR", "IN", "CA", "AU", "IE", "ES", "IT", "NL")
@@ -280,7 +325,9 @@ class SplitConfig(Section):
     @model_validator(mode="after")
     def _ratios_add_up(self) -> SplitConfig:
         if abs(self.train + self.validation + self.test - 1) > 1e-9:
-            raise ValueError(f"train + validation + test must be 1; they add up to {self.train + self.validation + self.test:g}")
+            raise ValueError(
+                f"train + validation + test must be 1; they add up to {self.train + self.validation + self.test:g}"
+            )
         return self
 
 
@@ -316,7 +363,9 @@ class TrainConfig(Section):
     epochs: int = Field(default=2, ge=1)
     batch_size: int = Field(default=64, ge=1)  # logical batch (expected size under Poisson sampling)
     physical_batch_size: int = Field(default=32, ge=1)  # what fits in memory at once
-    learning_rate: float | None = Field(default=None, gt=0)  # default: DP_LEARNING_RATE under DP, else NON_DP_LEARNING_RATE
+    learning_rate: float | None = Field(
+        default=None, gt=0
+    )  # default: DP_LEARNING_RATE under DP, else NON_DP_LEARNING_RATE
     lora: LoraConfig = LoraConfig()
     dp: bool = True
     target_epsilon: float = Field(default=8.0, gt=0)
@@ -324,7 +373,9 @@ class TrainConfig(Section):
     max_grad_norm: float = Field(default=1.0, gt=0)
     accountant: Literal["prv", "rdp"] = "prv"
     grad_sample_mode: Literal["hooks", "ghost"] = "hooks"
-    max_noise_multiplier: float = Field(default=10.0, gt=0)  # above this, training learns nothing: the epsilon is called infeasible
+    max_noise_multiplier: float = Field(
+        default=10.0, gt=0
+    )  # above this, training learns nothing: the epsilon is called infeasible
     early_stopping_patience: int | None = Field(default=None, ge=1)  # epochs without a better validation score
     threads: int = Field(default=0, ge=0)  # torch CPU threads; 0: one per core
     canaries: CanaryConfig = CanaryConfig()
@@ -341,14 +392,22 @@ class EvaluateConfig(Section):
     """Utility, model bias and privacy leakage of the trained adapter, on the test split."""
 
     batch_size: int = Field(default=64, ge=1)
-    membership_rows: int = Field(default=2000, ge=10)  # at most this many members and as many non-members in the loss-threshold attack
+    membership_rows: int = Field(
+        default=2000, ge=10
+    )  # at most this many members and as many non-members in the loss-threshold attack
     exposure_candidates: int = Field(default=1000, ge=10)  # random secrets each causal-LM canary is ranked among
-    regurgitation_prompts: int = Field(default=50, ge=0)  # causal LM: training records whose start prompts a generation
+    regurgitation_prompts: int = Field(
+        default=50, ge=0
+    )  # causal LM: training records whose start prompts a generation
     prompt_tokens: int = Field(default=16, ge=1)
     generated_tokens: int = Field(default=32, ge=1)
-    verbatim_min_words: int = Field(default=8, ge=3)  # a generation repeating this many consecutive training words counts as regurgitated
+    verbatim_min_words: int = Field(
+        default=8, ge=3
+    )  # a generation repeating this many consecutive training words counts as regurgitated
     counterfactual: bool = True  # swap gendered terms in the test texts and count changed predictions
-    min_group_rows: int = Field(default=30, ge=1)  # smaller groups are reported but left out of the differences (their rates are noise)
+    min_group_rows: int = Field(
+        default=30, ge=1
+    )  # smaller groups are reported but left out of the differences (their rates are noise)
 
 
 class PolicyConfig(Section):
@@ -358,7 +417,9 @@ class PolicyConfig(Section):
     require_dp: bool = True
     min_accuracy: float | None = Field(default=None, ge=0, le=1)
     max_membership_auc: float | None = Field(default=0.6, ge=0.5, le=1)
-    max_accuracy_gap: float | None = Field(default=0.1, ge=0, le=1)  # between the judged groups of any protected attribute
+    max_accuracy_gap: float | None = Field(
+        default=0.1, ge=0, le=1
+    )  # between the judged groups of any protected attribute
     # Demographic parity follows the labels' base rates, which differ between groups in most real data (the data-bias
     # section reports them): gating on it would fail a perfect classifier. Set it when equal selection rates are the goal.
     max_demographic_parity_difference: float | None = Field(default=None, ge=0, le=1)
@@ -440,7 +501,9 @@ def _source_problems(config: Config) -> list[str]:
         if not SOURCE_NAME_PATTERN.match(name):
             problems.append(f"{where}.name: '{name}' is not a valid source name; use letters, digits, '_', '.', '-'")
         if names.index(name) != index:
-            problems.append(f"{where}.name: '{name}' is already used by sources[{names.index(name)}]; give each source a distinct name")
+            problems.append(
+                f"{where}.name: '{name}' is already used by sources[{names.index(name)}]; give each source a distinct name"
+            )
         source = config.sources[index]
         record_names = [source.record_name(c) for c in source.columns.names()]
         for column in sorted({c for c in record_names if record_names.count(c) > 1}):
@@ -448,12 +511,16 @@ def _source_problems(config: Config) -> list[str]:
         for column in sorted(set(record_names) & set(LINEAGE_COLUMNS)):
             problems.append(f"{where}.columns: '{column}' is reserved for lineage; rename it with {where}.rename")
         for column in sorted(c for c in set(record_names) if c in CHECK_COLUMNS or c.startswith(CHECK_PREFIX)):
-            problems.append(f"{where}.columns: '{column}' is reserved for the check stage's columns; rename it with {where}.rename")
+            problems.append(
+                f"{where}.columns: '{column}' is reserved for the check stage's columns; rename it with {where}.rename"
+            )
     problems.extend(_role_conflicts(config))
     protected = config.record_roles()["protected"]
     for position, column in enumerate(config.split.mitigation.attributes):
         if column not in protected:
-            problems.append(f"split.mitigation.attributes[{position}]: '{column}' is not a protected record column; protected: {protected}")
+            problems.append(
+                f"split.mitigation.attributes[{position}]: '{column}' is not a protected record column; protected: {protected}"
+            )
     if config.task == "classification":
         for index, source in enumerate(config.sources):
             if source.columns.label is None:
@@ -472,7 +539,9 @@ def _role_conflicts(config: Config) -> list[str]:
             for name in names:
                 first_role, first_index = role_of.setdefault(name, (role, index))
                 if first_role != role:
-                    problems.append(f"sources[{index}].columns.{role}: record column '{name}' is '{first_role}' in sources[{first_index}]; a column keeps one role across sources")
+                    problems.append(
+                        f"sources[{index}].columns.{role}: record column '{name}' is '{first_role}' in sources[{first_index}]; a column keeps one role across sources"
+                    )
             if role in ("id", "label", "group") and names:
                 first_name, first_index = single_name.setdefault(role, (names[0], index))
                 if first_name != names[0]:
@@ -509,7 +578,10 @@ def load_config(path: Path | None = None, *, check_data: bool = True) -> Config:
 
 def config_from_record(resolved: dict[str, Any]) -> Config:
     """The config a run recorded in its manifest (`Config.resolved()`), for rebuilding its report without the source files."""
-    data = {**resolved, "sources": [{k: v for k, v in source.items() if k != "files"} for source in resolved.get("sources", [])]}
+    data = {
+        **resolved,
+        "sources": [{k: v for k, v in source.items() if k != "files"} for source in resolved.get("sources", [])],
+    }
     try:
         return Config.model_validate(data)
     except ValidationError as error:
@@ -518,9 +590,14 @@ def config_from_record(resolved: dict[str, Any]) -> Config:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
-        raise ConfigError([f"config file not found (looked at {path.resolve()}); pass --config PATH"], source=str(path))
+        raise ConfigError(
+            [f"config file not found (looked at {path.resolve()}); pass --config PATH"], source=str(path)
+        )
     if path.stat().st_size > MAX_CONFIG_BYTES:
-        raise ConfigError([f"config file is {path.stat().st_size:,} bytes, more than the {MAX_CONFIG_BYTES:,} a config may have"], source=str(path))
+        raise ConfigError(
+            [f"config file is {path.stat().st_size:,} bytes, more than the {MAX_CONFIG_BYTES:,} a config may have"],
+            source=str(path),
+        )
     try:
         raw = _load_bounded_yaml(path.read_text(encoding="utf-8"), str(path))
     except RecursionError:
@@ -551,7 +628,9 @@ def _load_bounded_yaml(text: str, source: str) -> Any:
         expanded = expanded_node_count(node)
         if expanded > MAX_CONFIG_NODES:
             raise ConfigError(
-                [f"the YAML expands to more than {MAX_CONFIG_NODES:,} values through its anchors and aliases; a config needs far fewer (write the values out)"],
+                [
+                    f"the YAML expands to more than {MAX_CONFIG_NODES:,} values through its anchors and aliases; a config needs far fewer (write the values out)"
+                ],
                 source=source,
             )
         return loader.construct_document(node)
@@ -618,7 +697,9 @@ def data_problems(config: Config) -> list[str]:
             continue
         for file in files:
             if outside_allowed_roots(file):
-                problems.append(f"{where}.path: '{file}' is outside the folders ${ALLOWED_ROOTS_ENV} allows ({os.environ[ALLOWED_ROOTS_ENV]})")
+                problems.append(
+                    f"{where}.path: '{file}' is outside the folders ${ALLOWED_ROOTS_ENV} allows ({os.environ[ALLOWED_ROOTS_ENV]})"
+                )
                 continue
             try:
                 available = peek_columns(file, source, config.ingest.limits)

@@ -110,11 +110,15 @@ def detect_format(path: Path, source: Source) -> str:
         return source.format
     fmt = FORMAT_BY_SUFFIX.get(path.suffix.lower())
     if fmt is None:
-        raise InputError(f"cannot tell the format of '{path.name}' from its extension; set 'format' to one of csv, json, jsonl, parquet")
+        raise InputError(
+            f"cannot tell the format of '{path.name}' from its extension; set 'format' to one of csv, json, jsonl, parquet"
+        )
     return fmt
 
 
-def read_records(path: Path, source: Source, stats: ReadStats, limits: InputLimits = DEFAULT_LIMITS) -> Iterator[RawRecord]:
+def read_records(
+    path: Path, source: Source, stats: ReadStats, limits: InputLimits = DEFAULT_LIMITS
+) -> Iterator[RawRecord]:
     """Every record of one file, in file order. Raises InputError for an unusable file."""
     _check_not_empty(path)
     fmt = detect_format(path, source)
@@ -197,7 +201,10 @@ def _lines(path: Path, encoding: str | None, stats: ReadStats, max_bytes: int, f
 
 
 def _bom_encoding(head: bytes) -> str | None:
-    if head[:4] in (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE):  # before UTF-16: UTF-32 LE's mark starts with UTF-16 LE's
+    if head[:4] in (
+        codecs.BOM_UTF32_LE,
+        codecs.BOM_UTF32_BE,
+    ):  # before UTF-16: UTF-32 LE's mark starts with UTF-16 LE's
         return "utf-32"
     return "utf-16" if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else None
 
@@ -207,14 +214,22 @@ def _ascii_compatible(encoding: str, path: Path) -> bool:
     try:
         return "a\n".encode(encoding).endswith(b"a\n")
     except LookupError:
-        raise InputError(f"unknown encoding '{encoding}' for '{path.name}'; use a Python codec name such as utf-8 or cp1252") from None
+        raise InputError(
+            f"unknown encoding '{encoding}' for '{path.name}'; use a Python codec name such as utf-8 or cp1252"
+        ) from None
 
 
 def _check_text(path: Path, head: bytes, fmt: str) -> None:
     """Raise InputError when the head of a file is UTF-16 without a byte-order mark, or not text at all."""
     for order, nuls, others in (("le", head[1::2], head[0::2]), ("be", head[0::2], head[1::2])):
-        if len(nuls) >= 4 and nuls.count(0) >= UTF16_NUL_SHARE * len(nuls) and others.count(0) < (1 - UTF16_NUL_SHARE) * len(others):
-            raise InputError(f"'{path.name}' looks like UTF-16 without a byte-order mark; set encoding: utf-16-{order}")
+        if (
+            len(nuls) >= 4
+            and nuls.count(0) >= UTF16_NUL_SHARE * len(nuls)
+            and others.count(0) < (1 - UTF16_NUL_SHARE) * len(others)
+        ):
+            raise InputError(
+                f"'{path.name}' looks like UTF-16 without a byte-order mark; set encoding: utf-16-{order}"
+            )
     controls = len(head) - len(head.translate(None, CONTROL_BYTES))
     if controls > max(8, BINARY_CONTROL_SHARE * len(head)):
         raise InputError(
@@ -223,7 +238,9 @@ def _check_text(path: Path, head: bytes, fmt: str) -> None:
         )
 
 
-def _bounded_lines(readline: Callable[[int], AnyStr], limit: int, endings: AnyStr | tuple[AnyStr, ...], quote: AnyStr) -> Iterator[tuple[AnyStr, int]]:
+def _bounded_lines(
+    readline: Callable[[int], AnyStr], limit: int, endings: AnyStr | tuple[AnyStr, ...], quote: AnyStr
+) -> Iterator[tuple[AnyStr, int]]:
     """Lines from `readline` with their sizes.
 
     A line longer than `limit` is read past in chunks, never held whole, and
@@ -268,7 +285,9 @@ def _declared_lines(handle: BinaryIO, encoding: str, path: Path, max_bytes: int)
             line = raw.decode(encoding)
         except UnicodeError as error:
             reason = error.reason if isinstance(error, UnicodeDecodeError) else error
-            raise InputError(f"'{path.name}' is not valid {encoding} at line {number} ({reason}); fix 'encoding' or leave it out to detect it") from None
+            raise InputError(
+                f"'{path.name}' is not valid {encoding} at line {number} ({reason}); fix 'encoding' or leave it out to detect it"
+            ) from None
         yield line, size
 
 
@@ -279,13 +298,17 @@ def _wide_lines(handle: BinaryIO, encoding: str, path: Path, max_bytes: int) -> 
             yield from _bounded_lines(text.readline, max_bytes, ("\n", "\r"), '"')
         except UnicodeError as error:  # a UnicodeDecodeError, or UTF-16's missing byte-order mark
             reason = error.reason if isinstance(error, UnicodeDecodeError) else error
-            raise InputError(f"'{path.name}' is not valid {encoding} ({reason}); fix 'encoding' or leave it out to detect it") from None
+            raise InputError(
+                f"'{path.name}' is not valid {encoding} ({reason}); fix 'encoding' or leave it out to detect it"
+            ) from None
 
 
 # --- values and column names ---------------------------------------------------------
 
 
-def _record(position: int, where: str, values: dict[str, str | None], stats: ReadStats, limits: InputLimits) -> RawRecord:
+def _record(
+    position: int, where: str, values: dict[str, str | None], stats: ReadStats, limits: InputLimits
+) -> RawRecord:
     """The parsed record with control characters stripped from its values, or quarantined for a value over the limit."""
     text = "".join(filter(None, values.values()))
     if len(text) > limits.max_cell_chars:
@@ -329,7 +352,9 @@ def _column_names(names: list[str], path: Path, source: Source, stats: ReadStats
             )
         repeats[name] = repeats.get(name, 0) + 1
         renamed = f"{name}.{repeats[name]}"
-        stats.duplicate_columns.append({"column": name, "positions": [first_position[name], position], "read_as": renamed})
+        stats.duplicate_columns.append(
+            {"column": name, "positions": [first_position[name], position], "read_as": renamed}
+        )
         unique.append(renamed)
     return unique
 
@@ -379,7 +404,7 @@ class _LineCounter:
         csv.reader ends a line at the end of each string, so the line break can go too.
         """
         line = line.rstrip("\r\n")
-        return self._text.sub(lambda run: "x" if '"' in line[max(run.start() - 1, 0): run.end() + 1] else "", line)
+        return self._text.sub(lambda run: "x" if '"' in line[max(run.start() - 1, 0) : run.end() + 1] else "", line)
 
 
 def _csv_header(lines: _LineCounter, source: Source, path: Path, stats: ReadStats) -> list[str]:
@@ -391,7 +416,9 @@ def _csv_header(lines: _LineCounter, source: Source, path: Path, stats: ReadStat
         if first is None:
             raise InputError(f"file '{path.name}' has no header line; the first non-blank line must name the columns")
         if lines.too_large:
-            raise InputError(f"the header line of '{path.name}' (line {lines.count}) is longer than {lines.max_bytes} bytes (ingest.limits.max_record_bytes)")
+            raise InputError(
+                f"the header line of '{path.name}' (line {lines.count}) is longer than {lines.max_bytes} bytes (ingest.limits.max_record_bytes)"
+            )
         if first.strip():
             break
         stats.blank_lines += 1
@@ -433,12 +460,14 @@ def _read_csv(path: Path, source: Source, stats: ReadStats, limits: InputLimits)
 
 
 def _csv_record(position: int, header: list[str], row: list[str], stats: ReadStats, limits: InputLimits) -> RawRecord:
-    if len(row) > len(header) and not any(field.strip() for field in row[len(header):]):
+    if len(row) > len(header) and not any(field.strip() for field in row[len(header) :]):
         row = row[: len(header)]  # trailing delimiters, as spreadsheets write them
     if len(row) != len(header):
         reason = TOO_MANY_FIELDS if len(row) > len(header) else TOO_FEW_FIELDS
-        return RawRecord(position, reason=reason, detail=f"line {position}: expected {len(header)} fields, found {len(row)}")
-    return _record(position, f"line {position}", dict(zip(header, row)), stats, limits)
+        return RawRecord(
+            position, reason=reason, detail=f"line {position}: expected {len(header)} fields, found {len(row)}"
+        )
+    return _record(position, f"line {position}", dict(zip(header, row, strict=True)), stats, limits)
 
 
 # --- JSON and JSON Lines -----------------------------------------------------------
@@ -472,7 +501,9 @@ def _jsonl_record(number: int, line: str, decoder: _JsonDecoder, stats: ReadStat
 
 
 def _too_deep(position: int, where: str, limits: InputLimits) -> RawRecord:
-    detail = f"{where}: objects and arrays nested more than {limits.max_json_depth} deep (ingest.limits.max_json_depth)"
+    detail = (
+        f"{where}: objects and arrays nested more than {limits.max_json_depth} deep (ingest.limits.max_json_depth)"
+    )
     return RawRecord(position, reason=TOO_DEEPLY_NESTED, detail=detail)
 
 
@@ -504,9 +535,13 @@ def _read_json(path: Path, source: Source, stats: ReadStats, limits: InputLimits
     except RecursionError:
         raise too_deep from None
     if not isinstance(document, list):
-        raise InputError(f"'{path.name}' must hold a JSON array of objects at the top level, found {type(document).__name__}; for one object per line set format: jsonl")
+        raise InputError(
+            f"'{path.name}' must hold a JSON array of objects at the top level, found {type(document).__name__}; for one object per line set format: jsonl"
+        )
     for index, value in enumerate(document, start=1):
-        yield _json_record(index, value, f"record {index}", decoder.repeated_keys > 0 and _repeats_a_key(value), stats, limits)
+        yield _json_record(
+            index, value, f"record {index}", decoder.repeated_keys > 0 and _repeats_a_key(value), stats, limits
+        )
 
 
 def _nested_deeper_than(text: str, limit: int) -> bool:
@@ -557,11 +592,17 @@ def _repeats_a_key(value: Any) -> bool:
     return False
 
 
-def _json_record(position: int, value: Any, where: str, repeats_a_key: bool, stats: ReadStats, limits: InputLimits) -> RawRecord:
+def _json_record(
+    position: int, value: Any, where: str, repeats_a_key: bool, stats: ReadStats, limits: InputLimits
+) -> RawRecord:
     if not isinstance(value, dict):
-        return RawRecord(position, reason=NOT_AN_OBJECT, detail=f"{where}: expected an object, found {type(value).__name__}")
+        return RawRecord(
+            position, reason=NOT_AN_OBJECT, detail=f"{where}: expected an object, found {type(value).__name__}"
+        )
     if repeats_a_key:
-        return RawRecord(position, reason=DUPLICATE_KEY, detail=f"{where}: an object gives the same key more than once")
+        return RawRecord(
+            position, reason=DUPLICATE_KEY, detail=f"{where}: an object gives the same key more than once"
+        )
     return _record(position, where, flatten(value), stats, limits)
 
 
@@ -598,13 +639,15 @@ def _parquet_schema(path: Path) -> Any:
     try:
         return pq.read_schema(path)
     except Exception as error:  # noqa: BLE001 -- pyarrow raises several types for a damaged file
-        raise InputError(f"'{path.name}' is not a readable Parquet file ({type(error).__name__}); export it again") from None
+        raise InputError(
+            f"'{path.name}' is not a readable Parquet file ({type(error).__name__}); export it again"
+        ) from None
 
 
 def _flat_parquet_columns(path: Path, source: Source) -> list[str]:
     schema = _parquet_schema(path)
     names = _column_names([field.name for field in schema], path, source, ReadStats())
-    return list(flatten({name: _schema_stub(field.type) for name, field in zip(names, schema)}))
+    return list(flatten({name: _schema_stub(field.type) for name, field in zip(names, schema, strict=True)}))
 
 
 def _schema_stub(arrow_type: Any) -> Any:

@@ -34,8 +34,20 @@ from pipeline.logs import get_logger
 log = get_logger("pipeline")
 
 RECORDED_PACKAGES = (
-    "pipeline", "pandas", "pyarrow", "pydantic", "datasets", "presidio-analyzer", "presidio-anonymizer", "spacy",
-    "great-expectations", "scikit-learn", "torch", "transformers", "peft", "opacus",
+    "pipeline",
+    "pandas",
+    "pyarrow",
+    "pydantic",
+    "datasets",
+    "presidio-analyzer",
+    "presidio-anonymizer",
+    "spacy",
+    "great-expectations",
+    "scikit-learn",
+    "torch",
+    "transformers",
+    "peft",
+    "opacus",
 )
 
 
@@ -86,7 +98,9 @@ def load_stage(name: str) -> Stage:
     if name not in STAGE_NAMES:
         raise InputError(f"unknown stage '{name}'; the stages are: {', '.join(STAGE_NAMES)}")
     if name not in available_stages():
-        raise InputError(f"stage '{name}' is not implemented in this version; available: {', '.join(available_stages())}")
+        raise InputError(
+            f"stage '{name}' is not implemented in this version; available: {', '.join(available_stages())}"
+        )
     return importlib.import_module(f"pipeline.stages.{name}").STAGE
 
 
@@ -105,7 +119,9 @@ def select_stages(first: str | None = None, last: str | None = None) -> list[str
 
 def input_hashes(config: Config) -> dict[str, str]:
     """sha256 of every source file, keyed by its resolved path."""
-    return {str(path): sha256_file(path) for index in range(len(config.sources)) for path in config.source_files(index)}
+    return {
+        str(path): sha256_file(path) for index in range(len(config.sources)) for path in config.source_files(index)
+    }
 
 
 def fingerprint(config: Config, name: str, inputs: dict[str, str], manifest: dict[str, Any]) -> str:
@@ -116,15 +132,17 @@ def fingerprint(config: Config, name: str, inputs: dict[str, str], manifest: dic
         earlier: manifest.get("stages", {}).get(earlier, {}).get("outputs", {})
         for earlier in STAGE_NAMES[: STAGE_NAMES.index(name)]
     }
-    return sha256_json({
-        "pipeline": pipeline.__version__,
-        "stage": name,
-        "section": config.section(name),
-        "shared": {"seed": config.seed, "task": config.task, "sources": config.resolved()["sources"]},
-        "inputs": inputs,
-        "upstream": upstream,
-        "extra": stage.fingerprint_extra(config) if stage.fingerprint_extra else {},
-    })
+    return sha256_json(
+        {
+            "pipeline": pipeline.__version__,
+            "stage": name,
+            "section": config.section(name),
+            "shared": {"seed": config.seed, "task": config.task, "sources": config.resolved()["sources"]},
+            "inputs": inputs,
+            "upstream": upstream,
+            "extra": stage.fingerprint_extra(config) if stage.fingerprint_extra else {},
+        }
+    )
 
 
 def package_versions() -> dict[str, str]:
@@ -137,7 +155,9 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def run_pipeline(config: Config, run_dir: RunDir, names: list[str], *, force: bool = False, executor: str = "local") -> dict[str, Any]:
+def run_pipeline(
+    config: Config, run_dir: RunDir, names: list[str], *, force: bool = False, executor: str = "local"
+) -> dict[str, Any]:
     """Run the named stages in order, skipping those already done; return the manifest.
 
     Under `torchrun` (WORLD_SIZE > 1) only the train stage runs: rank 0 as
@@ -149,17 +169,21 @@ def run_pipeline(config: Config, run_dir: RunDir, names: list[str], *, force: bo
         return _run_locked(config, run_dir, names, force=force, executor=executor)
 
 
-def _run_locked(config: Config, run_dir: RunDir, names: list[str], *, force: bool, executor: str = "local") -> dict[str, Any]:
+def _run_locked(
+    config: Config, run_dir: RunDir, names: list[str], *, force: bool, executor: str = "local"
+) -> dict[str, Any]:
     for leftover in run_dir.remove_partials():
         log.info("removed a partial file left by an interrupted run: %s", leftover.relative_to(run_dir.root))
     inputs = input_hashes(config)
     manifest = run_dir.read_manifest()
-    manifest.update({
-        "run_id": run_dir.root.name,
-        "config": config.resolved(),
-        "inputs": inputs,
-        "packages": package_versions(),
-    })
+    manifest.update(
+        {
+            "run_id": run_dir.root.name,
+            "config": config.resolved(),
+            "inputs": inputs,
+            "packages": package_versions(),
+        }
+    )
     manifest.setdefault("stages", {})
     _require_upstream(manifest, names[0], config, inputs, run_dir)
     for name in names:
@@ -216,7 +240,11 @@ def run_named_stage(name: str, config_path: str | None = None, run_dir: str | No
     if name == "report" and (failure := policy_failure(manifest, directory)):
         raise PolicyFailed(failure)
     entry = manifest["stages"][name]
-    return {"stage": name, "run_dir": str(directory.root), **{key: entry.get(key) for key in ("status", "duration_s", "stats", "outputs")}}
+    return {
+        "stage": name,
+        "run_dir": str(directory.root),
+        **{key: entry.get(key) for key in ("status", "duration_s", "stats", "outputs")},
+    }
 
 
 def policy_failure(manifest: dict[str, Any], run_dir: RunDir) -> str | None:
@@ -224,7 +252,9 @@ def policy_failure(manifest: dict[str, Any], run_dir: RunDir) -> str | None:
     stats = manifest.get("stages", {}).get("report", {}).get("stats", {})
     if stats.get("verdict") != "FAIL":
         return None
-    return f"policy verdict FAIL ({', '.join(stats.get('failed_checks', []))}): see {run_dir.path('report/summary.md')}"
+    return (
+        f"policy verdict FAIL ({', '.join(stats.get('failed_checks', []))}): see {run_dir.path('report/summary.md')}"
+    )
 
 
 def rerun_stage(config: Config, run_dir: RunDir, name: str) -> dict[str, Any]:
@@ -235,7 +265,9 @@ def rerun_stage(config: Config, run_dir: RunDir, name: str) -> dict[str, Any]:
         return manifest
 
 
-def _require_upstream(manifest: dict[str, Any], first: str, config: Config, inputs: dict[str, str], run_dir: RunDir) -> None:
+def _require_upstream(
+    manifest: dict[str, Any], first: str, config: Config, inputs: dict[str, str], run_dir: RunDir
+) -> None:
     """Starting part-way needs every earlier available stage finished and up to date."""
     for earlier in available_stages()[: available_stages().index(first)]:
         entry = manifest["stages"].get(earlier, {})
@@ -255,7 +287,14 @@ def _is_current(entry: dict[str, Any], expected_fingerprint: str, run_dir: RunDi
 
 
 def _run_one(
-    stage: Stage, config: Config, run_dir: RunDir, manifest: dict[str, Any], inputs: dict[str, str], *, force: bool, executor: str = "local"
+    stage: Stage,
+    config: Config,
+    run_dir: RunDir,
+    manifest: dict[str, Any],
+    inputs: dict[str, str],
+    *,
+    force: bool,
+    executor: str = "local",
 ) -> None:
     stage_fingerprint = fingerprint(config, stage.name, inputs, manifest)
     entry = manifest["stages"].get(stage.name, {})
@@ -268,7 +307,9 @@ def _run_one(
     run_dir.write_manifest(manifest)
     log.info("%s: started", stage.name)
     try:
-        result = stage.run(StageContext(config=config, run_dir=run_dir, fingerprint=stage_fingerprint, executor=executor))
+        result = stage.run(
+            StageContext(config=config, run_dir=run_dir, fingerprint=stage_fingerprint, executor=executor)
+        )
         _check_accounting(stage, result)
     except BaseException as error:
         entry.update(status="failed", finished=_now(), error=type(error).__name__)

@@ -63,8 +63,12 @@ class BrowserReport:
     browser_version: str
     requests: list[str] = field(default_factory=list)  # blocked: not the page itself, not data:
     console_errors: list[str] = field(default_factory=list)  # "error: ...", "warning: ...", "pageerror: ..."
-    dialogs: list[str] = field(default_factory=list)  # "alert: <message>", "confirm: ...", "prompt: ...", "beforeunload: ..." (each dismissed)
-    scripts: list[str] = field(default_factory=list)  # "script" per <script> element, "<tag> <on...>" per inline event handler
+    dialogs: list[str] = field(
+        default_factory=list
+    )  # "alert: <message>", "confirm: ...", "prompt: ...", "beforeunload: ..." (each dismissed)
+    scripts: list[str] = field(
+        default_factory=list
+    )  # "script" per <script> element, "<tag> <on...>" per inline event handler
     broken_images: list[str] = field(default_factory=list)  # alt text, else "img[<index>]"
     section_ids: list[str] = field(default_factory=list)  # id of every <section> ("" when it has none)
     headings: list[str] = field(default_factory=list)  # text of every <h2>, whitespace collapsed

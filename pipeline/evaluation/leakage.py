@@ -26,12 +26,21 @@ def membership_attack(member_losses: np.ndarray, nonmember_losses: np.ndarray) -
     """The loss-threshold attack: ROC AUC, TPR at low FPRs (with the FPR resolution the non-members allow), and the ROC curve."""
     members, nonmembers = _finite(member_losses), _finite(nonmember_losses)
     if len(members) == 0 or len(nonmembers) == 0:
-        return {"members": len(members), "nonmembers": len(nonmembers), "auc": None, "tpr_at_fpr": {}, "roc": {"fpr": [], "tpr": []}}
+        return {
+            "members": len(members),
+            "nonmembers": len(nonmembers),
+            "auc": None,
+            "tpr_at_fpr": {},
+            "roc": {"fpr": [], "tpr": []},
+        }
     truth = np.concatenate([np.ones(len(members)), np.zeros(len(nonmembers))])
     scores = -np.concatenate([members, nonmembers])
     fpr, tpr, _ = roc_curve(truth, scores)
     resolution = 1 / len(nonmembers)
-    at = {f"{target:g}": {"tpr": round(float(tpr[fpr <= target].max()), 5), "below_resolution": target < resolution} for target in LOW_FPRS}
+    at = {
+        f"{target:g}": {"tpr": round(float(tpr[fpr <= target].max()), 5), "below_resolution": target < resolution}
+        for target in LOW_FPRS
+    }
     keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), ROC_POINTS)).round().astype(int))
     return {
         "members": len(members),
@@ -44,7 +53,9 @@ def membership_attack(member_losses: np.ndarray, nonmember_losses: np.ndarray) -
     }
 
 
-def empirical_epsilon(member_losses: np.ndarray, nonmember_losses: np.ndarray, delta: float, *, seed: int, confidence: float = 0.95) -> dict[str, Any]:
+def empirical_epsilon(
+    member_losses: np.ndarray, nonmember_losses: np.ndarray, delta: float, *, seed: int, confidence: float = 0.95
+) -> dict[str, Any]:
     """A lower bound on epsilon from the attack's error rates (Jagielski et al. 2020), at the given confidence.
 
     Half of each set picks the loss threshold (the best TPR - FPR); the other
@@ -56,15 +67,17 @@ def empirical_epsilon(member_losses: np.ndarray, nonmember_losses: np.ndarray, d
     """
     rng = np.random.default_rng([seed, 0xE95])
     members, nonmembers = rng.permutation(_finite(member_losses)), rng.permutation(_finite(nonmember_losses))
-    m_pick, m_test = members[: len(members) // 2], members[len(members) // 2:]
-    n_pick, n_test = nonmembers[: len(nonmembers) // 2], nonmembers[len(nonmembers) // 2:]
+    m_pick, m_test = members[: len(members) // 2], members[len(members) // 2 :]
+    n_pick, n_test = nonmembers[: len(nonmembers) // 2], nonmembers[len(nonmembers) // 2 :]
     if min(len(m_pick), len(m_test), len(n_pick), len(n_test)) == 0:
         return {"epsilon_lower_bound": None, "reason": "too few canaries (need at least 2 inserted and 2 held out)"}
     candidates = np.unique(np.concatenate([m_pick, n_pick]))
     gains = [np.mean(m_pick <= t) - np.mean(n_pick <= t) for t in candidates]
     best = int(np.argmax(gains))
     # halfway to the next observed loss, so a held-out member just above the picking half's largest is not cut off
-    threshold = float((candidates[best] + candidates[best + 1]) / 2) if best + 1 < len(candidates) else float(candidates[best])
+    threshold = (
+        float((candidates[best] + candidates[best + 1]) / 2) if best + 1 < len(candidates) else float(candidates[best])
+    )
     false_negatives = int(np.sum(m_test > threshold))
     false_positives = int(np.sum(n_test <= threshold))
     fnr_high = binomtest(false_negatives, len(m_test)).proportion_ci(confidence_level=confidence, method="exact").high
@@ -89,7 +102,7 @@ def exposure(true_loss: float, candidate_losses: np.ndarray) -> float:
 
 def word_ngrams(text: str, n: int) -> set[tuple[str, ...]]:
     words = WORD.findall(text.lower())
-    return {tuple(words[i: i + n]) for i in range(len(words) - n + 1)}
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
 def training_ngrams(texts: Iterable[str], n: int) -> set[tuple[str, ...]]:

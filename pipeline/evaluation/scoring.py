@@ -18,14 +18,27 @@ from pipeline.training.data import ResponseLoss, encode_causal, encode_classific
 
 
 @torch.no_grad()
-def classify(model: Any, tokenizer: Any, frame: pd.DataFrame, text_columns: list[str], label: str, label_ids: dict[str, int],
-             max_length: int, batch_size: int, desc: str) -> tuple[np.ndarray, np.ndarray]:
+def classify(
+    model: Any,
+    tokenizer: Any,
+    frame: pd.DataFrame,
+    text_columns: list[str],
+    label: str,
+    label_ids: dict[str, int],
+    max_length: int,
+    batch_size: int,
+    desc: str,
+) -> tuple[np.ndarray, np.ndarray]:
     """Predicted label ids and the cross-entropy loss of each row's true label (rows whose label the model does not know: NaN loss)."""
     known = frame[label].astype(str).isin(label_ids)
     targets = frame[label].astype(str).where(known, next(iter(label_ids)))
-    encoded = encode_classification(frame.assign(**{label: targets}), text_columns, label, label_ids, tokenizer, max_length)
+    encoded = encode_classification(
+        frame.assign(**{label: targets}), text_columns, label, label_ids, tokenizer, max_length
+    )
     predictions, losses = [], []
-    for input_ids, attention, target, _ in tqdm(DataLoader(encoded.dataset, batch_size=batch_size), desc=desc, unit=" batches", disable=None, leave=False):
+    for input_ids, attention, target, _ in tqdm(
+        DataLoader(encoded.dataset, batch_size=batch_size), desc=desc, unit=" batches", disable=None, leave=False
+    ):
         logits = model(input_ids=input_ids, attention_mask=attention).logits
         predictions.append(logits.argmax(-1).numpy())
         losses.append(torch.nn.functional.cross_entropy(logits, target, reduction="none").numpy())
@@ -35,12 +48,22 @@ def classify(model: Any, tokenizer: Any, frame: pd.DataFrame, text_columns: list
 
 
 @torch.no_grad()
-def response_losses(model: Any, tokenizer: Any, frame: pd.DataFrame, text_columns: list[str], max_length: int, batch_size: int, desc: str) -> np.ndarray:
+def response_losses(
+    model: Any,
+    tokenizer: Any,
+    frame: pd.DataFrame,
+    text_columns: list[str],
+    max_length: int,
+    batch_size: int,
+    desc: str,
+) -> np.ndarray:
     """Each row's mean loss over its response tokens (what the causal-LM training minimised)."""
     encoded = encode_causal(frame, text_columns, tokenizer, max_length)
     criterion = ResponseLoss(reduction="none")
     losses = []
-    for input_ids, attention, target, _ in tqdm(DataLoader(encoded.dataset, batch_size=batch_size), desc=desc, unit=" batches", disable=None, leave=False):
+    for input_ids, attention, target, _ in tqdm(
+        DataLoader(encoded.dataset, batch_size=batch_size), desc=desc, unit=" batches", disable=None, leave=False
+    ):
         losses.append(criterion(model(input_ids=input_ids, attention_mask=attention).logits, target).numpy())
     return np.concatenate(losses) if losses else np.array([], dtype=float)
 
@@ -51,6 +74,8 @@ def generate(model: Any, tokenizer: Any, prompts: list[str], new_tokens: int) ->
     outputs = []
     for prompt in tqdm(prompts, desc="generate", unit=" prompts", disable=None, leave=False):
         encoded = tokenizer(prompt, return_tensors="pt")
-        generated = model.generate(**encoded, max_new_tokens=new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id)
-        outputs.append(tokenizer.decode(generated[0, encoded["input_ids"].shape[1]:], skip_special_tokens=True))
+        generated = model.generate(
+            **encoded, max_new_tokens=new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id
+        )
+        outputs.append(tokenizer.decode(generated[0, encoded["input_ids"].shape[1] :], skip_special_tokens=True))
     return outputs

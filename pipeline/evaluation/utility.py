@@ -12,14 +12,25 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precisio
 def classification_utility(truth: list[str], predicted: list[str], labels: list[str]) -> dict[str, Any]:
     """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix (rows: true, columns: predicted)."""
     if not truth:
-        return {"rows": 0, "accuracy": None, "macro_f1": None, "per_class": {}, "confusion_matrix": {"labels": labels, "counts": []}}
+        return {
+            "rows": 0,
+            "accuracy": None,
+            "macro_f1": None,
+            "per_class": {},
+            "confusion_matrix": {"labels": labels, "counts": []},
+        }
     precision, recall, f1, support = precision_recall_fscore_support(truth, predicted, labels=labels, zero_division=0)
     return {
         "rows": len(truth),
         "accuracy": round(float(accuracy_score(truth, predicted)), 5),
         "macro_f1": round(float(f1_score(truth, predicted, labels=labels, average="macro", zero_division=0)), 5),
         "per_class": {
-            label: {"precision": round(float(p), 5), "recall": round(float(r), 5), "f1": round(float(f), 5), "support": int(s)}
+            label: {
+                "precision": round(float(p), 5),
+                "recall": round(float(r), 5),
+                "f1": round(float(f), 5),
+                "support": int(s),
+            }
             for label, p, r, f, s in zip(labels, precision, recall, f1, support, strict=True)
         },
         "confusion_matrix": {"labels": labels, "counts": confusion_matrix(truth, predicted, labels=labels).tolist()},

@@ -35,7 +35,13 @@ from pipeline.errors import InputError
 from pipeline.pii.identifiers import drop_generic_ids
 from pipeline.pii.names import load_lexicon
 from pipeline.pii.recognizers import (
-    NER_ENTITIES, NOISY_RECOGNIZERS, REPLACED_RECOGNIZERS, build_recognizers, drop_misread_names, drop_swallowing_dates, drop_unlikely_organizations,
+    NER_ENTITIES,
+    NOISY_RECOGNIZERS,
+    REPLACED_RECOGNIZERS,
+    build_recognizers,
+    drop_misread_names,
+    drop_swallowing_dates,
+    drop_unlikely_organizations,
     split_at_line_breaks,
 )
 
@@ -46,13 +52,32 @@ LANGUAGE = "en"
 CHUNK_CHARS = 10_000
 NER_MODEL_CONFIGURATION = {
     "model_to_presidio_entity_mapping": {
-        "PER": "PERSON", "PERSON": "PERSON", "NORP": "NRP", "FAC": "LOCATION", "LOC": "LOCATION",
-        "GPE": "LOCATION", "LOCATION": "LOCATION", "ORG": "ORGANIZATION", "ORGANIZATION": "ORGANIZATION",
-        "DATE": "DATE_TIME", "TIME": "DATE_TIME",
+        "PER": "PERSON",
+        "PERSON": "PERSON",
+        "NORP": "NRP",
+        "FAC": "LOCATION",
+        "LOC": "LOCATION",
+        "GPE": "LOCATION",
+        "LOCATION": "LOCATION",
+        "ORG": "ORGANIZATION",
+        "ORGANIZATION": "ORGANIZATION",
+        "DATE": "DATE_TIME",
+        "TIME": "DATE_TIME",
     },
     "low_confidence_score_multiplier": 0.4,
     "low_score_entity_names": ["ORG", "ORGANIZATION"],
-    "labels_to_ignore": ["CARDINAL", "EVENT", "LANGUAGE", "LAW", "MONEY", "ORDINAL", "PERCENT", "PRODUCT", "QUANTITY", "WORK_OF_ART"],
+    "labels_to_ignore": [
+        "CARDINAL",
+        "EVENT",
+        "LANGUAGE",
+        "LAW",
+        "MONEY",
+        "ORDINAL",
+        "PERCENT",
+        "PRODUCT",
+        "QUANTITY",
+        "WORK_OF_ART",
+    ],
 }
 
 
@@ -78,11 +103,13 @@ def build_analyzer(settings: RedactConfig) -> AnalyzerEngine:
     require_spacy_model(settings.spacy_model)
     # its loader warns once per recognizer of another language; those are not wanted here
     logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
-    provider = NlpEngineProvider(nlp_configuration={
-        "nlp_engine_name": "spacy",
-        "models": [{"lang_code": LANGUAGE, "model_name": settings.spacy_model}],
-        "ner_model_configuration": NER_MODEL_CONFIGURATION,
-    })
+    provider = NlpEngineProvider(
+        nlp_configuration={
+            "nlp_engine_name": "spacy",
+            "models": [{"lang_code": LANGUAGE, "model_name": settings.spacy_model}],
+            "ner_model_configuration": NER_MODEL_CONFIGURATION,
+        }
+    )
     nlp_engine = provider.create_engine()
     _slim_pipeline(nlp_engine.nlp[LANGUAGE])
     registry = RecognizerRegistry(supported_languages=[LANGUAGE])
@@ -91,7 +118,9 @@ def build_analyzer(settings: RedactConfig) -> AnalyzerEngine:
         if any(r.name == name for r in registry.recognizers):
             registry.remove_recognizer(name)
     lexicon = load_lexicon(settings.spacy_model)
-    for recognizer in build_recognizers(phone_regions=settings.phone_regions, custom_identifiers=settings.custom_identifiers, lexicon=lexicon):
+    for recognizer in build_recognizers(
+        phone_regions=settings.phone_regions, custom_identifiers=settings.custom_identifiers, lexicon=lexicon
+    ):
         registry.add_recognizer(recognizer)
     return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=[LANGUAGE])
 
@@ -117,7 +146,8 @@ class PiiDetector:
         # the leak scan looks for identifiers, whose shape a pattern can check; names, places, organisations
         # and dates are the first pass's work (the scan still finds the row's known values and names)
         self._scan_recognizers = [
-            r for r in self.analyzer.registry.recognizers
+            r
+            for r in self.analyzer.registry.recognizers
             if not isinstance(r, SpacyRecognizer) and not set(r.supported_entities) <= NER_ENTITIES
         ]
         self._keep_terms = frozenset(" ".join(term.split()).casefold() for term in settings.keep_terms)
@@ -130,7 +160,9 @@ class PiiDetector:
     def analyze(self, texts: list[str]) -> list[list[RecognizerResult]]:
         """Spans at or above their entity's threshold, per text, in text order."""
         pieces, owners, offsets = _split_long(texts)
-        raw = self._batch.analyze_iterator(pieces, language=LANGUAGE, batch_size=self.settings.batch_size, entities=self.entities)
+        raw = self._batch.analyze_iterator(
+            pieces, language=LANGUAGE, batch_size=self.settings.batch_size, entities=self.entities
+        )
         results: list[list[RecognizerResult]] = [[] for _ in texts]
         for piece_results, owner, offset in zip(raw, owners, offsets, strict=True):
             for result in piece_results:
@@ -144,7 +176,9 @@ class PiiDetector:
         found = split_at_line_breaks(text, found, self.lexicon.is_common)
         plausible = drop_generic_ids(drop_misread_names(text, drop_swallowing_dates(text, found)))
         plausible = drop_unlikely_organizations(text, plausible, self.lexicon.is_plain_word)
-        kept = [r for r in plausible if r.score >= self.settings.threshold(r.entity_type) and not self._kept_term(text, r)]
+        kept = [
+            r for r in plausible if r.score >= self.settings.threshold(r.entity_type) and not self._kept_term(text, r)
+        ]
         return sorted(kept, key=lambda r: (r.start, -r.end))
 
     def _kept_term(self, text: str, result: RecognizerResult) -> bool:
@@ -157,7 +191,11 @@ class PiiDetector:
         for recognizer in self._scan_recognizers:
             entities = [e for e in recognizer.supported_entities if e in self.entities]
             if entities:
-                found.extend(r for r in recognizer.analyze(text, entities, None) or [] if r.score >= self.settings.leak_threshold)
+                found.extend(
+                    r
+                    for r in recognizer.analyze(text, entities, None) or []
+                    if r.score >= self.settings.leak_threshold
+                )
         return [r for r in drop_generic_ids(found) if not self._kept_term(text, r)]
 
 

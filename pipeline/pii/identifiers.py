@@ -40,16 +40,58 @@ from pipeline.pii.known_values import recase_keeping_length
 from pipeline.pii.rules import RuleRecognizer
 
 ID_CONTEXT_WORDS = (
-    "id", "ids", "no", "nr", "num", "number", "mrn", "record", "records", "member", "membership", "policy", "plan",
-    "account", "acct", "a/c", "case", "claim", "patient", "ticket", "ref", "reference", "invoice", "license", "licence",
-    "certificate", "cert", "subscriber", "enrollee", "beneficiary", "chart", "medicaid", "medicare", "insurance",
-    "passport", "badge", "employee", "customer", "client", "registration", "file", "group",
+    "id",
+    "ids",
+    "no",
+    "nr",
+    "num",
+    "number",
+    "mrn",
+    "record",
+    "records",
+    "member",
+    "membership",
+    "policy",
+    "plan",
+    "account",
+    "acct",
+    "a/c",
+    "case",
+    "claim",
+    "patient",
+    "ticket",
+    "ref",
+    "reference",
+    "invoice",
+    "license",
+    "licence",
+    "certificate",
+    "cert",
+    "subscriber",
+    "enrollee",
+    "beneficiary",
+    "chart",
+    "medicaid",
+    "medicare",
+    "insurance",
+    "passport",
+    "badge",
+    "employee",
+    "customer",
+    "client",
+    "registration",
+    "file",
+    "group",
 )
-_ID_CONTEXT = re.compile(r"(?i)(?:(?<![\w/])(?:" + "|".join(re.escape(w) for w in ID_CONTEXT_WORDS) + r")(?![\w/])|#\s*$)")
+_ID_CONTEXT = re.compile(
+    r"(?i)(?:(?<![\w/])(?:" + "|".join(re.escape(w) for w in ID_CONTEXT_WORDS) + r")(?![\w/])|#\s*$)"
+)
 _CONTEXT_CHARS = 40
 """How far back on the same line a context word counts (about five words, like Presidio's window)."""
 
-_ID_TOKEN = re.compile(r"(?<![\w#@$€£¥.,/\\-])(?=#?[A-Za-z._/-]*\d)#?[A-Za-z0-9]+(?:[-/._][A-Za-z0-9]+){0,6}(?![\w@]|[-/.:]\w|,\d)")
+_ID_TOKEN = re.compile(
+    r"(?<![\w#@$€£¥.,/\\-])(?=#?[A-Za-z._/-]*\d)#?[A-Za-z0-9]+(?:[-/._][A-Za-z0-9]+){0,6}(?![\w@]|[-/.:]\w|,\d)"
+)
 _NUMBER_WITH_UNIT = re.compile(r"\d[\d.,]*(?:[a-z]{1,3}|mAh|[KMGT]B|[kKMG]Hz|USD|EUR|GBP|K|M)")
 _DATE_OR_TIME = re.compile(
     r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:T[\d:.]+Z?)?|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}"
@@ -69,7 +111,9 @@ class IdNumberRecognizer(RuleRecognizer):
     def __init__(self, supported_language: str = "en") -> None:
         super().__init__(["ID_NUMBER"], "IdNumberRecognizer", supported_language)
 
-    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
         results = []
         for match in _ID_TOKEN.finditer(text):
             score = self._score(match.group(), has_context_before(text, match.start(), _ID_CONTEXT))
@@ -120,12 +164,24 @@ class CueNumber:
 
 
 CUE_NUMBERS = (
-    CueNumber("US_SSN", r"ssn|ss#|ss\s?no|soc(?:ial)?\.?\s?sec(?:urity)?(?:\s?(?:no|#|number))?|social", r"\d{3}(?P<sep>[- .]?)\d{2}(?P=sep)\d{4}", (9, 9)),
     CueNumber(
-        "PHONE_NUMBER", r"phone|telephone|tel|ph|mob|mobile|cell|cellphone|call|text|sms|whatsapp|fax|reach|answering|dial|landline|contact",
-        r"\+?\(?\d{1,5}\)?(?:[ .\-/]?\(?\d{1,5}\)?){1,6}", (6, 15),
+        "US_SSN",
+        r"ssn|ss#|ss\s?no|soc(?:ial)?\.?\s?sec(?:urity)?(?:\s?(?:no|#|number))?|social",
+        r"\d{3}(?P<sep>[- .]?)\d{2}(?P=sep)\d{4}",
+        (9, 9),
     ),
-    CueNumber("CREDIT_CARD", r"card|credit\s?card|debit\s?card|visa|mastercard|amex|cc|cc#|card\s?no", r"\d{4}(?:[ -]?\d{2,7}){1,4}|\d{12,19}", (12, 19)),
+    CueNumber(
+        "PHONE_NUMBER",
+        r"phone|telephone|tel|ph|mob|mobile|cell|cellphone|call|text|sms|whatsapp|fax|reach|answering|dial|landline|contact",
+        r"\+?\(?\d{1,5}\)?(?:[ .\-/]?\(?\d{1,5}\)?){1,6}",
+        (6, 15),
+    ),
+    CueNumber(
+        "CREDIT_CARD",
+        r"card|credit\s?card|debit\s?card|visa|mastercard|amex|cc|cc#|card\s?no",
+        r"\d{4}(?:[ -]?\d{2,7}){1,4}|\d{12,19}",
+        (12, 19),
+    ),
 )
 
 
@@ -138,11 +194,30 @@ class ContextNumberRecognizer(RuleRecognizer):
 
     def __init__(self, cue_numbers: tuple[CueNumber, ...] = CUE_NUMBERS, supported_language: str = "en") -> None:
         super().__init__([c.entity for c in cue_numbers], "ContextNumberRecognizer", supported_language)
-        self.patterns = [(c, re.compile(
-            r"(?i:(?<!\w)(?:" + c.cues + r")(?!\w))" + _FILLER + _GAP + r"(?P<value>" + _NOT_GLUED_BEFORE + "(?:" + c.number + ")" + _NOT_GLUED_AFTER + ")"
-        )) for c in cue_numbers]
+        self.patterns = [
+            (
+                c,
+                re.compile(
+                    r"(?i:(?<!\w)(?:"
+                    + c.cues
+                    + r")(?!\w))"
+                    + _FILLER
+                    + _GAP
+                    + r"(?P<value>"
+                    + _NOT_GLUED_BEFORE
+                    + "(?:"
+                    + c.number
+                    + ")"
+                    + _NOT_GLUED_AFTER
+                    + ")"
+                ),
+            )
+            for c in cue_numbers
+        ]
 
-    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
         results = []
         for cue_number, pattern in self.patterns:
             if cue_number.entity not in entities:
@@ -150,7 +225,9 @@ class ContextNumberRecognizer(RuleRecognizer):
             low, high = cue_number.digits
             for match in pattern.finditer(text):
                 if low <= sum(ch.isdigit() for ch in match.group("value")) <= high:
-                    results.append(self.result(cue_number.entity, match.start("value"), match.end("value"), self.SCORE))
+                    results.append(
+                        self.result(cue_number.entity, match.start("value"), match.end("value"), self.SCORE)
+                    )
         return results
 
 
@@ -159,12 +236,18 @@ class AnyCaseIbanRecognizer(IbanRecognizer):
     upper-cased, so `gb42nawi04454264788619` is found like `GB42 NAWI 0445 4264 7886 19`. Both are
     needed: upper-cased words right after an IBAN (`... 0939 FAILED`) make its pattern overreach."""
 
-    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None, regex_flags: int | None = None) -> list[RecognizerResult]:
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None, regex_flags: int | None = None
+    ) -> list[RecognizerResult]:
         found = super().analyze(text, entities, nlp_artifacts, regex_flags)
         upper = recase_keeping_length(text, str.upper)
         if upper != text:
             spans = {(r.start, r.end) for r in found}
-            found += [r for r in super().analyze(upper, entities, nlp_artifacts, regex_flags) if (r.start, r.end) not in spans]
+            found += [
+                r
+                for r in super().analyze(upper, entities, nlp_artifacts, regex_flags)
+                if (r.start, r.end) not in spans
+            ]
         return found
 
 
@@ -187,7 +270,9 @@ class UsernameRecognizer(RuleRecognizer):
         super().__init__(["USERNAME"], "UsernameRecognizer", supported_language)
         self.is_plain_word = is_plain_word
 
-    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
         results = [self.result("USERNAME", m.start(), m.end(), self.SCORE) for m in _HANDLE.finditer(text)]
         for match in _USERNAME_CUE.finditer(text):
             value = match.group("value")

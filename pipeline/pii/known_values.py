@@ -16,7 +16,28 @@ import ahocorasick
 NAME_PARTS = re.compile(r"[^\W\d_]+(?:[-'][^\W\d_]+)*")
 DIGITS = re.compile(r"\d")
 # Tokens too common to be scrubbed on their own when they are part of a name.
-NAME_STOPWORDS = frozenset({"mr", "mrs", "ms", "dr", "prof", "van", "von", "der", "de", "la", "le", "du", "da", "del", "jr", "sr", "ii", "iii"})
+NAME_STOPWORDS = frozenset(
+    {
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "van",
+        "von",
+        "der",
+        "de",
+        "la",
+        "le",
+        "du",
+        "da",
+        "del",
+        "jr",
+        "sr",
+        "ii",
+        "iii",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -31,7 +52,11 @@ def variants(value: str, entity: str, min_length: int) -> set[str]:
     value = " ".join(value.split())
     found = {value} if len(value) >= min_length else set()
     if entity == "PERSON":
-        found |= {part for part in NAME_PARTS.findall(value) if len(part) >= min_length and part.lower() not in NAME_STOPWORDS}
+        found |= {
+            part
+            for part in NAME_PARTS.findall(value)
+            if len(part) >= min_length and part.lower() not in NAME_STOPWORDS
+        }
     elif entity == "EMAIL_ADDRESS" and "@" in value:
         local = value.split("@", 1)[0]
         if len(local) >= max(min_length, 6) and not local.isalpha():

@@ -66,6 +66,8 @@ NOT_NAMES = CALENDAR_WORDS | frozenset(
     "ps edit update note notes fyi tldr op mod bot agent user assistant human system ai pt rx dx hx tx "
     "u ur lol omg lmk jk idk tbh bc pls plz thx gonna wanna gotta ya yall bro sis fam dude hun babe bae ppl rn tho btw imo smh ngl af".split()
 )
+
+
 @dataclass(frozen=True)
 class NameLexicon:
     """Lower-case given names, surnames and the common words that are never taken as names on their own."""
@@ -84,7 +86,9 @@ class NameLexicon:
     def is_unknown(self, word: str) -> bool:
         """Three letters or more that no dictionary, stop list or chat slang knows: in informal text, most often a name."""
         lowered = word.lower()
-        return len(lowered) >= 3 and lowered.isalpha() and not self.in_dictionary(lowered) and not self.is_common(lowered)
+        return (
+            len(lowered) >= 3 and lowered.isalpha() and not self.in_dictionary(lowered) and not self.is_common(lowered)
+        )
 
     def is_plain_word(self, word: str) -> bool:
         """A dictionary word or a stop word that is not a given name (`Delivery`, `Android`, not `Veronica`)."""
@@ -106,7 +110,16 @@ class NameLexicon:
 
 def _stems(word: str) -> list[str]:
     stems = [word]
-    for ending, replacement in (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e"), ("ly", "")):
+    for ending, replacement in (
+        ("ies", "y"),
+        ("es", ""),
+        ("s", ""),
+        ("ed", ""),
+        ("ed", "e"),
+        ("ing", ""),
+        ("ing", "e"),
+        ("ly", ""),
+    ):
         if word.endswith(ending) and len(word) - len(ending) >= 3:
             stems.append(word[: -len(ending)] + replacement)
     return stems
@@ -123,7 +136,13 @@ def load_lexicon(spacy_model: str) -> NameLexicon:
     from spacy.lang.en.stop_words import STOP_WORDS
 
     index = _lemma_index(spacy_model)
-    common = frozenset(STOP_WORDS) | CALENDAR_WORDS | index.get("adj", frozenset()) | index.get("adv", frozenset()) | index.get("verb", frozenset())
+    common = (
+        frozenset(STOP_WORDS)
+        | CALENDAR_WORDS
+        | index.get("adj", frozenset())
+        | index.get("adv", frozenset())
+        | index.get("verb", frozenset())
+    )
     dictionary = frozenset().union(*index.values()) if index else frozenset()
     return NameLexicon(given, surnames, common, dictionary)
 
@@ -170,7 +189,9 @@ class _NameRecognizer(RuleRecognizer):
             words.pop()
         while words and self.lexicon.is_common(words[0].group()):
             words.pop(0)
-        if not words or all(self.lexicon.is_plain_word(w.group()) and w.group().lower() not in self.lexicon.surnames for w in words):
+        if not words or all(
+            self.lexicon.is_plain_word(w.group()) and w.group().lower() not in self.lexicon.surnames for w in words
+        ):
             return None
         return offset + words[0].start(), offset + words[-1].end()
 
@@ -222,7 +243,9 @@ class NameCueRecognizer(_NameRecognizer):
     def __init__(self, lexicon: NameLexicon, supported_language: str = "en") -> None:
         super().__init__(lexicon, "NameCueRecognizer", supported_language)
 
-    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
         results = []
         for match in _NAME_CUE.finditer(text):
             group = "name" if match.group("name") else "lower"
@@ -254,9 +277,13 @@ class NameCueRecognizer(_NameRecognizer):
         return strong and self.lexicon.is_unknown(word)
 
 
-_HEADER = re.compile(r"(?im)^[ \t>-]*(?:(?:from|to|cc|bcc|reply-to|sender|attendees|organizer|author)[ \t]*:|(?:forwarded|sent) by\b)(?P<rest>[^\n]*)")
+_HEADER = re.compile(
+    r"(?im)^[ \t>-]*(?:(?:from|to|cc|bcc|reply-to|sender|attendees|organizer|author)[ \t]*:|(?:forwarded|sent) by\b)(?P<rest>[^\n]*)"
+)
 _ADDRESS_LIKE = re.compile(r"<[^>\n]*>|\[[^\]\n]*\]|/[A-Z]+(?:/[A-Z]+)*(?:@[A-Z]+)?|[\w.+'-]+@[\w-]+(?:\.[\w-]+)*")
-_WROTE = re.compile(rf"(?P<name>{_NAME_RUN})[ \t]*(?:<[^>\n]*>|\([^)\n]*\)|\[[^\]\n]*\])?[ \t]*(?:wrote|writes|said)[ \t]*:")
+_WROTE = re.compile(
+    rf"(?P<name>{_NAME_RUN})[ \t]*(?:<[^>\n]*>|\([^)\n]*\)|\[[^\]\n]*\])?[ \t]*(?:wrote|writes|said)[ \t]*:"
+)
 _SIGNATURE = re.compile(rf"(?m)^[ \t]*(?:--|—|__+)[ \t]*\n[ \t]*(?P<name>{_NAME_RUN})[ \t]*$")
 
 
@@ -268,20 +295,30 @@ class EmailStructureRecognizer(_NameRecognizer):
     def __init__(self, lexicon: NameLexicon, supported_language: str = "en") -> None:
         super().__init__(lexicon, "EmailStructureRecognizer", supported_language)
 
-    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
         spans = [span for header in _HEADER.finditer(text) for span in self._header_names(header)]
         for pattern in (_WROTE, _SIGNATURE):
-            spans += [span for match in pattern.finditer(text) if (span := self._trimmed(match.group("name"), match.start("name")))]
+            spans += [
+                span
+                for match in pattern.finditer(text)
+                if (span := self._trimmed(match.group("name"), match.start("name")))
+            ]
         return [self.person(start, end, self.SCORE) for start, end in spans]
 
     def _header_names(self, header: re.Match[str]) -> list[tuple[int, int]]:
         """Each run of name words in the header's value, with addresses and `/HOU/ECT` routes blanked out."""
         rest = _ADDRESS_LIKE.sub(lambda m: "|" * len(m.group()), header.group("rest"))
         offset = header.start("rest")
-        return [span for run in re.finditer(_NAME_RUN, rest) if (span := self._trimmed(run.group(), offset + run.start()))]
+        return [
+            span for run in re.finditer(_NAME_RUN, rest) if (span := self._trimmed(run.group(), offset + run.start()))
+        ]
 
 
-_SPEAKER = re.compile(r"(?m)^[ \t>]*(?:\[[^\]\n]{1,25}\][ \t]*|\(?\d{1,2}[:.]\d{2}(?:[ \t]*[ap]\.?m\.?)?\)?[ \t]*[-–]?[ \t]*)?(?P<name>[^\W\d_][\w'’.-]*(?:[ \t][^\W\d_][\w'’.-]*)?)[ \t]*:[ \t]+\S")
+_SPEAKER = re.compile(
+    r"(?m)^[ \t>]*(?:\[[^\]\n]{1,25}\][ \t]*|\(?\d{1,2}[:.]\d{2}(?:[ \t]*[ap]\.?m\.?)?\)?[ \t]*[-–]?[ \t]*)?(?P<name>[^\W\d_][\w'’.-]*(?:[ \t][^\W\d_][\w'’.-]*)?)[ \t]*:[ \t]+\S"
+)
 
 
 class ChatSpeakerRecognizer(_NameRecognizer):
@@ -294,8 +331,14 @@ class ChatSpeakerRecognizer(_NameRecognizer):
     def __init__(self, lexicon: NameLexicon, supported_language: str = "en") -> None:
         super().__init__(lexicon, "ChatSpeakerRecognizer", supported_language)
 
-    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
-        labels = [m for m in _SPEAKER.finditer(text) if not any(self.lexicon.is_plain_word(w) or self.lexicon.is_common(w) for w in m.group("name").split())]
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        labels = [
+            m
+            for m in _SPEAKER.finditer(text)
+            if not any(self.lexicon.is_plain_word(w) or self.lexicon.is_common(w) for w in m.group("name").split())
+        ]
         if len(labels) < 2:
             return []
         return [self.person(m.start("name"), m.end("name"), self.SCORE) for m in labels]
@@ -318,7 +361,9 @@ class LexiconNameRecognizer(_NameRecognizer):
     def __init__(self, lexicon: NameLexicon, supported_language: str = "en") -> None:
         super().__init__(lexicon, "LexiconNameRecognizer", supported_language)
 
-    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
         results = []
         for run in _CAPITALISED_RUN.finditer(text):
             words = list(re.finditer(rf"{NAME_WORD}|{_INITIAL}", run.group()))
@@ -337,14 +382,21 @@ class LexiconNameRecognizer(_NameRecognizer):
 
 
 def name_recognizers(lexicon: NameLexicon) -> list[EntityRecognizer]:
-    return [NameCueRecognizer(lexicon), EmailStructureRecognizer(lexicon), ChatSpeakerRecognizer(lexicon), LexiconNameRecognizer(lexicon)]
+    return [
+        NameCueRecognizer(lexicon),
+        EmailStructureRecognizer(lexicon),
+        ChatSpeakerRecognizer(lexicon),
+        LexiconNameRecognizer(lexicon),
+    ]
 
 
 def name_parts(name: str, lexicon: NameLexicon, min_length: int = 3) -> set[str]:
     """A name and each of its words that could stand alone for it (`Tamara Utsch` -> also `Tamara`, `Utsch`):
     3 letters or more, not a particle or title, not a common word."""
     name = " ".join(name.split())
-    return {name} | {part for part in variants(name, "PERSON", min_length) if part != name and not lexicon.is_common(part)}
+    return {name} | {
+        part for part in variants(name, "PERSON", min_length) if part != name and not lexicon.is_common(part)
+    }
 
 
 def email_name_parts(address: str, lexicon: NameLexicon) -> set[str]:
@@ -363,7 +415,9 @@ def email_name_parts(address: str, lexicon: NameLexicon) -> set[str]:
     return set()
 
 
-def propagated_names(texts: Iterable[str], results: Iterable[list[RecognizerResult]], lexicon: NameLexicon) -> set[str]:
+def propagated_names(
+    texts: Iterable[str], results: Iterable[list[RecognizerResult]], lexicon: NameLexicon
+) -> set[str]:
     """Every name the detector found in these texts (one document), with its parts and the names its emails spell."""
     found: set[str] = set()
     for text, spans in zip(texts, results, strict=True):

@@ -19,13 +19,14 @@ import hashlib
 import hmac
 import os
 import re
-
 from typing import TYPE_CHECKING, Any
 
 from pipeline.config import RedactConfig
 from pipeline.errors import InputError
 
-if TYPE_CHECKING:  # presidio (analyzer and anonymizer) loads spaCy, transformers and torch: only where text is redacted
+if (
+    TYPE_CHECKING
+):  # presidio (analyzer and anonymizer) loads spaCy, transformers and torch: only where text is redacted
     from presidio_analyzer import RecognizerResult
     from presidio_anonymizer.entities import OperatorConfig
 
@@ -47,7 +48,9 @@ def pseudonym_key(settings: RedactConfig, *, needed: bool) -> tuple[bytes, str]:
     value = os.environ.get(settings.key_env)
     if value:
         if len(value) < 16:
-            raise InputError(f"the key in ${settings.key_env} is shorter than 16 characters; use a long random value (e.g. `openssl rand -hex 32`)")
+            raise InputError(
+                f"the key in ${settings.key_env} is shorter than 16 characters; use a long random value (e.g. `openssl rand -hex 32`)"
+            )
         return value.encode("utf-8"), "environment"
     if settings.demo_key_if_unset:
         return DEMO_KEY, "demo"
@@ -60,7 +63,7 @@ def pseudonym_key(settings: RedactConfig, *, needed: bool) -> tuple[bytes, str]:
 
 
 def keyed_digest(key: bytes, entity: str, value: str) -> str:
-    return hmac.new(key, f"{entity}\x1f{normalise(entity, value)}".encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.new(key, f"{entity}\x1f{normalise(entity, value)}".encode(), hashlib.sha256).hexdigest()
 
 
 def normalise(entity: str, value: str) -> str:
@@ -81,7 +84,9 @@ def outside_masks(text: str, results: list[RecognizerResult]) -> list[Recognizer
 def non_overlapping(results: list[RecognizerResult]) -> list[RecognizerResult]:
     """One span per stretch of text. Known values go first, then higher scores, then longer spans;
     a span that overlaps those already taken keeps its uncovered parts, so nothing is left half-redacted."""
-    ranked = sorted(results, key=lambda r: (not r.recognition_metadata.get("known_value"), -r.score, -(r.end - r.start), r.start))
+    ranked = sorted(
+        results, key=lambda r: (not r.recognition_metadata.get("known_value"), -r.score, -(r.end - r.start), r.start)
+    )
     kept: list[RecognizerResult] = []
     taken: list[tuple[int, int]] = []  # the stretches covered so far, sorted and disjoint
     for result in ranked:
@@ -136,9 +141,13 @@ class Redactor:
         from presidio_anonymizer.entities import OperatorConfig
 
         if operator == "pseudonymize":
-            return OperatorConfig("custom", {"lambda": lambda value: f"<{entity}_{keyed_digest(self.key, entity, value)[:8]}>"})
+            return OperatorConfig(
+                "custom", {"lambda": lambda value: f"<{entity}_{keyed_digest(self.key, entity, value)[:8]}>"}
+            )
         if operator == "hash":
-            return OperatorConfig("custom", {"lambda": lambda value: f"<{entity}:{keyed_digest(self.key, entity, value)[:16]}>"})
+            return OperatorConfig(
+                "custom", {"lambda": lambda value: f"<{entity}:{keyed_digest(self.key, entity, value)[:16]}>"}
+            )
         if operator == "mask":
             return OperatorConfig("custom", {"lambda": lambda value: re.sub(r"[^\W_]", "*", value)})
         return OperatorConfig("replace", {"new_value": f"<{entity}>"})

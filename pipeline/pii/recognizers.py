@@ -47,14 +47,30 @@ import tldextract
 from phonenumbers import Leniency, PhoneNumberMatch
 from presidio_analyzer import AnalysisExplanation, EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
-from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, EmailRecognizer, PhoneRecognizer, UsSsnRecognizer
+from presidio_analyzer.predefined_recognizers import (
+    CreditCardRecognizer,
+    EmailRecognizer,
+    PhoneRecognizer,
+    UsSsnRecognizer,
+)
 
 from pipeline.config import DEFAULT_PHONE_REGIONS, CustomIdentifier
-from pipeline.pii.identifiers import AnyCaseIbanRecognizer, ContextNumberRecognizer, IdNumberRecognizer, UsernameRecognizer
+from pipeline.pii.identifiers import (
+    AnyCaseIbanRecognizer,
+    ContextNumberRecognizer,
+    IdNumberRecognizer,
+    UsernameRecognizer,
+)
 from pipeline.pii.names import NameLexicon, name_recognizers
 from pipeline.pii.rules import RuleRecognizer
 
-REPLACED_RECOGNIZERS: tuple[str, ...] = ("EmailRecognizer", "CreditCardRecognizer", "PhoneRecognizer", "IbanRecognizer", "UsSsnRecognizer")
+REPLACED_RECOGNIZERS: tuple[str, ...] = (
+    "EmailRecognizer",
+    "CreditCardRecognizer",
+    "PhoneRecognizer",
+    "IbanRecognizer",
+    "UsSsnRecognizer",
+)
 """Stock recognizers that `build_recognizers` replaces: remove them from the registry first."""
 
 NOISY_RECOGNIZERS: tuple[str, ...] = ("UsLicenseRecognizer", "UsBankRecognizer")
@@ -126,7 +142,11 @@ class CardNumberRecognizer(CreditCardRecognizer):
     """
 
     PATTERNS = [
-        *(Pattern(f"Card {groups} ({name})", _grouped(groups, sep), 0.5) for groups in _CARD_GROUPINGS for sep, name in ((" ", "spaces"), ("-", "dashes"))),
+        *(
+            Pattern(f"Card {groups} ({name})", _grouped(groups, sep), 0.5)
+            for groups in _CARD_GROUPINGS
+            for sep, name in ((" ", "spaces"), ("-", "dashes"))
+        ),
         Pattern("Card digits only", _NOT_GLUED_BEFORE + _CARD_FIRST + r"\d{12,19}" + _NOT_GLUED_AFTER, 0.5),
     ]
 
@@ -193,7 +213,9 @@ class RegionPhoneRecognizer(PhoneRecognizer):
         )
         self.cards = CardNumberRecognizer(supported_language=supported_language)
 
-    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
         """Every phone number in `text`, one result per span.
 
         First the numbers valid in one of the regions, then, with no default
@@ -211,8 +233,14 @@ class RegionPhoneRecognizer(PhoneRecognizer):
             for region in self.supported_regions
             for match in _phone_matches(text, national, region, self.leniency)
         ]
-        valid += [self._result(match, self.SCORE, "valid") for match in _phone_matches(text, international, None, self.leniency)]
-        possible = [self._result(match, self.POSSIBLE_SCORE, "possible") for match in _phone_matches(text, international, None, Leniency.POSSIBLE)]
+        valid += [
+            self._result(match, self.SCORE, "valid")
+            for match in _phone_matches(text, international, None, self.leniency)
+        ]
+        possible = [
+            self._result(match, self.POSSIBLE_SCORE, "possible")
+            for match in _phone_matches(text, international, None, Leniency.POSSIBLE)
+        ]
         cards = self.cards.analyze(text, self.cards.supported_entities)
         return _keep_widest([phone for phone in valid + possible if not any(phone.intersects(card) for card in cards)])
 
@@ -238,7 +266,9 @@ class RegionPhoneRecognizer(PhoneRecognizer):
 # Stretches that could hold a phone number: 6+ characters of digits and phone punctuation, with an
 # optional extension. The matcher runs on these (plus one character each side) instead of the whole
 # text once per region, which made phone matching the slowest part of analysis.
-_PHONE_CANDIDATE = re.compile(r"\+?\(?\d[\d \t().\-/]{4,}\d(?:[ \t]*(?:x|ext\.?|extension)[ \t]*\d{1,6})?", re.IGNORECASE)
+_PHONE_CANDIDATE = re.compile(
+    r"\+?\(?\d[\d \t().\-/]{4,}\d(?:[ \t]*(?:x|ext\.?|extension)[ \t]*\d{1,6})?", re.IGNORECASE
+)
 
 
 def _candidate_windows(text: str) -> list[tuple[int, str, bool]]:
@@ -265,7 +295,9 @@ def _may_hold_national_number(text: str, candidate: re.Match[str]) -> bool:
         return False
     if core.isdigit() and _glued(text, candidate.start(), candidate.end()):
         return False  # any number inside a glued digit run is glued too
-    date = _DATE_LIKE.match(core)  # a match starting with it is dropped (`_stands_alone`); the rest must be long enough
+    date = _DATE_LIKE.match(
+        core
+    )  # a match starting with it is dropped (`_stands_alone`); the rest must be long enough
     return not date or sum(ch.isdigit() for ch in core[date.end() :]) >= _MIN_NATIONAL_DIGITS
 
 
@@ -292,7 +324,9 @@ def _is_bare_ssn(core: str) -> bool:
     return len(core) == 9 and core.isdigit() and core[0] != "9" and not _SSN_CHECKS.invalidate_result(core)
 
 
-def _phone_matches(text: str, windows: list[tuple[int, str]], region: str | None, leniency: int) -> list[PhoneNumberMatch]:
+def _phone_matches(
+    text: str, windows: list[tuple[int, str]], region: str | None, leniency: int
+) -> list[PhoneNumberMatch]:
     """The matcher's numbers in the candidate windows of `text` that are long enough and stand alone."""
     matches = []
     for offset, window in windows:
@@ -316,7 +350,11 @@ def _stands_alone(text: str, match: PhoneNumberMatch) -> bool:
     leniency VALID up, numbers glued to letters; dashed and dotted dates,
     ids (`ORD-3462987`) and digit groups of a longer number get through.
     """
-    return not (_DATE_LIKE.match(match.raw_string) or _SSN_OR_IP.fullmatch(match.raw_string) or _glued(text, match.start, match.end))
+    return not (
+        _DATE_LIKE.match(match.raw_string)
+        or _SSN_OR_IP.fullmatch(match.raw_string)
+        or _glued(text, match.start, match.end)
+    )
 
 
 def _keep_widest(results: list[RecognizerResult]) -> list[RecognizerResult]:
@@ -340,12 +378,18 @@ _STREET_TYPES = (
     "spur stravenue streets throughway trace track trafficway turnpike underpass unions via viaduct ville wall"
 ).split()
 _STREET = (
-    r"(?<![\w-])\d{1,6}[A-Za-z]?,?[ \t]+(?:[A-Z][a-zà-ÿ'’]+[ \t]+){1,3}(?i:" + "|".join(_STREET_TYPES) + r")\.?(?![\w])"
+    r"(?<![\w-])\d{1,6}[A-Za-z]?,?[ \t]+(?:[A-Z][a-zà-ÿ'’]+[ \t]+){1,3}(?i:"
+    + "|".join(_STREET_TYPES)
+    + r")\.?(?![\w])"
     r"(?:,?[ \t]+(?i:suite|apt\.?|unit|flat|#)[ \t]*\w+)?"
 )
 _ADDRESS_PATTERNS = [
     Pattern("Street address, number first", _STREET, 0.6),
-    Pattern("French street", r"(?<![\w-])\d{1,4}(?:bis|ter)?,?[ \t]+(?i:rue|avenue|av\.|boulevard|bd|chemin|place|allée|impasse|quai|route|cours)[ \t]+(?:(?:de|du|des|la|le|l’|l')[ \t]*)?[A-ZÀ-Ý][\w'’-]+(?:[ \t]+[A-ZÀ-Ý][\w'’-]+){0,3}", 0.6),
+    Pattern(
+        "French street",
+        r"(?<![\w-])\d{1,4}(?:bis|ter)?,?[ \t]+(?i:rue|avenue|av\.|boulevard|bd|chemin|place|allée|impasse|quai|route|cours)[ \t]+(?:(?:de|du|des|la|le|l’|l')[ \t]*)?[A-ZÀ-Ý][\w'’-]+(?:[ \t]+[A-ZÀ-Ý][\w'’-]+){0,3}",
+        0.6,
+    ),
     # `Baumstr. 592`, `Amanda-Fritsch-Gasse 9968`, `Wilhelm-Wisser-Str. 12/3`
     Pattern(
         "German street",
@@ -357,7 +401,11 @@ _ADDRESS_PATTERNS = [
     Pattern("UK postcode", r"(?<![\w-])[A-Z]{1,2}\d[A-Z\d]?[ \t]\d[A-Z]{2}(?![\w])", 0.6),
     Pattern("US state and ZIP", r"(?<![\w-])[A-Z]{2}[ \t]\d{5}(?:-\d{4})?(?![\w-])", 0.5),
     # weak alone ("12345 Items"): needs a context word such as "address" or "ship"
-    Pattern("Postcode and town (DE, FR)", r"(?<![\w-])\d{5}[ \t]+[A-ZÀ-ÝÄÖÜ][a-zà-ÿäöüß]+(?:[ -][A-ZÀ-ÝÄÖÜ][a-zà-ÿäöüß]+)?(?![\w])", 0.3),
+    Pattern(
+        "Postcode and town (DE, FR)",
+        r"(?<![\w-])\d{5}[ \t]+[A-ZÀ-ÝÄÖÜ][a-zà-ÿäöüß]+(?:[ -][A-ZÀ-ÝÄÖÜ][a-zà-ÿäöüß]+)?(?![\w])",
+        0.3,
+    ),
 ]
 
 
@@ -373,8 +421,11 @@ class StreetAddressRecognizer(PatternRecognizer):
 
     def __init__(self, supported_language: str = "en") -> None:
         super().__init__(
-            supported_entity="LOCATION", name="StreetAddressRecognizer", patterns=_ADDRESS_PATTERNS,
-            context=["address", "live", "ship", "deliver", "street", "postcode", "zip"], supported_language=supported_language,
+            supported_entity="LOCATION",
+            name="StreetAddressRecognizer",
+            patterns=_ADDRESS_PATTERNS,
+            context=["address", "live", "ship", "deliver", "street", "postcode", "zip"],
+            supported_language=supported_language,
             global_regex_flags=re.MULTILINE,
         )
 
@@ -414,7 +465,9 @@ class AddressBlockRecognizer(RuleRecognizer):
         super().__init__(["LOCATION"], "AddressBlockRecognizer", supported_language)
         self.is_common = is_common
 
-    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
         results = []
         for cue in _ADDRESS_CUE.finditer(text):
             lines = self._address_lines(text, cue.end())
@@ -459,7 +512,9 @@ _FACILITY_TYPES = (
     "infirmary|hospice|pharmacy|urgent care|surgery center|rehab center|rehabilitation center|nursing home|"
     "care home|school|elementary|high school|middle school|academy|college|university|bank|credit union|savings bank"
 )
-_FACILITY_LEADING_WORDS = frozenset("the a an our my your their his her this that local nearest new old any every".split())
+_FACILITY_LEADING_WORDS = frozenset(
+    "the a an our my your their his her this that local nearest new old any every".split()
+)
 _FACILITY = re.compile(
     r"(?<![\w-])(?P<name>(?:(?:St|Saint|Mt|Mount)\.?[ \t]+)?(?:[A-Z][\w'’&.-]*[ \t]+){1,4}?)"
     r"(?P<type>(?i:" + _FACILITY_TYPES + r"))(?![\w])"
@@ -478,12 +533,18 @@ class FacilityRecognizer(RuleRecognizer):
     def __init__(self, supported_language: str = "en") -> None:
         super().__init__(["ORGANIZATION"], "FacilityRecognizer", supported_language)
 
-    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
         results = []
         for match in _FACILITY.finditer(text):
             start = match.start()
             if match.group("name") is not None:
-                words = [w for w in re.finditer(r"\S+", match.group("name")) if w.group().lower() not in _FACILITY_LEADING_WORDS]
+                words = [
+                    w
+                    for w in re.finditer(r"\S+", match.group("name"))
+                    if w.group().lower() not in _FACILITY_LEADING_WORDS
+                ]
                 if not words:
                     continue
                 start = match.start("name") + words[0].start()
@@ -499,8 +560,14 @@ _DATE_CUE = re.compile(
 )
 _WRITTEN_DATES = (
     # RFC 2822, as email headers write them: `Tue, 9 Nov 2004 00:35:18 -0500`
-    (re.compile(r"(?<!\w)(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),?[ \t]+\d{1,2}[ \t]+(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[ \t]+\d{4}"
-                r"[ \t]+\d{2}:\d{2}(?::\d{2})?(?:[ \t]*[+-]\d{4})?(?:[ \t]*\([A-Z]{2,5}\)|[ \t]+[A-Z]{2,4}\b)?"), 0.8, False),
+    (
+        re.compile(
+            r"(?<!\w)(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),?[ \t]+\d{1,2}[ \t]+(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[ \t]+\d{4}"
+            r"[ \t]+\d{2}:\d{2}(?::\d{2})?(?:[ \t]*[+-]\d{4})?(?:[ \t]*\([A-Z]{2,5}\)|[ \t]+[A-Z]{2,4}\b)?"
+        ),
+        0.8,
+        False,
+    ),
     # `apr 16 2024`, `Jun. 24`, `3 dec 2020`, `26 March`, in any case
     (re.compile(rf"(?i)(?<!\w){_MONTH}\.?[ \t]+{_DAY}(?:,?[ \t]+(?:19|20)\d\d)?(?![\w:])"), 0.6, False),
     (re.compile(rf"(?i)(?<![\w.]){_DAY}[ \t]+(?:of[ \t]+)?{_MONTH}\.?(?:,?[ \t]+(?:19|20)\d\d)?(?!\w)"), 0.6, False),
@@ -519,11 +586,15 @@ class WrittenDateRecognizer(RuleRecognizer):
     def __init__(self, supported_language: str = "en") -> None:
         super().__init__(["DATE_TIME"], "WrittenDateRecognizer", supported_language)
 
-    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
         results = []
         for pattern, score, needs_cue in _WRITTEN_DATES:
             for match in pattern.finditer(text):
-                ambiguous = needs_cue or match.group().lower().startswith("may ") or match.group().lower().endswith(" may")
+                ambiguous = (
+                    needs_cue or match.group().lower().startswith("may ") or match.group().lower().endswith(" may")
+                )
                 if ambiguous and not _DATE_CUE.search(text, max(0, match.start() - 30), match.start()):
                     continue
                 results.append(self.result("DATE_TIME", match.start(), match.end(), score))
@@ -611,13 +682,17 @@ class SsnRecognizer(UsSsnRecognizer):
 
     def __init__(self, supported_language: str = "en") -> None:
         patterns = [
-            Pattern("SSN4 (bare 9 digits)", pattern.regex, self.BARE_SCORE) if pattern.name == "SSN4 (very weak)" else pattern
+            Pattern("SSN4 (bare 9 digits)", pattern.regex, self.BARE_SCORE)
+            if pattern.name == "SSN4 (very weak)"
+            else pattern
             for pattern in UsSsnRecognizer.PATTERNS
         ]
         super().__init__(patterns=patterns, supported_language=supported_language)
 
 
-def build_recognizers(*, phone_regions: list[str], custom_identifiers: list[CustomIdentifier], lexicon: NameLexicon) -> list[EntityRecognizer]:
+def build_recognizers(
+    *, phone_regions: list[str], custom_identifiers: list[CustomIdentifier], lexicon: NameLexicon
+) -> list[EntityRecognizer]:
     """The recognizers to add to a registry, once the `REPLACED_RECOGNIZERS` are removed from it."""
     return [
         OfflineEmailRecognizer(),
@@ -680,7 +755,9 @@ def drop_misread_names(text: str, results: list[RecognizerResult]) -> list[Recog
     return [r for r in results if r.entity_type not in NER_ENTITIES or not misread(r)]
 
 
-def split_at_line_breaks(text: str, results: list[RecognizerResult], is_common: Callable[[str], bool]) -> list[RecognizerResult]:
+def split_at_line_breaks(
+    text: str, results: list[RecognizerResult], is_common: Callable[[str], bool]
+) -> list[RecognizerResult]:
     """Cut NER spans at line breaks, which no name or place crosses (spaCy reads `Chris Holmes\nSubject` as one
     PERSON), and drop the pieces that are one common word (`Subject`)."""
     kept = []
@@ -694,7 +771,16 @@ def split_at_line_breaks(text: str, results: list[RecognizerResult], is_common: 
             stripped = line.strip()
             if stripped and not (" " not in stripped and is_common(stripped.strip(".,:;"))):
                 start = offset + line.index(stripped)
-                kept.append(RecognizerResult(result.entity_type, start, start + len(stripped), result.score, result.analysis_explanation, result.recognition_metadata))
+                kept.append(
+                    RecognizerResult(
+                        result.entity_type,
+                        start,
+                        start + len(stripped),
+                        result.score,
+                        result.analysis_explanation,
+                        result.recognition_metadata,
+                    )
+                )
             offset += len(line) + 1
     return kept
 
@@ -707,7 +793,9 @@ NOT_ORGANIZATIONS = frozenset(
 )
 
 
-def drop_unlikely_organizations(text: str, results: list[RecognizerResult], is_plain_word: Callable[[str], bool]) -> list[RecognizerResult]:
+def drop_unlikely_organizations(
+    text: str, results: list[RecognizerResult], is_plain_word: Callable[[str], bool]
+) -> list[RecognizerResult]:
     """Remove ORGANIZATION spans that are only words like `SSN`, `MRN` or `HR` (the context words that say
     what follows must stay readable: `My SSN is <US_SSN>`), or one plain dictionary word that spaCy's small
     model tags at the start of a sentence (`Please`, `Delivery`, `Android`); a given name it tags stays."""

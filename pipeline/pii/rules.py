@@ -15,6 +15,13 @@ class RuleRecognizer(EntityRecognizer):
         return None
 
     def result(self, entity: str, start: int, end: int, score: float) -> RecognizerResult:
-        return RecognizerResult(entity, start, end, score, recognition_metadata={
-            RecognizerResult.RECOGNIZER_NAME_KEY: self.name, RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-        })
+        return RecognizerResult(
+            entity,
+            start,
+            end,
+            score,
+            recognition_metadata={
+                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+            },
+        )

@@ -36,9 +36,13 @@ def group_values(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
     return values.rename(INTERSECTION_SEPARATOR.join(columns))
 
 
-def measure(labels: Sequence[str], groups: Sequence[str], *, min_group_rows: int, weights: Sequence[float] | None = None) -> dict[str, Any]:
+def measure(
+    labels: Sequence[str], groups: Sequence[str], *, min_group_rows: int, weights: Sequence[float] | None = None
+) -> dict[str, Any]:
     """Label balance across the groups of one attribute."""
-    frame = pd.DataFrame({"label": list(labels), "group": list(groups), "weight": list(weights) if weights is not None else 1.0})
+    frame = pd.DataFrame(
+        {"label": list(labels), "group": list(groups), "weight": list(weights) if weights is not None else 1.0}
+    )
     rows = frame.groupby("group").size()
     weight = frame.groupby("group")["weight"].sum()
     table = frame.pivot_table(index="group", columns="label", values="weight", aggfunc="sum", fill_value=0.0)
@@ -51,7 +55,9 @@ def measure(labels: Sequence[str], groups: Sequence[str], *, min_group_rows: int
                 "rows": int(rows[group]),
                 "share": _round(weight[group] / weight.sum()),
                 "judged": group in judged,
-                "label_rates": {str(label): _round(table.loc[group, label] / weight[group]) for label in table.columns},
+                "label_rates": {
+                    str(label): _round(table.loc[group, label] / weight[group]) for label in table.columns
+                },
             }
             for group in rows.index
         },
@@ -73,7 +79,10 @@ def _gaps(frame: pd.DataFrame, labels: list[str]) -> dict[str, Any]:
         for label in labels:
             chosen = (frame["label"] == label).astype(int).to_numpy()
             metric = MetricFrame(
-                metrics=selection_rate, y_true=chosen, y_pred=chosen, sensitive_features=frame["group"].to_numpy(),
+                metrics=selection_rate,
+                y_true=chosen,
+                y_pred=chosen,
+                sensitive_features=frame["group"].to_numpy(),
                 sample_params={"sample_weight": frame["weight"].to_numpy()},
             )
             rates = metric.by_group
@@ -84,7 +93,11 @@ def _gaps(frame: pd.DataFrame, labels: list[str]) -> dict[str, Any]:
                 "disparate_impact": _round(metric.ratio()),
             }
     largest = max(per_label.items(), key=lambda item: item[1]["largest_gap"], default=(None, None))
-    return {"per_label": per_label, "largest_gap": largest[1]["largest_gap"] if largest[1] else None, "largest_gap_label": largest[0]}
+    return {
+        "per_label": per_label,
+        "largest_gap": largest[1]["largest_gap"] if largest[1] else None,
+        "largest_gap_label": largest[0],
+    }
 
 
 def _chi_square(table: pd.DataFrame) -> dict[str, Any] | None:
@@ -110,12 +123,19 @@ def _round(value: float) -> float:
     return round(float(value), 4)
 
 
-def measure_all(frame: pd.DataFrame, label: str, protected: list[str], *, min_group_rows: int, weight: str | None = None) -> dict[str, Any]:
+def measure_all(
+    frame: pd.DataFrame, label: str, protected: list[str], *, min_group_rows: int, weight: str | None = None
+) -> dict[str, Any]:
     """`measure` for every protected column and, with two or more, their intersection."""
     attributes = [[column] for column in protected] + ([protected] if len(protected) > 1 else [])
     weights = frame[weight].tolist() if weight else None
     return {
-        INTERSECTION_SEPARATOR.join(columns): measure(frame[label].astype(str).tolist(), group_values(frame, columns).tolist(), min_group_rows=min_group_rows, weights=weights)
+        INTERSECTION_SEPARATOR.join(columns): measure(
+            frame[label].astype(str).tolist(),
+            group_values(frame, columns).tolist(),
+            min_group_rows=min_group_rows,
+            weights=weights,
+        )
         for columns in attributes
     }
 
@@ -123,26 +143,40 @@ def measure_all(frame: pd.DataFrame, label: str, protected: list[str], *, min_gr
 def load_lexicon(name_or_path: str, base_dir: Path) -> dict[str, list[str]]:
     """A lexicon: {term group: [terms]}; a shipped one by name (`gender`) or a JSON file."""
     shipped = resources.files("pipeline") / "lexicons" / f"{name_or_path}_terms.json"
-    path = Path(str(shipped)) if shipped.is_file() else (Path(name_or_path) if Path(name_or_path).is_absolute() else base_dir / name_or_path)
+    path = (
+        Path(str(shipped))
+        if shipped.is_file()
+        else (Path(name_or_path) if Path(name_or_path).is_absolute() else base_dir / name_or_path)
+    )
     data = json.loads(path.read_text(encoding="utf-8"))
     return {str(group): [str(term) for term in terms] for group, terms in data["groups"].items()}
 
 
 @lru_cache(maxsize=64)
 def _term_pattern(terms: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile(r"\b(?:" + "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)) + r")\b", re.IGNORECASE)
+    return re.compile(
+        r"\b(?:" + "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)) + r")\b", re.IGNORECASE
+    )
 
 
-def identity_terms(texts: Sequence[str], labels: Sequence[str] | None, lexicon: dict[str, list[str]]) -> dict[str, Any]:
+def identity_terms(
+    texts: Sequence[str], labels: Sequence[str] | None, lexicon: dict[str, list[str]]
+) -> dict[str, Any]:
     """Per term group: rows mentioning it, mentions, and the label rates among those rows next to the overall rates."""
     overall = pd.Series(list(labels)).value_counts(normalize=True) if labels is not None else None
     result: dict[str, Any] = {}
     for group, terms in lexicon.items():
         pattern = _term_pattern(tuple(terms))
         mentions = [len(pattern.findall(text)) for text in texts]
-        entry: dict[str, Any] = {"rows": sum(1 for m in mentions if m), "mentions": sum(mentions), "row_share": _round(sum(1 for m in mentions if m) / len(texts)) if texts else 0.0}
+        entry: dict[str, Any] = {
+            "rows": sum(1 for m in mentions if m),
+            "mentions": sum(mentions),
+            "row_share": _round(sum(1 for m in mentions if m) / len(texts)) if texts else 0.0,
+        }
         if overall is not None and entry["rows"]:
-            among = pd.Series([label for label, m in zip(labels, mentions, strict=True) if m]).value_counts(normalize=True)
+            among = pd.Series([label for label, m in zip(labels, mentions, strict=True) if m]).value_counts(
+                normalize=True
+            )
             entry["label_rates"] = {str(label): _round(among.get(label, 0.0)) for label in overall.index}
             entry["label_rates_overall"] = {str(label): _round(rate) for label, rate in overall.items()}
         result[group] = entry

@@ -41,32 +41,67 @@ def build_suite(config: Config) -> dict[str, Any]:
     required = ["row_id", *roles["text"], *roles["label"], *roles["protected"], *roles["group"]]
     for column in dict.fromkeys(required):
         expect("expect_column_to_exist", "critical", "a column the later stages read", column=column)
-    expect("expect_column_values_to_be_unique", "critical", "every row is accounted for by its row_id", column="row_id")
+    expect(
+        "expect_column_values_to_be_unique", "critical", "every row is accounted for by its row_id", column="row_id"
+    )
     for column in roles["id"]:
-        expect("expect_column_values_to_be_unique", "warning", "repeated ids are re-exports; the duplicate check handles them", column=column)
-    expect("expect_table_row_count_to_be_between", "critical", "check.contract.min_rows / max_rows", min_value=contract.min_rows, max_value=contract.max_rows)
+        expect(
+            "expect_column_values_to_be_unique",
+            "warning",
+            "repeated ids are re-exports; the duplicate check handles them",
+            column=column,
+        )
+    expect(
+        "expect_table_row_count_to_be_between",
+        "critical",
+        "check.contract.min_rows / max_rows",
+        min_value=contract.min_rows,
+        max_value=contract.max_rows,
+    )
     for column in roles["label"]:
-        expect("expect_column_values_to_not_be_null", "critical", "a row without a label cannot be trained on", column=column)
+        expect(
+            "expect_column_values_to_not_be_null",
+            "critical",
+            "a row without a label cannot be trained on",
+            column=column,
+        )
         if contract.labels:
-            expect("expect_column_values_to_be_in_set", "critical", "check.contract.labels", column=column, value_set=sorted(contract.labels))
+            expect(
+                "expect_column_values_to_be_in_set",
+                "critical",
+                "check.contract.labels",
+                column=column,
+                value_set=sorted(contract.labels),
+            )
     for column in roles["text"]:
         expect(
-            "expect_column_value_lengths_to_be_between", "warning", "check.contract.min_text_chars / max_text_chars; curate quarantines rows by length",
-            column=column, min_value=contract.min_text_chars, max_value=contract.max_text_chars,
+            "expect_column_value_lengths_to_be_between",
+            "warning",
+            "check.contract.min_text_chars / max_text_chars; curate quarantines rows by length",
+            column=column,
+            min_value=contract.min_text_chars,
+            max_value=contract.max_text_chars,
         )
     for index, source in enumerate(config.sources):
         source_roles = source.record_roles()
         for column in [*source_roles["text"], *source_roles["protected"], *source_roles["passthrough"]]:
             expect(
-                "expect_column_values_to_not_be_null", "warning", f"check.contract.max_null_share, within source '{config.source_name(index)}'",
-                column=column, mostly=round(1 - contract.max_null_share, 6), row_condition=source_is(config.source_name(index)),
+                "expect_column_values_to_not_be_null",
+                "warning",
+                f"check.contract.max_null_share, within source '{config.source_name(index)}'",
+                column=column,
+                mostly=round(1 - contract.max_null_share, 6),
+                row_condition=source_is(config.source_name(index)),
             )
     for extra in contract.extra_expectations:
         expect(extra.type, extra.severity, "check.contract.extra_expectations", **extra.kwargs)
     return {
         "name": SUITE_NAME,
         "expectations": expectations,
-        "meta": {"built_by": f"pipeline {pipeline.__version__}", "built_from": "the config's column roles and check.contract"},
+        "meta": {
+            "built_by": f"pipeline {pipeline.__version__}",
+            "built_from": "the config's column roles and check.contract",
+        },
         "notes": None,
     }
 
@@ -78,7 +113,7 @@ def source_is(name: str) -> dict[str, Any]:
 
 def condition_text(condition: Any) -> str:
     if isinstance(condition, dict) and condition.get("type") == "comparison":
-        return f'{condition["column"]["name"]} {condition["operator"]} {json.dumps(condition["parameter"])}'
+        return f"{condition['column']['name']} {condition['operator']} {json.dumps(condition['parameter'])}"
     if isinstance(condition, dict) and "pass_through_filter" in condition:  # GX's form of a legacy string condition
         return str(condition["pass_through_filter"])
     return json.dumps(condition) if not isinstance(condition, str) else condition
@@ -107,20 +142,34 @@ def validate(records: pd.DataFrame, suite: dict[str, Any]) -> list[dict[str, Any
     """Run the suite on the records; one plain result per expectation (no data values)."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
-    from great_expectations.data_context.types.base import DataContextConfig, InMemoryStoreBackendDefaults, ProgressBarsConfig
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
 
-    logging.getLogger("great_expectations").setLevel(logging.CRITICAL)  # its problems reach the user through InputError and the results
+    logging.getLogger("great_expectations").setLevel(
+        logging.CRITICAL
+    )  # its problems reach the user through InputError and the results
     context = gx.get_context(
         mode="ephemeral",
         project_config=DataContextConfig(
-            store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),  # no Data Docs folder in /tmp
+            store_backend_defaults=InMemoryStoreBackendDefaults(
+                init_temp_docs_sites=False
+            ),  # no Data Docs folder in /tmp
             analytics_enabled=False,
             progress_bars=ProgressBarsConfig(globally=False),
         ),
     )
     gx_suite = context.suites.add(_gx_suite(gx, suite))
-    batch_definition = context.data_sources.add_pandas("records").add_dataframe_asset("records").add_batch_definition_whole_dataframe("all")
-    outcome = batch_definition.get_batch(batch_parameters={"dataframe": records}).validate(gx_suite, result_format="BASIC")
+    batch_definition = (
+        context.data_sources.add_pandas("records")
+        .add_dataframe_asset("records")
+        .add_batch_definition_whole_dataframe("all")
+    )
+    outcome = batch_definition.get_batch(batch_parameters={"dataframe": records}).validate(
+        gx_suite, result_format="BASIC"
+    )
     return [_plain(result.to_json_dict()) for result in outcome.results]
 
 
@@ -138,7 +187,9 @@ def _gx_suite(gx: Any, suite: dict[str, Any]) -> Any:
             problems.append(f"expectations[{index}] ({expectation.get('type')}): {reason}")
     if problems:
         listing = "\n".join(f"  - {problem}" for problem in problems)
-        raise InputError(f"the GX suite is not valid:\n{listing}\ncheck check.contract.extra_expectations or the suite file")
+        raise InputError(
+            f"the GX suite is not valid:\n{listing}\ncheck check.contract.extra_expectations or the suite file"
+        )
     return gx.ExpectationSuite(**{k: v for k, v in suite.items() if k != "id"})
 
 
@@ -192,4 +243,3 @@ def contract_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
         "passed": sum(r["success"] for r in results),
         "failed": {severity: len(failures(results, severity)) for severity in ("critical", "warning", "info")},
     }
-

@@ -27,7 +27,11 @@ PRONOUNS = {"her", "his", "him", "hers"}
 @lru_cache(maxsize=4)
 def swap_table(lexicon_path: str | None = None) -> dict[str, str]:
     """Lower-case word -> its counterpart, both ways for pairs, one way for `one_way`."""
-    path = Path(lexicon_path) if lexicon_path else Path(str(resources.files("pipeline") / "lexicons" / "gender_terms.json"))
+    path = (
+        Path(lexicon_path)
+        if lexicon_path
+        else Path(str(resources.files("pipeline") / "lexicons" / "gender_terms.json"))
+    )
     data = json.loads(path.read_text(encoding="utf-8"))
     table: dict[str, str] = {}
     for male, female in [*data.get("pairs", []), *data.get("name_pairs", [])]:
@@ -83,7 +87,9 @@ class Swapper:
         lower = token.text.lower()
         if lower in PRONOUNS:
             following = token.nbor() if token.i + 1 < len(token.doc) else None
-            return match_case(pronoun_swap(token.text, token.tag_, following.tag_ if following is not None else None), token.text)
+            return match_case(
+                pronoun_swap(token.text, token.tag_, following.tag_ if following is not None else None), token.text
+            )
         if lower in self.table:
             return match_case(self.table[lower], token.text)
         return token.text

@@ -76,15 +76,21 @@ def _hash32(data: bytes) -> int:
 def signatures(normalised_texts: Sequence[str], settings: DedupSettings) -> np.ndarray:
     """MinHash signatures, one row per text."""
     rows = np.empty((len(normalised_texts), settings.num_perm), dtype=np.uint32)
-    permutations = MinHash(num_perm=settings.num_perm, seed=settings.seed, scheme=SCHEME).permutations  # made once, not per text
+    permutations = MinHash(
+        num_perm=settings.num_perm, seed=settings.seed, scheme=SCHEME
+    ).permutations  # made once, not per text
     for row, text in enumerate(tqdm(normalised_texts, desc="minhash", unit=" docs", disable=None, leave=False)):
-        minhash = MinHash(num_perm=settings.num_perm, seed=settings.seed, hashfunc=_hash32, scheme=SCHEME, permutations=permutations)
+        minhash = MinHash(
+            num_perm=settings.num_perm, seed=settings.seed, hashfunc=_hash32, scheme=SCHEME, permutations=permutations
+        )
         minhash.update_batch(list(shingles(text, settings.shingle_size)))
         rows[row] = minhash.hashvalues
     return rows
 
 
-def find_clusters(normalised_texts: Sequence[str], settings: DedupSettings, signature_rows: np.ndarray | None = None) -> Clusters:
+def find_clusters(
+    normalised_texts: Sequence[str], settings: DedupSettings, signature_rows: np.ndarray | None = None
+) -> Clusters:
     """Put each document in the cluster of the earlier document it duplicates most closely.
 
     Clusters are stars around their first member (in input order): a document
@@ -133,6 +139,10 @@ def near_duplicate_similarity(a: frozenset[bytes], b: frozenset[bytes], settings
     if jaccard >= settings.threshold:
         return jaccard
     smaller = min(len(a), len(b))
-    if settings.containment_threshold > 0 and smaller >= settings.containment_min_shingles and overlap / smaller >= settings.containment_threshold:
+    if (
+        settings.containment_threshold > 0
+        and smaller >= settings.containment_min_shingles
+        and overlap / smaller >= settings.containment_threshold
+    ):
         return jaccard
     return None

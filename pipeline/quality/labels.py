@@ -48,7 +48,9 @@ def check_labels(
         log.warning("label check skipped: %s", reason)
         return LabelFindings(**{**unscored.__dict__, "skipped": reason})
     try:
-        probabilities = _out_of_fold_probabilities([texts[i] for i in rows], [labels[i] for i in rows], [groups[i] for i in rows], scored_classes, folds, seed)
+        probabilities = _out_of_fold_probabilities(
+            [texts[i] for i in rows], [labels[i] for i in rows], [groups[i] for i in rows], scored_classes, folds, seed
+        )
     except ValueError as error:  # e.g. no word in any text (all numbers or tags)
         reason = f"the texts give the model nothing to learn from ({error})"
         log.warning("label check skipped: %s", reason)
@@ -93,7 +95,9 @@ def _out_of_fold_probabilities(
     )
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     encoded = np.array([classes.index(label) for label in labels])
-    return cross_val_predict(model, np.array(texts, dtype=object), encoded, groups=groups, cv=splitter, method="predict_proba")
+    return cross_val_predict(
+        model, np.array(texts, dtype=object), encoded, groups=groups, cv=splitter, method="predict_proba"
+    )
 
 
 def require_two_classes(labels: Sequence[str], column: str, when: str) -> None:

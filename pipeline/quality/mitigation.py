@@ -24,7 +24,9 @@ from pipeline.logs import get_logger
 log = get_logger("pipeline.split")
 
 
-def reweigh(labels: Sequence[str], attributes: Sequence[Sequence[str]], *, iterations: int = 200, tolerance: float = 1e-6) -> list[float]:
+def reweigh(
+    labels: Sequence[str], attributes: Sequence[Sequence[str]], *, iterations: int = 200, tolerance: float = 1e-6
+) -> list[float]:
     """Weights under which the label is independent of each attribute and, where every cell has rows, of their intersection.
 
     Starts from Kamiran & Calders' weights on the intersection of the
@@ -43,7 +45,7 @@ def reweigh(labels: Sequence[str], attributes: Sequence[Sequence[str]], *, itera
         worst = 0.0
         for name in names:
             cell = frame.groupby([name, "label"]).ngroup().to_numpy()
-            target = (frame.groupby(name)["label"].transform("size").to_numpy() * label_share)
+            target = frame.groupby(name)["label"].transform("size").to_numpy() * label_share
             current = np.bincount(cell, weights=weights)[cell]
             worst = max(worst, float(np.max(np.abs(current / target - 1))))
             weights = weights * target / current
@@ -52,7 +54,8 @@ def reweigh(labels: Sequence[str], attributes: Sequence[Sequence[str]], *, itera
     else:
         log.warning(
             "reweighing could not make the label independent of every protected group (groups too small or group x label cells empty; "
-            "largest remaining error %.1f%%); weights are scaled to average 1", 100 * worst,
+            "largest remaining error %.1f%%); weights are scaled to average 1",
+            100 * worst,
         )
         weights = weights * len(weights) / weights.sum()
     return np.round(weights, 6).tolist()
@@ -95,7 +98,11 @@ def resample(labels: Sequence[str], groups: Sequence[str], seed: int) -> Resampl
             target = max(int(round(group_size[group] * label_size[label] / total)), 1 if members else 0)
             targets[(group, label)] = target
             if target <= len(members):
-                chosen = sorted(rng.choice(members, size=target, replace=False).tolist()) if target < len(members) else members
+                chosen = (
+                    sorted(rng.choice(members, size=target, replace=False).tolist())
+                    if target < len(members)
+                    else members
+                )
                 positions.extend(chosen)
                 dropped.extend(sorted(set(members) - set(chosen)))
             elif members:

@@ -35,7 +35,10 @@ class TextScores:
 
 def join_text(frame: pd.DataFrame, columns: list[str]) -> list[str]:
     """Each row's non-empty text columns, in config order, joined by a blank line: what every stage means by "the row's text"."""
-    return ["\n\n".join(value for value in row if isinstance(value, str) and value) for row in frame[columns].itertuples(index=False)]
+    return [
+        "\n\n".join(value for value in row if isinstance(value, str) and value)
+        for row in frame[columns].itertuples(index=False)
+    ]
 
 
 def score(text: str) -> TextScores:

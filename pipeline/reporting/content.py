@@ -35,14 +35,21 @@ FILES = {
 def read(run_dir: RunDir, key: str) -> dict[str, Any]:
     path = run_dir.path(FILES[key])
     if not path.is_file():
-        raise InputError(f"{FILES[key]} is missing from {run_dir.root}; the report needs a run finished up to the evaluate stage")
+        raise InputError(
+            f"{FILES[key]} is missing from {run_dir.root}; the report needs a run finished up to the evaluate stage"
+        )
     return json.loads(path.read_text(encoding="utf-8"))
 
 
 def build(config: Config, run_dir: RunDir) -> dict[str, Any]:
     manifest = run_dir.read_manifest()
     ledger, metrics = read(run_dir, "ledger"), read(run_dir, "metrics")
-    for optional in ("model_bias", "counterfactual", "canaries", "regurgitation"):  # task-specific sections: present, possibly null
+    for optional in (
+        "model_bias",
+        "counterfactual",
+        "canaries",
+        "regurgitation",
+    ):  # task-specific sections: present, possibly null
         metrics.setdefault(optional, None)
     return {
         "schema_version": SCHEMA_VERSION,
@@ -73,7 +80,9 @@ def baseline(config: Config, ledger: dict[str, Any], metrics: dict[str, Any]) ->
     except InputError as error:
         raise InputError(f"report.baseline_run_dir: {error}") from None
     if other_metrics.get("task") != metrics.get("task"):
-        raise InputError(f"report.baseline_run_dir: {other.root} is a {other_metrics.get('task')} run; this run is {metrics.get('task')}")
+        raise InputError(
+            f"report.baseline_run_dir: {other.root} is a {other_metrics.get('task')} run; this run is {metrics.get('task')}"
+        )
     return {
         "run_id": other.root.name,
         "rows": [_headline("this run", ledger, metrics), _headline("baseline", other_ledger, other_metrics)],
@@ -81,7 +90,11 @@ def baseline(config: Config, ledger: dict[str, Any], metrics: dict[str, Any]) ->
 
 
 def _headline(name: str, ledger: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
-    utility, membership, canaries = metrics.get("utility") or {}, metrics.get("membership") or {}, metrics.get("canaries") or {}
+    utility, membership, canaries = (
+        metrics.get("utility") or {},
+        metrics.get("membership") or {},
+        metrics.get("canaries") or {},
+    )
     return {
         "name": name,
         "dp": ledger.get("dp"),
@@ -105,8 +118,15 @@ def run_facts(config: Config, manifest: dict[str, Any]) -> dict[str, Any]:
         "task": config.task,
         "seed": config.seed,
         "evaluated_at": stages.get("evaluate", {}).get("finished"),
-        "stages": {name: {"status": stages[name].get("status"), "finished": stages[name].get("finished"), "duration_s": stages[name].get("duration_s")}
-                   for name in STAGE_NAMES if name in stages and name != "report"},
+        "stages": {
+            name: {
+                "status": stages[name].get("status"),
+                "finished": stages[name].get("finished"),
+                "duration_s": stages[name].get("duration_s"),
+            }
+            for name in STAGE_NAMES
+            if name in stages and name != "report"
+        },
     }
 
 
@@ -115,8 +135,19 @@ def lineage(manifest: dict[str, Any]) -> dict[str, Any]:
     sources = []
     for source in config.get("sources", []):
         files = source.get("files", [])
-        sources.append({"name": source.get("name"), "format": source.get("format"), "files": [{"path": f, "sha256": manifest.get("inputs", {}).get(f)} for f in files]})
-    return {"sources": sources, "config_sha256": sha256_json(config), "config": config, "packages": manifest.get("packages", {})}
+        sources.append(
+            {
+                "name": source.get("name"),
+                "format": source.get("format"),
+                "files": [{"path": f, "sha256": manifest.get("inputs", {}).get(f)} for f in files],
+            }
+        )
+    return {
+        "sources": sources,
+        "config_sha256": sha256_json(config),
+        "config": config,
+        "packages": manifest.get("packages", {}),
+    }
 
 
 def row_accounting(run_dir: RunDir, manifest: dict[str, Any]) -> dict[str, Any]:
@@ -125,7 +156,15 @@ def row_accounting(run_dir: RunDir, manifest: dict[str, Any]) -> dict[str, Any]:
         stats = manifest.get("stages", {}).get(name, {}).get("stats", {})
         if "total" not in stats:
             continue
-        stages.append({"stage": name, "total": stats["total"], "kept": stats["kept"], "quarantined": stats["quarantined"], "reasons": quarantine_reasons(run_dir, name)})
+        stages.append(
+            {
+                "stage": name,
+                "total": stats["total"],
+                "kept": stats["kept"],
+                "quarantined": stats["quarantined"],
+                "reasons": quarantine_reasons(run_dir, name),
+            }
+        )
     split_rows = manifest.get("stages", {}).get("split", {}).get("stats", {}).get("rows", {})
     return {"stages": stages, "split_rows": split_rows}
 
@@ -152,7 +191,11 @@ def data_quality(findings: dict[str, Any], gx: dict[str, Any]) -> dict[str, Any]
         "expectations": gx.get("results", []),
         "duplicates": findings.get("duplicates"),
         "languages": (findings.get("text_quality") or {}).get("languages"),
-        "labels": {key: labels.get(key) for key in ("column", "class_counts", "method", "likely_mislabelled", "likely_mislabelled_by_label") if key in labels},
+        "labels": {
+            key: labels.get(key)
+            for key in ("column", "class_counts", "method", "likely_mislabelled", "likely_mislabelled_by_label")
+            if key in labels
+        },
     }
 
 
@@ -178,7 +221,9 @@ def splits(report: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
         "rule": report.get("rule"),
         "stratified_on": report.get("stratified_on"),
         "rows": {name: entry.get("rows") for name, entry in (report.get("splits") or {}).items()},
-        "rows_after_mitigation": {name: entry.get("rows_after_mitigation") for name, entry in (report.get("splits") or {}).items()},
+        "rows_after_mitigation": {
+            name: entry.get("rows_after_mitigation") for name, entry in (report.get("splits") or {}).items()
+        },
         "max_deviation_points": report.get("max_deviation_points"),
         "shared_between_splits": report.get("shared_between_splits"),
         "strata_smaller_than_folds": len(report.get("strata_smaller_than_folds") or {}),
@@ -197,27 +242,42 @@ def limitations(config: Config, ledger: dict[str, Any], metrics: dict[str, Any])
     membership = metrics.get("membership") or {}
     for target, entry in (membership.get("tpr_at_fpr") or {}).items():
         if entry.get("below_resolution"):
-            notes.append(f"TPR at {target} FPR is below the resolution of {membership.get('nonmembers')} non-members "
-                         f"(1/{membership.get('nonmembers')} = {membership.get('fpr_resolution')}); treat it as indicative.")
+            notes.append(
+                f"TPR at {target} FPR is below the resolution of {membership.get('nonmembers')} non-members "
+                f"(1/{membership.get('nonmembers')} = {membership.get('fpr_resolution')}); treat it as indicative."
+            )
     if ledger.get("dp"):
-        notes.append("Opacus ran without its cryptographically secure RNG (secure_mode needs torchcsprng); the noise is seeded and reproducible, "
-                     "which suits an audit but not an adversary who can learn the seed.")
+        notes.append(
+            "Opacus ran without its cryptographically secure RNG (secure_mode needs torchcsprng); the noise is seeded and reproducible, "
+            "which suits an audit but not an adversary who can learn the seed."
+        )
         if ledger.get("validation_used_for_model_selection"):
-            notes.append("Validation data chose the model (early stopping); that choice is not covered by the privacy accounting.")
+            notes.append(
+                "Validation data chose the model (early stopping); that choice is not covered by the privacy accounting."
+            )
         if str(ledger.get("sample_weights", "")).startswith("ignored"):
-            notes.append("Reweighing weights were ignored under DP (clipping bounds every example's influence); debiasing relied on the data alone.")
+            notes.append(
+                "Reweighing weights were ignored under DP (clipping bounds every example's influence); debiasing relied on the data alone."
+            )
     else:
         notes.append("The model was trained WITHOUT differential privacy: no formal privacy guarantee applies.")
     canaries = metrics.get("canaries")
     if canaries:
         bound = (canaries.get("empirical_epsilon") or {}).get("epsilon_lower_bound")
-        notes.append(f"The empirical epsilon lower bound ({bound}) comes from {canaries.get('inserted')} inserted and {canaries.get('held_out')} "
-                     "held-out canaries; so few samples can only prove a small bound, whatever the true leakage.")
+        notes.append(
+            f"The empirical epsilon lower bound ({bound}) comes from {canaries.get('inserted')} inserted and {canaries.get('held_out')} "
+            "held-out canaries; so few samples can only prove a small bound, whatever the true leakage."
+        )
         if canaries.get("copies_each", 1) > 1:
-            notes.append(f"Each canary appears {canaries['copies_each']} times; DP protects it only at {canaries['copies_each']} times the claimed epsilon.")
+            notes.append(
+                f"Each canary appears {canaries['copies_each']} times; DP protects it only at {canaries['copies_each']} times the claimed epsilon."
+            )
     else:
-        notes.append("No canaries were planted (train.canaries.count is 0): no empirical lower bound on epsilon was measured.")
+        notes.append(
+            "No canaries were planted (train.canaries.count is 0): no empirical lower bound on epsilon was measured."
+        )
     if config.task == "classification":
-        notes.append("PII regurgitation is measured for causal language models only; a classifier outputs labels, not text.")
+        notes.append(
+            "PII regurgitation is measured for causal language models only; a classifier outputs labels, not text."
+        )
     return notes
-

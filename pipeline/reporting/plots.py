@@ -13,8 +13,16 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 from matplotlib.figure import Figure  # noqa: E402
 
 # text.parse_math off: labels and group names from the data are drawn as written, never parsed as mathtext (`$\foo$` would raise)
-plt.rcParams.update({"figure.dpi": 100, "font.size": 9, "svg.hashsalt": "report", "axes.spines.top": False, "axes.spines.right": False,
-                     "text.parse_math": False})
+plt.rcParams.update(
+    {
+        "figure.dpi": 100,
+        "font.size": 9,
+        "svg.hashsalt": "report",
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "text.parse_math": False,
+    }
+)
 
 
 def to_data_uri(figure: Figure) -> str:
@@ -59,7 +67,9 @@ def confusion(utility: dict[str, Any]) -> str | None:
     peak = max(max(row) for row in matrix) or 1
     for i, row in enumerate(matrix):
         for j, value in enumerate(row):
-            ax.text(j, i, str(value), ha="center", va="center", color="white" if value > peak / 2 else "black", fontsize=8)
+            ax.text(
+                j, i, str(value), ha="center", va="center", color="white" if value > peak / 2 else "black", fontsize=8
+            )
     figure.colorbar(image, ax=ax, shrink=0.7)
     ax.set_title("confusion matrix, test split")
     return to_data_uri(figure)
@@ -76,7 +86,13 @@ def training_curve(curve: list[dict[str, Any]]) -> str | None:
     ax.set_xticks(epochs)
     metric = "accuracy" if "accuracy" in (curve[0].get("validation") or {}) else "loss"
     other = ax.twinx()
-    other.plot(epochs, [(entry.get("validation") or {}).get(metric) for entry in curve], marker="s", color="#2a7", label=f"validation {metric}")
+    other.plot(
+        epochs,
+        [(entry.get("validation") or {}).get(metric) for entry in curve],
+        marker="s",
+        color="#2a7",
+        label=f"validation {metric}",
+    )
     other.set_ylabel(f"validation {metric}")
     lines = ax.get_legend_handles_labels()[0] + other.get_legend_handles_labels()[0]
     ax.legend(lines, [line.get_label() for line in lines], loc="center right")

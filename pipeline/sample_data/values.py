@@ -7,12 +7,36 @@ import re
 import unicodedata
 from datetime import datetime, timedelta
 
-AGENTS = [("Jamie Chen", "EMP-004521"), ("Priya Nair", "EMP-003187"),
-          ("Marcus Webb", "EMP-005902"), ("Sofia Alvarez", "EMP-001276")]
-MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
-          "September", "October", "November", "December"]
-EMAIL_DOMAINS = ["gmail.com", "yahoo.com", "outlook.com", "hotmail.co.uk", "web.de",
-                 "orange.fr", "rediffmail.com", "example.com"]
+AGENTS = [
+    ("Jamie Chen", "EMP-004521"),
+    ("Priya Nair", "EMP-003187"),
+    ("Marcus Webb", "EMP-005902"),
+    ("Sofia Alvarez", "EMP-001276"),
+]
+MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+EMAIL_DOMAINS = [
+    "gmail.com",
+    "yahoo.com",
+    "outlook.com",
+    "hotmail.co.uk",
+    "web.de",
+    "orange.fr",
+    "rediffmail.com",
+    "example.com",
+]
 
 
 def pick(rng: random.Random, weights: dict[str, float]) -> str:
@@ -28,8 +52,9 @@ def make_phone(rng: random.Random, locale: str) -> str:
     """Phone number in one of the formats used in the given locale's country."""
     d = lambda n: digits(rng, n)  # noqa: E731
     formats = {
-        "en_US": lambda: rng.choice([f"({rng.randint(201, 989)}) 555-01{d(2)}",
-                                     f"+1 {rng.randint(201, 989)}-{rng.randint(200, 999)}-{d(4)}"]),
+        "en_US": lambda: rng.choice(
+            [f"({rng.randint(201, 989)}) 555-01{d(2)}", f"+1 {rng.randint(201, 989)}-{rng.randint(200, 999)}-{d(4)}"]
+        ),
         "en_GB": lambda: rng.choice([f"+44 20 7946 0{d(3)}", f"020 7946 0{d(3)}", f"+44 7700 900{d(3)}"]),
         "de_DE": lambda: rng.choice([f"+49 30 9{d(5)}", f"030 9{d(5)}", f"+49 151 {d(8)}"]),
         "fr_FR": lambda: rng.choice([f"+33 1 {d(2)} {d(2)} {d(2)} {d(2)}", f"+33 6 {d(2)} {d(2)} {d(2)} {d(2)}"]),
@@ -55,15 +80,17 @@ def make_card(rng: random.Random) -> str:
     """Luhn-valid card number: Visa/Mastercard 16, Amex 15, and a few 13/19 digits."""
     kind = pick(rng, {"visa": 45, "mc": 30, "amex": 15, "v13": 5, "v19": 5})
     prefix, length, groups = {
-        "visa": ("4", 16, (4, 4, 4, 4)), "mc": (str(rng.randint(51, 55)), 16, (4, 4, 4, 4)),
-        "amex": (rng.choice(["34", "37"]), 15, (4, 6, 5)), "v13": ("4", 13, (13,)),
+        "visa": ("4", 16, (4, 4, 4, 4)),
+        "mc": (str(rng.randint(51, 55)), 16, (4, 4, 4, 4)),
+        "amex": (rng.choice(["34", "37"]), 15, (4, 6, 5)),
+        "v13": ("4", 13, (13,)),
         "v19": ("4", 19, (4, 4, 4, 4, 3)),
     }[kind]
     number = luhn_number(rng, prefix, length)
     sep = rng.choice([" ", "-", ""])
     parts, pos = [], 0
     for g in groups:
-        parts.append(number[pos:pos + g])
+        parts.append(number[pos : pos + g])
         pos += g
     return sep.join(parts)
 

@@ -73,7 +73,8 @@ def run(ctx: StageContext) -> StageResult:
         "kept": len(records),
         "quarantined": 0,
         "contract_failed": contract["failed"],
-        "duplicate_rows": findings["duplicates"]["exact_duplicate_rows"] + findings["duplicates"]["near_duplicate_rows"],
+        "duplicate_rows": findings["duplicates"]["exact_duplicate_rows"]
+        + findings["duplicates"]["near_duplicate_rows"],
         "cross_source_clusters": findings["duplicates"]["cross_source_clusters"],
         "likely_mislabelled": label_findings.get("likely_mislabelled", 0),
     }
@@ -84,7 +85,10 @@ def _check_contract(ctx: StageContext, records: pd.DataFrame) -> dict[str, Any]:
     suite = contracts.suite_for(ctx.config)
     write_json(ctx.run_dir.path(SUITE), suite)
     results = contracts.validate(records, suite)
-    write_json(ctx.run_dir.path(GX_RESULTS), {"suite": suite["name"], "summary": contracts.contract_summary(results), "results": results})
+    write_json(
+        ctx.run_dir.path(GX_RESULTS),
+        {"suite": suite["name"], "summary": contracts.contract_summary(results), "results": results},
+    )
     for failure in contracts.failures(results, "warning"):
         log.warning("data contract (warning): %s", contracts.describe_failure(failure))
     critical = contracts.failures(results, "critical")
@@ -102,36 +106,71 @@ def _duplicate_columns(records: pd.DataFrame, texts: list[str], config: Config) 
     normalised = [normalise(text) for text in texts]
     clusters = find_clusters(normalised, settings, signatures(normalised, settings))
     row_ids = records["row_id"].tolist()
-    return pd.DataFrame({"text_key": clusters.text_keys, "cluster_id": [row_ids[first] for first in clusters.cluster_of]})
+    return pd.DataFrame(
+        {"text_key": clusters.text_keys, "cluster_id": [row_ids[first] for first in clusters.cluster_of]}
+    )
 
 
 def _quality_columns(texts: list[str]) -> pd.DataFrame:
-    scores = [asdict(score(text)) for text in tqdm(texts, desc="text quality", unit=" rows", disable=None, leave=False)]
-    frame = pd.DataFrame(scores, columns=["chars", "alpha_share", "repeated_line_share", "repeated_ngram_share", "tag_share", "language", "language_score"])
+    scores = [
+        asdict(score(text)) for text in tqdm(texts, desc="text quality", unit=" rows", disable=None, leave=False)
+    ]
+    frame = pd.DataFrame(
+        scores,
+        columns=[
+            "chars",
+            "alpha_share",
+            "repeated_line_share",
+            "repeated_ngram_share",
+            "tag_share",
+            "language",
+            "language_score",
+        ],
+    )
     return frame.add_prefix("qc_")
 
 
 def _label_columns(records: pd.DataFrame, texts: list[str], config: Config) -> tuple[pd.DataFrame, dict[str, Any]]:
     label_columns = config.record_roles()["label"]
     empty = pd.DataFrame(
-        {"qc_label_quality": pd.Series([None] * len(records), dtype="float64"),
-         "qc_label_issue": pd.Series([None] * len(records), dtype="boolean"),
-         "qc_suggested_label": pd.Series([None] * len(records), dtype="string")}
+        {
+            "qc_label_quality": pd.Series([None] * len(records), dtype="float64"),
+            "qc_label_issue": pd.Series([None] * len(records), dtype="boolean"),
+            "qc_suggested_label": pd.Series([None] * len(records), dtype="string"),
+        }
     )
     if not label_columns:
         return empty, {"skipped": "no label column"}
     settings = config.check.labels
     labels = records[label_columns[0]].astype(str).tolist()
-    findings = check_labels(texts, labels, records["cluster_id"].tolist(), min_class_rows=settings.min_class_rows, folds=settings.folds, seed=config.seed)
-    columns = pd.DataFrame({
-        "qc_label_quality": pd.Series(findings.quality, dtype="float64"),
-        "qc_label_issue": pd.Series(findings.issue, dtype="boolean"),
-        "qc_suggested_label": pd.Series(findings.suggested, dtype="string"),
-    })
+    findings = check_labels(
+        texts,
+        labels,
+        records["cluster_id"].tolist(),
+        min_class_rows=settings.min_class_rows,
+        folds=settings.folds,
+        seed=config.seed,
+    )
+    columns = pd.DataFrame(
+        {
+            "qc_label_quality": pd.Series(findings.quality, dtype="float64"),
+            "qc_label_issue": pd.Series(findings.issue, dtype="boolean"),
+            "qc_suggested_label": pd.Series(findings.suggested, dtype="string"),
+        }
+    )
     if len(findings.class_counts) < 2:
-        log.warning("label '%s' has %d class(es); a classifier needs at least two, so the split stage will stop", label_columns[0], len(findings.class_counts))
+        log.warning(
+            "label '%s' has %d class(es); a classifier needs at least two, so the split stage will stop",
+            label_columns[0],
+            len(findings.class_counts),
+        )
     for label in findings.rare_classes:
-        log.warning("label '%s' has %d rows, fewer than check.labels.min_class_rows (%d)", label, findings.class_counts[label], settings.min_class_rows)
+        log.warning(
+            "label '%s' has %d rows, fewer than check.labels.min_class_rows (%d)",
+            label,
+            findings.class_counts[label],
+            settings.min_class_rows,
+        )
     return columns, {
         "column": label_columns[0],
         "class_counts": findings.class_counts,
@@ -142,7 +181,12 @@ def _label_columns(records: pd.DataFrame, texts: list[str], config: Config) -> t
         "method": "out-of-fold probabilities of TF-IDF + logistic regression, StratifiedGroupKFold by cluster_id; cleanlab find_label_issues (prune_by_noise_rate)",
         "folds": settings.folds,
         "likely_mislabelled": int(columns["qc_label_issue"].fillna(False).sum()),
-        "likely_mislabelled_by_label": {str(k): int(v) for k, v in sorted(Counter(l for l, issue in zip(labels, findings.issue, strict=True) if issue).items())},
+        "likely_mislabelled_by_label": {
+            str(k): int(v)
+            for k, v in sorted(
+                Counter(label for label, issue in zip(labels, findings.issue, strict=True) if issue).items()
+            )
+        },
     }
 
 
@@ -155,8 +199,11 @@ def _duplicate_findings(records: pd.DataFrame, label_column: str | None) -> dict
     sizes = members.groupby("cluster_id").size()
     conflicting = members.groupby("cluster_id")[label_column].nunique() if label_column else pd.Series(dtype=int)
     if (conflicting > 1).any():
-        log.warning("%d duplicate cluster(s) hold more than one label (%d rows): the same text is labelled differently", int((conflicting > 1).sum()),
-                    int(sizes[conflicting[conflicting > 1].index].sum()))
+        log.warning(
+            "%d duplicate cluster(s) hold more than one label (%d rows): the same text is labelled differently",
+            int((conflicting > 1).sum()),
+            int(sizes[conflicting[conflicting > 1].index].sum()),
+        )
     return {
         "rule": "each row joins the cluster of the earlier row it duplicates most closely; the first row of a cluster (ingest order) is kept by curate",
         "clusters": int(len(sizes)),
@@ -166,15 +213,29 @@ def _duplicate_findings(records: pd.DataFrame, label_column: str | None) -> dict
         "near_duplicate_rows": int((~exact).sum()),
         "cross_source_clusters": int((sources_per_cluster > 1).sum()),
         "clusters_with_conflicting_labels": int((conflicting > 1).sum()),
-        "rows_in_clusters_with_conflicting_labels": int(sizes[conflicting[conflicting > 1].index].sum()) if len(conflicting) else 0,
+        "rows_in_clusters_with_conflicting_labels": int(sizes[conflicting[conflicting > 1].index].sum())
+        if len(conflicting)
+        else 0,
     }
 
 
 def _quality_findings(records: pd.DataFrame) -> dict[str, Any]:
-    numeric = ["qc_chars", "qc_alpha_share", "qc_repeated_line_share", "qc_repeated_ngram_share", "qc_tag_share", "qc_language_score"]
+    numeric = [
+        "qc_chars",
+        "qc_alpha_share",
+        "qc_repeated_line_share",
+        "qc_repeated_ngram_share",
+        "qc_tag_share",
+        "qc_language_score",
+    ]
     quantiles = records[numeric].quantile(list(QUANTILES)) if len(records) else pd.DataFrame(columns=numeric)
     return {
-        "quantiles": {column: {f"p{round(q * 100)}": round(float(quantiles.loc[q, column]), 4) for q in QUANTILES} for column in numeric} if len(records) else {},
+        "quantiles": {
+            column: {f"p{round(q * 100)}": round(float(quantiles.loc[q, column]), 4) for q in QUANTILES}
+            for column in numeric
+        }
+        if len(records)
+        else {},
         "languages": {str(k): int(v) for k, v in records["qc_language"].value_counts().items()},
     }
 

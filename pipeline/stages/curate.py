@@ -59,11 +59,15 @@ def run(ctx: StageContext) -> StageResult:
             if not reasons and row["cluster_id"] in kept_copy:
                 duplicate = duplicate_reason(row, kept_copy[row["cluster_id"]], text_key_of, settings)
             if reasons:
-                quarantine.add(row["row_id"], reasons[0][0], "; ".join(detail for _, detail in reasons), source=row["source"])
+                quarantine.add(
+                    row["row_id"], reasons[0][0], "; ".join(detail for _, detail in reasons), source=row["source"]
+                )
                 tally[reasons[0][0]] += 1
             elif duplicate:
                 reason, detail = duplicate
-                quarantine.add(row["row_id"], reason, detail, source=row["source"], kept_row_id=kept_copy[row["cluster_id"]])
+                quarantine.add(
+                    row["row_id"], reason, detail, source=row["source"], kept_row_id=kept_copy[row["cluster_id"]]
+                )
                 tally[reason] += 1
             else:
                 kept_copy.setdefault(row["cluster_id"], row["row_id"])
@@ -85,18 +89,27 @@ def run(ctx: StageContext) -> StageResult:
     return StageResult(outputs=[RECORDS, quarantine.relative], stats=stats)
 
 
-def own_reasons(row: dict[str, Any], settings: CurateConfig, rare: set[str], label_column: str | None) -> list[tuple[str, str]]:
+def own_reasons(
+    row: dict[str, Any], settings: CurateConfig, rare: set[str], label_column: str | None
+) -> list[tuple[str, str]]:
     """Every (reason, detail) in the row itself that takes it off the main path; empty to keep it."""
     reasons = quality_reasons(row, settings)
     label = row.get(label_column) if label_column else None
     if settings.drop_rare_classes and label in rare:
         reasons.append(("rare_class", "label has fewer rows than check.labels.min_class_rows"))
     if settings.drop_likely_mislabelled and row.get("qc_label_issue"):
-        reasons.append(("likely_mislabelled", f"cross-validated label quality {row['qc_label_quality']}; the model suggests another label"))
+        reasons.append(
+            (
+                "likely_mislabelled",
+                f"cross-validated label quality {row['qc_label_quality']}; the model suggests another label",
+            )
+        )
     return reasons
 
 
-def duplicate_reason(row: dict[str, Any], kept_id: str, text_key_of: dict[str, str], settings: CurateConfig) -> tuple[str, str] | None:
+def duplicate_reason(
+    row: dict[str, Any], kept_id: str, text_key_of: dict[str, str], settings: CurateConfig
+) -> tuple[str, str] | None:
     """(reason, detail) when the row duplicates the kept row of its cluster and duplicates of its kind are dropped."""
     first = row["cluster_id"]
     if text_key_of[kept_id] == row["text_key"]:
@@ -110,22 +123,51 @@ def duplicate_reason(row: dict[str, Any], kept_id: str, text_key_of: dict[str, s
 
 def quality_reasons(row: dict[str, Any], settings: CurateConfig) -> list[tuple[str, str]]:
     checks = [
-        ("too_short", row["qc_chars"] < settings.min_chars, f"{row['qc_chars']} characters < curate.min_chars {settings.min_chars}"),
-        ("too_long", row["qc_chars"] > settings.max_chars, f"{row['qc_chars']} characters > curate.max_chars {settings.max_chars}"),
-        ("low_alpha_share", row["qc_alpha_share"] < settings.min_alpha_share, f"letters {row['qc_alpha_share']} < curate.min_alpha_share {settings.min_alpha_share}"),
-        ("repeated_lines", row["qc_repeated_line_share"] > settings.max_repeated_line_share,
-         f"repeated lines {row['qc_repeated_line_share']} > curate.max_repeated_line_share {settings.max_repeated_line_share}"),
-        ("repeated_ngrams", row["qc_repeated_ngram_share"] > settings.max_repeated_ngram_share,
-         f"repeated 3-grams {row['qc_repeated_ngram_share']} > curate.max_repeated_ngram_share {settings.max_repeated_ngram_share}"),
-        ("mostly_redaction_tags", row["qc_tag_share"] > settings.max_tag_share, f"redaction tags {row['qc_tag_share']} of words > curate.max_tag_share {settings.max_tag_share}"),
-        ("wrong_language", _wrong_language(row, settings),
-         f"language '{row['qc_language']}' (score {row['qc_language_score']}) not in curate.languages {settings.languages}"),
+        (
+            "too_short",
+            row["qc_chars"] < settings.min_chars,
+            f"{row['qc_chars']} characters < curate.min_chars {settings.min_chars}",
+        ),
+        (
+            "too_long",
+            row["qc_chars"] > settings.max_chars,
+            f"{row['qc_chars']} characters > curate.max_chars {settings.max_chars}",
+        ),
+        (
+            "low_alpha_share",
+            row["qc_alpha_share"] < settings.min_alpha_share,
+            f"letters {row['qc_alpha_share']} < curate.min_alpha_share {settings.min_alpha_share}",
+        ),
+        (
+            "repeated_lines",
+            row["qc_repeated_line_share"] > settings.max_repeated_line_share,
+            f"repeated lines {row['qc_repeated_line_share']} > curate.max_repeated_line_share {settings.max_repeated_line_share}",
+        ),
+        (
+            "repeated_ngrams",
+            row["qc_repeated_ngram_share"] > settings.max_repeated_ngram_share,
+            f"repeated 3-grams {row['qc_repeated_ngram_share']} > curate.max_repeated_ngram_share {settings.max_repeated_ngram_share}",
+        ),
+        (
+            "mostly_redaction_tags",
+            row["qc_tag_share"] > settings.max_tag_share,
+            f"redaction tags {row['qc_tag_share']} of words > curate.max_tag_share {settings.max_tag_share}",
+        ),
+        (
+            "wrong_language",
+            _wrong_language(row, settings),
+            f"language '{row['qc_language']}' (score {row['qc_language_score']}) not in curate.languages {settings.languages}",
+        ),
     ]
     return [(reason, detail) for reason, failed, detail in checks if failed]
 
 
 def _wrong_language(row: dict[str, Any], settings: CurateConfig) -> bool:
-    return bool(settings.languages) and row["qc_language"] not in settings.languages and row["qc_language_score"] >= settings.min_language_score
+    return (
+        bool(settings.languages)
+        and row["qc_language"] not in settings.languages
+        and row["qc_language_score"] >= settings.min_language_score
+    )
 
 
 def _flags(row: dict[str, Any], settings: CurateConfig, rare: set[str], label_column: str | None) -> list[str]:

@@ -97,32 +97,70 @@ class Evaluator:
 
     def _classify(self, frame: pd.DataFrame, desc: str) -> tuple[np.ndarray, np.ndarray]:
         ids = {name: i for i, name in enumerate(self.labels)}
-        predicted, losses = scoring.classify(self.model, self.tokenizer, frame, self.roles["text"], self.roles["label"][0], ids,
-                                             self.max_length, self.settings.batch_size, desc)
-        return np.asarray(self.labels, dtype=object)[predicted] if len(predicted) else np.array([], dtype=object), losses
+        predicted, losses = scoring.classify(
+            self.model,
+            self.tokenizer,
+            frame,
+            self.roles["text"],
+            self.roles["label"][0],
+            ids,
+            self.max_length,
+            self.settings.batch_size,
+            desc,
+        )
+        return np.asarray(self.labels, dtype=object)[predicted] if len(predicted) else np.array(
+            [], dtype=object
+        ), losses
 
-    def classification(self, train: pd.DataFrame, test: pd.DataFrame, canaries: pd.DataFrame | None, ledger: dict[str, Any]) -> tuple[dict[str, Any], pd.DataFrame]:
+    def classification(
+        self, train: pd.DataFrame, test: pd.DataFrame, canaries: pd.DataFrame | None, ledger: dict[str, Any]
+    ) -> tuple[dict[str, Any], pd.DataFrame]:
         label = self.roles["label"][0]
         truth = test[label].astype(str).to_numpy(dtype=object)
         predicted, test_losses = self._classify(test, "evaluate test")
         known = np.isin(truth, self.labels)
         if not known.all():
-            log.warning("%d test row(s) carry labels the model never saw in training; they count as errors", int((~known).sum()))
+            log.warning(
+                "%d test row(s) carry labels the model never saw in training; they count as errors",
+                int((~known).sum()),
+            )
         metrics: dict[str, Any] = {"task": "classification"}
         metrics["utility"] = utility.classification_utility(list(truth), list(predicted), self.labels)
-        metrics["utility"]["majority_baseline"] = utility.majority_baseline(list(train[label].astype(str)), list(truth))
-        metrics["model_bias"] = fairness.model_bias(test, truth, predicted, self.roles["protected"], self.labels, min_group_rows=self.settings.min_group_rows)
+        metrics["utility"]["majority_baseline"] = utility.majority_baseline(
+            list(train[label].astype(str)), list(truth)
+        )
+        metrics["model_bias"] = fairness.model_bias(
+            test, truth, predicted, self.roles["protected"], self.labels, min_group_rows=self.settings.min_group_rows
+        )
         metrics["counterfactual"] = self._counterfactual(test, predicted)
         members = self._members(train)
         _, member_losses = self._classify(members, "evaluate members")
         nonmembers = test.index.isin(self._nonmembers(test).index)
         metrics["membership"] = leakage.membership_attack(member_losses, test_losses[nonmembers])
         metrics["canaries"] = self._canary_attack(canaries, ledger) if canaries is not None else None
-        predictions = pd.concat([
-            pd.DataFrame({"row_id": test["row_id"].to_numpy(), "split": "test", "label": truth, "predicted": predicted, "loss": test_losses}),
-            pd.DataFrame({"row_id": members["row_id"].to_numpy(), "split": "train", "label": members[label].astype(str).to_numpy(),
-                          "predicted": None, "loss": member_losses}),
-        ], ignore_index=True)
+        predictions = pd.concat(
+            [
+                pd.DataFrame(
+                    {
+                        "row_id": test["row_id"].to_numpy(),
+                        "split": "test",
+                        "label": truth,
+                        "predicted": predicted,
+                        "loss": test_losses,
+                    }
+                ),
+                pd.DataFrame(
+                    {
+                        "row_id": members["row_id"].to_numpy(),
+                        "split": "train",
+                        "label": members[label].astype(str).to_numpy(),
+                        "predicted": None,
+                        "loss": member_losses,
+                    }
+                ),
+            ],
+            ignore_index=True,
+        )
         return metrics, predictions
 
     def _counterfactual(self, test: pd.DataFrame, predicted: np.ndarray) -> dict[str, Any] | None:
@@ -151,7 +189,11 @@ class Evaluator:
 
     def _canary_summary(self, canaries: pd.DataFrame, losses: np.ndarray, ledger: dict[str, Any]) -> dict[str, Any]:
         inserted = canaries["inserted"].to_numpy(dtype=bool)
-        delta = ledger["delta"] if ledger["delta"] is not None else privacy.resolve_delta(self.config.train, max(ledger["training_rows"], 1))
+        delta = (
+            ledger["delta"]
+            if ledger["delta"] is not None
+            else privacy.resolve_delta(self.config.train, max(ledger["training_rows"], 1))
+        )
         attack = leakage.membership_attack(losses[inserted], losses[~inserted])
         attack.pop("roc")
         return {
@@ -159,19 +201,27 @@ class Evaluator:
             "held_out": int((~inserted).sum()),
             "copies_each": self.config.train.canaries.repeats,
             "attack": attack,
-            "empirical_epsilon": leakage.empirical_epsilon(losses[inserted], losses[~inserted], delta, seed=self.config.seed),
+            "empirical_epsilon": leakage.empirical_epsilon(
+                losses[inserted], losses[~inserted], delta, seed=self.config.seed
+            ),
             "claimed_epsilon": ledger["epsilon_spent"],
             # group privacy: a record present k times is protected at k times epsilon
-            "claimed_epsilon_per_canary": ledger["epsilon_spent"] * self.config.train.canaries.repeats if ledger["epsilon_spent"] is not None else None,
+            "claimed_epsilon_per_canary": ledger["epsilon_spent"] * self.config.train.canaries.repeats
+            if ledger["epsilon_spent"] is not None
+            else None,
             "delta": delta,
         }
 
     # ------------------------------------------------------------------ causal LM
 
     def _losses(self, frame: pd.DataFrame, desc: str) -> np.ndarray:
-        return scoring.response_losses(self.model, self.tokenizer, frame, self.roles["text"], self.max_length, self.settings.batch_size, desc)
+        return scoring.response_losses(
+            self.model, self.tokenizer, frame, self.roles["text"], self.max_length, self.settings.batch_size, desc
+        )
 
-    def causal_lm(self, train: pd.DataFrame, test: pd.DataFrame, canaries: pd.DataFrame | None, ledger: dict[str, Any]) -> tuple[dict[str, Any], pd.DataFrame]:
+    def causal_lm(
+        self, train: pd.DataFrame, test: pd.DataFrame, canaries: pd.DataFrame | None, ledger: dict[str, Any]
+    ) -> tuple[dict[str, Any], pd.DataFrame]:
         metrics: dict[str, Any] = {"task": "causal_lm"}
         test_losses = self._losses(test, "evaluate test")
         metrics["utility"] = utility.language_model_utility(test_losses)
@@ -181,10 +231,13 @@ class Evaluator:
         metrics["membership"] = leakage.membership_attack(member_losses, test_losses[nonmembers])
         metrics["canaries"] = self._canary_exposure(canaries, ledger) if canaries is not None else None
         metrics["regurgitation"] = self._regurgitation(train)
-        predictions = pd.concat([
-            pd.DataFrame({"row_id": test["row_id"].to_numpy(), "split": "test", "loss": test_losses}),
-            pd.DataFrame({"row_id": members["row_id"].to_numpy(), "split": "train", "loss": member_losses}),
-        ], ignore_index=True)
+        predictions = pd.concat(
+            [
+                pd.DataFrame({"row_id": test["row_id"].to_numpy(), "split": "test", "loss": test_losses}),
+                pd.DataFrame({"row_id": members["row_id"].to_numpy(), "split": "train", "loss": member_losses}),
+            ],
+            ignore_index=True,
+        )
         return metrics, predictions
 
     def _canary_exposure(self, canaries: pd.DataFrame, ledger: dict[str, Any]) -> dict[str, Any]:
@@ -195,8 +248,13 @@ class Evaluator:
         exposures = []
         for index, true_loss in zip(canaries["index"], losses, strict=True):
             candidates = {random_secret(rng) for _ in range(self.settings.exposure_candidates)}
-            frame = pd.DataFrame([{"canary_id": f"candidate-{index}-{secret}", "prompt": prompt, "response": response}
-                                  for secret in sorted(candidates) for prompt, response in [canary_texts(int(index), secret)]])
+            frame = pd.DataFrame(
+                [
+                    {"canary_id": f"candidate-{index}-{secret}", "prompt": prompt, "response": response}
+                    for secret in sorted(candidates)
+                    for prompt, response in [canary_texts(int(index), secret)]
+                ]
+            )
             candidate_losses = self._losses(as_records(frame, self.config, columns), f"exposure canary {index}")
             exposures.append(leakage.exposure(float(true_loss), candidate_losses))
         inserted = canaries["inserted"].to_numpy(dtype=bool)
@@ -217,7 +275,12 @@ class Evaluator:
         texts = join_text(train, self.roles["text"])
         sample = train.sample(n=min(len(train), settings.regurgitation_prompts), random_state=self.config.seed).index
         positions = [train.index.get_loc(i) for i in sample]
-        prompts = [self.tokenizer.decode(self.tokenizer(texts[p], add_special_tokens=False)["input_ids"][: settings.prompt_tokens]) for p in positions]
+        prompts = [
+            self.tokenizer.decode(
+                self.tokenizer(texts[p], add_special_tokens=False)["input_ids"][: settings.prompt_tokens]
+            )
+            for p in positions
+        ]
         prompts = [prompt for prompt in prompts if prompt.strip()]  # a record with no text has nothing to continue
         generations = scoring.generate(self.model, self.tokenizer, prompts, settings.generated_tokens)
         found = PiiDetector(self.config.redact).analyze(generations)

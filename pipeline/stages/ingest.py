@@ -68,7 +68,9 @@ def run(ctx: StageContext) -> StageResult:
         "quarantined": sum(t.quarantined for t in tallies.values()),
         "quarantined_by_reason": quarantined_by_reason,
         "duplicate_ids": sum(t.duplicate_ids for t in tallies.values()),
-        "per_source": {name: {"total": t.total, "kept": t.kept, "quarantined": t.quarantined} for name, t in tallies.items()},
+        "per_source": {
+            name: {"total": t.total, "kept": t.kept, "quarantined": t.quarantined} for name, t in tallies.items()
+        },
     }
     return StageResult(outputs=[RECORDS, SCHEMA, quarantine.relative], stats=stats)
 
@@ -78,8 +80,13 @@ def record_columns(config: Config) -> list[str]:
     return list(LINEAGE_COLUMNS) + [name for names in config.record_roles().values() for name in names]
 
 
-def _ingest_sources(config: Config, quarantine: Quarantine, tallies: dict[str, SourceTally]) -> Iterator[dict[str, Any]]:
-    missing_tokens = {token.casefold() if config.ingest.missing_values_ignore_case else token for token in config.ingest.missing_values}
+def _ingest_sources(
+    config: Config, quarantine: Quarantine, tallies: dict[str, SourceTally]
+) -> Iterator[dict[str, Any]]:
+    missing_tokens = {
+        token.casefold() if config.ingest.missing_values_ignore_case else token
+        for token in config.ingest.missing_values
+    }
     for index, source in enumerate(config.sources):
         name = config.source_name(index)
         tally = tallies.setdefault(name, SourceTally())
@@ -98,14 +105,21 @@ def _ingest_sources(config: Config, quarantine: Quarantine, tallies: dict[str, S
 
 
 def _ingest_file(
-    path: Path, records: Iterator[RawRecord], name: str, rows: _RowMaker, tally: SourceTally, quarantine: Quarantine,
+    path: Path,
+    records: Iterator[RawRecord],
+    name: str,
+    rows: _RowMaker,
+    tally: SourceTally,
+    quarantine: Quarantine,
 ) -> Iterator[dict[str, Any]]:
     for raw in tqdm(records, desc=f"ingest {path.name}", unit=" rows", disable=None, leave=False):
         tally.total += 1
         where = {"source": name, "source_file": path.name, "source_row": raw.position}
         if raw.values is None:
             tally.quarantined += 1
-            quarantine.add(f"{name}:{path.name}:{raw.position}", raw.reason or "unparseable", raw.detail or "", **where)
+            quarantine.add(
+                f"{name}:{path.name}:{raw.position}", raw.reason or "unparseable", raw.detail or "", **where
+            )
             continue
         rows.columns_seen.update(raw.values)
         kept = rows.kept_values(raw.values)
@@ -123,17 +137,31 @@ def _log_repairs(path: Path, stats: ReadStats) -> None:
     if stats.fallback_lines:
         log.warning("%s: %d line(s) were not UTF-8 and were read as cp1252", path.name, stats.fallback_lines)
     if stats.control_characters_stripped:
-        log.warning("%s: %d control character(s) stripped from values, %d of them NUL", path.name, stats.control_characters_stripped, stats.nul_bytes_stripped)
+        log.warning(
+            "%s: %d control character(s) stripped from values, %d of them NUL",
+            path.name,
+            stats.control_characters_stripped,
+            stats.nul_bytes_stripped,
+        )
     for repeat in stats.duplicate_columns:
         first, again = repeat["positions"]
         column, read_as = column_listing([repeat["column"]]), column_listing([repeat["read_as"]])
-        log.warning("%s: column %s appears at columns %d and %d; the second is read as %s", path.name, column, first, again, read_as)
+        log.warning(
+            "%s: column %s appears at columns %d and %d; the second is read as %s",
+            path.name,
+            column,
+            first,
+            again,
+            read_as,
+        )
 
 
 class _RowMaker:
     """Normalises one source file's parsed records and gives them row ids."""
 
-    def __init__(self, config: Config, source: Source, source_name: str, missing_tokens: set[str], ids_seen: Counter[str]) -> None:
+    def __init__(
+        self, config: Config, source: Source, source_name: str, missing_tokens: set[str], ids_seen: Counter[str]
+    ) -> None:
         self.source = source
         self.source_name = source_name
         self.roles = source.columns.by_role()
@@ -208,7 +236,9 @@ def _file_report(path: Path, stats: ReadStats, source: Source, columns_seen: dic
     }
 
 
-def _schema_report(config: Config, columns: list[str], non_null: Counter[str], tallies: dict[str, SourceTally]) -> dict[str, Any]:
+def _schema_report(
+    config: Config, columns: list[str], non_null: Counter[str], tallies: dict[str, SourceTally]
+) -> dict[str, Any]:
     role_of = {name: role for role, names in config.record_roles().items() for name in names}
     return {
         "columns": [{"name": c, "role": role_of.get(c, "lineage"), "non_null": non_null[c]} for c in columns],

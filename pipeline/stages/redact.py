@@ -42,7 +42,15 @@ from pipeline.config import Config, RedactConfig
 from pipeline.errors import InputError
 from pipeline.logs import get_logger
 from pipeline.pii.known_values import KnownValueMatcher
-from pipeline.pii.operators import DEMO_KEY, KEYED_OPERATORS, Redactor, keyed_digest, non_overlapping, outside_masks, pseudonym_key
+from pipeline.pii.operators import (
+    DEMO_KEY,
+    KEYED_OPERATORS,
+    Redactor,
+    keyed_digest,
+    non_overlapping,
+    outside_masks,
+    pseudonym_key,
+)
 from pipeline.stage import Stage, StageContext, StageResult
 from pipeline.stages.ingest import RECORDS as INGESTED
 
@@ -75,8 +83,12 @@ class ShardOutput:
     rows: list[dict[str, Any]] = field(default_factory=list)
     quarantined: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
     found: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)  # (entity, column, source, method)
-    leaks: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (entity, column, redacted_again | quarantined)
-    names: set[str] = field(default_factory=set)  # names found, for redact.propagate: dataset (never written but to the shard cache)
+    leaks: Counter[tuple[str, str, str]] = field(
+        default_factory=Counter
+    )  # (entity, column, redacted_again | quarantined)
+    names: set[str] = field(
+        default_factory=set
+    )  # names found, for redact.propagate: dataset (never written but to the shard cache)
 
 
 def run(ctx: StageContext) -> StageResult:
@@ -84,7 +96,10 @@ def run(ctx: StageContext) -> StageResult:
     settings = config.redact
     work = _work(ctx)
     if work.key_source == "demo":
-        log.warning("$%s is not set: using the built-in demo key. Pseudonyms and hashes are NOT protected; set the variable for real data", settings.key_env)
+        log.warning(
+            "$%s is not set: using the built-in demo key. Pseudonyms and hashes are NOT protected; set the variable for real data",
+            settings.key_env,
+        )
     source = pq.ParquetFile(ctx.run_dir.path(INGESTED))
     output_schema = _output_schema(source, work.columns)
     cache = ShardCache(ctx.run_dir, ctx.fingerprint, output_schema)
@@ -95,7 +110,9 @@ def run(ctx: StageContext) -> StageResult:
     with Quarantine(ctx.run_dir, "redact") as quarantine, atomic_path(ctx.run_dir.path(RECORDS)) as records_path:
         with pq.ParquetWriter(records_path, output_schema) as writer:
             progress = tqdm(total=source.metadata.num_rows, desc="redact", unit=" rows", disable=None)
-            for shard_size, output in _process(enumerate(_shards(source, settings.shard_rows)), work, cache, ctx.executor):
+            for shard_size, output in _process(
+                enumerate(_shards(source, settings.shard_rows)), work, cache, ctx.executor
+            ):
                 total += shard_size
                 kept += len(output.rows)
                 for row_id, reason, detail, where in output.quarantined:
@@ -218,13 +235,16 @@ class ShardCache:
         if output.rows:
             with atomic_path(rows_path) as temporary:
                 pq.write_table(pa.Table.from_pylist(output.rows, schema=self.schema), temporary)
-        write_json(summary_path, {
-            "rows": len(output.rows),
-            "quarantined": [list(entry) for entry in output.quarantined],
-            "found": [[list(key), count] for key, count in sorted(output.found.items())],
-            "leaks": [[list(key), count] for key, count in sorted(output.leaks.items())],
-            "names": sorted(output.names),
-        })
+        write_json(
+            summary_path,
+            {
+                "rows": len(output.rows),
+                "quarantined": [list(entry) for entry in output.quarantined],
+                "found": [[list(key), count] for key, count in sorted(output.found.items())],
+                "leaks": [[list(key), count] for key, count in sorted(output.leaks.items())],
+                "names": sorted(output.names),
+            },
+        )
 
     def clear(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
@@ -256,7 +276,13 @@ def _columns(config: Config) -> RedactColumns:
 def guess_entity(column: str) -> str:
     """The entity an identifier column holds, from its name (set redact.identifier_entities to be exact)."""
     name = column.lower()
-    for keyword, entity in (("mail", "EMAIL_ADDRESS"), ("phone", "PHONE_NUMBER"), ("mobile", "PHONE_NUMBER"), ("tel", "PHONE_NUMBER"), ("name", "PERSON")):
+    for keyword, entity in (
+        ("mail", "EMAIL_ADDRESS"),
+        ("phone", "PHONE_NUMBER"),
+        ("mobile", "PHONE_NUMBER"),
+        ("tel", "PHONE_NUMBER"),
+        ("name", "PERSON"),
+    ):
         if keyword in name:
             return entity
     return "IDENTIFIER"
@@ -284,7 +310,9 @@ def _shards(source: pq.ParquetFile, size: int) -> Iterator[pa.Table]:
         yield buffered
 
 
-def _process(shards: Iterator[tuple[int, pa.Table]], work: Work, cache: ShardCache, executor: str) -> Iterator[tuple[int, ShardOutput]]:
+def _process(
+    shards: Iterator[tuple[int, pa.Table]], work: Work, cache: ShardCache, executor: str
+) -> Iterator[tuple[int, ShardOutput]]:
     """Each shard's output in order: kept by a mapped task before, or redacted now by the executor.
     At most two shards per worker are in flight, so memory follows shard size, not input size."""
     with _executor(executor, work) as (submit, workers):
@@ -321,7 +349,9 @@ def _executor(name: str, work: Work) -> Iterator[tuple[Submit, int]]:
         yield (lambda rows: _ready(redact_shard(rows))), 1
         return
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker, initargs=work.worker_args) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=work.worker_args
+    ) as pool:
         yield (lambda rows: pool.submit(redact_shard, rows).result), workers
 
 
@@ -331,10 +361,17 @@ def _ray_executor(work: Work) -> Iterator[tuple[Submit, int]]:
     try:
         import ray
     except ImportError:
-        raise InputError("--executor ray needs Ray: install the project with the [ray] extra, e.g. pip install -e '.[ray]'") from None
+        raise InputError(
+            "--executor ray needs Ray: install the project with the [ray] extra, e.g. pip install -e '.[ray]'"
+        ) from None
     started_here = not ray.is_initialized()
     if started_here:
-        ray.init(address=os.environ.get("RAY_ADDRESS") or None, include_dashboard=False, configure_logging=False, log_to_driver=False)
+        ray.init(
+            address=os.environ.get("RAY_ADDRESS") or None,
+            include_dashboard=False,
+            configure_logging=False,
+            log_to_driver=False,
+        )
     try:
         workers = work.settings.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         actor = ray.remote(num_cpus=1)(RayRedactor)
@@ -356,7 +393,9 @@ def _ray_executor(work: Work) -> Iterator[tuple[Submit, int]]:
 class RayRedactor:
     """A Ray actor: the worker state of a pool process, built once per actor."""
 
-    def __init__(self, settings: RedactConfig, key: bytes, columns: RedactColumns, global_values: list[tuple[str, str]]) -> None:
+    def __init__(
+        self, settings: RedactConfig, key: bytes, columns: RedactColumns, global_values: list[tuple[str, str]]
+    ) -> None:
         _init_worker(settings, key, columns, global_values)
 
     def redact(self, rows: list[dict[str, Any]]) -> ShardOutput:
@@ -366,7 +405,9 @@ class RayRedactor:
 class _Worker:
     """What one process needs to redact shards; built once per process."""
 
-    def __init__(self, settings: RedactConfig, key: bytes, columns: RedactColumns, global_values: list[tuple[str, str]]) -> None:
+    def __init__(
+        self, settings: RedactConfig, key: bytes, columns: RedactColumns, global_values: list[tuple[str, str]]
+    ) -> None:
         from pipeline.pii.engine import PiiDetector  # loads spaCy: only where shards are processed
 
         self.settings = settings
@@ -374,14 +415,18 @@ class _Worker:
         self.columns = columns
         self.detector = PiiDetector(settings)
         self.redactor = Redactor(settings, key)
-        self.global_matcher = KnownValueMatcher(global_values, settings.known_value_min_length) if global_values else None
+        self.global_matcher = (
+            KnownValueMatcher(global_values, settings.known_value_min_length) if global_values else None
+        )
 
 
 _worker: _Worker | None = None
 _part_lock = threading.Lock()
 
 
-def _init_worker(settings: RedactConfig, key: bytes, columns: RedactColumns, global_values: list[tuple[str, str]]) -> None:
+def _init_worker(
+    settings: RedactConfig, key: bytes, columns: RedactColumns, global_values: list[tuple[str, str]]
+) -> None:
     global _worker
     if _worker is None or _worker.settings != settings or _worker.key != key or _worker.columns != columns:
         _worker = _Worker(settings, key, columns, global_values)
@@ -390,7 +435,12 @@ def _init_worker(settings: RedactConfig, key: bytes, columns: RedactColumns, glo
 def redact_shard(rows: list[dict[str, Any]]) -> ShardOutput:
     assert _worker is not None, "call _init_worker first"
     worker = _worker
-    cells = [(index, column) for index, row in enumerate(rows) for column in worker.columns.text if isinstance(row.get(column), str)]
+    cells = [
+        (index, column)
+        for index, row in enumerate(rows)
+        for column in worker.columns.text
+        if isinstance(row.get(column), str)
+    ]
     detected = worker.detector.analyze([rows[index][column] for index, column in cells])
     by_row: dict[int, dict[str, list[RecognizerResult]]] = {}
     for (index, column), results in zip(cells, detected, strict=True):
@@ -412,10 +462,13 @@ def redact_texts(settings: RedactConfig, texts: list[str], key: bytes = DEMO_KEY
     return [kept.get(str(index)) for index in range(len(texts))]
 
 
-def _redact_row(worker: _Worker, row: dict[str, Any], detected: dict[str, list[RecognizerResult]], output: ShardOutput) -> None:
+def _redact_row(
+    worker: _Worker, row: dict[str, Any], detected: dict[str, list[RecognizerResult]], output: ShardOutput
+) -> None:
     columns = worker.columns
     known = KnownValueMatcher(
-        ((row[c], columns.identifier_entities[c]) for c in columns.identifier if row.get(c)), worker.settings.known_value_min_length
+        ((row[c], columns.identifier_entities[c]) for c in columns.identifier if row.get(c)),
+        worker.settings.known_value_min_length,
     )
     names = _propagation_matcher(worker, row, detected, output)
     where = {"source": row.get("source"), "source_file": row.get("source_file"), "source_row": row.get("source_row")}
@@ -423,7 +476,11 @@ def _redact_row(worker: _Worker, row: dict[str, Any], detected: dict[str, list[R
     drop_reasons: list[str] = []
     for column, results in detected.items():
         text = row[column]
-        spans = non_overlapping(outside_masks(text, results + _known_spans(text, known, worker.global_matcher) + _propagated_spans(text, names)))
+        spans = non_overlapping(
+            outside_masks(
+                text, results + _known_spans(text, known, worker.global_matcher) + _propagated_spans(text, names)
+            )
+        )
         for span in spans:
             output.found[(span.entity_type, column, str(row.get("source")), _method(span))] += 1
             if worker.settings.operator(span.entity_type) == "drop_row":
@@ -451,9 +508,13 @@ def _redact_row(worker: _Worker, row: dict[str, Any], detected: dict[str, list[R
     output.rows.append(redacted)
 
 
-def _leak_scan(worker: _Worker, text: str, known: KnownValueMatcher, names: KnownValueMatcher | None) -> list[RecognizerResult]:
+def _leak_scan(
+    worker: _Worker, text: str, known: KnownValueMatcher, names: KnownValueMatcher | None
+) -> list[RecognizerResult]:
     """What the pattern recognizers (at the leak threshold), the known values and the document's names still find."""
-    found = worker.detector.scan(text) + _known_spans(text, known, worker.global_matcher) + _propagated_spans(text, names)
+    found = (
+        worker.detector.scan(text) + _known_spans(text, known, worker.global_matcher) + _propagated_spans(text, names)
+    )
     return non_overlapping(outside_masks(text, found))
 
 
@@ -463,7 +524,9 @@ def _method(span: RecognizerResult) -> str:
     return "propagated" if span.recognition_metadata.get("propagated") else "detector"
 
 
-def _propagation_matcher(worker: _Worker, row: dict[str, Any], detected: dict[str, list[RecognizerResult]], output: ShardOutput) -> KnownValueMatcher | None:
+def _propagation_matcher(
+    worker: _Worker, row: dict[str, Any], detected: dict[str, list[RecognizerResult]], output: ShardOutput
+) -> KnownValueMatcher | None:
     """The names found anywhere in this row's text columns, with their parts, as a matcher; with
     redact.propagate: dataset they are also kept in `output.names` for the pass over every row."""
     from pipeline.pii.names import propagated_names
@@ -478,7 +541,9 @@ def _propagation_matcher(worker: _Worker, row: dict[str, Any], detected: dict[st
     return None if matcher.empty else matcher
 
 
-def _propagate_across_rows(path: Path, schema: pa.Schema, work: Work, names: set[str]) -> Counter[tuple[str, str, str, str]]:
+def _propagate_across_rows(
+    path: Path, schema: pa.Schema, work: Work, names: set[str]
+) -> Counter[tuple[str, str, str, str]]:
     """redact.propagate: dataset: every mention of a name found in any row is redacted in every kept row,
     in a second pass over the redacted records; returns the counts for the ledger (method `propagated_dataset`)."""
     from pipeline.pii.operators import Redactor
@@ -492,7 +557,11 @@ def _propagate_across_rows(path: Path, schema: pa.Schema, work: Work, names: set
             rows = batch.to_pylist()
             for row, column in ((row, column) for row in rows for column in work.columns.text):
                 text = row.get(column)
-                spans = non_overlapping(outside_masks(text, _propagated_spans(text, matcher))) if isinstance(text, str) else []
+                spans = (
+                    non_overlapping(outside_masks(text, _propagated_spans(text, matcher)))
+                    if isinstance(text, str)
+                    else []
+                )
                 if spans:
                     row[column] = redactor.redact(text, spans)
                     found[("PERSON", column, str(row.get("source")), "propagated_dataset")] += len(spans)
@@ -506,25 +575,50 @@ def _propagated_spans(text: str, names: KnownValueMatcher | None) -> list[Recogn
     if names is None:
         return []
     return [
-        RecognizerResult("PERSON", span.start, span.end, 0.7, recognition_metadata={"propagated": True, "recognizer_name": "NamePropagation"})
+        RecognizerResult(
+            "PERSON",
+            span.start,
+            span.end,
+            0.7,
+            recognition_metadata={"propagated": True, "recognizer_name": "NamePropagation"},
+        )
         for span in names.find(text)
     ]
 
 
-def _known_spans(text: str, known: KnownValueMatcher, global_matcher: KnownValueMatcher | None) -> list[RecognizerResult]:
+def _known_spans(
+    text: str, known: KnownValueMatcher, global_matcher: KnownValueMatcher | None
+) -> list[RecognizerResult]:
     from presidio_analyzer import RecognizerResult
 
     spans = known.find(text) + (global_matcher.find(text) if global_matcher else [])
     return [
-        RecognizerResult(span.entity, span.start, span.end, 1.0, recognition_metadata={"known_value": True, "recognizer_name": "KnownValue"})
+        RecognizerResult(
+            span.entity,
+            span.start,
+            span.end,
+            1.0,
+            recognition_metadata={"known_value": True, "recognizer_name": "KnownValue"},
+        )
         for span in spans
     ]
 
 
-def _ledger(settings: RedactConfig, columns: RedactColumns, key_source: str, found: Counter, leaks: Counter) -> dict[str, Any]:
+def _ledger(
+    settings: RedactConfig, columns: RedactColumns, key_source: str, found: Counter, leaks: Counter
+) -> dict[str, Any]:
     entities: dict[str, dict[str, Any]] = {}
     for (entity, column, source, method), count in sorted(found.items()):
-        entry = entities.setdefault(entity, {"total": 0, "operator": settings.operator(entity), "by_column": Counter(), "by_source": Counter(), "by_method": Counter()})
+        entry = entities.setdefault(
+            entity,
+            {
+                "total": 0,
+                "operator": settings.operator(entity),
+                "by_column": Counter(),
+                "by_source": Counter(),
+                "by_method": Counter(),
+            },
+        )
         entry["total"] += count
         entry["by_column"][column] += count
         entry["by_source"][source] += count
@@ -533,11 +627,17 @@ def _ledger(settings: RedactConfig, columns: RedactColumns, key_source: str, fou
         "note": "counts only; no detected value is stored anywhere in this run",
         "key_source": key_source,
         "entities_found": {entity: entry["total"] for entity, entry in entities.items()},
-        "entities": {entity: {k: dict(v) if isinstance(v, Counter) else v for k, v in entry.items()} for entity, entry in entities.items()},
+        "entities": {
+            entity: {k: dict(v) if isinstance(v, Counter) else v for k, v in entry.items()}
+            for entity, entry in entities.items()
+        },
         "leak_scan": {
             "action": settings.leak_action,
             "threshold": settings.leak_threshold,
-            "hits": [{"entity": entity, "column": column, "outcome": outcome, "count": count} for (entity, column, outcome), count in sorted(leaks.items())],
+            "hits": [
+                {"entity": entity, "column": column, "outcome": outcome, "count": count}
+                for (entity, column, outcome), count in sorted(leaks.items())
+            ],
             "redacted_again": sum(count for (_, _, outcome), count in leaks.items() if outcome == "redacted_again"),
             "quarantined": sum(count for (_, _, outcome), count in leaks.items() if outcome == "quarantined"),
         },

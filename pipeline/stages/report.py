@@ -31,7 +31,11 @@ MODEL_CARD = f"{ADAPTER}/README.md"
 def run(ctx: StageContext) -> StageResult:
     report = content.build(ctx.config, ctx.run_dir)
     write_json(ctx.run_dir.path(JSON), report)
-    for relative, text in ((HTML, render.html(report)), (SUMMARY, render.markdown_summary(report)), (MODEL_CARD, render.model_card(report))):
+    for relative, text in (
+        (HTML, render.html(report)),
+        (SUMMARY, render.markdown_summary(report)),
+        (MODEL_CARD, render.model_card(report)),
+    ):
         with atomic_path(ctx.run_dir.path(relative)) as path:
             path.write_text(text, encoding="utf-8")
     summary = report["summary"]
@@ -40,7 +44,9 @@ def run(ctx: StageContext) -> StageResult:
         log.warning("policy verdict FAIL: %s (see %s)", ", ".join(failed), SUMMARY)
     else:
         log.info("policy verdict PASS (%d checks)", len(summary["checks"]))
-    return StageResult(outputs=[HTML, JSON, SUMMARY, MODEL_CARD], stats={"verdict": summary["verdict"], "failed_checks": failed})
+    return StageResult(
+        outputs=[HTML, JSON, SUMMARY, MODEL_CARD], stats={"verdict": summary["verdict"], "failed_checks": failed}
+    )
 
 
 def _baseline_inputs(config: Config) -> dict[str, Any]:
@@ -49,7 +55,10 @@ def _baseline_inputs(config: Config) -> dict[str, Any]:
         return {}
     folder = Path(config.report.baseline_run_dir).expanduser()
     run_dir = RunDir(folder if folder.is_absolute() else config.base_dir / folder)
-    return {key: sha256_file(run_dir.path(content.FILES[key])) if run_dir.path(content.FILES[key]).is_file() else None for key in ("metrics", "ledger")}
+    return {
+        key: sha256_file(run_dir.path(content.FILES[key])) if run_dir.path(content.FILES[key]).is_file() else None
+        for key in ("metrics", "ledger")
+    }
 
 
 STAGE = Stage(

@@ -68,7 +68,9 @@ def run(ctx: StageContext) -> StageResult:
     settings = config.split
     records = pd.read_parquet(ctx.run_dir.path(CURATED))
     if records.empty:
-        raise InputError("no curated rows to split: every row was quarantined before this stage; see quarantine/*.jsonl and the manifest's stats")
+        raise InputError(
+            "no curated rows to split: every row was quarantined before this stage; see quarantine/*.jsonl and the manifest's stats"
+        )
     roles = config.record_roles()
     label = roles["label"][0] if roles["label"] else None
     if config.task == "classification" and label:
@@ -76,8 +78,12 @@ def run(ctx: StageContext) -> StageResult:
     protected = roles["protected"]
     folds = fold_count(settings.train, settings.validation, settings.test)
     strata, stratified_on = stratify(records, label, protected if settings.stratify_on_protected else [], folds)
-    units = split_units(records, roles["group"][0] if roles["group"] else None, by_cluster=settings.keep_duplicates_together)
-    records["split"] = assign_splits(strata, units, folds, (settings.train, settings.validation, settings.test), config.seed)
+    units = split_units(
+        records, roles["group"][0] if roles["group"] else None, by_cluster=settings.keep_duplicates_together
+    )
+    records["split"] = assign_splits(
+        strata, units, folds, (settings.train, settings.validation, settings.test), config.seed
+    )
     records[WEIGHT] = 1.0
     parts = {name: records[records["split"] == name].reset_index(drop=True) for name in SPLITS}
     findings: dict[str, Any] = {"curated": _bias(records, config, label, protected, weighted=False)}
@@ -85,7 +91,9 @@ def run(ctx: StageContext) -> StageResult:
         parts["train"], mitigation = _mitigate(parts["train"], config, label, protected, quarantine, findings)
         by_reason = dict(sorted(quarantine.counts.items()))
     outputs = _write(ctx, parts)
-    report = split_report(records, parts, label, protected, strata, units, roles["group"][0] if roles["group"] else None, folds)
+    report = split_report(
+        records, parts, label, protected, strata, units, roles["group"][0] if roles["group"] else None, folds
+    )
     report["stratified_on"] = stratified_on
     write_json(ctx.run_dir.path(REPORT), report)
     write_json(ctx.run_dir.path(BIAS), {"mitigation": mitigation, **findings})
@@ -102,7 +110,9 @@ def run(ctx: StageContext) -> StageResult:
     return StageResult(outputs=[*FILES.values(), *outputs, REPORT, BIAS, quarantine.relative], stats=stats)
 
 
-def stratify(records: pd.DataFrame, label: str | None, protected: list[str], folds: int) -> tuple[pd.Series, list[str]]:
+def stratify(
+    records: pd.DataFrame, label: str | None, protected: list[str], folds: int
+) -> tuple[pd.Series, list[str]]:
     """Each row's stratum and the columns it is made of.
 
     Stratified folds need at least one stratum with `folds` rows; when the
@@ -111,12 +121,16 @@ def stratify(records: pd.DataFrame, label: str | None, protected: list[str], fol
     """
     columns = ([label] if label else []) + protected
     for attempt in (columns[: len(columns) - dropped] for dropped in range(len(columns) + 1)):
-        strata = bias.group_values(records, attempt) if attempt else pd.Series(["all"] * len(records), index=records.index)
+        strata = (
+            bias.group_values(records, attempt) if attempt else pd.Series(["all"] * len(records), index=records.index)
+        )
         if strata.value_counts().max() >= folds or not attempt:
             if attempt != columns:
                 log.warning(
                     "every stratum of %s has fewer than %d rows (one per fold); stratifying on %s instead",
-                    " x ".join(columns), folds, " x ".join(attempt) if attempt else "nothing (a grouped random split)",
+                    " x ".join(columns),
+                    folds,
+                    " x ".join(attempt) if attempt else "nothing (a grouped random split)",
                 )
             return strata, attempt
     raise AssertionError("unreachable: the empty stratification always succeeds")
@@ -153,7 +167,9 @@ def fold_count(*ratios: float) -> int:
     raise InputError(f"split ratios {ratios} are not multiples of 1/{MAX_FOLDS}; round them (e.g. 0.8 / 0.1 / 0.1)")
 
 
-def assign_splits(strata: pd.Series, units: list[int], folds: int, ratios: tuple[float, float, float], seed: int) -> list[str]:
+def assign_splits(
+    strata: pd.Series, units: list[int], folds: int, ratios: tuple[float, float, float], seed: int
+) -> list[str]:
     from sklearn.model_selection import StratifiedGroupKFold
 
     distinct_units = len(set(units))
@@ -166,41 +182,66 @@ def assign_splits(strata: pd.Series, units: list[int], folds: int, ratios: tuple
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     with warnings.catch_warnings():  # small strata are reported in the split report instead
         warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
-        for fold, (_, test_index) in enumerate(splitter.split(np.zeros(len(units)), strata.to_numpy(), groups=np.array(units))):
+        for fold, (_, test_index) in enumerate(
+            splitter.split(np.zeros(len(units)), strata.to_numpy(), groups=np.array(units))
+        ):
             fold_of[test_index] = fold
     train_folds = round(ratios[0] * folds)
     validation_folds = round(ratios[1] * folds)
-    return ["train" if f < train_folds else "validation" if f < train_folds + validation_folds else "test" for f in fold_of]
+    return [
+        "train" if f < train_folds else "validation" if f < train_folds + validation_folds else "test" for f in fold_of
+    ]
 
 
-def _bias(frame: pd.DataFrame, config: Config, label: str | None, protected: list[str], *, weighted: bool) -> dict[str, Any]:
+def _bias(
+    frame: pd.DataFrame, config: Config, label: str | None, protected: list[str], *, weighted: bool
+) -> dict[str, Any]:
     settings = config.split.bias
     texts = join_text(frame, config.record_roles()["text"])
     result: dict[str, Any] = {"rows": len(frame)}
     if label and protected:
-        result["groups"] = bias.measure_all(frame, label, protected, min_group_rows=settings.min_group_rows, weight=WEIGHT if weighted else None)
+        result["groups"] = bias.measure_all(
+            frame, label, protected, min_group_rows=settings.min_group_rows, weight=WEIGHT if weighted else None
+        )
     result["identity_terms"] = {
-        name: bias.identity_terms(texts, frame[label].astype(str).tolist() if label else None, bias.load_lexicon(name, config.base_dir))
+        name: bias.identity_terms(
+            texts, frame[label].astype(str).tolist() if label else None, bias.load_lexicon(name, config.base_dir)
+        )
         for name in settings.lexicons
     }
     return result
 
 
 def _mitigate(
-    train: pd.DataFrame, config: Config, label: str | None, protected: list[str], quarantine: Quarantine, findings: dict[str, Any]
+    train: pd.DataFrame,
+    config: Config,
+    label: str | None,
+    protected: list[str],
+    quarantine: Quarantine,
+    findings: dict[str, Any],
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     settings = config.split.mitigation
     attributes = settings.attributes or protected
-    summary: dict[str, Any] = {"applied_to": "train", "method": settings.method, "attributes": attributes, "counterfactual": settings.counterfactual, "added": {}}
+    summary: dict[str, Any] = {
+        "applied_to": "train",
+        "method": settings.method,
+        "attributes": attributes,
+        "counterfactual": settings.counterfactual,
+        "added": {},
+    }
     findings["train_before"] = _bias(train, config, label, protected, weighted=False)
     if settings.counterfactual:
         train, added = _counterfactual(train, config)
         summary["added"]["counterfactual"] = added
     if settings.method != "none" and not (label and attributes):
-        summary["skipped"] = f"{settings.method} needs a label column and protected columns; this config has {'no label' if not label else 'no protected column'}"
+        summary["skipped"] = (
+            f"{settings.method} needs a label column and protected columns; this config has {'no label' if not label else 'no protected column'}"
+        )
         log.warning("mitigation skipped: %s", summary["skipped"])
     elif settings.method == "reweigh":
-        train[WEIGHT] = reweigh(train[label].astype(str).tolist(), [bias.group_values(train, [column]).tolist() for column in attributes])
+        train[WEIGHT] = reweigh(
+            train[label].astype(str).tolist(), [bias.group_values(train, [column]).tolist() for column in attributes]
+        )
     elif settings.method == "resample":
         train, summary["resample"] = _resample(train, label, attributes, config.seed, quarantine)
         summary["added"]["resampled_copies"] = summary["resample"]["copies"]
@@ -214,7 +255,11 @@ def _counterfactual(train: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, 
     swapped = {column: swapper.swap_all(train[column].fillna("").astype(str).tolist()) for column in text_columns}
     copies = []
     for position in range(len(train)):
-        changed = {c: swapped[c][position] for c in text_columns if swapped[c][position] is not None and swapped[c][position] != train.at[position, c]}
+        changed = {
+            c: swapped[c][position]
+            for c in text_columns
+            if swapped[c][position] is not None and swapped[c][position] != train.at[position, c]
+        }
         if changed:
             copy = train.iloc[position].to_dict()
             copy.update(changed)
@@ -226,26 +271,43 @@ def _counterfactual(train: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, 
     return pd.concat([train, pd.DataFrame(copies, columns=train.columns)], ignore_index=True), len(copies)
 
 
-def _resample(train: pd.DataFrame, label: str, attributes: list[str], seed: int, quarantine: Quarantine) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _resample(
+    train: pd.DataFrame, label: str, attributes: list[str], seed: int, quarantine: Quarantine
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     groups = bias.group_values(train, attributes).tolist()
     result = resample(train[label].astype(str).tolist(), groups, seed)
     for position in result.dropped:
         row = train.iloc[position]
-        quarantine.add(row["row_id"], RESAMPLED_OUT, f"its group x label cell ({groups[position]} x {row[label]}) is above its target size", source=row["source"])
+        quarantine.add(
+            row["row_id"],
+            RESAMPLED_OUT,
+            f"its group x label cell ({groups[position]} x {row[label]}) is above its target size",
+            source=row["source"],
+        )
     resampled = train.iloc[result.positions].reset_index(drop=True)
     repeat = resampled.groupby("row_id").cumcount()
-    resampled["row_id"] = [row_id if n == 0 else f"{row_id}~r{n}" for row_id, n in zip(resampled["row_id"], repeat, strict=True)]
+    resampled["row_id"] = [
+        row_id if n == 0 else f"{row_id}~r{n}" for row_id, n in zip(resampled["row_id"], repeat, strict=True)
+    ]
     if result.unfillable:
-        log.warning("resampling: %d group x label cell(s) have no training row to repeat (listed in %s)", len(result.unfillable), BIAS)
+        log.warning(
+            "resampling: %d group x label cell(s) have no training row to repeat (listed in %s)",
+            len(result.unfillable),
+            BIAS,
+        )
     log.log(
         logging.WARNING if len(result.dropped) > len(train) / 5 else logging.INFO,
-        "resampling: train %d -> %d rows (%d drawn out, %d repeats added)", len(train), len(resampled), len(result.dropped), result.copies,
+        "resampling: train %d -> %d rows (%d drawn out, %d repeats added)",
+        len(train),
+        len(resampled),
+        len(result.dropped),
+        result.copies,
     )
     return resampled, {
         "copies": result.copies,
         "dropped": len(result.dropped),
-        "unfillable_cells": [f"{g} x {l}" for g, l in result.unfillable],
-        "targets": {f"{g} x {l}": n for (g, l), n in result.targets.items()},
+        "unfillable_cells": [f"{group} x {label}" for group, label in result.unfillable],
+        "targets": {f"{group} x {label}": n for (group, label), n in result.targets.items()},
     }
 
 
@@ -260,7 +322,12 @@ def _write(ctx: StageContext, parts: dict[str, pd.DataFrame]) -> list[str]:
     staging = target.with_name(".dataset.partial")
     shutil.rmtree(staging, ignore_errors=True)
     # a fixed fingerprint (the split file's hash) keeps the saved dataset byte-identical across reruns
-    dataset = DatasetDict({name: Dataset(table, fingerprint=sha256_file(ctx.run_dir.path(FILES[name]))[:16]) for name, table in tables.items()})
+    dataset = DatasetDict(
+        {
+            name: Dataset(table, fingerprint=sha256_file(ctx.run_dir.path(FILES[name]))[:16])
+            for name, table in tables.items()
+        }
+    )
     dataset.save_to_disk(str(staging))
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
@@ -268,16 +335,29 @@ def _write(ctx: StageContext, parts: dict[str, pd.DataFrame]) -> list[str]:
 
 
 def split_report(
-    records: pd.DataFrame, parts: dict[str, pd.DataFrame], label: str | None, protected: list[str], strata: pd.Series,
-    units: list[int], group_column: str | None, folds: int,
+    records: pd.DataFrame,
+    parts: dict[str, pd.DataFrame],
+    label: str | None,
+    protected: list[str],
+    strata: pd.Series,
+    units: list[int],
+    group_column: str | None,
+    folds: int,
 ) -> dict[str, Any]:
     before = {name: records[records["split"] == name] for name in SPLITS}
     columns = ([label] if label else []) + protected
-    whole = {column: records[column].astype("string").fillna(bias.MISSING).value_counts(normalize=True) for column in columns}
+    whole = {
+        column: records[column].astype("string").fillna(bias.MISSING).value_counts(normalize=True)
+        for column in columns
+    }
     per_split: dict[str, Any] = {}
     deviation = {"label": 0.0, "protected": 0.0}
     for name, part in before.items():
-        entry: dict[str, Any] = {"rows": len(part), "rows_after_mitigation": len(parts[name]), "share": round(len(part) / len(records), 4)}
+        entry: dict[str, Any] = {
+            "rows": len(part),
+            "rows_after_mitigation": len(parts[name]),
+            "share": round(len(part) / len(records), 4),
+        }
         for column in columns:
             shares = part[column].astype("string").fillna(bias.MISSING).value_counts(normalize=True)
             entry[column] = {str(value): round(float(shares.get(value, 0.0)), 4) for value in whole[column].index}
@@ -289,10 +369,16 @@ def split_report(
     small = Counter(strata)
     small_strata = {
         str(stratum): dict(Counter(records.loc[strata == stratum, "split"]))
-        for stratum, count in sorted(small.items()) if count < folds
+        for stratum, count in sorted(small.items())
+        if count < folds
     }
     if small_strata:
-        log.warning("%d stratum/strata have fewer rows than the %d folds and cannot be in every split; see %s", len(small_strata), folds, REPORT)
+        log.warning(
+            "%d stratum/strata have fewer rows than the %d folds and cannot be in every split; see %s",
+            len(small_strata),
+            folds,
+            REPORT,
+        )
     return {
         "rule": "units (rows sharing a group id or duplicate cluster) dealt into stratified folds by StratifiedGroupKFold; first folds train, then validation, then test",
         "folds": folds,

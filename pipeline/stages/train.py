@@ -51,10 +51,12 @@ CANARIES = "train/canaries.parquet"
 
 def run(ctx: StageContext) -> StageResult:
     if distributed.world_size() > 1 and not ctx.config.train.dp:
-        raise ConfigError([
-            "train.dp: false under torchrun: distributed training (Opacus' DPDDP) is for differentially private training only; "
-            "set train.dp: true, or run `python -m pipeline stage train` without torchrun"
-        ])
+        raise ConfigError(
+            [
+                "train.dp: false under torchrun: distributed training (Opacus' DPDDP) is for differentially private training only; "
+                "set train.dp: true, or run `python -m pipeline stage train` without torchrun"
+            ]
+        )
     with warnings.catch_warnings(), distributed.process_group():
         # Opacus' own notices: its hooks on frozen inputs, the RNG not being cryptographically secure (recorded in the ledger), RDP's alpha range
         warnings.filterwarnings("ignore", message="Full backward hook is firing")
@@ -77,9 +79,14 @@ def _train(ctx: StageContext) -> StageResult:
     canaries = None
     if settings.canaries.count:
         canaries = make_canaries(config, tokenizer, _label_names(config, train_frame))
-        train_frame = pd.concat([train_frame, inserted_copies(canaries, config, list(train_frame.columns))], ignore_index=True)
-        log.info("inserted %d canaries (%d copies each) into the training set; as many more stay out as the reference",
-                 settings.canaries.count, settings.canaries.repeats)
+        train_frame = pd.concat(
+            [train_frame, inserted_copies(canaries, config, list(train_frame.columns))], ignore_index=True
+        )
+        log.info(
+            "inserted %d canaries (%d copies each) into the training set; as many more stay out as the reference",
+            settings.canaries.count,
+            settings.canaries.repeats,
+        )
     label_names, train_data, validation_data = _encode(config, tokenizer, train_frame, validation_frame)
     model = load_model(source, config.task, num_labels=len(label_names) if label_names else None)
     if label_names:
@@ -88,20 +95,26 @@ def _train(ctx: StageContext) -> StageResult:
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     model = add_lora(model, config)
-    trainable = {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad and "lora_" in name}
+    trainable = {
+        name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad and "lora_" in name
+    }
     trainer = Trainer(config, model, train_data, validation_data)
     curve = trainer.fit()
     _check_lora_moved(trainer.peft_model(), trainable)
     ledger = trainer.ledger()
     if settings.dp and ledger["epsilon_spent"] > settings.target_epsilon + 1e-6:
-        raise StageError(f"epsilon spent {ledger['epsilon_spent']:.4f} exceeds train.target_epsilon {settings.target_epsilon}; nothing was saved")
+        raise StageError(
+            f"epsilon spent {ledger['epsilon_spent']:.4f} exceeds train.target_epsilon {settings.target_epsilon}; nothing was saved"
+        )
     if not distributed.is_main_process():
         return StageResult(outputs=[])  # rank 0 writes the outputs
     adapter = ctx.run_dir.path(ADAPTER)
     _save_adapter(trainer.peft_model(), adapter)
     tokenizer.save_pretrained(str(adapter))
     (adapter / "README.md").unlink(missing_ok=True)  # peft's placeholder card; the report stage writes the real one
-    write_json(ctx.run_dir.path(LABELS), {"task": config.task, "labels": label_names, "base_model": source.description})
+    write_json(
+        ctx.run_dir.path(LABELS), {"task": config.task, "labels": label_names, "base_model": source.description}
+    )
     write_json(ctx.run_dir.path(LEDGER), ledger)
     write_json(ctx.run_dir.path(CURVE), curve)
     outputs = sorted(str(p.relative_to(ctx.run_dir.root)) for p in adapter.rglob("*") if p.is_file())
@@ -120,11 +133,17 @@ def _train(ctx: StageContext) -> StageResult:
     return StageResult(outputs=outputs, stats=stats)
 
 
-def _encode(config: Config, tokenizer: Any, train: pd.DataFrame, validation: pd.DataFrame) -> tuple[list[str], Encoded, Encoded]:
+def _encode(
+    config: Config, tokenizer: Any, train: pd.DataFrame, validation: pd.DataFrame
+) -> tuple[list[str], Encoded, Encoded]:
     roles = config.record_roles()
     max_length = config.train.max_length
     if config.task == "causal_lm":
-        return [], encode_causal(train, roles["text"], tokenizer, max_length), encode_causal(validation, roles["text"], tokenizer, max_length)
+        return (
+            [],
+            encode_causal(train, roles["text"], tokenizer, max_length),
+            encode_causal(validation, roles["text"], tokenizer, max_length),
+        )
     label = roles["label"][0]
     names = _label_names(config, train)
     unseen = sorted(set(validation[label].astype(str)) - set(names))
@@ -132,7 +151,11 @@ def _encode(config: Config, tokenizer: Any, train: pd.DataFrame, validation: pd.
         log.warning("validation labels %s do not occur in train; those rows are left out of validation", unseen)
         validation = validation[validation[label].astype(str).isin(names)]
     ids = {name: i for i, name in enumerate(names)}
-    return names, encode_classification(train, roles["text"], label, ids, tokenizer, max_length), encode_classification(validation, roles["text"], label, ids, tokenizer, max_length)
+    return (
+        names,
+        encode_classification(train, roles["text"], label, ids, tokenizer, max_length),
+        encode_classification(validation, roles["text"], label, ids, tokenizer, max_length),
+    )
 
 
 def _label_names(config: Config, train: pd.DataFrame) -> list[str]:
@@ -189,24 +212,37 @@ class Trainer:
         weights = train.dataset.tensors[3]
         self.weights_ignored = self.settings.dp and not torch.allclose(weights, torch.ones_like(weights))
         if self.weights_ignored:
-            log.warning("sample_weight is ignored under DP (per-example clipping bounds every row's influence); use split.mitigation.method: resample for DP runs")
+            log.warning(
+                "sample_weight is ignored under DP (per-example clipping bounds every row's influence); use split.mitigation.method: resample for DP runs"
+            )
         if self.settings.dp:
             self._make_private(generator)
 
     def _make_private(self, generator: torch.Generator) -> None:
         from opacus import PrivacyEngine
 
-        self.noise = privacy.noise_for(self.settings, self.sample_rate, self.settings.epochs * self.steps_per_epoch, self.delta)
+        self.noise = privacy.noise_for(
+            self.settings, self.sample_rate, self.settings.epochs * self.steps_per_epoch, self.delta
+        )
         self.engine = PrivacyEngine(accountant=self.settings.accountant)
         module = self.model
-        if distributed.world_size() > 1:  # Opacus then makes its distributed optimizer: noise on rank 0, gradients summed over ranks
+        if (
+            distributed.world_size() > 1
+        ):  # Opacus then makes its distributed optimizer: noise on rank 0, gradients summed over ranks
             from opacus.distributed import DifferentiallyPrivateDistributedDataParallel
 
             module = DifferentiallyPrivateDistributedDataParallel(self.model)
         made = self.engine.make_private_with_epsilon(
-            module=module, optimizer=self.optimizer, criterion=self.criterion, data_loader=self.loader,
-            target_epsilon=self.settings.target_epsilon, target_delta=self.delta, epochs=self.settings.epochs,
-            max_grad_norm=self.settings.max_grad_norm, poisson_sampling=True, grad_sample_mode=self.settings.grad_sample_mode,
+            module=module,
+            optimizer=self.optimizer,
+            criterion=self.criterion,
+            data_loader=self.loader,
+            target_epsilon=self.settings.target_epsilon,
+            target_delta=self.delta,
+            epochs=self.settings.epochs,
+            max_grad_norm=self.settings.max_grad_norm,
+            poisson_sampling=True,
+            grad_sample_mode=self.settings.grad_sample_mode,
             noise_generator=generator,
         )
         if self.settings.grad_sample_mode == "ghost":
@@ -218,7 +254,13 @@ class Trainer:
 
             self.loader = sharded_loader(self.loader, generator)
         self.noise = float(self.optimizer.noise_multiplier)
-        log.info("DP-SGD: noise multiplier %.3f, sampling rate %.4f, delta %.2g, target epsilon %g", self.noise, self.sample_rate, self.delta, self.settings.target_epsilon)
+        log.info(
+            "DP-SGD: noise multiplier %.3f, sampling rate %.4f, delta %.2g, target epsilon %g",
+            self.noise,
+            self.sample_rate,
+            self.delta,
+            self.settings.target_epsilon,
+        )
 
     def peft_model(self) -> Any:
         return self._peft
@@ -240,7 +282,11 @@ class Trainer:
                 continue
             key = score["accuracy"] if self.classification else -score["loss"]
             if best is None or key > best[0]:
-                best = (key, epoch, {n: p.detach().clone() for n, p in self.peft_model().named_parameters() if p.requires_grad})
+                best = (
+                    key,
+                    epoch,
+                    {n: p.detach().clone() for n, p in self.peft_model().named_parameters() if p.requires_grad},
+                )
             if distributed.main_process_decides(epoch - best[1] >= patience):  # every rank calls it: all stop together
                 log.info("early stopping after epoch %d: no better validation score since epoch %d", epoch, best[1])
                 break
@@ -249,14 +295,20 @@ class Trainer:
             with torch.no_grad():
                 for name, value in best[2].items():
                     parameters[name].copy_(value)
-        return {"task": self.config.task, "metric": "accuracy and macro-F1" if self.classification else "response-token loss and perplexity", "epochs": epochs}
+        return {
+            "task": self.config.task,
+            "metric": "accuracy and macro-F1" if self.classification else "response-token loss and perplexity",
+            "epochs": epochs,
+        }
 
     def _epoch(self, epoch: int) -> float:
         self.model.train()
         total, count = 0.0, 0
         with self._batches() as batches:
             progress = None if distributed.is_main_process() else True
-            for input_ids, attention, target, weight in tqdm(batches, desc=f"train epoch {epoch}", unit=" batches", disable=progress, leave=False):
+            for input_ids, attention, target, weight in tqdm(
+                batches, desc=f"train epoch {epoch}", unit=" batches", disable=progress, leave=False
+            ):
                 self.optimizer.zero_grad()
                 if len(target) == 0:  # Poisson sampling can draw an empty batch, which the model cannot run
                     self._empty_step()
@@ -289,7 +341,11 @@ class Trainer:
             return
         from opacus.utils.batch_memory_manager import BatchMemoryManager
 
-        with BatchMemoryManager(data_loader=self.loader, max_physical_batch_size=self.settings.physical_batch_size, optimizer=self.optimizer) as loader:
+        with BatchMemoryManager(
+            data_loader=self.loader,
+            max_physical_batch_size=self.settings.physical_batch_size,
+            optimizer=self.optimizer,
+        ) as loader:
             yield loader
 
     def _loss(self, logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -318,7 +374,10 @@ class Trainer:
         if self.classification:
             if not truths:
                 return {"accuracy": float("nan"), "macro_f1": float("nan")}
-            return {"accuracy": round(accuracy_score(truths, predictions), 5), "macro_f1": round(f1_score(truths, predictions, average="macro"), 5)}
+            return {
+                "accuracy": round(accuracy_score(truths, predictions), 5),
+                "macro_f1": round(f1_score(truths, predictions, average="macro"), 5),
+            }
         loss = sum(losses) / max(len(losses), 1)
         return {"loss": round(loss, 5), "perplexity": round(math.exp(min(loss, 50)), 3)}
 
@@ -328,9 +387,18 @@ class Trainer:
         if self.engine is not None:
             state = {"history": [[float(n), float(q), int(s)] for n, q, s in self.engine.accountant.history]}
         return privacy.ledger(
-            self.settings, rows=self.train.rows, delta=self.delta, noise=self.noise, sample_rate=self.sample_rate, steps=self.steps,
-            epochs_run=self.epochs_run, epsilon=round(epsilon, 5) if epsilon is not None else None, accountant_state=state,
-            weights_ignored=self.weights_ignored, early_stopping=self.settings.early_stopping_patience is not None, seed=self.config.seed,
+            self.settings,
+            rows=self.train.rows,
+            delta=self.delta,
+            noise=self.noise,
+            sample_rate=self.sample_rate,
+            steps=self.steps,
+            epochs_run=self.epochs_run,
+            epsilon=round(epsilon, 5) if epsilon is not None else None,
+            accountant_state=state,
+            weights_ignored=self.weights_ignored,
+            early_stopping=self.settings.early_stopping_patience is not None,
+            seed=self.config.seed,
             processes=distributed.world_size(),
         )
 

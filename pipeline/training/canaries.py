@@ -50,17 +50,21 @@ def make_canaries(config: Config, tokenizer: object, label_names: list[str]) -> 
         secret = random_secret(rng)
         prompt, response = canary_texts(index, secret)
         text = " ".join(rng.choice(words, WORDS_PER_CANARY)) if words else f"{prompt}\n\n{response}"
-        rows.append({
-            "canary_id": f"canary-{index:04d}",
-            "index": index,
-            "inserted": index < count,
-            "secret": secret,
-            "text": text,
-            "prompt": prompt,
-            "response": response,
-            "label": str(rng.choice(label_names)) if label_names else None,
-        })
-    return pd.DataFrame(rows, columns=["canary_id", "index", "inserted", "secret", "text", "prompt", "response", "label"])
+        rows.append(
+            {
+                "canary_id": f"canary-{index:04d}",
+                "index": index,
+                "inserted": index < count,
+                "secret": secret,
+                "text": text,
+                "prompt": prompt,
+                "response": response,
+                "label": str(rng.choice(label_names)) if label_names else None,
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["canary_id", "index", "inserted", "secret", "text", "prompt", "response", "label"]
+    )
 
 
 def as_records(canaries: pd.DataFrame, config: Config, columns: list[str]) -> pd.DataFrame:
@@ -91,5 +95,7 @@ def inserted_copies(canaries: pd.DataFrame, config: Config, columns: list[str]) 
     """The inserted canaries as records, each `repeats` times (copies after the first get row ids `<canary_id>-copy<k>`)."""
     inserted = canaries[canaries["inserted"]]
     records = as_records(inserted, config, columns)
-    copies = [records] + [records.assign(row_id=records["row_id"] + f"-copy{k}") for k in range(1, config.train.canaries.repeats)]
+    copies = [records] + [
+        records.assign(row_id=records["row_id"] + f"-copy{k}") for k in range(1, config.train.canaries.repeats)
+    ]
     return pd.concat(copies, ignore_index=True)

@@ -26,12 +26,24 @@ class Encoded:
     rows: int
 
 
-def encode_classification(frame: pd.DataFrame, text_columns: list[str], label: str, label_ids: dict[str, int], tokenizer: Any, max_length: int) -> Encoded:
+def encode_classification(
+    frame: pd.DataFrame,
+    text_columns: list[str],
+    label: str,
+    label_ids: dict[str, int],
+    tokenizer: Any,
+    max_length: int,
+) -> Encoded:
     texts = join_text(frame, text_columns)
-    length = min(max_length, max((len(ids) for ids in tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]), default=1))
+    length = min(
+        max_length,
+        max((len(ids) for ids in tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]), default=1),
+    )
     encoded = tokenizer(texts, truncation=True, max_length=length, padding="max_length", return_tensors="pt")
     targets = torch.tensor([label_ids[str(value)] for value in frame[label]], dtype=torch.long)
-    return Encoded(TensorDataset(encoded["input_ids"], encoded["attention_mask"], targets, _weights(frame)), len(frame))
+    return Encoded(
+        TensorDataset(encoded["input_ids"], encoded["attention_mask"], targets, _weights(frame)), len(frame)
+    )
 
 
 def prompt_and_response(frame: pd.DataFrame, text_columns: list[str]) -> list[tuple[str, str]]:
@@ -83,7 +95,9 @@ class ResponseLoss(nn.Module):
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         shifted_logits = logits[:, :-1, :]
         shifted_labels = labels[:, 1:]
-        token_loss = nn.functional.cross_entropy(shifted_logits.transpose(1, 2), shifted_labels, ignore_index=IGNORE, reduction="none")
+        token_loss = nn.functional.cross_entropy(
+            shifted_logits.transpose(1, 2), shifted_labels, ignore_index=IGNORE, reduction="none"
+        )
         counted = (shifted_labels != IGNORE).sum(dim=1).clamp(min=1)
         per_example = token_loss.sum(dim=1) / counted
         return per_example.mean() if self.reduction == "mean" else per_example

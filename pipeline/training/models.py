@@ -58,7 +58,11 @@ def model_source(config: Config) -> ModelSource:
         package, folder, gguf_file, install = DEFAULT_MODELS[config.task]
         spec = importlib.util.find_spec(package)
         if spec is None or not spec.submodule_search_locations:
-            raise ConfigError([f"train.base_model: the default {config.task} model is not installed; run `{install}` or set train.base_model to a model folder"])
+            raise ConfigError(
+                [
+                    f"train.base_model: the default {config.task} model is not installed; run `{install}` or set train.base_model to a model folder"
+                ]
+            )
         location = Path(next(iter(spec.submodule_search_locations))) / folder
         return ModelSource(str(location), gguf_file, f"{package} ({location.name or package})")
     path = Path(settings.base_model).expanduser()
@@ -69,8 +73,14 @@ def model_source(config: Config) -> ModelSource:
             raise ConfigError([f"train.gguf_file: '{settings.gguf_file}' is not in {path}"])
         return ModelSource(str(path), settings.gguf_file, str(path))
     if "/" in settings.base_model and not settings.base_model.startswith((".", "/", "~")):
-        return ModelSource(settings.base_model, settings.gguf_file, f"{settings.base_model} (local Hugging Face cache)")
-    raise ConfigError([f"train.base_model: '{settings.base_model}' is not a folder (looked in {config.base_dir}) and not a hub name (owner/name)"])
+        return ModelSource(
+            settings.base_model, settings.gguf_file, f"{settings.base_model} (local Hugging Face cache)"
+        )
+    raise ConfigError(
+        [
+            f"train.base_model: '{settings.base_model}' is not a folder (looked in {config.base_dir}) and not a hub name (owner/name)"
+        ]
+    )
 
 
 def load_tokenizer(source: ModelSource) -> Any:
@@ -94,10 +104,12 @@ def _load(factory: Any, source: ModelSource, **kwargs: Any) -> Any:
     try:
         return factory.from_pretrained(source.location, **source.kwargs(), **kwargs)
     except OSError as error:
-        raise ConfigError([
-            f"train.base_model: cannot load {source.description} offline ({str(error).splitlines()[0][:200]}); "
-            "give a model folder with safetensors weights, or a hub name already in the local cache"
-        ]) from None
+        raise ConfigError(
+            [
+                f"train.base_model: cannot load {source.description} offline ({str(error).splitlines()[0][:200]}); "
+                "give a model folder with safetensors weights, or a hub name already in the local cache"
+            ]
+        ) from None
 
 
 def add_lora(model: Any, config: Config) -> Any:
@@ -107,20 +119,29 @@ def add_lora(model: Any, config: Config) -> Any:
     model_type = getattr(model.config, "model_type", "?")
     targets = settings.target_modules or LORA_TARGETS.get(model_type)
     if not targets:
-        raise ConfigError([f"train.lora.target_modules: no default for model type '{model_type}'; name the attention projections to adapt"])
+        raise ConfigError(
+            [
+                f"train.lora.target_modules: no default for model type '{model_type}'; name the attention projections to adapt"
+            ]
+        )
     classification = config.task == "classification"
     lora = LoraConfig(
-        r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout, target_modules=targets,
+        r=settings.r,
+        lora_alpha=settings.alpha,
+        lora_dropout=settings.dropout,
+        target_modules=targets,
         task_type=TaskType.SEQ_CLS if classification else TaskType.CAUSAL_LM,
     )
     try:
         return get_peft_model(model, lora)
     except ValueError as error:
         names = sorted({name.rsplit(".", 1)[-1] for name, _ in model.named_modules() if name})
-        raise ConfigError([
-            f"train.lora.target_modules: {targets} do not match layers of this {model_type} model ({str(error).splitlines()[0][:160]}); "
-            f"some of its layer names: {', '.join(names[:30])}"
-        ]) from None
+        raise ConfigError(
+            [
+                f"train.lora.target_modules: {targets} do not match layers of this {model_type} model ({str(error).splitlines()[0][:160]}); "
+                f"some of its layer names: {', '.join(names[:30])}"
+            ]
+        ) from None
 
 
 def load_trained(config: Config, adapter: Path, num_labels: int | None) -> tuple[Any, Any]:

@@ -34,5 +34,7 @@ class ShardedPoissonSampler(DistributedUniformWithReplacementSampler):
 
 def sharded_loader(loader: DataLoader, generator: torch.Generator) -> DataLoader:
     """The DP data loader Opacus made for DPDDP, with `ShardedPoissonSampler` at its sample rate and its empty-batch collate."""
-    sampler = ShardedPoissonSampler(total_size=len(loader.dataset), sample_rate=loader.sample_rate, shuffle=False, generator=generator)
+    sampler = ShardedPoissonSampler(
+        total_size=len(loader.dataset), sample_rate=loader.sample_rate, shuffle=False, generator=generator
+    )
     return DataLoader(loader.dataset, batch_sampler=sampler, collate_fn=loader.collate_fn)

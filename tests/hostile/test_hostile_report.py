@@ -21,19 +21,41 @@ HOSTILE_LABELS = {
     "account_access": "$\\unknowncommand{$ ^_^",  # mathtext, if a plot parsed it
 }
 HOSTILE_COLUMN = "<b onmouseover=alert(2)>Gender</b>"
-HOSTILE_TITLE = "\"><svg onload=alert(5)> Review | [click](http://evil.example/)"
-POLICY = {"max_accuracy_gap": None, "max_demographic_parity_difference": None}  # a few hundred rows: the gaps are noise here
+HOSTILE_TITLE = '"><svg onload=alert(5)> Review | [click](http://evil.example/)'
+POLICY = {
+    "max_accuracy_gap": None,
+    "max_demographic_parity_difference": None,
+}  # a few hundred rows: the gaps are noise here
 
 
 @pytest.fixture(scope="module")
 def hostile_run(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("hostile-report")
-    rows = [{**{HOSTILE_COLUMN if key == "Gender" else key: value for key, value in row.items()},
-             "Category": HOSTILE_LABELS.get(row["Category"], row["Category"])} for row in sample_tickets(300)]
-    columns = {"id": "Ticket ID", "text": ["Subject", "Description"], "label": "Category", "protected": [HOSTILE_COLUMN, "Age Band"],
-               "identifier": ["Customer Name", "Customer Email", "Customer Phone"], "group": "Customer ID"}
-    path = write_run(folder, rows, columns, {"train": {**SMALL_TRAIN, "epochs": 1}, "evaluate": {"min_group_rows": 5},
-                                              "report": {"title": HOSTILE_TITLE, "policy": POLICY}})
+    rows = [
+        {
+            **{HOSTILE_COLUMN if key == "Gender" else key: value for key, value in row.items()},
+            "Category": HOSTILE_LABELS.get(row["Category"], row["Category"]),
+        }
+        for row in sample_tickets(300)
+    ]
+    columns = {
+        "id": "Ticket ID",
+        "text": ["Subject", "Description"],
+        "label": "Category",
+        "protected": [HOSTILE_COLUMN, "Age Band"],
+        "identifier": ["Customer Name", "Customer Email", "Customer Phone"],
+        "group": "Customer ID",
+    }
+    path = write_run(
+        folder,
+        rows,
+        columns,
+        {
+            "train": {**SMALL_TRAIN, "epochs": 1},
+            "evaluate": {"min_group_rows": 5},
+            "report": {"title": HOSTILE_TITLE, "policy": POLICY},
+        },
+    )
     run_pipeline(load_config(path), RunDir(folder / "run"), [*DATA_STAGES, "train", "evaluate", "report"])
     return folder / "run"
 
@@ -55,7 +77,11 @@ def test_the_html_report_shows_the_markup_as_text(hostile_run):
     parser.feed(page)
     assert [tag for tag, _ in parser.tags if tag in ("script", "svg", "b", "iframe", "object")] == []
     assert [(tag, name) for tag, attrs in parser.tags for name in attrs if name.startswith("on")] == []
-    assert [attrs.get("src") for tag, attrs in parser.tags if tag == "img" and not (attrs.get("src") or "").startswith("data:image/")] == []
+    assert [
+        attrs.get("src")
+        for tag, attrs in parser.tags
+        if tag == "img" and not (attrs.get("src") or "").startswith("data:image/")
+    ] == []
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # shown to the reviewer, as text
 
 

@@ -21,7 +21,14 @@ from pipeline.stage import run_pipeline
 REDACT = {"workers": 1, "demo_key_if_unset": True}
 SAMPLE = default_config_path().parent / "sample_data" / "tickets.csv"
 DATA_STAGES = ["ingest", "redact", "check", "curate", "split"]
-SMALL_TRAIN = {"max_length": 64, "epochs": 3, "batch_size": 32, "physical_batch_size": 16, "learning_rate": 0.01, "target_epsilon": 8.0}
+SMALL_TRAIN = {
+    "max_length": 64,
+    "epochs": 3,
+    "batch_size": 32,
+    "physical_batch_size": 16,
+    "learning_rate": 0.01,
+    "target_epsilon": 8.0,
+}
 
 
 def sample_tickets(count: int) -> list[dict[str, str]]:
@@ -35,8 +42,13 @@ def write_run(folder: Path, rows: list[dict[str, str]], columns: dict[str, Any],
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    config = {"run_name": folder.name, "sources": [{"path": "data.csv", "columns": columns}],
-              "redact": {"workers": 1, "demo_key_if_unset": True}, "curate": {"languages": []}, **extra}
+    config = {
+        "run_name": folder.name,
+        "sources": [{"path": "data.csv", "columns": columns}],
+        "redact": {"workers": 1, "demo_key_if_unset": True},
+        "curate": {"languages": []},
+        **extra,
+    }
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return path
@@ -64,7 +76,9 @@ class Outcome:
     def finished(self) -> Outcome:
         """This outcome, or a test failure quoting the exception and its traceback."""
         if self.error is not None:
-            pytest.fail(f"the pipeline raised {type(self.error).__name__} instead of finishing:\n{self.trace}", pytrace=False)
+            pytest.fail(
+                f"the pipeline raised {type(self.error).__name__} instead of finishing:\n{self.trace}", pytrace=False
+            )
         return self
 
     def stats(self, stage: str) -> dict[str, Any]:

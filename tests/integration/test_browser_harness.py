@@ -117,7 +117,11 @@ def test_dialogs_and_inline_scripts_are_recorded(tmp_path):
     )
     report = inspect_report(page)
 
-    assert sorted(report.dialogs) == ["alert: 1", "alert: 2", "confirm: sure?"]  # the image may load before the script runs
+    assert sorted(report.dialogs) == [
+        "alert: 1",
+        "alert: 2",
+        "confirm: sure?",
+    ]  # the image may load before the script runs
     assert sorted(report.scripts) == ["img onload", "script"]
     assert "dialog: alert: 1" in report.problems()
 

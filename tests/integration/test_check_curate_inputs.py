@@ -30,7 +30,9 @@ NARRATIVE = "Consumer complaint narrative"
 
 def run_all(folder: Path, config: dict[str, Any]) -> Outcome:
     """Write the config into `folder`, run ingest..curate, and keep what happened."""
-    return run_stages(folder / "config.yaml", {"run_name": folder.name, **config, "redact": REDACT}, RunDir(folder / "run"), STAGES)
+    return run_stages(
+        folder / "config.yaml", {"run_name": folder.name, **config, "redact": REDACT}, RunDir(folder / "run"), STAGES
+    )
 
 
 # --- 1. two overlapping public exports of the same complaints ---------------------------
@@ -79,7 +81,13 @@ def cfpb(tmp_path_factory) -> Outcome:
         writer.writerows(rows[FIRST_EXPORT_ROWS])
     write_second_export(folder / "complaints_api.jsonl", rows[SECOND_EXPORT_ROWS])
     # what a new user writes: the short Issue line and the narrative as text, the product as label
-    roles = {"id": "Complaint ID", "text": ["Issue", NARRATIVE], "label": "Product", "protected": ["Tags"], "passthrough": ["State"]}
+    roles = {
+        "id": "Complaint ID",
+        "text": ["Issue", NARRATIVE],
+        "label": "Product",
+        "protected": ["Tags"],
+        "passthrough": ["State"],
+    }
     field = SECOND_EXPORT_FIELDS
     config = {
         "sources": [
@@ -88,8 +96,11 @@ def cfpb(tmp_path_factory) -> Outcome:
                 "name": "api",
                 "path": "complaints_api.jsonl",
                 "columns": {
-                    "id": field["Complaint ID"], "text": [field["Issue"], field[NARRATIVE]], "label": field["Product"],
-                    "protected": [field["Tags"]], "passthrough": [field["State"]],
+                    "id": field["Complaint ID"],
+                    "text": [field["Issue"], field[NARRATIVE]],
+                    "label": field["Product"],
+                    "protected": [field["Tags"]],
+                    "passthrough": [field["State"]],
                 },
                 "rename": {field[c]: c for c in ("Complaint ID", "Issue", NARRATIVE, "Product", "Tags", "State")},
             },
@@ -110,17 +121,24 @@ def test_the_exports_overlap_as_intended():
 
 def test_both_exports_ingest_to_the_same_values(cfpb):
     stats = cfpb.stats("ingest")
-    assert stats["per_source"] == {"portal": {"total": 110, "kept": 110, "quarantined": 0}, "api": {"total": 110, "kept": 110, "quarantined": 0}}
+    assert stats["per_source"] == {
+        "portal": {"total": 110, "kept": 110, "quarantined": 0},
+        "api": {"total": 110, "kept": 110, "quarantined": 0},
+    }
     records = cfpb.records("ingest").set_index("row_id")
     columns = ["Complaint ID", "Issue", NARRATIVE, "Product", "Tags", "State"]
     for complaint in overlap_ids():
         first, later = records.loc[f"portal:{complaint}", columns], records.loc[f"api:{complaint}", columns]
-        assert first.fillna("<null>").to_dict() == later.fillna("<null>").to_dict()  # `Not Provided` read as missing, CRLF as LF
+        assert (
+            first.fillna("<null>").to_dict() == later.fillna("<null>").to_dict()
+        )  # `Not Provided` read as missing, CRLF as LF
 
 
 def test_every_overlapping_complaint_ends_in_one_cluster(cfpb):
     checked = cfpb.records("check").set_index("row_id")
-    split = [c for c in overlap_ids() if checked.loc[f"portal:{c}", "cluster_id"] != checked.loc[f"api:{c}", "cluster_id"]]
+    split = [
+        c for c in overlap_ids() if checked.loc[f"portal:{c}", "cluster_id"] != checked.loc[f"api:{c}", "cluster_id"]
+    ]
     assert split == [], f"{len(split)} of {len(overlap_ids())} complaints in both exports are in different clusters"
     # the cluster is headed by a row of the first export (ingest order), never by the later copy
     assert all(checked.loc[f"api:{c}", "cluster_id"].startswith("portal:") for c in overlap_ids())
@@ -135,7 +153,9 @@ def test_curate_quarantines_every_later_copy_as_a_duplicate_of_the_first_export(
         entry = entries.get(f"api:{complaint}")
         assert entry is not None, f"api:{complaint} is in both exports but was kept"
         assert entry["stage"] == "curate" and entry["source"] == "api"
-        if entry["reason"] not in DUPLICATE_REASONS:  # a text too poor to keep: the first copy went for the same reason
+        if (
+            entry["reason"] not in DUPLICATE_REASONS
+        ):  # a text too poor to keep: the first copy went for the same reason
             assert entries[f"portal:{complaint}"]["reason"] == entry["reason"]
             continue
         assert checked.loc[entry["kept_row_id"], "cluster_id"] == checked.loc[f"portal:{complaint}", "cluster_id"]
@@ -149,7 +169,9 @@ def test_a_complaint_with_its_own_text_keeps_exactly_its_first_copy(cfpb):
     overlap_with_text = [c for c in overlap_ids() if f"portal:{c}" in with_text]
     assert len(overlap_with_text) == 5
     entries = {entry["row_id"]: entry for entry in cfpb.quarantine("curate")}
-    duplicates_with_text = {row_id for row_id, entry in entries.items() if entry["reason"] in DUPLICATE_REASONS and row_id in with_text}
+    duplicates_with_text = {
+        row_id for row_id, entry in entries.items() if entry["reason"] in DUPLICATE_REASONS and row_id in with_text
+    }
     assert duplicates_with_text == {f"api:{c}" for c in overlap_with_text}
     kept = set(cfpb.records("curate")["row_id"])
     for complaint in overlap_with_text:
@@ -188,7 +210,10 @@ def assert_quotes_no_text(outcome: Outcome, texts: list[str], labels: set[str], 
     snippets = {text[i : i + size] for text in texts for i in range(len(text) - size + 1)}
     snippets = {s for s in snippets if not any(s in label for label in labels)}
     assert snippets
-    reports = {name: list(_strings(outcome.json(name))) for name in ("check/gx_results.json", "check/findings.json", "check/expectation_suite.json")}
+    reports = {
+        name: list(_strings(outcome.json(name)))
+        for name in ("check/gx_results.json", "check/findings.json", "check/expectation_suite.json")
+    }
     reports["the log"] = outcome.warnings
     for name, strings in reports.items():
         windows = {s[i : i + size] for s in strings for i in range(len(s) - size + 1)}
@@ -233,7 +258,9 @@ def tickets_config(*sources: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def all_null_protected(tmp_path_factory) -> Outcome:
     folder = tmp_path_factory.mktemp("all-null-protected")
-    write_csv(folder / "tickets.csv", TICKET_HEADER, [[i, text, label, ""] for i, (text, label) in enumerate(TICKETS, 1)])
+    write_csv(
+        folder / "tickets.csv", TICKET_HEADER, [[i, text, label, ""] for i, (text, label) in enumerate(TICKETS, 1)]
+    )
     return run_all(folder, tickets_config(csv_source("tickets.csv")))
 
 
@@ -254,22 +281,43 @@ def identical_rows(tmp_path_factory) -> Outcome:
 @pytest.fixture(scope="module")
 def one_class(tmp_path_factory) -> Outcome:
     folder = tmp_path_factory.mktemp("one-class")
-    write_csv(folder / "tickets.csv", TICKET_HEADER, [[i, text, "billing", "fm"[i % 2]] for i, (text, _) in enumerate(TICKETS, 1)])
+    write_csv(
+        folder / "tickets.csv",
+        TICKET_HEADER,
+        [[i, text, "billing", "fm"[i % 2]] for i, (text, _) in enumerate(TICKETS, 1)],
+    )
     return run_all(folder, tickets_config(csv_source("tickets.csv")))
 
 
-NUMBERS = ["12345", "3.14", "-42", "1,000.50", "2024", "0.001", "7", "98.6", "3.14159265358979323846", "271828182845904523536", "100", "55.5"]
+NUMBERS = [
+    "12345",
+    "3.14",
+    "-42",
+    "1,000.50",
+    "2024",
+    "0.001",
+    "7",
+    "98.6",
+    "3.14159265358979323846",
+    "271828182845904523536",
+    "100",
+    "55.5",
+]
 
 
 @pytest.fixture(scope="module")
 def numeric_text(tmp_path_factory) -> Outcome:
     """Numbers in the text column: as strings in a CSV, and as JSON numbers in a JSON Lines export."""
     folder = tmp_path_factory.mktemp("numeric-text")
-    write_csv(folder / "numbers.csv", TICKET_HEADER, [[i, number, "ab"[i % 2], "f"] for i, number in enumerate(NUMBERS, 1)])
+    write_csv(
+        folder / "numbers.csv", TICKET_HEADER, [[i, number, "ab"[i % 2], "f"] for i, number in enumerate(NUMBERS, 1)]
+    )
     with (folder / "numbers.jsonl").open("w", encoding="utf-8") as handle:
         for i, number in enumerate([12345, 3.14, -42, 2024, 0.001, 98.6, 314159265358979323846, 100], 1):
             handle.write(json.dumps({"id": i, "text": number, "label": "ab"[i % 2], "gender": "m"}) + "\n")
-    return run_all(folder, tickets_config(csv_source("numbers.csv", name="csv"), csv_source("numbers.jsonl", name="jsonl")))
+    return run_all(
+        folder, tickets_config(csv_source("numbers.csv", name="csv"), csv_source("numbers.jsonl", name="jsonl"))
+    )
 
 
 BAD_INPUTS = ["all_null_protected", "single_row", "identical_rows", "one_class", "numeric_text"]
@@ -282,14 +330,20 @@ def test_every_row_is_accounted_for_in_every_stage(case, request):
     for stage in STAGES:
         stats = outcome.stats(stage)
         assert stats["total"] == stats["kept"] + stats["quarantined"], stage
-        assert previous_kept is None or stats["total"] == previous_kept, f"{stage} did not receive the rows the stage before kept"
+        assert previous_kept is None or stats["total"] == previous_kept, (
+            f"{stage} did not receive the rows the stage before kept"
+        )
         previous_kept = stats["kept"]
         assert len(outcome.quarantine(stage)) == stats["quarantined"], stage
     assert outcome.manifest["stages"]["curate"]["status"] == "finished"
 
 
 def _result(outcome: Outcome, expectation: str, column: str) -> dict[str, Any]:
-    results = [r for r in outcome.json("check/gx_results.json")["results"] if r["expectation"] == expectation and r["kwargs"].get("column") == column]
+    results = [
+        r
+        for r in outcome.json("check/gx_results.json")["results"]
+        if r["expectation"] == expectation and r["kwargs"].get("column") == column
+    ]
     assert len(results) == 1, f"no single {expectation} on '{column}' in check/gx_results.json"
     return results[0]
 
@@ -340,7 +394,11 @@ def test_identical_rows_keep_one_and_quarantine_the_rest_as_exact_duplicates(ide
 
 def test_one_label_class_skips_the_label_check_with_a_reason(one_class):
     labels = one_class.json("check/findings.json")["labels"]
-    assert labels["skipped"] and "at least two classes" in labels["skipped"] and "1 of the 1 class(es)" in labels["skipped"]
+    assert (
+        labels["skipped"]
+        and "at least two classes" in labels["skipped"]
+        and "1 of the 1 class(es)" in labels["skipped"]
+    )
     assert any(m.startswith("label check skipped: needs at least two classes") for m in one_class.warnings)
     assert labels["class_counts"] == {"billing": len(TICKETS)}
     assert labels["likely_mislabelled"] == 0
@@ -363,13 +421,24 @@ def test_numeric_texts_are_quarantined_for_their_letters(numeric_text):
 
 
 def test_a_failed_critical_expectation_stops_the_run_and_a_warning_does_not(tmp_path):
-    write_csv(tmp_path / "tickets.csv", TICKET_HEADER, [[i, text, label, "f"] for i, (text, label) in enumerate(TICKETS, 1)])
+    write_csv(
+        tmp_path / "tickets.csv", TICKET_HEADER, [[i, text, label, "f"] for i, (text, label) in enumerate(TICKETS, 1)]
+    )
     labels = sorted({label for _, label in TICKETS})
-    contract = {"labels": labels[1:], "extra_expectations": [{"type": "expect_column_values_to_match_regex", "kwargs": {"column": "id", "regex": "^x"}}]}
+    contract = {
+        "labels": labels[1:],
+        "extra_expectations": [
+            {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "id", "regex": "^x"}}
+        ],
+    }
     outcome = run_all(tmp_path, {**tickets_config(csv_source("tickets.csv")), "check": {"contract": contract}})
     assert isinstance(outcome.error, InputError)
     message = str(outcome.error)
-    assert "1 critical expectation(s)" in message and "expect_column_values_to_be_in_set on 'label'" in message and "check.contract" in message
+    assert (
+        "1 critical expectation(s)" in message
+        and "expect_column_values_to_be_in_set on 'label'" in message
+        and "check.contract" in message
+    )
     assert not any(text in message for text, _ in TICKETS)
     results = json.loads(outcome.run_dir.path("check/gx_results.json").read_text(encoding="utf-8"))
     assert results["summary"]["failed"] == {"critical": 1, "warning": 1, "info": 0}

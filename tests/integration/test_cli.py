@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.__main__ import main
-from pipeline.errors import InputError
 from pipeline.artifacts import RunDir
+from pipeline.errors import InputError
 from pipeline.stage import policy_failure, run_named_stage
 from tests.conftest import csv_source
 
@@ -63,8 +63,13 @@ def test_what_an_orchestrator_task_calls_returns_the_stages_manifest_entry(confi
 
 def test_a_policy_failure_names_the_failed_checks_and_the_summary(tmp_path):
     run_dir = RunDir(tmp_path / "run")
-    failed = {"stages": {"report": {"stats": {"verdict": "FAIL", "failed_checks": ["max_epsilon", "max_membership_auc"]}}}}
-    assert policy_failure(failed, run_dir) == f"policy verdict FAIL (max_epsilon, max_membership_auc): see {run_dir.path('report/summary.md')}"
+    failed = {
+        "stages": {"report": {"stats": {"verdict": "FAIL", "failed_checks": ["max_epsilon", "max_membership_auc"]}}}
+    }
+    assert (
+        policy_failure(failed, run_dir)
+        == f"policy verdict FAIL (max_epsilon, max_membership_auc): see {run_dir.path('report/summary.md')}"
+    )
     assert policy_failure({"stages": {"report": {"stats": {"verdict": "PASS"}}}}, run_dir) is None
     assert policy_failure({"stages": {}}, run_dir) is None
 
@@ -84,11 +89,15 @@ def test_describe_lists_stages_and_resolved_config(config_path, capsys):
         (["run", "--config", "{empty_source}"], "is empty"),
     ],
 )
-def test_user_errors_exit_2_with_a_message_and_no_traceback(argv, message, config_path, write_config, tmp_path, capsys):
+def test_user_errors_exit_2_with_a_message_and_no_traceback(
+    argv, message, config_path, write_config, tmp_path, capsys
+):
     (tmp_path / "empty.csv").write_bytes(b"")
     paths = {
         "missing": tmp_path / "nope.yaml",
-        "bad": write_config({"sources": [csv_source("t.csv", columns={"text": ["Text"], "label": "Label"})]}, name="bad.yaml"),
+        "bad": write_config(
+            {"sources": [csv_source("t.csv", columns={"text": ["Text"], "label": "Label"})]}, name="bad.yaml"
+        ),
         "good": config_path,
         "empty_source": write_config({"sources": [csv_source("empty.csv")]}, name="empty.yaml"),
     }
@@ -107,9 +116,28 @@ def test_other_failures_exit_1(config_path, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_module_entry_point_exit_codes_in_a_real_process(config_path, tmp_path):
-    ok = subprocess.run([sys.executable, "-m", "pipeline", "run", "--config", str(config_path), "--run-dir", str(tmp_path / "r"), "--to", "curate"], capture_output=True, text=True)
+    ok = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "run",
+            "--config",
+            str(config_path),
+            "--run-dir",
+            str(tmp_path / "r"),
+            "--to",
+            "curate",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert ok.returncode == 0, ok.stderr
-    bad = subprocess.run([sys.executable, "-m", "pipeline", "run", "--config", str(tmp_path / "nope.yaml")], capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "pipeline", "run", "--config", str(tmp_path / "nope.yaml")],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     usage = subprocess.run([sys.executable, "-m", "pipeline", "frobnicate"], capture_output=True, text=True)
     assert usage.returncode == 2

@@ -19,7 +19,15 @@ from pipeline.stage import StageContext
 from tests.conftest import csv_source
 from tests.orchestration.tiny import tiny_config
 
-ACCOUNTING = ("epsilon_spent", "noise_multiplier", "sampling_rate", "steps", "delta", "training_rows", "accountant_state")
+ACCOUNTING = (
+    "epsilon_spent",
+    "noise_multiplier",
+    "sampling_rate",
+    "steps",
+    "delta",
+    "training_rows",
+    "accountant_state",
+)
 
 
 @pytest.fixture
@@ -53,7 +61,9 @@ def test_every_rank_draws_every_logical_batch_even_an_empty_one(monkeypatch):
 
     monkeypatch.setattr(torch.distributed, "get_world_size", lambda: 2)
     monkeypatch.setattr(torch.distributed, "get_rank", lambda: 1)
-    sampler = ShardedPoissonSampler(total_size=7, sample_rate=0.05, shuffle=False, generator=torch.Generator().manual_seed(0))
+    sampler = ShardedPoissonSampler(
+        total_size=7, sample_rate=0.05, shuffle=False, generator=torch.Generator().manual_seed(0)
+    )
     batches = list(sampler)
     assert len(batches) == len(sampler) == 20  # 1 / sample_rate, as in one process
     assert any(not batch for batch in batches) and any(batches)
@@ -62,7 +72,9 @@ def test_every_rank_draws_every_logical_batch_even_an_empty_one(monkeypatch):
 
 def _pipeline(*command: str, cwd: Path, torchrun: bool = False) -> subprocess.CompletedProcess[str]:
     launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"] if torchrun else []
-    done = subprocess.run([sys.executable, *launcher, "-m", "pipeline", *command], capture_output=True, text=True, timeout=1200, cwd=cwd)
+    done = subprocess.run(
+        [sys.executable, *launcher, "-m", "pipeline", *command], capture_output=True, text=True, timeout=1200, cwd=cwd
+    )
     assert done.returncode == 0, done.stderr[-4000:]
     return done
 
@@ -107,4 +119,6 @@ def test_rank_0_writes_an_adapter_shaped_like_a_single_process_one(trained):
         (single / "train" / "adapter" / "adapter_config.json").read_text()
     )
     lora_b = [t for name, t in two.items() if "lora_B" in name]
-    assert lora_b and all(t.abs().sum() > 0 for t in lora_b)  # B starts at zero: the distributed updates reached rank 0's model
+    assert lora_b and all(
+        t.abs().sum() > 0 for t in lora_b
+    )  # B starts at zero: the distributed updates reached rank 0's model

@@ -22,9 +22,26 @@ from tests.browser import find_chromium, inspect_report
 from tests.integration.runs import DATA_STAGES, SMALL_TRAIN, sample_tickets, write_run
 
 SCHEMA = Path(__file__).resolve().parents[2] / "reports" / "report.schema.json"
-SECTIONS = ["summary", "lineage", "accounting", "pii", "quality", "data-bias", "splits", "training", "evaluation", "limitations"]
-POLICY = {"max_epsilon": 8.0, "require_dp": True, "max_membership_auc": 0.75, "max_accuracy_gap": None, "max_demographic_parity_difference": None,
-          "max_contaminated_test_rows": 0}  # groups of a few dozen test rows: the accuracy gap is noise here
+SECTIONS = [
+    "summary",
+    "lineage",
+    "accounting",
+    "pii",
+    "quality",
+    "data-bias",
+    "splits",
+    "training",
+    "evaluation",
+    "limitations",
+]
+POLICY = {
+    "max_epsilon": 8.0,
+    "require_dp": True,
+    "max_membership_auc": 0.75,
+    "max_accuracy_gap": None,
+    "max_demographic_parity_difference": None,
+    "max_contaminated_test_rows": 0,
+}  # groups of a few dozen test rows: the accuracy gap is noise here
 CANARIES = 20
 
 
@@ -37,13 +54,24 @@ def tickets() -> list[dict[str, str]]:
 def finished(tickets, tmp_path_factory) -> tuple[Path, Path, dict]:
     """ingest..report on 600 tickets, with canaries; returns the config path, the run directory and the manifest."""
     folder = tmp_path_factory.mktemp("evaluate")
-    columns = {"id": "Ticket ID", "text": ["Subject", "Description"], "label": "Category", "protected": ["Gender", "Age Band"],
-               "identifier": ["Customer Name", "Customer Email", "Customer Phone"], "group": "Customer ID"}
-    path = write_run(folder, tickets, columns, {
-        "train": {**SMALL_TRAIN, "canaries": {"count": CANARIES}},
-        "evaluate": {"min_group_rows": 10},
-        "report": {"policy": POLICY},
-    })
+    columns = {
+        "id": "Ticket ID",
+        "text": ["Subject", "Description"],
+        "label": "Category",
+        "protected": ["Gender", "Age Band"],
+        "identifier": ["Customer Name", "Customer Email", "Customer Phone"],
+        "group": "Customer ID",
+    }
+    path = write_run(
+        folder,
+        tickets,
+        columns,
+        {
+            "train": {**SMALL_TRAIN, "canaries": {"count": CANARIES}},
+            "evaluate": {"min_group_rows": 10},
+            "report": {"policy": POLICY},
+        },
+    )
     manifest = run_pipeline(load_config(path), RunDir(folder / "run"), [*DATA_STAGES, "train", "evaluate", "report"])
     return path, folder / "run", manifest
 
@@ -60,10 +88,18 @@ def test_utility_is_what_scikit_learn_computes_from_the_saved_predictions(finish
     scored = predictions[predictions["split"] == "test"]
     assert scored["row_id"].tolist() == test["row_id"].tolist()
     assert scored["label"].tolist() == test["Category"].tolist()
-    assert found["utility"]["accuracy"] == pytest.approx(accuracy_score(scored["label"], scored["predicted"]), abs=1e-5)
+    assert found["utility"]["accuracy"] == pytest.approx(
+        accuracy_score(scored["label"], scored["predicted"]), abs=1e-5
+    )
     assert found["utility"]["accuracy"] > found["utility"]["majority_baseline"]["accuracy"] + 0.25
     assert sum(map(sum, found["utility"]["confusion_matrix"]["counts"])) == len(test)
-    assert set(predictions.columns) == {"row_id", "split", "label", "predicted", "loss"}  # no text leaves the run this way
+    assert set(predictions.columns) == {
+        "row_id",
+        "split",
+        "label",
+        "predicted",
+        "loss",
+    }  # no text leaves the run this way
     assert np.isfinite(predictions["loss"]).all()
 
 
@@ -76,8 +112,11 @@ def test_model_bias_agrees_with_fairlearn_on_the_predictions(finished):
     keep = np.isin(groups, bias["measured_groups"])
     assert len(bias["measured_groups"]) >= 2
     for label, entry in bias["per_class"].items():
-        expected = demographic_parity_difference((predictions["label"] == label).to_numpy()[keep], (predictions["predicted"] == label).to_numpy()[keep],
-                                                 sensitive_features=groups[keep])
+        expected = demographic_parity_difference(
+            (predictions["label"] == label).to_numpy()[keep],
+            (predictions["predicted"] == label).to_numpy()[keep],
+            sensitive_features=groups[keep],
+        )
         assert entry["demographic_parity_difference"] == pytest.approx(expected, abs=1e-5)
     worst = max(entry["demographic_parity_difference"] for entry in bias["per_class"].values())
     assert bias["demographic_parity_difference"]["value"] == pytest.approx(worst)
@@ -110,7 +149,12 @@ def test_report_json_validates_against_the_committed_schema(finished):
     report = json.loads((run_dir / "report" / "report.json").read_text())
     jsonschema.Draft202012Validator(schema).validate(report)
     assert report["summary"]["verdict"] == manifest["stages"]["report"]["stats"]["verdict"] == "PASS"
-    assert {c["name"] for c in report["summary"]["checks"]} >= {"dp_required", "max_epsilon", "max_membership_auc", "empirical_epsilon_within_claim"}
+    assert {c["name"] for c in report["summary"]["checks"]} >= {
+        "dp_required",
+        "max_epsilon",
+        "max_membership_auc",
+        "empirical_epsilon_within_claim",
+    }
     accounted = report["row_accounting"]["stages"][0]
     assert accounted["stage"] == "ingest" and accounted["total"] == 600 == accounted["kept"] + accounted["quarantined"]
 
@@ -126,7 +170,9 @@ def test_schema_rejects_a_report_with_a_wrong_verdict_or_quoted_values(finished)
     assert list(validator.iter_errors(leaky))
 
 
-@pytest.mark.skipif(find_chromium() is None, reason="needs Chromium (Debian: apt-get install chromium; .ci/run installs it)")
+@pytest.mark.skipif(
+    find_chromium() is None, reason="needs Chromium (Debian: apt-get install chromium; .ci/run installs it)"
+)
 def test_the_html_report_renders_offline_in_chromium_with_every_section_and_plot(finished, tmp_path):
     _, run_dir, _ = finished
     html = run_dir / "report" / "report.html"
@@ -134,7 +180,9 @@ def test_the_html_report_renders_offline_in_chromium_with_every_section_and_plot
     assert seen.problems() == []  # no console errors, no network requests, no broken images
     assert seen.section_ids == SECTIONS
     assert len(seen.headings) == len(SECTIONS)
-    assert html.read_text().count('<img src="data:image/png;base64,') == 5  # data bias, training curve, confusion, group accuracy, ROC
+    assert (
+        html.read_text().count('<img src="data:image/png;base64,') == 5
+    )  # data bias, training curve, confusion, group accuracy, ROC
     assert seen.pdf_pages >= 4
 
 
@@ -151,11 +199,17 @@ def test_the_model_card_is_a_valid_hugging_face_card_beside_the_adapter(finished
 
 def test_the_report_holds_no_identifier_value_of_any_row(finished, tickets):
     _, run_dir, _ = finished
-    outputs = [run_dir / "report" / name for name in ("report.html", "report.json", "summary.md")] + [run_dir / "train" / "adapter" / "README.md"]
+    outputs = [run_dir / "report" / name for name in ("report.html", "report.json", "summary.md")] + [
+        run_dir / "train" / "adapter" / "README.md"
+    ]
     text = "\n".join(path.read_text(encoding="utf-8") for path in outputs).lower()
     missing = {token.lower() for token in DEFAULT_MISSING_VALUES}  # "N/A" in a phone column is not a phone number
-    values = {row[column].strip().lower() for row in tickets for column in ("Customer Name", "Customer Email", "Customer Phone", "Customer ID")
-              if row[column].strip().lower() not in missing}
+    values = {
+        row[column].strip().lower()
+        for row in tickets
+        for column in ("Customer Name", "Customer Email", "Customer Phone", "Customer ID")
+        if row[column].strip().lower() not in missing
+    }
     names = {part for row in tickets for part in row["Customer Name"].lower().split() if len(part) > 3}
     assert values and not [value for value in values if value in text]
     words = set(text.replace("<", " ").replace(">", " ").split())
@@ -174,7 +228,9 @@ def test_a_policy_violation_turns_the_verdict_to_fail_and_the_cli_exits_3(finish
     report = json.loads((copy / "report" / "report.json").read_text())
     assert report["summary"]["verdict"] == "FAIL"
     assert [c["name"] for c in report["summary"]["checks"] if c["status"] == "fail"] == ["min_accuracy"]
-    assert (copy / "report" / "summary.md").read_text().startswith("# ") and ": FAIL" in (copy / "report" / "summary.md").read_text().splitlines()[0]
+    assert (copy / "report" / "summary.md").read_text().startswith("# ") and ": FAIL" in (
+        copy / "report" / "summary.md"
+    ).read_text().splitlines()[0]
     # rebuilt from the manifest's own config (no --config): back to PASS, and the same bytes as the run's report
     assert main(["report", "--run-dir", str(copy)]) == EXIT_OK
     for name in ("report.json", "report.html", "summary.md"):
@@ -200,7 +256,10 @@ def test_a_baseline_run_is_shown_side_by_side_and_a_missing_one_is_named(finishe
     jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text())).validate(report)
     this, baseline = report["baseline"]["rows"]
     assert baseline["accuracy"] == this["accuracy"] == metrics(run_dir)["utility"]["accuracy"]
-    assert f"Side by side with the baseline run <code>{run_dir.name}</code>" in (copy / "report" / "report.html").read_text()
+    assert (
+        f"Side by side with the baseline run <code>{run_dir.name}</code>"
+        in (copy / "report" / "report.html").read_text()
+    )
     config["report"]["baseline_run_dir"] = str(tmp_path / "nowhere")
     with_baseline.write_text(yaml.safe_dump(config))
     assert main(["report", "--run-dir", str(copy), "--config", str(with_baseline)]) == 2

@@ -33,13 +33,24 @@ KEEP_EVERY_ROW = {
 CASES = {
     "hr": {
         "file": "ibm_hr_attrition.csv",
-        "columns": {"id": "EmployeeNumber", "text": ["JobRole"], "label": "Attrition", "protected": ["Gender", "MaritalStatus"], "passthrough": ["Department"]},
+        "columns": {
+            "id": "EmployeeNumber",
+            "text": ["JobRole"],
+            "label": "Attrition",
+            "protected": ["Gender", "MaritalStatus"],
+            "passthrough": ["Department"],
+        },
         "label": "Attrition",
         "protected": ["Gender", "MaritalStatus"],
     },
     "cfpb": {
         "file": "cfpb_complaints.csv",
-        "columns": {"id": "Complaint ID", "text": ["Issue", "Consumer complaint narrative"], "label": "Product", "protected": ["Tags"]},
+        "columns": {
+            "id": "Complaint ID",
+            "text": ["Issue", "Consumer complaint narrative"],
+            "label": "Product",
+            "protected": ["Tags"],
+        },
         "label": "Product",
         "protected": ["Tags"],
     },
@@ -50,7 +61,11 @@ CASES = {
 def case(request, tmp_path_factory):
     spec = CASES[request.param]
     folder = tmp_path_factory.mktemp(request.param)
-    config = {"run_name": request.param, "sources": [{"path": str(FIXTURES / spec["file"]), "columns": spec["columns"]}], **KEEP_EVERY_ROW}
+    config = {
+        "run_name": request.param,
+        "sources": [{"path": str(FIXTURES / spec["file"]), "columns": spec["columns"]}],
+        **KEEP_EVERY_ROW,
+    }
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     run_dir = RunDir(folder / "run")
@@ -60,7 +75,13 @@ def case(request, tmp_path_factory):
         raw[column] = raw[column].replace("", "(missing)")
     # the reference: the raw CSV, restricted to the rows the pipeline kept up to the split
     kept = pd.read_parquet(run_dir.path("curate/records.parquet"))[spec["columns"]["id"]]
-    return spec, run_dir.root, manifest, raw[raw[spec["columns"]["id"]].isin(set(kept))].reset_index(drop=True), len(raw)
+    return (
+        spec,
+        run_dir.root,
+        manifest,
+        raw[raw[spec["columns"]["id"]].isin(set(kept))].reset_index(drop=True),
+        len(raw),
+    )
 
 
 def test_every_row_is_accounted_for_and_nearly_all_reach_the_split(case):
@@ -91,7 +112,9 @@ def test_bias_findings_match_pandas_and_scipy(case):
                 column = rates.loc[judged, value]
                 assert found["per_label"][value]["largest_gap"] == pytest.approx(column.max() - column.min(), abs=1e-4)
                 if column.max() > 0:
-                    assert found["per_label"][value]["disparate_impact"] == pytest.approx(column.min() / column.max(), abs=1e-4)
+                    assert found["per_label"][value]["disparate_impact"] == pytest.approx(
+                        column.min() / column.max(), abs=1e-4
+                    )
             table = pd.crosstab(raw[attribute], raw[label]).loc[judged]
             table = table.loc[:, table.sum() > 0]
             statistic, p_value, _, _ = chi2_contingency(table.to_numpy(), correction=False)

@@ -23,14 +23,23 @@ NARRATIVE = "Consumer complaint narrative"
 
 def write_cfpb_config(folder: Path, columns: dict) -> Path:
     path = folder / "config.yaml"
-    path.write_text(yaml.safe_dump({"sources": [{"path": str(FIXTURES / "cfpb_complaints.csv"), "columns": columns}]}), encoding="utf-8")
+    path.write_text(
+        yaml.safe_dump({"sources": [{"path": str(FIXTURES / "cfpb_complaints.csv"), "columns": columns}]}),
+        encoding="utf-8",
+    )
     return path
 
 
 @pytest.fixture(scope="module")
 def cfpb_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cfpb")
-    columns = {"id": "Complaint ID", "text": ["Issue", NARRATIVE], "label": "Product", "protected": ["Tags"], "passthrough": ["State", "ZIP code", "Consumer disputed?"]}
+    columns = {
+        "id": "Complaint ID",
+        "text": ["Issue", NARRATIVE],
+        "label": "Product",
+        "protected": ["Tags"],
+        "passthrough": ["State", "ZIP code", "Consumer disputed?"],
+    }
     run_dir = RunDir(folder / "run")
     manifest = run_pipeline(load_config(write_cfpb_config(folder, columns)), run_dir, ["ingest"])
     records = pq.read_table(run_dir.path("ingest/records.parquet")).to_pylist()
@@ -72,4 +81,6 @@ def test_narrative_only_text_quarantines_rows_without_one(tmp_path):
     config_path = write_cfpb_config(tmp_path, {"id": "Complaint ID", "text": [NARRATIVE], "label": "Product"})
     stats = run_pipeline(load_config(config_path), RunDir(tmp_path / "run"), ["ingest"])["stages"]["ingest"]["stats"]
     assert stats["kept"] == EXPECTED["records_with_nonempty_text"]
-    assert stats["quarantined_by_reason"] == {"missing_text": EXPECTED["records"] - EXPECTED["records_with_nonempty_text"]}
+    assert stats["quarantined_by_reason"] == {
+        "missing_text": EXPECTED["records"] - EXPECTED["records_with_nonempty_text"]
+    }

@@ -23,11 +23,29 @@ def write_big_csv(path: Path) -> None:
         writer = csv.writer(handle)
         writer.writerow(["id", "text", "label", "gender"])
         for i in range(ROWS):
-            writer.writerow([i, f"ticket {i}\nabout {rng.choice(['billing', 'login', 'refund'])}", rng.choice("abc"), rng.choice(["f", "m", "N/A"])])
+            writer.writerow(
+                [
+                    i,
+                    f"ticket {i}\nabout {rng.choice(['billing', 'login', 'refund'])}",
+                    rng.choice("abc"),
+                    rng.choice(["f", "m", "N/A"]),
+                ]
+            )
 
 
 def run_cli(config: Path, run_dir: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "pipeline", "run", "--to", "ingest", "--config", str(config), "--run-dir", str(run_dir)]
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "run",
+        "--to",
+        "ingest",
+        "--config",
+        str(config),
+        "--run-dir",
+        str(run_dir),
+    ]
     return subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
 
 

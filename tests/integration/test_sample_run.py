@@ -24,8 +24,14 @@ PLANTED = json.loads((SAMPLE / "planted.json").read_text(encoding="utf-8"))
 def sample_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     cwd = tmp_path_factory.mktemp("default-run")
     # umask 022, the usual default, under which files come out world-readable unless the pipeline prevents it
-    result = subprocess.run([sys.executable, "-m", "pipeline", "run"], cwd=cwd, capture_output=True, text=True, timeout=1800,
-                            preexec_fn=lambda: os.umask(0o022))
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "run"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        preexec_fn=lambda: os.umask(0o022),
+    )
     assert result.returncode == 0, result.stderr
     return cwd / "runs" / "sample", result
 
@@ -60,7 +66,11 @@ def test_every_data_row_of_the_sample_is_accounted_for(sample_run):
 def test_every_file_and_folder_of_the_run_is_owner_only(sample_run):
     run_dir, _ = sample_run
     paths = [run_dir, *run_dir.rglob("*")]
-    assert len(paths) > 30 and any(p.suffix == ".arrow" for p in paths) and (run_dir / "train" / "adapter" / "adapter_config.json").is_file()
+    assert (
+        len(paths) > 30
+        and any(p.suffix == ".arrow" for p in paths)
+        and (run_dir / "train" / "adapter" / "adapter_config.json").is_file()
+    )
     modes = {str(p.relative_to(run_dir)): oct(stat.S_IMODE(p.stat().st_mode)) for p in paths if not p.is_symlink()}
     loose = {path: mode for path, mode in modes.items() if mode != ("0o700" if (run_dir / path).is_dir() else "0o600")}
     assert loose == {}
@@ -69,29 +79,46 @@ def test_every_file_and_folder_of_the_run_is_owner_only(sample_run):
 
 def test_broken_csv_rows_are_quarantined_at_their_planted_lines(quarantine):
     csv_truth = PLANTED["tickets_csv"]
-    assert sorted(quarantined_rows(quarantine, "helpdesk", "too_many_fields")["source_row"]) == csv_truth["too_many_fields"]
-    assert sorted(quarantined_rows(quarantine, "helpdesk", "too_few_fields")["source_row"]) == csv_truth["too_few_fields"]
+    assert (
+        sorted(quarantined_rows(quarantine, "helpdesk", "too_many_fields")["source_row"])
+        == csv_truth["too_many_fields"]
+    )
+    assert (
+        sorted(quarantined_rows(quarantine, "helpdesk", "too_few_fields")["source_row"]) == csv_truth["too_few_fields"]
+    )
     missing_text = quarantined_rows(quarantine, "helpdesk", "missing_text")
     all_empty = missing_text["source_row"].isin(csv_truth["all_fields_empty"])
     assert sorted(missing_text[all_empty]["source_row"]) == csv_truth["all_fields_empty"]
     assert set(missing_text[~all_empty]["row_id"]) == {f"helpdesk:{i}" for i in csv_truth["missing_text"]}
-    assert set(quarantined_rows(quarantine, "helpdesk", "missing_label")["row_id"]) == {f"helpdesk:{i}" for i in csv_truth["missing_label"]}
+    assert set(quarantined_rows(quarantine, "helpdesk", "missing_label")["row_id"]) == {
+        f"helpdesk:{i}" for i in csv_truth["missing_label"]
+    }
 
 
 def test_broken_jsonl_lines_are_quarantined_at_their_planted_lines(quarantine):
     chat_truth = PLANTED["chat_export_jsonl"]
     assert sorted(quarantined_rows(quarantine, "chat", "unparseable_json")["source_row"]) == chat_truth["invalid_json"]
     assert sorted(quarantined_rows(quarantine, "chat", "not_an_object")["source_row"]) == chat_truth["not_an_object"]
-    assert set(quarantined_rows(quarantine, "chat", "missing_text")["row_id"]) == {f"chat:{i}" for i in chat_truth["missing_text"]}
-    assert set(quarantined_rows(quarantine, "chat", "missing_label")["row_id"]) == {f"chat:{i}" for i in chat_truth["missing_label"]}
+    assert set(quarantined_rows(quarantine, "chat", "missing_text")["row_id"]) == {
+        f"chat:{i}" for i in chat_truth["missing_text"]
+    }
+    assert set(quarantined_rows(quarantine, "chat", "missing_label")["row_id"]) == {
+        f"chat:{i}" for i in chat_truth["missing_label"]
+    }
 
 
 def test_nothing_else_is_quarantined(quarantine):
     csv_truth, chat_truth = PLANTED["tickets_csv"], PLANTED["chat_export_jsonl"]
     planted = (
-        len(csv_truth["too_many_fields"]) + len(csv_truth["too_few_fields"]) + len(csv_truth["all_fields_empty"])
-        + len(csv_truth["missing_text"]) + len(csv_truth["missing_label"])
-        + len(chat_truth["invalid_json"]) + len(chat_truth["not_an_object"]) + len(chat_truth["missing_text"]) + len(chat_truth["missing_label"])
+        len(csv_truth["too_many_fields"])
+        + len(csv_truth["too_few_fields"])
+        + len(csv_truth["all_fields_empty"])
+        + len(csv_truth["missing_text"])
+        + len(csv_truth["missing_label"])
+        + len(chat_truth["invalid_json"])
+        + len(chat_truth["not_an_object"])
+        + len(chat_truth["missing_text"])
+        + len(chat_truth["missing_label"])
     )
     assert len(quarantine) == planted
 
@@ -121,8 +148,20 @@ def test_values_are_normalised(records):
 
 def test_no_personal_data_in_manifest_schema_quarantine_or_log(sample_run):
     run_dir, result = sample_run
-    raw = pd.read_csv(SAMPLE / "tickets.csv", dtype=str, keep_default_na=False, on_bad_lines="skip", encoding="utf-8", encoding_errors="replace")
-    personal = {v for column in ("Customer Name", "Customer Email", "Customer Phone") for v in raw[column] if len(v) > 5 and v not in PLANTED["missing_value_spellings"]}
+    raw = pd.read_csv(
+        SAMPLE / "tickets.csv",
+        dtype=str,
+        keep_default_na=False,
+        on_bad_lines="skip",
+        encoding="utf-8",
+        encoding_errors="replace",
+    )
+    personal = {
+        v
+        for column in ("Customer Name", "Customer Email", "Customer Phone")
+        for v in raw[column]
+        if len(v) > 5 and v not in PLANTED["missing_value_spellings"]
+    }
     assert len(personal) > 1000
     texts = {
         "manifest": HEX_DIGEST.sub("<hash>", (run_dir / "manifest.json").read_text()),
@@ -138,15 +177,25 @@ def test_no_personal_data_in_manifest_schema_quarantine_or_log(sample_run):
 def test_second_run_skips_and_force_reruns(sample_run):
     run_dir, _ = sample_run
     cwd = run_dir.parent.parent
-    again = subprocess.run([sys.executable, "-m", "pipeline", "run"], cwd=cwd, capture_output=True, text=True, timeout=600)
+    again = subprocess.run(
+        [sys.executable, "-m", "pipeline", "run"], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
     assert again.returncode == 0 and "ingest: up to date, skipped" in again.stderr
-    forced = subprocess.run([sys.executable, "-m", "pipeline", "run", "--force", "--to", "ingest"], cwd=cwd, capture_output=True, text=True, timeout=600)
+    forced = subprocess.run(
+        [sys.executable, "-m", "pipeline", "run", "--force", "--to", "ingest"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert forced.returncode == 0 and "ingest: finished" in forced.stderr
 
 
 def test_generator_reproduces_the_shipped_files_byte_for_byte(tmp_path):
     pytest.importorskip("faker", reason="the generator needs the dev extra")
-    subprocess.run([sys.executable, "-m", "pipeline.sample_data.generate", "--out", str(tmp_path)], check=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "pipeline.sample_data.generate", "--out", str(tmp_path)], check=True, timeout=300
+    )
     for name in ("tickets.csv", "chat_export.jsonl", "planted.json"):
         assert (tmp_path / name).read_bytes() == (SAMPLE / name).read_bytes(), name
 
@@ -199,9 +248,11 @@ def test_no_personal_data_survives_redaction(sample_run, records):
         "ledger": (run_dir / "redact" / "pii_ledger.json").read_text(),
         "check findings": json_strings(run_dir / "check" / "findings.json"),
         "GX results": json_strings(run_dir / "check" / "gx_results.json"),
-        "split report and bias": json_strings(run_dir / "split" / "report.json") + json_strings(run_dir / "split" / "bias.json"),
+        "split report and bias": json_strings(run_dir / "split" / "report.json")
+        + json_strings(run_dir / "split" / "bias.json"),
         "train ledger, curve, labels, adapter config": "\n".join(
-            json_strings(run_dir / "train" / name) for name in ("privacy_ledger.json", "training_curve.json", "labels.json", "adapter/adapter_config.json")
+            json_strings(run_dir / "train" / name)
+            for name in ("privacy_ledger.json", "training_curve.json", "labels.json", "adapter/adapter_config.json")
         ),
         "manifest": HEX_DIGEST.sub("<hash>", (run_dir / "manifest.json").read_text()),
         "log": PROGRESS_RATE.sub("<rate>", result.stderr + result.stdout),
@@ -217,11 +268,18 @@ def test_no_personal_data_survives_redaction(sample_run, records):
         found = {column for _, (column, _) in identifiers.iter(text.lower())}
         assert not found, f"{name} contains values of {sorted(found)}"
         assert not EMAIL.findall(text), f"{name} contains an email address"
-        cards = [run for run in DIGIT_RUN.findall(text) if 12 <= len(re.sub(r"\D", "", run)) <= 19 and luhn_valid(re.sub(r"\D", "", run))]
+        cards = [
+            run
+            for run in DIGIT_RUN.findall(text)
+            if 12 <= len(re.sub(r"\D", "", run)) <= 19 and luhn_valid(re.sub(r"\D", "", run))
+        ]
         assert not cards, f"{name} contains {len(cards)} card number(s)"
         phones = [
-            m for region in ("US", "GB", "DE", "FR", "IN") for m in phonenumbers.PhoneNumberMatcher(text, region)
-            if len(phonenumbers.national_significant_number(m.number)) >= 7 and text[m.start - 1] not in "-#"  # ORD-3108912, #1682866: order numbers
+            m
+            for region in ("US", "GB", "DE", "FR", "IN")
+            for m in phonenumbers.PhoneNumberMatcher(text, region)
+            if len(phonenumbers.national_significant_number(m.number)) >= 7
+            and text[m.start - 1] not in "-#"  # ORD-3108912, #1682866: order numbers
         ]
         assert not phones, f"{name} contains {len(phones)} phone number(s)"
 
@@ -230,7 +288,10 @@ def test_redact_keeps_every_row_accounted_for(sample_run):
     run_dir, _ = sample_run
     stages = json.loads((run_dir / "manifest.json").read_text())["stages"]
     assert stages["redact"]["stats"]["total"] == stages["ingest"]["stats"]["kept"]
-    assert stages["redact"]["stats"]["total"] == stages["redact"]["stats"]["kept"] + stages["redact"]["stats"]["quarantined"]
+    assert (
+        stages["redact"]["stats"]["total"]
+        == stages["redact"]["stats"]["kept"] + stages["redact"]["stats"]["quarantined"]
+    )
 
 
 def test_check_finds_the_planted_duplicates_and_curate_keeps_the_first_copy(sample_run):
@@ -243,8 +304,13 @@ def test_check_finds_the_planted_duplicates_and_curate_keeps_the_first_copy(samp
     reexports = [(f"helpdesk:{tid}", f"helpdesk:{tid}#2") for tid, _, _ in csv_truth["exact_reexports"]]
     exact = [(f"helpdesk:{a}", f"helpdesk:{b}") for a, b in csv_truth["exact_text_duplicates"]]
     for first, later in reexports + exact:
-        assert cluster[later] == cluster[first] and quarantine.loc[later, "kept_row_id"] == cluster[first], (first, later)
-        if cluster[first] == first:  # else the first copy is itself a near-duplicate of an earlier ticket, which is kept
+        assert cluster[later] == cluster[first] and quarantine.loc[later, "kept_row_id"] == cluster[first], (
+            first,
+            later,
+        )
+        if (
+            cluster[first] == first
+        ):  # else the first copy is itself a near-duplicate of an earlier ticket, which is kept
             assert quarantine.loc[later, "reason"] == "exact_duplicate" and first not in quarantine.index
 
     near = [(f"helpdesk:{a}", f"helpdesk:{b}") for a, b in csv_truth["near_duplicates"]]
@@ -314,7 +380,8 @@ def test_after_reweighing_the_weighted_label_rate_differs_by_under_a_point_per_g
     overall = train["category"].value_counts(normalize=True)
     for column in ("gender", "age_band"):
         weighted = train.assign(group=train[column].fillna("(missing)")).pivot_table(
-            index="group", columns="category", values="sample_weight", aggfunc="sum", fill_value=0)
+            index="group", columns="category", values="sample_weight", aggfunc="sum", fill_value=0
+        )
         rates = weighted.div(weighted.sum(axis=1), axis=0)
         assert (rates - overall).abs().to_numpy().max() * 100 < 1, column
     bias = json.loads((run_dir / "split" / "bias.json").read_text())
@@ -329,12 +396,21 @@ def test_splits_load_with_datasets_and_are_identical_on_a_rerun(sample_run):
     manifest = json.loads((run_dir / "manifest.json").read_text())
     before = manifest["stages"]["split"]["outputs"]
     assert any(path.startswith("split/dataset/") for path in before)
-    rerun = subprocess.run([sys.executable, "-m", "pipeline", "stage", "split", "--force"], cwd=run_dir.parent.parent, capture_output=True, text=True, timeout=600)
+    rerun = subprocess.run(
+        [sys.executable, "-m", "pipeline", "stage", "split", "--force"],
+        cwd=run_dir.parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert rerun.returncode == 0, rerun.stderr
     after = json.loads((run_dir / "manifest.json").read_text())["stages"]["split"]["outputs"]
     assert after == before
     dataset = load_from_disk(str(run_dir / "split" / "dataset"))
-    assert set(dataset) == set(SPLITS) and dataset["train"].num_rows == manifest["stages"]["split"]["stats"]["rows"]["train"]
+    assert (
+        set(dataset) == set(SPLITS)
+        and dataset["train"].num_rows == manifest["stages"]["split"]["stats"]["rows"]["train"]
+    )
     parquet = load_dataset("parquet", data_files={name: str(run_dir / "split" / f"{name}.parquet") for name in SPLITS})
     assert parquet["test"].num_rows == dataset["test"].num_rows
 
@@ -355,21 +431,33 @@ def test_resampling_balances_group_by_label_counts_on_the_sample(sample_run, tmp
     bias = json.loads((copy / "split" / "bias.json").read_text())
     targets = bias["mitigation"]["resample"]["targets"]
     train = pd.read_parquet(copy / "split" / "train.parquet")
-    cells = (train["gender"].fillna("(missing)") + " & " + train["age_band"].fillna("(missing)") + " x " + train["category"]).value_counts()
+    cells = (
+        train["gender"].fillna("(missing)") + " & " + train["age_band"].fillna("(missing)") + " x " + train["category"]
+    ).value_counts()
     unfillable = set(bias["mitigation"]["resample"]["unfillable_cells"])
     for cell, target in targets.items():
         if cell not in unfillable:
             assert abs(cells.get(cell, 0) - target) <= max(1, 0.05 * target), cell
     stats = manifest["stages"]["split"]["stats"]
-    assert stats["total"] == stats["kept"] + stats["quarantined"] and stats["quarantined_by_reason"] == {"resampled_out": stats["quarantined"]}
-    assert bias["train_after"]["groups"]["gender"]["largest_gap"] < 0.03 < bias["train_before"]["groups"]["gender"]["largest_gap"]
+    assert stats["total"] == stats["kept"] + stats["quarantined"] and stats["quarantined_by_reason"] == {
+        "resampled_out": stats["quarantined"]
+    }
+    assert (
+        bias["train_after"]["groups"]["gender"]["largest_gap"]
+        < 0.03
+        < bias["train_before"]["groups"]["gender"]["largest_gap"]
+    )
 
 
 def test_the_default_run_trains_the_classifier_under_dp(sample_run):
     run_dir, _ = sample_run
     stats = json.loads((run_dir / "manifest.json").read_text())["stages"]["train"]["stats"]
     ledger = json.loads((run_dir / "train" / "privacy_ledger.json").read_text())
-    assert ledger["dp"] and ledger["epsilon_spent"] <= ledger["target_epsilon"] == 8.0 and ledger["delta"] < 1 / ledger["training_rows"]
+    assert (
+        ledger["dp"]
+        and ledger["epsilon_spent"] <= ledger["target_epsilon"] == 8.0
+        and ledger["delta"] < 1 / ledger["training_rows"]
+    )
     validation = pd.read_parquet(run_dir / "split" / "validation.parquet")
     assert stats["validation"]["accuracy"] > validation["category"].value_counts(normalize=True).max() + 0.3
     assert (run_dir / "train" / "adapter" / "adapter_model.safetensors").is_file()
@@ -385,7 +473,13 @@ def report_texts(run_dir: Path) -> dict[str, str]:
         "summary.md": (run_dir / "report" / "summary.md").read_text(encoding="utf-8"),
         "model card": (run_dir / "train" / "adapter" / "README.md").read_text(encoding="utf-8"),
         "evaluate metrics": json_strings(run_dir / "evaluate" / "metrics.json"),
-        "predictions": "\n".join(pd.read_parquet(run_dir / "evaluate" / "predictions.parquet").select_dtypes("object").fillna("").astype(str).agg(" ".join, axis=1)),
+        "predictions": "\n".join(
+            pd.read_parquet(run_dir / "evaluate" / "predictions.parquet")
+            .select_dtypes("object")
+            .fillna("")
+            .astype(str)
+            .agg(" ".join, axis=1)
+        ),
     }
     hashes_and_times = re.compile(r"\b[0-9a-f]{64}\b|\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:\+00:00)?")
     return {name: hashes_and_times.sub(" ", text) for name, text in texts.items()}
@@ -400,7 +494,10 @@ def test_the_default_run_ends_with_a_passing_report(sample_run):
     canaries = report["evaluation"]["canaries"]
     assert canaries["inserted"] == canaries["held_out"] == 50
     assert canaries["empirical_epsilon"]["epsilon_lower_bound"] <= report["training"]["ledger"]["epsilon_spent"] <= 8
-    assert report["evaluation"]["utility"]["accuracy"] > report["evaluation"]["utility"]["majority_baseline"]["accuracy"] + 0.5
+    assert (
+        report["evaluation"]["utility"]["accuracy"]
+        > report["evaluation"]["utility"]["majority_baseline"]["accuracy"] + 0.5
+    )
     accounted = {s["stage"]: s for s in report["row_accounting"]["stages"]}
     assert accounted["ingest"]["total"] == manifest["stages"]["ingest"]["stats"]["total"]
     assert sum(accounted["ingest"]["reasons"].values()) == accounted["ingest"]["quarantined"]
@@ -423,23 +520,38 @@ def test_the_report_and_model_card_hold_no_personal_data(sample_run, records):
     detector = PiiDetector(load_config(None).redact)
     structured = {"EMAIL_ADDRESS", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS", "ACCOUNT_NUMBER", "EMPLOYEE_ID"}
     for name, text in texts.items():
-        assert not {column for _, (column, _) in identifiers.iter(text.lower())}, f"{name} contains an identifier value"
+        assert not {column for _, (column, _) in identifiers.iter(text.lower())}, (
+            f"{name} contains an identifier value"
+        )
         assert not EMAIL.findall(text), f"{name} contains an email address"
         found = detector.analyze([text])[0]
         hits = sorted({r.entity_type for r in found if r.entity_type in structured})
         assert not hits, f"{name}: the analyzer finds {hits}"
         # the analyzer reads runs of table figures ("5120  5120  0") as phone numbers: none may be a customer's number
-        phones = {re.sub(r"\D", "", text[r.start:r.end])[-7:] for r in found if r.entity_type == "PHONE_NUMBER"}
+        phones = {re.sub(r"\D", "", text[r.start : r.end])[-7:] for r in found if r.entity_type == "PHONE_NUMBER"}
         assert not phones & phone_digits, f"{name} holds a customer's phone number"
-        people = {text[r.start:r.end].lower() for r in found if r.entity_type == "PERSON"}
+        people = {text[r.start : r.end].lower() for r in found if r.entity_type == "PERSON"}
         assert not {part for person in people for part in person.split()} & name_parts, f"{name} names a customer"
 
 
-@pytest.mark.skipif(find_chromium() is None, reason="needs Chromium (Debian: apt-get install chromium; .ci/run installs it)")
+@pytest.mark.skipif(
+    find_chromium() is None, reason="needs Chromium (Debian: apt-get install chromium; .ci/run installs it)"
+)
 def test_the_sample_report_renders_offline_in_chromium(sample_run, tmp_path):
     run_dir, _ = sample_run
     seen = inspect_report(run_dir / "report" / "report.html", pdf_path=tmp_path / "report.pdf")
     assert seen.problems() == []  # no console errors, no network requests, no broken images
-    assert seen.section_ids == ["summary", "lineage", "accounting", "pii", "quality", "data-bias", "splits", "training", "evaluation", "limitations"]
+    assert seen.section_ids == [
+        "summary",
+        "lineage",
+        "accounting",
+        "pii",
+        "quality",
+        "data-bias",
+        "splits",
+        "training",
+        "evaluation",
+        "limitations",
+    ]
     assert (run_dir / "report" / "report.html").read_text().count('<img src="data:image/png;base64,') == 5
     assert seen.pdf_pages >= 5

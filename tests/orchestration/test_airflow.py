@@ -18,14 +18,19 @@ from pipeline.config import STAGE_NAMES
 from tests.orchestration.tiny import DAGS, cli_run, same_results, tiny_config
 
 if importlib.util.find_spec("airflow") is None:
-    pytest.skip("needs the [airflow] extra in its own environment (pip install -e '.[airflow]'; .ci/run makes one)", allow_module_level=True)
+    pytest.skip(
+        "needs the [airflow] extra in its own environment (pip install -e '.[airflow]'; .ci/run makes one)",
+        allow_module_level=True,
+    )
 AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="airflow-home-"))
 # Airflow reads its settings once, when first imported
-os.environ.update({
-    "AIRFLOW_HOME": str(AIRFLOW_HOME),
-    "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
-    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-})
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(AIRFLOW_HOME),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    }
+)
 from airflow.dag_processing.dagbag import DagBag  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -39,7 +44,9 @@ def dagbag() -> DagBag:
 @pytest.fixture(scope="module")
 def airflow_db():
     """The metadata database `dag.test()` needs, in a temporary AIRFLOW_HOME."""
-    done = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     yield
     shutil.rmtree(AIRFLOW_HOME, ignore_errors=True)
@@ -63,7 +70,9 @@ def test_the_tasks_are_the_stages_in_order_each_after_the_one_before(dagbag):
 def test_dag_test_runs_the_pipeline_to_the_same_hashes_as_the_cli(dagbag, airflow_db, tmp_path):
     config = tiny_config(tmp_path)
     run_dir = tmp_path / "airflow" / "run"  # the same folder name as the CLI's: it is the run id
-    dag_run = dagbag.dags["curation_pipeline"].test(run_conf={"config": str(config), "run_dir": str(run_dir), "redact_parts": 3})
+    dag_run = dagbag.dags["curation_pipeline"].test(
+        run_conf={"config": str(config), "run_dir": str(run_dir), "redact_parts": 3}
+    )
     assert dag_run.state == "success"
     mapped = [ti for ti in dag_run.get_task_instances() if ti.task_id == "redact_shards"]
     assert sorted(ti.map_index for ti in mapped) == [0, 1, 2] and all(ti.state == "success" for ti in mapped)
@@ -73,7 +82,9 @@ def test_dag_test_runs_the_pipeline_to_the_same_hashes_as_the_cli(dagbag, airflo
 
 
 def test_a_config_error_fails_the_run_without_retries(dagbag, airflow_db, tmp_path):
-    dag_run = dagbag.dags["curation_pipeline"].test(run_conf={"config": str(tmp_path / "missing.yaml"), "run_dir": str(tmp_path / "run")})
+    dag_run = dagbag.dags["curation_pipeline"].test(
+        run_conf={"config": str(tmp_path / "missing.yaml"), "run_dir": str(tmp_path / "run")}
+    )
     assert dag_run.state == "failed"
     ingest = dag_run.get_task_instance("ingest")
     assert ingest.state == "failed" and ingest.try_number == 1

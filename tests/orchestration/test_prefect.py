@@ -12,7 +12,10 @@ from pipeline.config import STAGE_NAMES
 from tests.orchestration.tiny import DAGS, cli_run, same_results, tiny_config
 
 if importlib.util.find_spec("prefect") is None:
-    pytest.skip("needs the [prefect] extra in its own environment (pip install -e '.[prefect]'; .ci/run makes one)", allow_module_level=True)
+    pytest.skip(
+        "needs the [prefect] extra in its own environment (pip install -e '.[prefect]'; .ci/run makes one)",
+        allow_module_level=True,
+    )
 # Prefect reads its settings once, when first imported
 os.environ.update({"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"})
 from prefect.client.orchestration import get_client  # noqa: E402

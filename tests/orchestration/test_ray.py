@@ -15,15 +15,33 @@ import yaml
 from tests.orchestration.tiny import tiny_config
 
 if importlib.util.find_spec("ray") is None:
-    pytest.skip("needs the [ray] extra (pip install -e '.[ray]'; .ci/run makes an environment with it)", allow_module_level=True)
+    pytest.skip(
+        "needs the [ray] extra (pip install -e '.[ray]'; .ci/run makes an environment with it)",
+        allow_module_level=True,
+    )
 
 pytestmark = pytest.mark.slow
 
 
 def redact_with(executor: str, config: Path, run_dir: Path) -> dict:
     done = subprocess.run(
-        [sys.executable, "-m", "pipeline", "run", "--to", "redact", "--executor", executor, "--config", str(config), "--run-dir", str(run_dir)],
-        capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "run",
+            "--to",
+            "redact",
+            "--executor",
+            executor,
+            "--config",
+            str(config),
+            "--run-dir",
+            str(run_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads((run_dir / "manifest.json").read_text())["stages"]["redact"]
@@ -39,4 +57,3 @@ def test_the_ray_executor_gives_the_local_executors_outputs(tmp_path):
     assert on_ray["outputs"] == local["outputs"]
     assert on_ray["stats"]["total"] == 240 and on_ray["stats"] == local["stats"]
     assert not (tmp_path / "ray" / "run" / "redact" / "shards").exists()
-

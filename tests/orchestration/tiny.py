@@ -10,8 +10,14 @@ from pathlib import Path
 from tests.integration.runs import sample_tickets, write_run
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
-COLUMNS = {"id": "Ticket ID", "text": ["Subject", "Description"], "label": "Category", "protected": ["Gender", "Age Band"],
-           "identifier": ["Customer Name", "Customer Email", "Customer Phone"], "group": "Customer ID"}
+COLUMNS = {
+    "id": "Ticket ID",
+    "text": ["Subject", "Description"],
+    "label": "Category",
+    "protected": ["Gender", "Age Band"],
+    "identifier": ["Customer Name", "Customer Email", "Customer Phone"],
+    "group": "Customer ID",
+}
 SETTINGS = {
     "redact": {"workers": 1, "demo_key_if_unset": True, "shard_rows": 50},  # 5 shards, for the mapped tasks
     "train": {"max_length": 32, "epochs": 1, "batch_size": 32, "physical_batch_size": 16, "target_epsilon": 8.0},
@@ -28,8 +34,12 @@ def tiny_config(folder: Path) -> Path:
 
 def cli_run(config: Path, run_dir: Path) -> Path:
     """`python -m pipeline run` on the config; the run directory."""
-    done = subprocess.run([sys.executable, "-m", "pipeline", "run", "--config", str(config), "--run-dir", str(run_dir)],
-                          capture_output=True, text=True, timeout=1200)
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline", "run", "--config", str(config), "--run-dir", str(run_dir)],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return run_dir
 

@@ -29,7 +29,9 @@ def test_rates_gaps_and_disparate_impact_match_pandas(frame):
     assert result["too_small_to_judge"] == ["nonbinary"]
     for group in counts.index:
         assert result["groups"][group]["rows"] == counts[group]
-        assert result["groups"][group]["label_rates"]["billing"] == pytest.approx(rates.loc[group, "billing"], abs=1e-4)
+        assert result["groups"][group]["label_rates"]["billing"] == pytest.approx(
+            rates.loc[group, "billing"], abs=1e-4
+        )
     billing = rates.loc[judged, "billing"]
     assert result["per_label"]["billing"]["largest_gap"] == pytest.approx(billing.max() - billing.min(), abs=1e-4)
     assert result["per_label"]["billing"]["disparate_impact"] == pytest.approx(billing.min() / billing.max(), abs=1e-4)
@@ -49,7 +51,9 @@ def test_chi_square_and_cramers_v_match_scipy(frame):
 def test_weights_weight_every_count():
     labels, groups = ["a", "b", "a", "b"], ["x", "x", "y", "y"]
     result = measure(labels, groups, min_group_rows=1, weights=[3.0, 1.0, 1.0, 1.0])
-    assert result["groups"]["x"]["label_rates"]["a"] == 0.75 and result["groups"]["x"]["share"] == pytest.approx(4 / 6, abs=1e-4)
+    assert result["groups"]["x"]["label_rates"]["a"] == 0.75 and result["groups"]["x"]["share"] == pytest.approx(
+        4 / 6, abs=1e-4
+    )
     assert result["chi_square"]["on"] == "counts"  # whole-number weights
     assert measure(labels, groups, min_group_rows=1, weights=[1.5, 1, 1, 1])["chi_square"]["on"] == "weighted counts"
 

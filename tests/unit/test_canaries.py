@@ -40,7 +40,9 @@ def vocabulary(tokenizer) -> set[str]:
 @pytest.fixture
 def config_for(make_config, tmp_path: Path):
     """A validated config over a tiny CSV, with `count` canaries (and optionally other settings)."""
-    (tmp_path / "tickets.csv").write_text("id,text,label,gender\n1,hello there,billing,f\n2,where is it,shipping,m\n", encoding="utf-8")
+    (tmp_path / "tickets.csv").write_text(
+        "id,text,label,gender\n1,hello there,billing,f\n2,where is it,shipping,m\n", encoding="utf-8"
+    )
     (tmp_path / "chats.csv").write_text("id,question,answer\n1,hi?,hello.\n", encoding="utf-8")
 
     def build(*, seed: int = 0, task: str = "classification", text: list[str] | None = None, repeats: int = 1):
@@ -48,19 +50,30 @@ def config_for(make_config, tmp_path: Path):
             source = csv_source("tickets.csv")
         else:
             source = {"path": "chats.csv", "columns": {"id": "id", "text": text or ["question", "answer"]}}
-        return make_config({
-            "seed": seed,
-            "task": task,
-            "sources": [source],
-            "train": {"canaries": {"count": COUNT, "repeats": repeats}},
-        })
+        return make_config(
+            {
+                "seed": seed,
+                "task": task,
+                "sources": [source],
+                "train": {"canaries": {"count": COUNT, "repeats": repeats}},
+            }
+        )
 
     return build
 
 
 def test_twice_count_canaries_the_first_half_inserted(config_for, tokenizer):
     canaries = make_canaries(config_for(), tokenizer, LABELS)
-    assert list(canaries.columns) == ["canary_id", "index", "inserted", "secret", "text", "prompt", "response", "label"]
+    assert list(canaries.columns) == [
+        "canary_id",
+        "index",
+        "inserted",
+        "secret",
+        "text",
+        "prompt",
+        "response",
+        "label",
+    ]
     assert len(canaries) == 2 * COUNT == 10
     assert canaries["inserted"].tolist() == [True] * 5 + [False] * 5
     assert canaries["index"].tolist() == list(range(10))
@@ -145,7 +158,9 @@ def test_inserted_copies_repeat_the_inserted_canaries(config_for, tokenizer):
     assert copies.index.tolist() == list(range(15))
     inserted = canaries[canaries["inserted"]]
     assert copies["row_id"].is_unique
-    assert sorted(copies["row_id"]) == sorted(f"{c}{suffix}" for c in inserted["canary_id"] for suffix in ("", "-copy1", "-copy2"))
+    assert sorted(copies["row_id"]) == sorted(
+        f"{c}{suffix}" for c in inserted["canary_id"] for suffix in ("", "-copy1", "-copy2")
+    )
     assert set(copies["text"]) == set(inserted["text"])
     assert not set(copies["text"]) & set(canaries.loc[~canaries["inserted"], "text"])
     one = inserted_copies(canaries, config_for(repeats=1), ["row_id", "text", "label"])
@@ -165,5 +180,7 @@ def test_causal_lm_with_one_text_column_puts_the_whole_sentence(config_for, toke
     config = config_for(task="causal_lm", text=["question"])
     canaries = make_canaries(config, tokenizer, [])
     records = as_records(canaries, config, ["row_id", "question", "answer"])
-    assert records["question"].tolist() == [f"{p}\n\n{r}" for p, r in zip(canaries["prompt"], canaries["response"], strict=True)]
+    assert records["question"].tolist() == [
+        f"{p}\n\n{r}" for p, r in zip(canaries["prompt"], canaries["response"], strict=True)
+    ]
     assert records["answer"].isna().all()

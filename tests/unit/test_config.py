@@ -23,11 +23,14 @@ def problems_of(write_config, data) -> list[str]:
 
 
 def test_structural_problems_are_all_reported_with_their_paths(write_config, tiny_csv):
-    problems = problems_of(write_config, {
-        "task": "regression",
-        "sources": [{"path": "tickets.csv", "format": "xlsx", "columns": {"text": "text"}}],
-        "ingest": {"missing_value": ["N/A"]},
-    })
+    problems = problems_of(
+        write_config,
+        {
+            "task": "regression",
+            "sources": [{"path": "tickets.csv", "format": "xlsx", "columns": {"text": "text"}}],
+            "ingest": {"missing_value": ["N/A"]},
+        },
+    )
     text = "\n".join(problems)
     assert len(problems) == 4, text
     assert "task: Input should be 'classification' or 'causal_lm'" in text
@@ -37,7 +40,9 @@ def test_structural_problems_are_all_reported_with_their_paths(write_config, tin
 
 
 def test_missing_columns_are_all_reported_with_what_is_available(write_config, tiny_csv):
-    source = csv_source("tickets.csv", columns={"text": ["Text", "text"], "label": "Label", "protected": ["gender", "age"]})
+    source = csv_source(
+        "tickets.csv", columns={"text": ["Text", "text"], "label": "Label", "protected": ["gender", "age"]}
+    )
     problems = problems_of(write_config, {"sources": [source]})
     assert problems == [
         "sources[0].columns.text[0]: column 'Text' not found in tickets.csv; available: 'id', 'text', 'label', 'gender'",
@@ -49,20 +54,51 @@ def test_missing_columns_are_all_reported_with_what_is_available(write_config, t
 @pytest.mark.parametrize(
     ("sources", "expected"),
     [
-        ([{"path": "missing.csv", "columns": {"text": ["text"], "label": "label"}}], "sources[0].path: no file matches 'missing.csv'"),
-        ([{"path": "exports/*.csv", "columns": {"text": ["text"], "label": "label"}}], "sources[0].path: no file matches 'exports/*.csv'"),
-        ([{"path": "empty.csv", "columns": {"text": ["text"], "label": "label"}}], "sources[0].path: file 'empty.csv' is empty"),
-        ([{"path": "tickets.csv", "columns": {"text": ["text"]}}], "sources[0].columns.label: required for task 'classification'"),
-        ([csv_source("tickets.csv"), csv_source("tickets.csv")], "sources[1].name: 'tickets' is already used by sources[0]"),
-        ([csv_source("tickets.csv", rename={"gender": "row_id"})], "sources[0].columns: 'row_id' is reserved for lineage"),
-        ([csv_source("tickets.csv", columns={"text": ["text"], "label": "text"})], "sources[0].columns: column 'text' is given more than one role"),
-        ([csv_source("tickets.csv", rename={"Gender": "sex"})], "sources[0].rename: column 'Gender' not found in tickets.csv"),
+        (
+            [{"path": "missing.csv", "columns": {"text": ["text"], "label": "label"}}],
+            "sources[0].path: no file matches 'missing.csv'",
+        ),
+        (
+            [{"path": "exports/*.csv", "columns": {"text": ["text"], "label": "label"}}],
+            "sources[0].path: no file matches 'exports/*.csv'",
+        ),
+        (
+            [{"path": "empty.csv", "columns": {"text": ["text"], "label": "label"}}],
+            "sources[0].path: file 'empty.csv' is empty",
+        ),
+        (
+            [{"path": "tickets.csv", "columns": {"text": ["text"]}}],
+            "sources[0].columns.label: required for task 'classification'",
+        ),
+        (
+            [csv_source("tickets.csv"), csv_source("tickets.csv")],
+            "sources[1].name: 'tickets' is already used by sources[0]",
+        ),
+        (
+            [csv_source("tickets.csv", rename={"gender": "row_id"})],
+            "sources[0].columns: 'row_id' is reserved for lineage",
+        ),
+        (
+            [csv_source("tickets.csv", columns={"text": ["text"], "label": "text"})],
+            "sources[0].columns: column 'text' is given more than one role",
+        ),
+        (
+            [csv_source("tickets.csv", rename={"Gender": "sex"})],
+            "sources[0].rename: column 'Gender' not found in tickets.csv",
+        ),
         (
             [csv_source("tickets.csv"), csv_source("tickets.csv", name="other", rename={"label": "category"})],
             "sources[1].columns.label: becomes record column 'category' but sources[0]'s becomes 'label'",
         ),
         (
-            [csv_source("tickets.csv"), csv_source("tickets.csv", name="other", columns={"text": ["text"], "label": "label", "passthrough": ["gender"]})],
+            [
+                csv_source("tickets.csv"),
+                csv_source(
+                    "tickets.csv",
+                    name="other",
+                    columns={"text": ["text"], "label": "label", "passthrough": ["gender"]},
+                ),
+            ],
             "sources[1].columns.passthrough: record column 'gender' is 'protected' in sources[0]",
         ),
     ],
@@ -108,10 +144,18 @@ def test_glob_source_takes_every_matching_file_in_order(make_config, tmp_path):
 def test_sources_with_different_columns_give_the_union_of_record_columns(make_config, tmp_path):
     (tmp_path / "a.csv").write_text("id,subject,body,label\n1,s,b,x\n", encoding="utf-8")
     (tmp_path / "b.jsonl").write_text('{"id": 2, "transcript": "t", "topic": "x"}\n', encoding="utf-8")
-    config = make_config({"sources": [
-        {"path": "a.csv", "columns": {"id": "id", "text": ["subject", "body"], "label": "label"}},
-        {"path": "b.jsonl", "columns": {"id": "id", "text": ["transcript"], "label": "topic"}, "rename": {"transcript": "body", "topic": "label"}},
-    ]})
+    config = make_config(
+        {
+            "sources": [
+                {"path": "a.csv", "columns": {"id": "id", "text": ["subject", "body"], "label": "label"}},
+                {
+                    "path": "b.jsonl",
+                    "columns": {"id": "id", "text": ["transcript"], "label": "topic"},
+                    "rename": {"transcript": "body", "topic": "label"},
+                },
+            ]
+        }
+    )
     assert config.record_roles()["text"] == ["subject", "body"]
     assert config.record_roles()["label"] == ["label"]
 
@@ -124,16 +168,16 @@ def test_bundled_default_config_is_valid():
 
 BILLION_LAUGHS = "\n".join(
     [
-        'run_name: bomb',
-        'sources: [{path: tickets.csv, columns: {text: [text]}}]',
-        'check:',
-        '  contract:',
-        '    extra_expectations:',
-        '      - type: expect_column_values_to_not_be_null',
-        '        kwargs:',
+        "run_name: bomb",
+        "sources: [{path: tickets.csv, columns: {text: [text]}}]",
+        "check:",
+        "  contract:",
+        "    extra_expectations:",
+        "      - type: expect_column_values_to_not_be_null",
+        "        kwargs:",
         '          a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]',
     ]
-    + [f'          {b}: &{b} [{", ".join([f"*{a}"] * 9)}]' for a, b in zip("abcdefgh", "bcdefghi", strict=True)]
+    + [f"          {b}: &{b} [{', '.join([f'*{a}'] * 9)}]" for a, b in zip("abcdefgh", "bcdefghi", strict=True)]
 )
 
 
@@ -176,12 +220,18 @@ def test_oversized_or_deeply_nested_yaml_is_a_config_error(tmp_path, content, ex
         load_config(path)
 
 
-def test_sources_outside_the_allowed_roots_are_refused_when_the_deployment_sets_them(write_config, tiny_csv, tmp_path, monkeypatch):
+def test_sources_outside_the_allowed_roots_are_refused_when_the_deployment_sets_them(
+    write_config, tiny_csv, tmp_path, monkeypatch
+):
     elsewhere = tmp_path.parent / f"{tmp_path.name}-elsewhere"
     elsewhere.mkdir()
     (elsewhere / "secret.csv").write_text(TINY_CSV, encoding="utf-8")
     (tmp_path / "link.csv").symlink_to(elsewhere / "secret.csv")
-    sources = [csv_source("tickets.csv"), csv_source(f"../{elsewhere.name}/secret.csv", name="up"), csv_source("link.csv", name="link")]
+    sources = [
+        csv_source("tickets.csv"),
+        csv_source(f"../{elsewhere.name}/secret.csv", name="up"),
+        csv_source("link.csv", name="link"),
+    ]
     path = write_config({"sources": sources})
     assert len(load_config(path).sources) == 3  # unset: a CLI user may read anything they can
     monkeypatch.setenv("PIPELINE_ALLOWED_ROOTS", str(tmp_path))

@@ -21,14 +21,16 @@ def config(tmp_path, make_config):
 
 
 def records(**overrides) -> pd.DataFrame:
-    frame = pd.DataFrame({
-        "row_id": ["t:1", "t:2", "t:3", "t:4"],
-        "source": ["tickets"] * 4,
-        "id": ["1", "2", "3", "3"],
-        "text": ["my card was charged twice", "parcel is late", "cannot log in", "cannot log in"],
-        "label": ["billing", "shipping", "login", "login"],
-        "gender": ["f", "m", None, "f"],
-    })
+    frame = pd.DataFrame(
+        {
+            "row_id": ["t:1", "t:2", "t:3", "t:4"],
+            "source": ["tickets"] * 4,
+            "id": ["1", "2", "3", "3"],
+            "text": ["my card was charged twice", "parcel is late", "cannot log in", "cannot log in"],
+            "label": ["billing", "shipping", "login", "login"],
+            "gender": ["f", "m", None, "f"],
+        }
+    )
     return frame.assign(**overrides)
 
 
@@ -51,8 +53,14 @@ def test_suite_follows_the_column_roles(config):
 
 
 def test_contract_settings_and_extra_expectations_reach_the_suite(config):
-    extra = {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "id", "regex": r"^\d+$"}, "severity": "critical"}
-    suite = build_suite(config(labels=["billing", "shipping"], min_rows=2, max_rows=10, max_null_share=0.1, extra_expectations=[extra]))
+    extra = {
+        "type": "expect_column_values_to_match_regex",
+        "kwargs": {"column": "id", "regex": r"^\d+$"},
+        "severity": "critical",
+    }
+    suite = build_suite(
+        config(labels=["billing", "shipping"], min_rows=2, max_rows=10, max_null_share=0.1, extra_expectations=[extra])
+    )
     grouped = by_type(suite)
     assert grouped["expect_column_values_to_be_in_set"][0]["kwargs"]["value_set"] == ["billing", "shipping"]
     assert grouped["expect_table_row_count_to_be_between"][0]["kwargs"] == {"min_value": 2, "max_value": 10}
@@ -60,12 +68,21 @@ def test_contract_settings_and_extra_expectations_reach_the_suite(config):
 
 
 def test_results_report_counts_and_severity_but_no_values(config):
-    extra = {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "text", "regex": "^zzz"}, "severity": "info"}
-    results = validate(records(), build_suite(config(labels=["billing", "shipping"], max_null_share=0.1, extra_expectations=[extra])))
+    extra = {
+        "type": "expect_column_values_to_match_regex",
+        "kwargs": {"column": "text", "regex": "^zzz"},
+        "severity": "info",
+    }
+    results = validate(
+        records(), build_suite(config(labels=["billing", "shipping"], max_null_share=0.1, extra_expectations=[extra]))
+    )
     critical = failures(results, "critical")
     assert [r["expectation"] for r in critical] == ["expect_column_values_to_be_in_set"]
     assert critical[0]["unexpected_count"] == 2 and critical[0]["unexpected_percent"] == 50.0
-    assert {r["expectation"] for r in failures(results, "warning")} == {"expect_column_values_to_be_unique", "expect_column_values_to_not_be_null"}
+    assert {r["expectation"] for r in failures(results, "warning")} == {
+        "expect_column_values_to_be_unique",
+        "expect_column_values_to_not_be_null",
+    }
     assert [r["expectation"] for r in failures(results, "info")] == ["expect_column_values_to_match_regex"]
     dumped = json.dumps(results)
     for value in ("login", "cannot log in", "my card was charged", "parcel"):
@@ -81,18 +98,32 @@ def test_row_count_observed_value_is_kept(config):
 
 def test_a_missing_column_fails_its_critical_expectation(config):
     results = validate(records().drop(columns=["gender"]), build_suite(config()))
-    assert any(r["kwargs"].get("column") == "gender" and r["expectation"] == "expect_column_to_exist" for r in failures(results, "critical"))
+    assert any(
+        r["kwargs"].get("column") == "gender" and r["expectation"] == "expect_column_to_exist"
+        for r in failures(results, "critical")
+    )
 
 
 def test_an_unknown_expectation_is_a_clear_error(config):
-    suite = build_suite(config(extra_expectations=[{"type": "expect_column_values_to_be_purple", "kwargs": {"column": "text"}}]))
-    with pytest.raises(InputError, match=r"(?s)GX suite is not valid.*expect_column_values_to_be_purple.*extra_expectations"):
+    suite = build_suite(
+        config(extra_expectations=[{"type": "expect_column_values_to_be_purple", "kwargs": {"column": "text"}}])
+    )
+    with pytest.raises(
+        InputError, match=r"(?s)GX suite is not valid.*expect_column_values_to_be_purple.*extra_expectations"
+    ):
         validate(records(), suite)
 
 
 def test_a_versioned_suite_file_replaces_the_built_one(config, tmp_path):
     path = tmp_path / "contract.json"
-    path.write_text(json.dumps({"name": "mine", "expectations": [{"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1}}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "name": "mine",
+                "expectations": [{"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1}}],
+            }
+        )
+    )
     assert suite_for(config(suite_path=str(path)))["name"] == "mine"
     path.write_text("{not json")
     with pytest.raises(InputError, match="cannot read a GX suite"):

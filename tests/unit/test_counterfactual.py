@@ -32,6 +32,8 @@ def test_swaps(swapper, text, expected):
     assert swapper.swap(text) == expected
 
 
-@pytest.mark.parametrize("text", ["No gendered words here.", "<PERSON> called about <ACCOUNT_NUMBER>.", "Hershey's chocolate", ""])
+@pytest.mark.parametrize(
+    "text", ["No gendered words here.", "<PERSON> called about <ACCOUNT_NUMBER>.", "Hershey's chocolate", ""]
+)
 def test_texts_without_gendered_words_are_left_alone(swapper, text):
     assert swapper.swap(text) is None

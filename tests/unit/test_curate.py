@@ -6,14 +6,28 @@ from pipeline.config import CurateConfig
 from pipeline.stages.curate import duplicate_reason, own_reasons
 
 GOOD = {
-    "row_id": "s:2", "cluster_id": "s:2", "text_key": "k2", "label": "billing",
-    "qc_chars": 400, "qc_alpha_share": 0.9, "qc_repeated_line_share": 0.0, "qc_repeated_ngram_share": 0.01,
-    "qc_tag_share": 0.1, "qc_language": "en", "qc_language_score": 0.99, "qc_label_quality": 0.9, "qc_label_issue": False,
+    "row_id": "s:2",
+    "cluster_id": "s:2",
+    "text_key": "k2",
+    "label": "billing",
+    "qc_chars": 400,
+    "qc_alpha_share": 0.9,
+    "qc_repeated_line_share": 0.0,
+    "qc_repeated_ngram_share": 0.01,
+    "qc_tag_share": 0.1,
+    "qc_language": "en",
+    "qc_language_score": 0.99,
+    "qc_label_quality": 0.9,
+    "qc_label_issue": False,
 }
 KEYS = {"s:1": "k1", "s:2": "k2"}
 
 
-def reasons(settings: CurateConfig = CurateConfig(), rare: frozenset = frozenset(), **changes) -> list[str]:
+def reasons(
+    settings: CurateConfig = CurateConfig(),  # noqa: B008 (frozen, never mutated)
+    rare: frozenset = frozenset(),
+    **changes,
+) -> list[str]:
     """The row's own reasons, then (when it has none) the duplicate reason against its cluster's kept row s:1."""
     row = {**GOOD, **changes}
     found = [reason for reason, _ in own_reasons(row, settings, set(rare), "label")]
@@ -68,9 +82,20 @@ def test_rare_classes_are_dropped_only_when_configured():
 
 
 def test_details_name_the_setting_and_the_kept_row():
-    assert "curate.min_chars 20" in dict(own_reasons({**GOOD, "qc_chars": 5}, CurateConfig(), set(), "label"))["too_short"]
+    assert (
+        "curate.min_chars 20"
+        in dict(own_reasons({**GOOD, "qc_chars": 5}, CurateConfig(), set(), "label"))["too_short"]
+    )
     near = {**GOOD, "cluster_id": "s:1"}
     assert duplicate_reason(near, "s:1", KEYS, CurateConfig()) == ("near_duplicate", "near-duplicate of s:1")
     promoted = duplicate_reason(near, "s:3", {**KEYS, "s:3": "k3"}, CurateConfig())
-    assert promoted == ("near_duplicate", "near-duplicate of s:1, which was quarantined; s:3 is the copy kept for that cluster")
-    assert duplicate_reason({**GOOD, "cluster_id": "s:1", "text_key": "k3"}, "s:3", {**KEYS, "s:3": "k3"}, CurateConfig())[0] == "exact_duplicate"
+    assert promoted == (
+        "near_duplicate",
+        "near-duplicate of s:1, which was quarantined; s:3 is the copy kept for that cluster",
+    )
+    assert (
+        duplicate_reason(
+            {**GOOD, "cluster_id": "s:1", "text_key": "k3"}, "s:3", {**KEYS, "s:3": "k3"}, CurateConfig()
+        )[0]
+        == "exact_duplicate"
+    )

@@ -2,7 +2,14 @@
 
 import pytest
 
-from pipeline.quality.dedup import DedupSettings, find_clusters, near_duplicate_similarity, normalise, shingles, signatures
+from pipeline.quality.dedup import (
+    DedupSettings,
+    find_clusters,
+    near_duplicate_similarity,
+    normalise,
+    shingles,
+    signatures,
+)
 
 TICKET = (
     "Hello, I was charged twice for my order last week and the second payment has not been refunded yet. "
@@ -49,7 +56,9 @@ def test_short_text_is_one_shingle():
         TICKET.replace("twice", "two times"),  # synonym
         TICKET.replace("statement", "statment"),  # typo
         TICKET.replace(" Could you please", " I am really upset. Could you please"),  # added sentence
-        TICKET.replace("I checked my bank statement this morning and both payments are there. ", ""),  # dropped sentence
+        TICKET.replace(
+            "I checked my bank statement this morning and both payments are there. ", ""
+        ),  # dropped sentence
         TICKET.replace(" ", "  ", 3) + " \n",  # spacing
     ],
 )

@@ -9,7 +9,9 @@ from pipeline.pii.engine import CHUNK_CHARS, PiiDetector, _slim_pipeline
 
 @pytest.fixture(scope="module")
 def detector() -> PiiDetector:
-    return PiiDetector(RedactConfig(custom_identifiers=[CustomIdentifier(entity="EMPLOYEE_ID", pattern=r"\bEMP-\d{6}\b")]))
+    return PiiDetector(
+        RedactConfig(custom_identifiers=[CustomIdentifier(entity="EMPLOYEE_ID", pattern=r"\bEMP-\d{6}\b")])
+    )
 
 
 @pytest.mark.parametrize(
@@ -26,7 +28,11 @@ def detector() -> PiiDetector:
     ],
 )
 def test_detector_finds_what_presidio_defaults_miss_or_mislabel(detector, text, expected):
-    found = [(r.entity_type, text[r.start:r.end]) for r in detector.analyze([text])[0] if r.entity_type not in ("URL", "DATE_TIME")]
+    found = [
+        (r.entity_type, text[r.start : r.end])
+        for r in detector.analyze([text])[0]
+        if r.entity_type not in ("URL", "DATE_TIME")
+    ]
     assert found == expected
 
 
@@ -34,7 +40,7 @@ def test_results_of_a_text_longer_than_a_chunk_point_into_that_text(detector):
     filler = "nothing to see here " * (CHUNK_CHARS // 20)
     text = filler + "reach me at jane.roe@example.com " + filler
     emails = [r for r in detector.analyze([text])[0] if r.entity_type == "EMAIL_ADDRESS"]
-    assert [text[r.start:r.end] for r in emails] == ["jane.roe@example.com"]
+    assert [text[r.start : r.end] for r in emails] == ["jane.roe@example.com"]
 
 
 def test_spacy_runs_only_ner_and_finds_the_entities_of_the_whole_model(detector):
@@ -45,8 +51,10 @@ def test_spacy_runs_only_ner_and_finds_the_entities_of_the_whole_model(detector)
         "Dear Mr. Gomez, our accountant Emma Carter from Leicester needs access since March 3, 2024.",
         "Verified caller Maurice Gimenez moved to Aberdeen; ask Megan Diaz at Initech on Monday.",
     ]
+
     def entities(docs):
         return [[(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in docs]
+
     assert entities(nlp.pipe(texts)) == entities(whole.pipe(texts))
     assert entities(nlp.pipe(texts))[0]  # the texts do hold entities
 
@@ -55,7 +63,12 @@ def test_a_component_the_ner_listens_to_stays_on():
     nlp = spacy.blank("en")
     nlp.add_pipe("tok2vec")
     listener = {"@architectures": "spacy.Tok2VecListener.v1", "width": 96}
-    nlp.add_pipe("ner", config={"model": {"@architectures": "spacy.TransitionBasedParser.v2", "state_type": "ner", "tok2vec": listener}})
+    nlp.add_pipe(
+        "ner",
+        config={
+            "model": {"@architectures": "spacy.TransitionBasedParser.v2", "state_type": "ner", "tok2vec": listener}
+        },
+    )
     nlp.add_pipe("sentencizer")
     _slim_pipeline(nlp)
     assert nlp.pipe_names == ["tok2vec", "ner", "pipeline_lowercase_lemmas"]

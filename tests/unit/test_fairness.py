@@ -38,7 +38,9 @@ def test_per_group_rows_accuracy_and_macro_f1(example):
     assert result["groups"]["x"]["accuracy"] == 0.0
     for group in ("f", "m", "x"):
         mask = groups == group
-        assert result["groups"][group]["accuracy"] == pytest.approx(accuracy_score(truth[mask], predicted[mask]), abs=1e-5)
+        assert result["groups"][group]["accuracy"] == pytest.approx(
+            accuracy_score(truth[mask], predicted[mask]), abs=1e-5
+        )
         expected_f1 = f1_score(truth[mask], predicted[mask], average="macro", zero_division=0)
         assert result["groups"][group]["macro_f1"] == pytest.approx(expected_f1, abs=1e-5)
     # f by hand: F1(a) = 2*18/(2*18+2+5), F1(b) = 2*10/(2*10+2), F1(c) = 2*5/(2*5+5)
@@ -59,7 +61,9 @@ def test_selection_rates_per_class_include_every_group(example):
         assert per_class[label]["selection_rate"] == pytest.approx(expected[label], abs=1e-5)
         for group in ("f", "m", "x"):
             mask = groups == group
-            assert per_class[label]["selection_rate"][group] == pytest.approx(np.mean(predicted[mask] == label), abs=1e-5)
+            assert per_class[label]["selection_rate"][group] == pytest.approx(
+                np.mean(predicted[mask] == label), abs=1e-5
+            )
 
 
 def test_demographic_parity_uses_only_the_measured_groups(example):
@@ -68,7 +72,9 @@ def test_demographic_parity_uses_only_the_measured_groups(example):
     assert "x" in result["groups"] and "x" not in result["measured_groups"]
     for label in LABELS:
         rates = [np.mean(predicted[groups == g] == label) for g in ("f", "m")]
-        assert result["per_class"][label]["demographic_parity_difference"] == pytest.approx(max(rates) - min(rates), abs=1e-5)
+        assert result["per_class"][label]["demographic_parity_difference"] == pytest.approx(
+            max(rates) - min(rates), abs=1e-5
+        )
     assert result["per_class"]["a"]["demographic_parity_difference"] == pytest.approx(13 / 40, abs=1e-5)
     assert result["per_class"]["b"]["demographic_parity_difference"] == pytest.approx(2 / 40, abs=1e-5)  # 0.25 with x
     assert result["per_class"]["c"]["demographic_parity_difference"] == pytest.approx(11 / 40, abs=1e-5)
@@ -97,7 +103,9 @@ def test_equalized_odds_is_the_larger_of_the_tpr_and_fpr_gaps(example):
         "c": (abs(5 / 10 - 10 / 10), abs(0 / 30 - 6 / 30)),
     }
     for label in LABELS:
-        (tpr_f, fpr_f), (tpr_m, fpr_m) = (_rates(truth[groups == g], predicted[groups == g], label) for g in ("f", "m"))
+        (tpr_f, fpr_f), (tpr_m, fpr_m) = (
+            _rates(truth[groups == g], predicted[groups == g], label) for g in ("f", "m")
+        )
         assert by_hand[label] == pytest.approx((abs(tpr_f - tpr_m), abs(fpr_f - fpr_m)))
         assert result["per_class"][label]["equalized_odds_difference"] == pytest.approx(max(by_hand[label]), abs=1e-5)
     # the worst class differs from demographic parity's
@@ -115,10 +123,12 @@ def test_fewer_than_two_measured_groups_give_no_differences(example):
 
 
 def test_model_bias_puts_missing_attribute_values_in_their_own_group():
-    frame = pd.DataFrame({
-        "gender": ["f", "f", None, "m", np.nan, "m"],
-        "age": ["18-34", "18-34", "35+", "35+", "35+", None],
-    })
+    frame = pd.DataFrame(
+        {
+            "gender": ["f", "f", None, "m", np.nan, "m"],
+            "age": ["18-34", "18-34", "35+", "35+", "35+", None],
+        }
+    )
     truth = np.array(["a", "b", "a", "b", "a", "b"])
     predicted = np.array(["a", "a", "a", "b", "b", "b"])
     result = model_bias(frame, truth, predicted, ["gender", "age"], ["a", "b"], min_group_rows=2)
@@ -144,7 +154,11 @@ def test_counterfactual_flips_counts_changed_predictions():
 
 
 def test_counterfactual_flips_with_nothing_swapped():
-    assert counterfactual_flips(np.array([]), np.array([])) == {"swapped_rows": 0, "changed_predictions": 0, "flip_rate": None}
+    assert counterfactual_flips(np.array([]), np.array([])) == {
+        "swapped_rows": 0,
+        "changed_predictions": 0,
+        "flip_rate": None,
+    }
 
 
 def test_a_class_missing_from_a_group_does_not_make_a_perfect_classifier_look_unfair():
@@ -155,4 +169,9 @@ def test_a_class_missing_from_a_group_does_not_make_a_perfect_classifier_look_un
     assert all(entry["equalized_odds_difference"] is None for entry in result["per_class"].values())
     assert result["equalized_odds_difference"] is None
     mixed = np.array(["a", "b"] * 40)  # both classes in both groups, still perfect: gap 0
-    assert attribute_bias(groups, mixed, mixed.copy(), ["a", "b"], min_group_rows=30)["equalized_odds_difference"]["value"] == 0.0
+    assert (
+        attribute_bias(groups, mixed, mixed.copy(), ["a", "b"], min_group_rows=30)["equalized_odds_difference"][
+            "value"
+        ]
+        == 0.0
+    )

@@ -5,8 +5,12 @@ from __future__ import annotations
 import pytest
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
-from pipeline.pii.identifiers import AnyCaseIbanRecognizer, ContextNumberRecognizer, IdNumberRecognizer, drop_generic_ids
-
+from pipeline.pii.identifiers import (
+    AnyCaseIbanRecognizer,
+    ContextNumberRecognizer,
+    IdNumberRecognizer,
+    drop_generic_ids,
+)
 
 
 def found(recognizer: EntityRecognizer, text: str, threshold: float = 0.5) -> list[str]:

@@ -22,9 +22,21 @@ def ingest(make_config, tmp_path: Path, config: dict) -> tuple[pd.DataFrame, lis
 @pytest.mark.parametrize(
     ("cell", "expected"),
     [
-        ("N/A", None), ("n/a", None), ("Not Provided", None), ("not provided", None), ("null", None),
-        ("NULL", None), ("None", None), ("-", None), ("", None), ("   ", None), ("  N/A  ", None),
-        ("NA values", "NA values"), ("none of these", "none of these"), ("  padded  ", "padded"), ("0", "0"),
+        ("N/A", None),
+        ("n/a", None),
+        ("Not Provided", None),
+        ("not provided", None),
+        ("null", None),
+        ("NULL", None),
+        ("None", None),
+        ("-", None),
+        ("", None),
+        ("   ", None),
+        ("  N/A  ", None),
+        ("NA values", "NA values"),
+        ("none of these", "none of these"),
+        ("  padded  ", "padded"),
+        ("0", "0"),
     ],
 )
 def test_missing_value_tokens_become_null_and_only_whole_cells_match(make_config, tmp_path, cell, expected):
@@ -36,7 +48,10 @@ def test_missing_value_tokens_become_null_and_only_whole_cells_match(make_config
 
 def test_missing_value_tokens_are_configurable(make_config, tmp_path):
     (tmp_path / "t.csv").write_text("id,text,label,gender\n1,txt,a,unknown\n2,txt,a,N/A\n", encoding="utf-8")
-    config = {"sources": [csv_source("t.csv")], "ingest": {"missing_values": ["unknown"], "missing_values_ignore_case": False}}
+    config = {
+        "sources": [csv_source("t.csv")],
+        "ingest": {"missing_values": ["unknown"], "missing_values_ignore_case": False},
+    }
     records, _, _ = ingest(make_config, tmp_path, config)
     assert records["gender"].tolist()[1] == "N/A" and pd.isna(records["gender"].tolist()[0])
 
@@ -44,14 +59,14 @@ def test_missing_value_tokens_are_configurable(make_config, tmp_path):
 def test_every_row_is_accounted_for_and_broken_rows_are_quarantined_with_reasons(make_config, tmp_path):
     content = (
         "id,text,label,gender\r\n"
-        "1,\"multi\r\nline, \"\"quoted\"\"\",a,f\r\n"   # kept
-        "2,N/A,a,f\r\n"                                # missing text
-        "3,has text,Not Provided,m\r\n"                # missing label
-        "4,unquoted, comma,a,f\r\n"                    # too many fields
-        "5,truncated\r\n"                              # too few fields
-        "\r\n"                                         # blank line: not a row
-        ",,,\r\n"                                      # every field empty
-        "6,fine,b,\r\n"                                # kept
+        '1,"multi\r\nline, ""quoted""",a,f\r\n'  # kept
+        "2,N/A,a,f\r\n"  # missing text
+        "3,has text,Not Provided,m\r\n"  # missing label
+        "4,unquoted, comma,a,f\r\n"  # too many fields
+        "5,truncated\r\n"  # too few fields
+        "\r\n"  # blank line: not a row
+        ",,,\r\n"  # every field empty
+        "6,fine,b,\r\n"  # kept
     )
     (tmp_path / "t.csv").write_text(content, encoding="utf-8")
     records, quarantine, stats = ingest(make_config, tmp_path, {"sources": [csv_source("t.csv")]})
@@ -65,12 +80,19 @@ def test_every_row_is_accounted_for_and_broken_rows_are_quarantined_with_reasons
         ("t:t.csv:7", "too_few_fields", 7),
         (quarantine[4]["row_id"], "missing_text", 9),
     ]
-    assert stats["quarantined_by_reason"] == {"missing_label": 1, "missing_text": 2, "too_few_fields": 1, "too_many_fields": 1}
+    assert stats["quarantined_by_reason"] == {
+        "missing_label": 1,
+        "missing_text": 2,
+        "too_few_fields": 1,
+        "too_many_fields": 1,
+    }
 
 
 def test_quarantine_details_never_quote_row_values(make_config, tmp_path):
     secret = "Jane Roe jane.roe@example.com"
-    (tmp_path / "t.csv").write_text(f"id,text,label,gender\n1,{secret},N/A,f\n2,{secret},x,y,z\n3,{secret}\n", encoding="utf-8")
+    (tmp_path / "t.csv").write_text(
+        f"id,text,label,gender\n1,{secret},N/A,f\n2,{secret},x,y,z\n3,{secret}\n", encoding="utf-8"
+    )
     _, quarantine, _ = ingest(make_config, tmp_path, {"sources": [csv_source("t.csv")]})
     assert len(quarantine) == 3
     dumped = json.dumps(quarantine)
@@ -78,7 +100,9 @@ def test_quarantine_details_never_quote_row_values(make_config, tmp_path):
 
 
 def test_row_ids_come_from_the_id_column_else_a_content_hash_and_repeats_are_numbered(make_config, tmp_path):
-    (tmp_path / "t.csv").write_text("id,text,label,gender\n7,a,x,f\n7,b,x,f\n,same,x,f\n,same,x,f\n,other,x,f\n", encoding="utf-8")
+    (tmp_path / "t.csv").write_text(
+        "id,text,label,gender\n7,a,x,f\n7,b,x,f\n,same,x,f\n,same,x,f\n,other,x,f\n", encoding="utf-8"
+    )
     records, _, stats = ingest(make_config, tmp_path, {"sources": [csv_source("t.csv")]})
     ids = records["row_id"].tolist()
     assert ids[:2] == ["t:7", "t:7#2"]
@@ -89,21 +113,58 @@ def test_row_ids_come_from_the_id_column_else_a_content_hash_and_repeats_are_num
 
 def test_rows_are_tagged_with_their_source_and_sources_share_record_columns(make_config, tmp_path):
     (tmp_path / "a.csv").write_text("id,subject,body,label\n1,Subj,Body text,x\n", encoding="utf-8")
-    (tmp_path / "b.jsonl").write_text('{"id": 1, "transcript": "chat text", "topic": "y", "extra": 5}\n', encoding="utf-8")
-    records, _, stats = ingest(make_config, tmp_path, {"sources": [
-        {"path": "a.csv", "columns": {"id": "id", "text": ["subject", "body"], "label": "label"}},
-        {"path": "b.jsonl", "columns": {"id": "id", "text": ["transcript"], "label": "topic"}, "rename": {"transcript": "body", "topic": "label"}},
-    ]})
+    (tmp_path / "b.jsonl").write_text(
+        '{"id": 1, "transcript": "chat text", "topic": "y", "extra": 5}\n', encoding="utf-8"
+    )
+    records, _, stats = ingest(
+        make_config,
+        tmp_path,
+        {
+            "sources": [
+                {"path": "a.csv", "columns": {"id": "id", "text": ["subject", "body"], "label": "label"}},
+                {
+                    "path": "b.jsonl",
+                    "columns": {"id": "id", "text": ["transcript"], "label": "topic"},
+                    "rename": {"transcript": "body", "topic": "label"},
+                },
+            ]
+        },
+    )
     assert records.astype(object).where(records.notna(), None).to_dict("records") == [
-        {"row_id": "a:1", "source": "a", "source_file": "a.csv", "source_row": 2, "id": "1", "subject": "Subj", "body": "Body text", "label": "x"},
-        {"row_id": "b:1", "source": "b", "source_file": "b.jsonl", "source_row": 1, "id": "1", "subject": None, "body": "chat text", "label": "y"},
+        {
+            "row_id": "a:1",
+            "source": "a",
+            "source_file": "a.csv",
+            "source_row": 2,
+            "id": "1",
+            "subject": "Subj",
+            "body": "Body text",
+            "label": "x",
+        },
+        {
+            "row_id": "b:1",
+            "source": "b",
+            "source_file": "b.jsonl",
+            "source_row": 1,
+            "id": "1",
+            "subject": None,
+            "body": "chat text",
+            "label": "y",
+        },
     ]
-    assert stats["per_source"] == {"a": {"total": 1, "kept": 1, "quarantined": 0}, "b": {"total": 1, "kept": 1, "quarantined": 0}}
+    assert stats["per_source"] == {
+        "a": {"total": 1, "kept": 1, "quarantined": 0},
+        "b": {"total": 1, "kept": 1, "quarantined": 0},
+    }
 
 
 def test_label_is_not_required_for_causal_lm(make_config, tmp_path):
     (tmp_path / "t.csv").write_text("id,text\n1,prompt and response\n", encoding="utf-8")
-    records, quarantine, _ = ingest(make_config, tmp_path, {"task": "causal_lm", "sources": [{"path": "t.csv", "columns": {"id": "id", "text": ["text"]}}]})
+    records, quarantine, _ = ingest(
+        make_config,
+        tmp_path,
+        {"task": "causal_lm", "sources": [{"path": "t.csv", "columns": {"id": "id", "text": ["text"]}}]},
+    )
     assert len(records) == 1 and quarantine == []
 
 
@@ -121,7 +182,7 @@ def test_spreadsheet_style_export_keeps_every_row_unmangled(make_config, tmp_pat
     """The quirks of re-saved ticket and HR exports: CRLF records with LF inside quoted
     fields, `Not Provided` fill-ins, blank ids, padded cells, and one ragged row."""
     content = (
-        'EmpID,Name,Notes,Status,Sex\r\n'
+        "EmpID,Name,Notes,Status,Sex\r\n"
         ',"Alagbe,Trina","line one\nline two\n\nafter a blank line",Active,F\r\n'
         ',"Roup,Simon",Not Provided,Active,M \r\n'
         '10003,"Crimmings,   Jean","said ""no"" twice",Terminated,F\r\n'
@@ -129,7 +190,10 @@ def test_spreadsheet_style_export_keeps_every_row_unmangled(make_config, tmp_pat
         '10005,"Webster, Butler","it\'s — fine",Active,M\r\n'
     )
     (tmp_path / "hr.csv").write_bytes(content.encode("utf-8"))
-    source = {"path": "hr.csv", "columns": {"id": "EmpID", "text": ["Notes", "Name"], "label": "Status", "protected": ["Sex"]}}
+    source = {
+        "path": "hr.csv",
+        "columns": {"id": "EmpID", "text": ["Notes", "Name"], "label": "Status", "protected": ["Sex"]},
+    }
     records, quarantine, stats = ingest(make_config, tmp_path, {"sources": [source]})
     assert stats["total"] == 5 and stats["kept"] == 4
     assert [(q["reason"], q["source_row"]) for q in quarantine] == [("too_few_fields", 8)]
@@ -144,9 +208,9 @@ def test_hostile_csv_rows_are_quarantined_or_repaired_and_every_row_is_accounted
     content = (
         b"id,text,label,gender\n"
         b"1,fine,shipping,f\n"
-        b"2,a parcel,shipping\x00,m\n"                    # NUL stripped: the label stays one class
-        b"3," + b"x" * 60 + b",billing,f\n"             # a cell over max_cell_chars
-        b'4,"' + b"y\n" * 150 + b'",billing,f\n'        # a record over max_record_bytes, across lines
+        b"2,a parcel,shipping\x00,m\n"  # NUL stripped: the label stays one class
+        b"3," + b"x" * 60 + b",billing,f\n"  # a cell over max_cell_chars
+        b'4,"' + b"y\n" * 150 + b'",billing,f\n'  # a record over max_record_bytes, across lines
         b"5,also \x1b[1mfine,billing,m\n"
     )
     (tmp_path / "t.csv").write_bytes(content)
@@ -154,14 +218,21 @@ def test_hostile_csv_rows_are_quarantined_or_repaired_and_every_row_is_accounted
     records, quarantine, stats = ingest(make_config, tmp_path, config)
     assert stats["total"] == 5 == stats["kept"] + stats["quarantined"]
     assert records["row_id"].tolist() == ["t:1", "t:2", "t:5"]
-    assert records["label"].tolist() == ["shipping", "shipping", "billing"] and records["text"].tolist()[2] == "also [1mfine"
+    assert (
+        records["label"].tolist() == ["shipping", "shipping", "billing"]
+        and records["text"].tolist()[2] == "also [1mfine"
+    )
     assert [(q["reason"], q["source_row"], q["detail"]) for q in quarantine] == [
         ("cell_too_large", 4, "line 4, column 2: 60 characters, more than 50 (ingest.limits.max_cell_chars)"),
         ("record_too_large", 5, "lines 5-155: longer than 200 bytes (ingest.limits.max_record_bytes)"),
     ]
     schema = json.loads((tmp_path / "run" / "ingest" / "schema.json").read_text())
     report = schema["sources"]["t"]["files"][0]
-    assert (report["control_characters_stripped"], report["nul_bytes_stripped"], report["duplicate_columns"]) == (2, 1, [])
+    assert (report["control_characters_stripped"], report["nul_bytes_stripped"], report["duplicate_columns"]) == (
+        2,
+        1,
+        [],
+    )
 
 
 def test_hostile_json_lines_are_quarantined_and_every_line_is_accounted_for(make_config, tmp_path):
@@ -174,7 +245,9 @@ def test_hostile_json_lines_are_quarantined_and_every_line_is_accounted_for(make
     ]
     (tmp_path / "t.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     source = {"path": "t.jsonl", "columns": {"id": "id", "text": ["text"], "label": "label"}}
-    records, _, stats = ingest(make_config, tmp_path, {"sources": [source], "ingest": {"limits": {"max_record_bytes": 400}}})
+    records, _, stats = ingest(
+        make_config, tmp_path, {"sources": [source], "ingest": {"limits": {"max_record_bytes": 400}}}
+    )
     assert stats["total"] == 5 == stats["kept"] + stats["quarantined"]
     assert records["text"].tolist() == ["fine", "nul"]
     assert stats["quarantined_by_reason"] == {"duplicate_key": 1, "record_too_large": 1, "too_deeply_nested": 1}

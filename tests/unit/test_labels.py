@@ -8,9 +8,27 @@ from pipeline.errors import InputError
 from pipeline.quality.labels import check_labels, require_two_classes
 
 TOPICS = {
-    "billing": ["charged twice", "refund my payment", "invoice is wrong", "card was billed", "double charge on statement"],
-    "shipping": ["parcel never arrived", "courier lost my package", "tracking number not working", "delivery is late", "wrong address on parcel"],
-    "login": ["cannot log in", "password reset link expired", "account locked out", "two factor code never comes", "username not recognised"],
+    "billing": [
+        "charged twice",
+        "refund my payment",
+        "invoice is wrong",
+        "card was billed",
+        "double charge on statement",
+    ],
+    "shipping": [
+        "parcel never arrived",
+        "courier lost my package",
+        "tracking number not working",
+        "delivery is late",
+        "wrong address on parcel",
+    ],
+    "login": [
+        "cannot log in",
+        "password reset link expired",
+        "account locked out",
+        "two factor code never comes",
+        "username not recognised",
+    ],
 }
 
 
@@ -42,7 +60,9 @@ def test_flipped_labels_are_found_and_scored_low():
 def test_deterministic_for_a_seed():
     texts, labels, _ = corpus(per_class=30, flipped=4)
     groups = [str(i) for i in range(len(texts))]
-    assert check_labels(texts, labels, groups, min_class_rows=5, folds=5, seed=2) == check_labels(texts, labels, groups, min_class_rows=5, folds=5, seed=2)
+    assert check_labels(texts, labels, groups, min_class_rows=5, folds=5, seed=2) == check_labels(
+        texts, labels, groups, min_class_rows=5, folds=5, seed=2
+    )
 
 
 def test_rare_classes_are_listed_and_classes_smaller_than_the_folds_are_not_scored():

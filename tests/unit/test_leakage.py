@@ -144,7 +144,9 @@ def test_bound_is_finite_non_negative_and_larger_when_separated():
     rng = np.random.default_rng(7)
     separated = empirical_epsilon(rng.uniform(0, 1, 200), rng.uniform(2, 3, 200), DELTA, seed=1)["epsilon_lower_bound"]
     shifted = empirical_epsilon(rng.normal(0, 1, 1000), rng.normal(2, 1, 1000), DELTA, seed=1)["epsilon_lower_bound"]
-    overlapping = empirical_epsilon(rng.normal(0, 1, 1000), rng.normal(0.2, 1, 1000), DELTA, seed=1)["epsilon_lower_bound"]
+    overlapping = empirical_epsilon(rng.normal(0, 1, 1000), rng.normal(0.2, 1, 1000), DELTA, seed=1)[
+        "epsilon_lower_bound"
+    ]
     for value in (separated, shifted, overlapping):
         assert value is not None and math.isfinite(value) and value >= 0
     assert separated > shifted > overlapping
@@ -156,7 +158,9 @@ def test_bound_is_finite_non_negative_and_larger_when_separated():
 def test_bound_is_deterministic_for_a_seed():
     rng = np.random.default_rng(8)
     members, nonmembers = rng.normal(0, 1, 300), rng.normal(1, 1, 300)
-    assert empirical_epsilon(members, nonmembers, DELTA, seed=3) == empirical_epsilon(members, nonmembers, DELTA, seed=3)
+    assert empirical_epsilon(members, nonmembers, DELTA, seed=3) == empirical_epsilon(
+        members, nonmembers, DELTA, seed=3
+    )
 
 
 def test_nan_losses_are_dropped_before_splitting():

@@ -23,4 +23,7 @@ def test_a_pipeline_logger_escapes_values_in_every_handler(caplog):
     caplog.set_level(logging.INFO, logger="pipeline.test")
     get_logger("pipeline.test").warning("label '%s' is rare", "ship\x00\x1b[31m")
     assert caplog.messages == ["label 'ship\\x00\\x1b[31m' is rare"]
-    assert get_logger("pipeline.test") is logging.getLogger("pipeline.test") and len(logging.getLogger("pipeline.test").filters) == 1
+    assert (
+        get_logger("pipeline.test") is logging.getLogger("pipeline.test")
+        and len(logging.getLogger("pipeline.test").filters) == 1
+    )

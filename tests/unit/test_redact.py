@@ -15,12 +15,58 @@ from pipeline.stage import run_pipeline
 
 ROWS = [
     # id, text, label, customer_name, customer_email, customer_phone, customer_id
-    ("1", "Hi, I am Maria Lopez. Reach me at maria.lopez@example.com or (415) 555-0134. Card 4111 1111 1111 1111 was charged twice.", "billing", "Maria Lopez", "maria.lopez@example.com", "(415) 555-0134", "CUST-1"),
-    ("2", "Thanks, maria here again. My employee contact was EMP-004521 and account ACC-12345678.", "billing", "Maria Lopez", "maria.lopez@example.com", "(415) 555-0134", "CUST-1"),
-    ("3", "Call +44 20 7946 0958 ext. 12, ask for Priya Natarajan; IBAN GB82 WEST 1234 5698 7654 32.", "technical", "Priya Natarajan", "N/A", "+44 20 7946 0958", "CUST-2"),
-    ("4", "Already masked: card XXXX-XXXX-XXXX-1234, born XX/XX/XXXX, paid {$1,100.00}, <PERSON> called.", "billing", "Ann Lee", "ann@lee.io", "-", "CUST-3"),
+    (
+        "1",
+        "Hi, I am Maria Lopez. Reach me at maria.lopez@example.com or (415) 555-0134. Card 4111 1111 1111 1111 was charged twice.",
+        "billing",
+        "Maria Lopez",
+        "maria.lopez@example.com",
+        "(415) 555-0134",
+        "CUST-1",
+    ),
+    (
+        "2",
+        "Thanks, maria here again. My employee contact was EMP-004521 and account ACC-12345678.",
+        "billing",
+        "Maria Lopez",
+        "maria.lopez@example.com",
+        "(415) 555-0134",
+        "CUST-1",
+    ),
+    (
+        "3",
+        "Call +44 20 7946 0958 ext. 12, ask for Priya Natarajan; IBAN GB82 WEST 1234 5698 7654 32.",
+        "technical",
+        "Priya Natarajan",
+        "N/A",
+        "+44 20 7946 0958",
+        "CUST-2",
+    ),
+    (
+        "4",
+        "Already masked: card XXXX-XXXX-XXXX-1234, born XX/XX/XXXX, paid {$1,100.00}, <PERSON> called.",
+        "billing",
+        "Ann Lee",
+        "ann@lee.io",
+        "-",
+        "CUST-3",
+    ),
 ]
-SECRETS = ["Maria", "Lopez", "maria.lopez@example.com", "(415) 555-0134", "4111 1111 1111 1111", "EMP-004521", "ACC-12345678", "+44 20 7946 0958", "Priya", "Natarajan", "GB82 WEST", "CUST-1", "CUST-2"]
+SECRETS = [
+    "Maria",
+    "Lopez",
+    "maria.lopez@example.com",
+    "(415) 555-0134",
+    "4111 1111 1111 1111",
+    "EMP-004521",
+    "ACC-12345678",
+    "+44 20 7946 0958",
+    "Priya",
+    "Natarajan",
+    "GB82 WEST",
+    "CUST-1",
+    "CUST-2",
+]
 
 
 def write_rows(folder: Path, rows) -> None:
@@ -30,7 +76,18 @@ def write_rows(folder: Path, rows) -> None:
 
 def config(redact: dict | None = None) -> dict:
     return {
-        "sources": [{"path": "t.csv", "columns": {"id": "id", "text": ["text"], "label": "label", "identifier": ["name", "email", "phone"], "group": "customer"}}],
+        "sources": [
+            {
+                "path": "t.csv",
+                "columns": {
+                    "id": "id",
+                    "text": ["text"],
+                    "label": "label",
+                    "identifier": ["name", "email", "phone"],
+                    "group": "customer",
+                },
+            }
+        ],
         "redact": {
             "workers": 1,
             "demo_key_if_unset": True,
@@ -111,12 +168,19 @@ def test_redacting_redacted_text_changes_nothing(default_redaction, tmp_path, ma
     ("settings", "reason", "detail"),
     [
         ({"operators": {"CREDIT_CARD": "drop_row"}}, "pii_drop_row", "CREDIT_CARD in text"),
-        ({"thresholds": {"PHONE_NUMBER": 0.99}, "leak_threshold": 0.3, "leak_action": "quarantine"}, "pii_leak", "pii_leak: PHONE_NUMBER in text"),
+        (
+            {"thresholds": {"PHONE_NUMBER": 0.99}, "leak_threshold": 0.3, "leak_action": "quarantine"},
+            "pii_leak",
+            "pii_leak: PHONE_NUMBER in text",
+        ),
     ],
 )
 def test_rows_can_be_quarantined_with_a_reason(make_config, tmp_path, settings, reason, detail):
     # no context word near the phone: it scores below 0.99 in the first pass, above 0.3 in the leak scan
-    rows = [("1", "Order shipped late, (415) 555-0134, card 4111 1111 1111 1111.", "billing", None, None, None, "C1"), ("9", "nothing personal here at all", "billing", None, None, None, "C2")]
+    rows = [
+        ("1", "Order shipped late, (415) 555-0134, card 4111 1111 1111 1111.", "billing", None, None, None, "C1"),
+        ("9", "nothing personal here at all", "billing", None, None, None, "C2"),
+    ]
     records, quarantine, stats, _ = redact(make_config, tmp_path, rows=rows, **settings)
     assert records["row_id"].tolist() == ["t:9"]
     assert [(q["row_id"], q["reason"], q["detail"]) for q in quarantine] == [("t:1", reason, detail)]
@@ -125,16 +189,33 @@ def test_rows_can_be_quarantined_with_a_reason(make_config, tmp_path, settings, 
 
 def test_leaks_can_be_redacted_again(make_config, tmp_path):
     rows = [("1", "Order shipped late, (415) 555-0134.", "billing", None, None, None, "C1")]
-    records, quarantine, stats, _ = redact(make_config, tmp_path, rows=rows, thresholds={"PHONE_NUMBER": 0.99}, leak_threshold=0.3, leak_action="redact_again")
+    records, quarantine, stats, _ = redact(
+        make_config,
+        tmp_path,
+        rows=rows,
+        thresholds={"PHONE_NUMBER": 0.99},
+        leak_threshold=0.3,
+        leak_action="redact_again",
+    )
     assert quarantine == [] and "555-0134" not in records.loc[0, "text"] and stats["leak_scan_hits"] >= 1
 
 
 def test_hard_inputs_are_redacted_without_crashing(make_config, tmp_path):
-    long_text = ("Contact Jane Roe at jane.roe@example.com. " + "filler words " * 20) * 3_200  # 1.2 MB: over spaCy's max_length
+    long_text = (
+        "Contact Jane Roe at jane.roe@example.com. " + "filler words " * 20
+    ) * 3_200  # 1.2 MB: over spaCy's max_length
     rows = [
         ("1", long_text, "a", None, None, None, "C1"),
         ("2", "\x00\x01\ufffd\x7f junk ÿþ bytes 0xDEADBEEF", "a", None, None, None, "C1"),
-        ("3", "Bonjour, je m'appelle Jean Dupont, écrivez à jean.dupont@exemple.fr ou au +33 1 42 68 53 00.", "a", None, None, None, "C1"),
+        (
+            "3",
+            "Bonjour, je m'appelle Jean Dupont, écrivez à jean.dupont@exemple.fr ou au +33 1 42 68 53 00.",
+            "a",
+            None,
+            None,
+            None,
+            "C1",
+        ),
         ("4", "12345", "a", None, None, None, "C1"),
     ]
     records, quarantine, stats, _ = redact(make_config, tmp_path, rows=rows)
@@ -161,7 +242,9 @@ def test_known_values_of_every_row_can_be_scrubbed_from_all_rows(make_config, tm
         ("2", "the plan is shared with zyxwa, ping qorvith about it.", "billing", None, None, None, "C2"),
     ]
     per_row, _, _, _ = redact(make_config, tmp_path, rows=rows)
-    all_rows, _, stats, _ = redact(make_config, tmp_path, rows=rows, known_values_scope="all_rows")  # same run dir: the stage reruns
+    all_rows, _, stats, _ = redact(
+        make_config, tmp_path, rows=rows, known_values_scope="all_rows"
+    )  # same run dir: the stage reruns
     assert "qorvith" in per_row.loc[1, "text"]  # a name the model does not see, and not among row 2's own identifiers
     assert "zyxwa" not in all_rows.loc[1, "text"] and "qorvith" not in all_rows.loc[1, "text"]
     assert stats["total"] == 2
@@ -201,7 +284,9 @@ def test_shards_redacted_by_mapped_tasks_are_merged_by_the_stage(make_config, tm
     parts = redact_stage.plan_parts(context, 3)
     assert parts == [[0], [1, 2], [3]]
     counts = [redact_stage.redact_part(context, part) for part in parts]
-    assert sum(c["rows"] for c in counts) == len(ROWS) and all(c["redacted_now"] == len(p) for c, p in zip(counts, parts, strict=True))
+    assert sum(c["rows"] for c in counts) == len(ROWS) and all(
+        c["redacted_now"] == len(p) for c, p in zip(counts, parts, strict=True)
+    )
     assert redact_stage.redact_part(context, parts[1])["redacted_now"] == 0  # a retried task finds its shards done
 
     def must_not_run(rows):
@@ -234,7 +319,17 @@ def test_the_ray_executor_without_ray_says_what_to_install(make_config, tmp_path
         run_pipeline(make_config(config()), RunDir(tmp_path / "run"), ["ingest", "redact"], executor="ray")
 
 
-PROPAGATION_ROWS = [("1", "Meeting notes from Tamara Utsch. Action: utsch to send the deck by Friday.", "billing", None, None, None, "C1")]
+PROPAGATION_ROWS = [
+    (
+        "1",
+        "Meeting notes from Tamara Utsch. Action: utsch to send the deck by Friday.",
+        "billing",
+        None,
+        None,
+        None,
+        "C1",
+    )
+]
 
 
 @pytest.mark.parametrize(("propagate", "left"), [("document", False), ("dataset", False), ("off", True)])
@@ -248,7 +343,9 @@ def test_a_found_name_is_redacted_wherever_else_the_row_mentions_it(make_config,
 
 def test_the_leak_scan_redacts_what_it_finds_and_counts_it(make_config, tmp_path):
     rows = [("1", "Order shipped late, (415) 555-0134.", "billing", None, None, None, "C1")]
-    records, quarantine, stats, run_dir = redact(make_config, tmp_path, rows=rows, thresholds={"PHONE_NUMBER": 0.99}, leak_threshold=0.3)
+    records, quarantine, stats, run_dir = redact(
+        make_config, tmp_path, rows=rows, thresholds={"PHONE_NUMBER": 0.99}, leak_threshold=0.3
+    )
     leak_scan = json.loads(run_dir.path("redact/pii_ledger.json").read_text())["leak_scan"]
     assert quarantine == [] and "555-0134" not in records.loc[0, "text"]
     assert leak_scan["action"] == "redact_again" and leak_scan["redacted_again"] >= 1 and leak_scan["quarantined"] == 0
@@ -257,7 +354,10 @@ def test_the_leak_scan_redacts_what_it_finds_and_counts_it(make_config, tmp_path
 
 def test_dataset_propagation_reaches_other_rows(make_config, tmp_path):
     rows = [*PROPAGATION_ROWS, ("2", "Follow-up: utsch still has the deck.", "billing", None, None, None, "C2")]
-    by_scope = {scope: redact(make_config, tmp_path, rows=rows, run=scope, propagate=scope) for scope in ("document", "dataset")}
+    by_scope = {
+        scope: redact(make_config, tmp_path, rows=rows, run=scope, propagate=scope)
+        for scope in ("document", "dataset")
+    }
     assert "utsch still" in by_scope["document"][0].loc[1, "text"]
     assert "utsch" not in by_scope["dataset"][0].loc[1, "text"].lower()
     ledger = json.loads(by_scope["dataset"][3].path("redact/pii_ledger.json").read_text())

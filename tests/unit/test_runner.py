@@ -21,10 +21,9 @@ def config(make_config, tmp_path):
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
     target = tmp_path / "out.json"
     write_json(target, {"version": 1})
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as temporary:
-            temporary.write_text("half")
-            raise RuntimeError("killed mid-write")
+    with pytest.raises(RuntimeError), atomic_path(target) as temporary:
+        temporary.write_text("half")
+        raise RuntimeError("killed mid-write")
     assert json.loads(target.read_text()) == {"version": 1}
     assert list(tmp_path.iterdir()) == [target]
 
@@ -82,9 +81,8 @@ def test_partial_files_from_a_killed_run_are_removed(config, tmp_path):
 
 def test_a_second_process_cannot_use_a_locked_run_directory(config, tmp_path):
     run_dir = RunDir(tmp_path / "run")
-    with run_dir.lock():
-        with pytest.raises(InputError, match="in use by another pipeline process"):
-            run_pipeline(config, run_dir, ["ingest"])
+    with run_dir.lock(), pytest.raises(InputError, match="in use by another pipeline process"):
+        run_pipeline(config, run_dir, ["ingest"])
 
 
 def test_damaged_manifest_is_a_clear_error(config, tmp_path):
@@ -112,7 +110,11 @@ def test_a_stage_whose_module_is_missing_is_named_as_not_implemented(monkeypatch
     import pipeline.stage
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(pipeline.stage.importlib.util, "find_spec", lambda name, *a: None if name == "pipeline.stages.report" else real(name, *a))
+    monkeypatch.setattr(
+        pipeline.stage.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "pipeline.stages.report" else real(name, *a),
+    )
     assert "report" not in pipeline.stage.available_stages()
     with pytest.raises(InputError, match="stage 'report' is not implemented in this version"):
         select_stages("report")

@@ -29,11 +29,13 @@ def test_ratios_finer_than_a_hundredth_are_refused():
 
 
 def test_rows_sharing_a_group_or_a_cluster_form_one_unit():
-    records = pd.DataFrame({
-        "row_id": ["a", "b", "c", "d", "e"],
-        "customer": ["c1", "c1", "c2", None, "c3"],
-        "cluster_id": ["a", "b", "b", "d", "d"],
-    })
+    records = pd.DataFrame(
+        {
+            "row_id": ["a", "b", "c", "d", "e"],
+            "customer": ["c1", "c1", "c2", None, "c3"],
+            "cluster_id": ["a", "b", "b", "d", "d"],
+        }
+    )
     assert split_units(records, "customer") == [0, 0, 0, 3, 3]  # a-b by customer, b-c by cluster; d-e by cluster
     assert split_units(records, None) == [0, 1, 1, 3, 3]
 
@@ -62,7 +64,9 @@ def test_too_few_units_is_a_clear_error():
 def test_strata_too_fine_for_the_folds_fall_back_to_fewer_columns(caplog):
     from pipeline.stages.split import stratify
 
-    records = pd.DataFrame({"label": ["a", "b"] * 30, "age": [str(i) for i in range(60)], "gender": ["f", "m", "m"] * 20})
+    records = pd.DataFrame(
+        {"label": ["a", "b"] * 30, "age": [str(i) for i in range(60)], "gender": ["f", "m", "m"] * 20}
+    )
     strata, used = stratify(records, "label", ["gender", "age"], folds=10)
     assert used == ["label", "gender"] and strata.value_counts().max() >= 10
     assert "stratifying on label x gender instead" in caplog.text

@@ -2,7 +2,14 @@
 
 import pytest
 
-from pipeline.quality.text import alpha_share, detect_language, repeated_line_share, repeated_ngram_share, score, tag_share
+from pipeline.quality.text import (
+    alpha_share,
+    detect_language,
+    repeated_line_share,
+    repeated_ngram_share,
+    score,
+    tag_share,
+)
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,18 @@ from pipeline.evaluation.utility import classification_utility, language_model_u
 
 LABELS = ["billing", "shipping", "refund"]
 TRUTH = ["billing", "billing", "billing", "shipping", "shipping", "refund", "refund", "refund", "refund", "billing"]
-PREDICTED = ["billing", "shipping", "billing", "shipping", "billing", "refund", "refund", "shipping", "refund", "billing"]
+PREDICTED = [
+    "billing",
+    "shipping",
+    "billing",
+    "shipping",
+    "billing",
+    "refund",
+    "refund",
+    "shipping",
+    "refund",
+    "billing",
+]
 
 
 def test_per_class_precision_recall_f1_and_support_match_sklearn():
@@ -46,7 +57,9 @@ def test_confusion_matrix_rows_are_true_columns_are_predicted():
 
 def test_confusion_matrix_orientation_is_not_transposed():
     # one refund row predicted as billing, nothing else confused: the 1 sits in row refund, column billing
-    counts = classification_utility(["refund", "billing"], ["billing", "billing"], LABELS)["confusion_matrix"]["counts"]
+    counts = classification_utility(["refund", "billing"], ["billing", "billing"], LABELS)["confusion_matrix"][
+        "counts"
+    ]
     assert counts[2][0] == 1 and counts[0][2] == 0
 
 
@@ -71,7 +84,13 @@ def test_a_label_absent_from_the_test_split_has_zero_support_without_warnings():
 
 def test_empty_input_gives_no_figures():
     result = classification_utility([], [], LABELS)
-    assert result == {"rows": 0, "accuracy": None, "macro_f1": None, "per_class": {}, "confusion_matrix": {"labels": LABELS, "counts": []}}
+    assert result == {
+        "rows": 0,
+        "accuracy": None,
+        "macro_f1": None,
+        "per_class": {},
+        "confusion_matrix": {"labels": LABELS, "counts": []},
+    }
 
 
 def test_majority_baseline_predicts_the_most_common_training_label():
@@ -82,7 +101,10 @@ def test_majority_baseline_predicts_the_most_common_training_label():
 
 
 def test_majority_baseline_ties_go_to_the_alphabetically_first_label():
-    assert majority_baseline(["shipping", "billing", "billing", "shipping"], ["billing"]) == {"label": "billing", "accuracy": 1.0}
+    assert majority_baseline(["shipping", "billing", "billing", "shipping"], ["billing"]) == {
+        "label": "billing",
+        "accuracy": 1.0,
+    }
 
 
 @pytest.mark.parametrize(("train", "truth"), [([], ["billing"]), (["billing"], [])])
@@ -96,7 +118,9 @@ def test_language_model_perplexity_is_exp_of_the_mean_loss():
     assert result["rows"] == 4
     assert result["loss"] == pytest.approx(losses.mean(), abs=1e-5)
     assert result["perplexity"] == pytest.approx(math.exp(1.875), abs=1e-3)
-    assert result["perplexity"] != pytest.approx(np.mean(np.exp(losses)), abs=1e-3)  # not the mean of per-row perplexities
+    assert result["perplexity"] != pytest.approx(
+        np.mean(np.exp(losses)), abs=1e-3
+    )  # not the mean of per-row perplexities
 
 
 def test_language_model_utility_without_rows():
