@@ -23,6 +23,9 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.integration.test_resume import run_cli as start_ingest
+from tests.integration.test_resume import stage_status
+
 EXIT_OK, EXIT_FAILED, EXIT_USER_ERROR = 0, 1, 2
 TERMINAL_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 GOOD_ROWS = "id,text,label\n" + "".join(
@@ -308,45 +311,19 @@ def test_hostile_input(case: Case, tmp_path: Path):
 def test_kill_during_ingest_then_resume_gives_the_same_hashes(tmp_path: Path):
     rows = "id,text,label\n" + "".join(f"{i},parcel {i} arrived late,{'ab'[i % 2]}\n" for i in range(300_000))
     config = write_case(Case("big", {"data.csv": rows}, csv_config(), EXIT_OK), tmp_path)
-    reference = run_cli(
-        ["run", "--to", "ingest", "--config", str(config), "--run-dir", str(tmp_path / "reference")], tmp_path
-    )
-    assert reference.returncode == 0
+    assert start_ingest(config, tmp_path / "reference").wait() == 0
     killed = tmp_path / "killed"
-    command = [
-        sys.executable,
-        "-m",
-        "pipeline",
-        "run",
-        "--to",
-        "ingest",
-        "--config",
-        str(config),
-        "--run-dir",
-        str(killed),
-    ]
-    process = subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.DEVNULL)
+    process = start_ingest(config, killed)
     deadline = time.monotonic() + 60
-    while '"running"' not in _read(killed / "manifest.json") and time.monotonic() < deadline:
+    while stage_status(killed) != "running" and time.monotonic() < deadline:
         time.sleep(0.02)
     time.sleep(0.3)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
-    assert '"running"' in _read(killed / "manifest.json"), (
-        "the kill landed after the stage finished; make the input bigger"
-    )
-    assert (
-        run_cli(["run", "--to", "ingest", "--config", str(config), "--run-dir", str(killed)], tmp_path).returncode == 0
-    )
+    assert stage_status(killed) == "running", "the kill landed after the stage finished; make the input bigger"
+    assert start_ingest(config, killed).wait() == 0
 
     def outputs(run_dir: Path) -> dict[str, Any]:
         return json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))["stages"]["ingest"]["outputs"]
 
     assert outputs(killed) == outputs(tmp_path / "reference")
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return ""
