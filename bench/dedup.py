@@ -647,7 +647,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{background['share_nonzero']:.0%} share a shingle, 99th pct {background['p99']:.3f}, "
         f"max {background['max']:.3f}"
     )
-    print(f"settings: {settings}")
+    print(f"settings: {settings!r}")
 
     rows: list[dict[str, Any]] = []
     status = 0
@@ -710,7 +710,7 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps(
                 {
                     "seed": args.seed,
-                    "settings": asdict(settings),
+                    "settings": settings.model_dump(),
                     "generate_s": generate_s,
                     "background": background,
                     "planted_below_rule": len(below_rule),

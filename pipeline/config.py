@@ -1,10 +1,13 @@
 """Typed configuration, loaded from YAML and validated before any stage runs.
 
-Validation happens in two passes and each pass reports every problem it finds
+Validation happens in passes and each pass reports every problem it finds
 at once, with its path in the file (`sources[0].columns.label: ...`):
 
 1. structure and types (pydantic);
-2. the data it names: files exist and are not empty, named columns exist.
+2. rules across sources and sections (`_source_problems`): names, column roles, the group column;
+3. for a run (`check_data`): the data it names (files exist and are not empty, named columns exist),
+   and settings that cannot all hold in a run (`run_problems`: DP against the report's policy, DP
+   under torchrun, the pseudonymisation key), each of which would stop the run or fail its verdict.
 """
 
 from __future__ import annotations
@@ -20,10 +23,12 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from pipeline import distributed
 from pipeline.errors import ConfigError, InputError
 
 STAGE_NAMES = ("ingest", "redact", "check", "curate", "split", "train", "evaluate", "report")
-FORMATS = ("csv", "json", "jsonl", "parquet")
+# Each enumeration is defined once, as a Literal; `get_args(Format)` gives its values.
+Format = Literal["csv", "json", "jsonl", "parquet"]
 FORMAT_BY_SUFFIX = {
     ".csv": "csv",
     ".tsv": "csv",
@@ -107,7 +112,7 @@ class Source(Section):
 
     path: str
     name: str | None = None
-    format: Literal["csv", "json", "jsonl", "parquet"] | None = None
+    format: Format | None = None
     encoding: str | None = None
     delimiter: str | None = Field(default=None, min_length=1, max_length=1)
     columns: Columns
@@ -161,7 +166,7 @@ class IngestConfig(Section):
     limits: InputLimits = InputLimits()
 
 
-REDACT_OPERATORS = ("replace", "pseudonymize", "mask", "hash", "drop_row")
+RedactOperator = Literal["replace", "pseudonymize", "mask", "hash", "drop_row"]
 DEFAULT_ENTITIES = (
     "PERSON",
     "EMAIL_ADDRESS",
@@ -218,8 +223,8 @@ class RedactConfig(Section):
     keep_terms: list[str] = []  # spans that are exactly one of these (any case) are never redacted, e.g. product names
     # every other mention of a found name (and its parts) is redacted: in the same row, in every row, or not at all
     propagate: Literal["document", "dataset", "off"] = "document"
-    default_operator: Literal["replace", "pseudonymize", "mask", "hash", "drop_row"] = "replace"
-    operators: dict[str, Literal["replace", "pseudonymize", "mask", "hash", "drop_row"]] = {}
+    default_operator: RedactOperator = "replace"
+    operators: dict[str, RedactOperator] = {}
     key_env: str = "PIPELINE_PSEUDONYM_KEY"
     demo_key_if_unset: bool = False
     identifier_entities: dict[str, str] = {}
@@ -238,7 +243,7 @@ class RedactConfig(Section):
         return self.operators.get(entity, self.default_operator)
 
 
-SEVERITIES = ("critical", "warning", "info")
+Severity = Literal["critical", "warning", "info"]
 
 
 class ExtraExpectation(Section):
@@ -246,7 +251,7 @@ class ExtraExpectation(Section):
 
     type: str = Field(pattern=r"^expect_[a-z0-9_]+$")
     kwargs: dict[str, Any] = {}
-    severity: Literal["critical", "warning", "info"] = "warning"
+    severity: Severity = "warning"
 
 
 class ContractConfig(Section):
@@ -515,6 +520,7 @@ def _source_problems(config: Config) -> list[str]:
                 f"{where}.columns: '{column}' is reserved for the check stage's columns; rename it with {where}.rename"
             )
     problems.extend(_role_conflicts(config))
+    problems.extend(_group_problems(config))
     protected = config.record_roles()["protected"]
     for position, column in enumerate(config.split.mitigation.attributes):
         if column not in protected:
@@ -552,6 +558,83 @@ def _role_conflicts(config: Config) -> list[str]:
     return problems
 
 
+def _group_problems(config: Config) -> list[str]:
+    """The group column (e.g. a customer id) keeps related rows in one split. A source without it would
+    have its rows dealt out one by one, the same customer in train and in test, and no error would say so."""
+    grouped = [index for index, source in enumerate(config.sources) if source.columns.group]
+    if not grouped:
+        return []
+    first = grouped[0]
+    column = config.sources[first].record_name(config.sources[first].columns.group or "")
+    return [
+        f"sources[{index}].columns.group: not set, but sources[{first}] names group column '{column}': the rows of "
+        f"sources[{index}] would not be kept together in the split; name the column holding the same id in "
+        f"sources[{index}].columns.group (with sources[{index}].rename to '{column}' if its name differs), "
+        "or remove columns.group from every source"
+        for index in range(len(config.sources))
+        if index not in grouped
+    ]
+
+
+def run_problems(config: Config) -> list[str]:
+    """Settings in different sections that cannot all hold in a run: each would stop it, or end it with verdict FAIL.
+
+    Only for a config that is to run (`load_config(check_data=True)`): a finished run's report may be rebuilt
+    against other policy thresholds (`report --config`), and a recorded config is never checked again.
+    """
+    train, policy = config.train, config.report.policy
+    problems: list[str] = []
+    if not train.dp and policy.require_dp:
+        problems.append(
+            "train.dp: false, but report.policy.require_dp is true: the report's verdict would be FAIL (dp_required); "
+            "set train.dp: true, or report.policy.require_dp: false (e.g. for a non-DP baseline run)"
+        )
+    if train.dp and policy.max_epsilon is not None and train.target_epsilon > policy.max_epsilon:
+        problems.append(
+            f"train.target_epsilon: {train.target_epsilon:g} is above report.policy.max_epsilon ({policy.max_epsilon:g}): "
+            "training spends its target, so the report's verdict would be FAIL (max_epsilon); "
+            f"set train.target_epsilon to at most {policy.max_epsilon:g}, or raise report.policy.max_epsilon"
+        )
+    if distributed.world_size() > 1:
+        if not train.dp:  # the same words as the train stage's own check
+            problems.append(
+                f"train.dp: false under torchrun (WORLD_SIZE={distributed.world_size()}): distributed training "
+                "(Opacus' DPDDP) is for differentially private training only; "
+                "set train.dp: true, or run `python -m pipeline stage train` without torchrun"
+            )
+    else:  # under torchrun only the train stage runs, and it needs no key
+        problems.extend(_key_problems(config))
+    return problems
+
+
+def _key_problems(config: Config) -> list[str]:
+    """The redact stage's key (pipeline.pii.operators.pseudonym_key), looked for as the stage will look for it."""
+    from pipeline.pii.operators import KEYED_OPERATORS, pseudonym_key  # operators imports config
+
+    settings = config.redact
+    needs: list[str] = []  # what the key is needed for, by its path in the config (as the stage's `_key` decides)
+    if settings.default_operator in KEYED_OPERATORS:
+        needs.append(f"redact.default_operator ({settings.default_operator})")
+    needs += [
+        f"redact.operators.{entity} ({op})" for entity, op in settings.operators.items() if op in KEYED_OPERATORS
+    ]
+    needs += [
+        f"sources[{i}].columns.group (key-hashed)" for i, source in enumerate(config.sources) if source.columns.group
+    ]
+    try:
+        pseudonym_key(settings, needed=bool(needs))
+    except InputError as error:
+        if os.environ.get(settings.key_env):  # set, but too short to be a key
+            return [f"redact.key_env: {error}"]
+        return [
+            f"redact.key_env: ${settings.key_env} is not set and redact.demo_key_if_unset is false, but "
+            f"{', '.join(needs)} need the key: the redact stage would stop; set ${settings.key_env} to a long random "
+            f"secret (`export {settings.key_env}=$(openssl rand -hex 32)`; read from the environment only, never from "
+            "the config), or set redact.demo_key_if_unset: true (a built-in key that is NOT secret: sample data only)"
+        ]
+    return []
+
+
 def default_config_path() -> Path:
     return Path(str(resources.files("pipeline") / "default.yaml"))
 
@@ -559,7 +642,9 @@ def default_config_path() -> Path:
 def load_config(path: Path | None = None, *, check_data: bool = True) -> Config:
     """Load, validate and return the config at `path` (the packaged default when None).
 
-    Raises ConfigError listing every problem, each with its path in the file.
+    Raises ConfigError listing every problem, each with its path in the file. With `check_data` (a config
+    that is to run) the files and columns it names are checked too, and the settings a run needs together
+    (`run_problems`); without it (rebuilding a finished run's report) neither is.
     """
     path = Path(path) if path is not None else default_config_path()
     raw = _read_yaml(path)
@@ -570,7 +655,7 @@ def load_config(path: Path | None = None, *, check_data: bool = True) -> Config:
     config._base_dir = path.resolve().parent
     problems = _source_problems(config)
     if check_data:
-        problems += data_problems(config)
+        problems += data_problems(config) + run_problems(config)
     if problems:
         raise ConfigError(problems, source=str(path))
     return config

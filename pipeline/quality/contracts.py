@@ -17,12 +17,12 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pandas as pd
 
 import pipeline
-from pipeline.config import Config
+from pipeline.config import Config, Severity
 from pipeline.errors import InputError
 
 SUITE_NAME = "records"
@@ -241,5 +241,5 @@ def contract_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "evaluated": len(results),
         "passed": sum(r["success"] for r in results),
-        "failed": {severity: len(failures(results, severity)) for severity in ("critical", "warning", "info")},
+        "failed": {severity: len(failures(results, severity)) for severity in get_args(Severity)},
     }

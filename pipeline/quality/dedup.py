@@ -22,18 +22,15 @@ import numpy as np
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 from tqdm import tqdm
 
+from pipeline.config import DedupConfig
+
 SCHEME = "affine32"  # datasketch 2.x: 32-bit hash values
 WORD = re.compile(r"<[a-z][a-z0-9_]*>|\w+")
 
 
-@dataclass(frozen=True)
-class DedupSettings:
-    shingle_size: int = 3
-    num_perm: int = 128
-    threshold: float = 0.6
-    containment_threshold: float = 0.9
-    containment_min_shingles: int = 20
-    candidate_threshold: float = 0.3
+class DedupSettings(DedupConfig):
+    """The config's `check.dedup` (its fields and defaults) with the MinHash seed; the check stage passes the run's seed."""
+
     seed: int = 1
 
 

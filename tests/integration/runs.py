@@ -54,10 +54,13 @@ def write_run(folder: Path, rows: list[dict[str, str]], columns: dict[str, Any],
     return path
 
 
-def with_train(path: Path, name: str, **train: Any) -> Path:
-    """A copy of the config beside it (so its sources resolve to the same files) with other train settings."""
+def with_train(path: Path, name: str, *, policy: dict[str, Any] | None = None, **train: Any) -> Path:
+    """A copy of the config beside it (so its sources resolve to the same files) with other train (and policy) settings."""
     config = yaml.safe_load(path.read_text(encoding="utf-8"))
     config["train"] = {**config.get("train", {}), **train}
+    if policy:
+        report = config.setdefault("report", {})
+        report["policy"] = {**report.get("policy", {}), **policy}
     target = path.with_name(f"config-{name}.yaml")
     target.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return target

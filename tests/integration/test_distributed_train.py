@@ -33,7 +33,7 @@ ACCOUNTING = (
 @pytest.fixture
 def config_path(write_config, tmp_path: Path) -> Path:
     (tmp_path / "t.csv").write_text("id,text,label,gender\n1,hello,a,f\n2,N/A,b,m\n", encoding="utf-8")
-    return write_config({"run_name": "tiny", "sources": [csv_source("t.csv")], "train": {"dp": False}})
+    return write_config({"run_name": "tiny", "sources": [csv_source("t.csv")]})
 
 
 @pytest.fixture
@@ -49,11 +49,12 @@ def test_under_torchrun_only_the_train_stage_runs(config_path, tmp_path, two_pro
     assert "under torchrun only the train stage runs" in error and "Traceback" not in error
 
 
-def test_under_torchrun_training_without_dp_is_refused(config_path, tmp_path, two_processes):
+def test_under_torchrun_training_without_dp_is_refused(config_path, write_config, tmp_path, two_processes):
     from pipeline.stages import train
 
-    with pytest.raises(ConfigError, match="train.dp: false under torchrun"):
-        train.run(StageContext(config=load_config(config_path), run_dir=RunDir(tmp_path / "run")))
+    no_dp = write_config({"run_name": "tiny", "sources": [csv_source("t.csv")], "train": {"dp": False}}, "no-dp.yaml")
+    with pytest.raises(ConfigError, match="train.dp: false under torchrun"):  # at load, before the stage
+        train.run(StageContext(config=load_config(no_dp), run_dir=RunDir(tmp_path / "run")))
 
 
 def test_every_rank_draws_every_logical_batch_even_an_empty_one(monkeypatch):

@@ -98,7 +98,9 @@ def test_the_adapter_loads_with_peft_and_reproduces_the_predictions(dp_run):
 
 
 def test_without_dp_the_same_model_trains_and_the_ledger_says_so(tickets, tmp_path):
-    manifest, run_dir = train_copy(tickets, tmp_path, dp=False, epochs=2, early_stopping_patience=1)
+    manifest, run_dir = train_copy(
+        tickets, tmp_path, dp=False, epochs=2, early_stopping_patience=1, policy={"require_dp": False}
+    )  # a DP-requiring policy would refuse the config
     ledger = json.loads((run_dir / "train" / "privacy_ledger.json").read_text())
     assert ledger["dp"] is False and ledger["epsilon_spent"] is None and ledger["sample_weights"] == "honoured"
     assert ledger["validation_used_for_model_selection"] is True

@@ -239,3 +239,134 @@ def test_sources_outside_the_allowed_roots_are_refused_when_the_deployment_sets_
         load_config(path)
     assert [problem.split(":")[0] for problem in caught.value.problems] == ["sources[1].path", "sources[2].path"]
     assert all("outside the folders $PIPELINE_ALLOWED_ROOTS allows" in problem for problem in caught.value.problems)
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        (
+            {"train": {"dp": False}, "report": {"policy": {"require_dp": True}}},
+            "train.dp: false, but report.policy.require_dp is true: the report's verdict would be FAIL (dp_required); "
+            "set train.dp: true, or report.policy.require_dp: false (e.g. for a non-DP baseline run)",
+        ),
+        (
+            {"train": {"target_epsilon": 20}, "report": {"policy": {"max_epsilon": 8}}},
+            "train.target_epsilon: 20 is above report.policy.max_epsilon (8): training spends its target, so the "
+            "report's verdict would be FAIL (max_epsilon); set train.target_epsilon to at most 8, or raise "
+            "report.policy.max_epsilon",
+        ),
+    ],
+)
+def test_settings_that_would_fail_the_policy_are_refused_at_load(write_config, tiny_csv, settings, expected):
+    assert problems_of(write_config, {"sources": [csv_source("tickets.csv")], **settings}) == [expected]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"train": {"dp": False}, "report": {"policy": {"require_dp": False}}},
+        {"train": {"dp": False}, "report": {"policy": {"require_dp": False, "max_epsilon": 1}}},  # not applicable
+        {"train": {"target_epsilon": 8}, "report": {"policy": {"max_epsilon": 8}}},
+        {"train": {"target_epsilon": 20}, "report": {"policy": {"max_epsilon": None}}},
+    ],
+)
+def test_settings_the_policy_allows_load(make_config, tiny_csv, settings):
+    make_config({"sources": [csv_source("tickets.csv")], **settings})
+
+
+def test_policy_rules_are_for_a_run_not_for_rebuilding_a_report(write_config, tiny_csv):
+    path = write_config({"sources": [csv_source("tickets.csv")], "train": {"target_epsilon": 20}})
+    assert load_config(path, check_data=False).train.target_epsilon == 20  # judged again with other thresholds
+
+
+def test_the_cli_stops_on_a_policy_conflict_before_any_stage(write_config, tiny_csv, tmp_path, capsys):
+    from pipeline.__main__ import main
+
+    path = write_config({"sources": [csv_source("tickets.csv")], "train": {"dp": False}})
+    assert main(["run", "--config", str(path), "--run-dir", str(tmp_path / "run")]) == 2
+    error = capsys.readouterr().err
+    assert "1 problem(s)" in error and "train.dp: false, but report.policy.require_dp is true" in error
+    assert not (tmp_path / "run").exists()
+
+
+def test_training_without_dp_under_torchrun_is_refused_at_load(write_config, tiny_csv, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    data = {
+        "sources": [csv_source("tickets.csv")],
+        "train": {"dp": False},
+        "report": {"policy": {"require_dp": False}},
+    }
+    assert problems_of(write_config, data) == [
+        "train.dp: false under torchrun (WORLD_SIZE=2): distributed training (Opacus' DPDDP) is for differentially "
+        "private training only; set train.dp: true, or run `python -m pipeline stage train` without torchrun"
+    ]
+
+
+GROUPED = "id,text,label,gender,customer\n1,hello there,a,f,C1\n"
+
+
+@pytest.mark.parametrize(
+    ("redact", "group", "needs"),
+    [
+        ({"default_operator": "pseudonymize"}, False, "redact.default_operator (pseudonymize)"),
+        ({"operators": {"PERSON": "hash", "URL": "mask"}}, False, "redact.operators.PERSON (hash)"),
+        ({}, True, "sources[0].columns.group (key-hashed)"),
+    ],
+)
+def test_a_keyed_operator_or_group_column_without_a_key_is_refused_at_load(
+    write_config, tmp_path, monkeypatch, redact, group, needs
+):
+    monkeypatch.delenv("PIPELINE_PSEUDONYM_KEY", raising=False)
+    (tmp_path / "tickets.csv").write_text(GROUPED, encoding="utf-8")
+    columns = {"text": ["text"], "label": "label", **({"group": "customer"} if group else {})}
+    data = {"sources": [{"path": "tickets.csv", "columns": columns}], "redact": redact}
+    problems = problems_of(write_config, data)
+    assert len(problems) == 1 and problems[0].startswith("redact.key_env: $PIPELINE_PSEUDONYM_KEY is not set"), (
+        problems
+    )
+    assert f"but {needs} need the key" in problems[0]
+    assert "set redact.demo_key_if_unset: true" in problems[0] and "openssl rand -hex 32" in problems[0]
+
+    for demo in (True, False):  # the demo key, or a key in the environment: both load
+        if not demo:
+            monkeypatch.setenv("PIPELINE_PSEUDONYM_KEY", "a-long-random-secret-value")
+        load_config(write_config({**data, "redact": {**redact, "demo_key_if_unset": demo}}))
+    monkeypatch.delenv("PIPELINE_PSEUDONYM_KEY")
+    assert load_config(write_config(data), check_data=False)  # rebuilding a report needs no key
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert load_config(write_config(data))  # under torchrun only the train stage runs: no key needed
+
+
+def test_a_key_too_short_is_refused_at_load_even_when_no_operator_needs_it(write_config, tiny_csv, monkeypatch):
+    monkeypatch.setenv("PIPELINE_PSEUDONYM_KEY", "short")
+    problems = problems_of(write_config, {"sources": [csv_source("tickets.csv")]})
+    assert problems == [
+        "redact.key_env: the key in $PIPELINE_PSEUDONYM_KEY is shorter than 16 characters; "
+        "use a long random value (e.g. `openssl rand -hex 32`)"
+    ]
+
+
+def test_a_group_column_must_be_named_in_every_source(write_config, tmp_path):
+    (tmp_path / "a.csv").write_text(GROUPED, encoding="utf-8")
+    grouped = {"path": "a.csv", "columns": {"text": ["text"], "label": "label", "group": "customer"}}
+    plain = {"path": "a.csv", "name": "b", "columns": {"text": ["text"], "label": "label"}}
+    data = {"sources": [plain, grouped, plain | {"name": "c"}], "redact": {"demo_key_if_unset": True}}
+    problems = problems_of(write_config, data)
+    assert [problem.split(":")[0] for problem in problems] == ["sources[0].columns.group", "sources[2].columns.group"]
+    assert problems[0].startswith(
+        "sources[0].columns.group: not set, but sources[1] names group column 'customer': the rows of sources[0] "
+        "would not be kept together in the split"
+    )
+    with pytest.raises(ConfigError, match=r"sources\[0\].columns.group: not set"):
+        load_config(write_config(data), check_data=False)  # a rule of the config itself, not of a run
+
+
+def test_each_enumeration_is_defined_once_as_a_literal():
+    from typing import get_args
+
+    import pipeline.config as config
+
+    assert set(config.FORMAT_BY_SUFFIX.values()) == set(get_args(config.Format))
+    assert get_args(config.RedactConfig.model_fields["default_operator"].annotation) == get_args(config.RedactOperator)
+    for unused in ("FORMATS", "REDACT_OPERATORS", "SEVERITIES"):
+        assert not hasattr(config, unused)

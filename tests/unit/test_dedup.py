@@ -115,3 +115,15 @@ def test_results_are_deterministic_and_signatures_are_reusable():
 def test_empty_input_and_empty_texts():
     assert find_clusters([], DedupSettings()).cluster_of == []
     assert clusters_of(["", "", TICKET]) == [0, 0, 2]
+
+
+def test_settings_are_the_configs_dedup_section_with_a_seed():
+    from pipeline.config import DedupConfig
+
+    assert DedupSettings().model_dump() == {**DedupConfig().model_dump(), "seed": 1}
+    configured = DedupConfig(threshold=0.8, containment_threshold=0)
+    assert DedupSettings(**configured.model_dump(), seed=7) == DedupSettings(
+        threshold=0.8, containment_threshold=0, seed=7
+    )
+    with pytest.raises(ValueError, match="num_perm"):
+        DedupSettings(num_perm=4)  # the config's bounds hold here too

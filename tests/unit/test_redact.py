@@ -9,7 +9,7 @@ import yaml
 
 from pipeline.artifacts import RunDir
 from pipeline.config import load_config
-from pipeline.errors import InputError
+from pipeline.errors import ConfigError, InputError
 from pipeline.pii.engine import require_spacy_model
 from pipeline.stage import run_pipeline
 
@@ -227,7 +227,7 @@ def test_hard_inputs_are_redacted_without_crashing(make_config, tmp_path):
 
 def test_missing_key_is_a_clear_error(make_config, tmp_path, monkeypatch):
     monkeypatch.delenv("PIPELINE_PSEUDONYM_KEY", raising=False)
-    with pytest.raises(InputError, match=r"set \$PIPELINE_PSEUDONYM_KEY"):
+    with pytest.raises(ConfigError, match=r"set \$PIPELINE_PSEUDONYM_KEY"):  # at load, before any stage runs
         redact(make_config, tmp_path, demo_key_if_unset=False)
 
 
