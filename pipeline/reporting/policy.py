@@ -1,15 +1,188 @@
 """Pass/fail of a run against the policy thresholds in `report.policy`.
 
-A check whose figure does not exist for this run (no causal LM, no DP) is
-"not_applicable"; one whose threshold is null is left out. Any "fail" makes
-the verdict FAIL.
+The checks are a table, `POLICY_CHECKS`: each names the figure of the run it
+reads, the threshold it compares it with and how. A check whose figure does
+not exist for this run (no causal LM, no DP) is "not_applicable"; one whose
+threshold is null is left out. Any "fail" makes the verdict FAIL.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import operator
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
 
 from pipeline.config import PolicyConfig
+
+
+class Run(NamedTuple):
+    """What the checks read: the privacy ledger (train) and the metrics (evaluate)."""
+
+    ledger: dict[str, Any]
+    metrics: dict[str, Any]
+
+
+Figure = float | bool | None
+Comparison = Literal["max", "min", "require"]
+COMPARE: dict[Comparison, Callable[[Any, Any], bool]] = {
+    "max": operator.le,  # the threshold is the most the figure may be
+    "min": operator.ge,  # the least it may be
+    "require": lambda figure, _: bool(figure),  # the threshold is `true`: the figure must hold
+}
+
+
+def _always(_: Run) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class PolicyCheck:
+    """One row of the summary: `figure` of the run against a threshold, compared by `comparison`.
+
+    `threshold` is the `PolicyConfig` field that sets it (null, or false for a "require", leaves the check out),
+    or a function of the run for a check against a claim the run makes itself (the claimed epsilon); such a
+    check is listed when `listed` says the run makes the claim. A run for which `applies` is false has no such
+    figure: the check is "not_applicable". An applicable check whose figure or threshold is missing gets `missing`.
+    """
+
+    name: str
+    description: str
+    figure: Callable[[Run], Figure]
+    comparison: Comparison
+    threshold: str | Callable[[Run], Figure]
+    applies: Callable[[Run], bool] = _always
+    listed: Callable[[Run], bool] = _always
+    missing: Literal["not_applicable", "fail"] = "not_applicable"
+
+    def evaluate(self, policy: PolicyConfig, run: Run) -> dict[str, Any] | None:
+        """The check's row for this run, or None when it is left out."""
+        if not self.listed(run):
+            return None
+        if isinstance(self.threshold, str):
+            threshold = getattr(policy, self.threshold)
+            if threshold is None or threshold is False:
+                return None
+        else:
+            threshold = self.threshold(run)
+        value = self.figure(run)
+        if not self.applies(run):
+            passed = None
+        elif value is None or threshold is None:
+            passed = None if self.missing == "not_applicable" else False
+        else:
+            passed = COMPARE[self.comparison](value, threshold)
+        return check(self.name, self.description, threshold, value, passed)
+
+
+def _section(run: Run, name: str) -> dict[str, Any]:
+    return run.metrics.get(name) or {}
+
+
+def _worst(values: Iterable[float | None]) -> float | None:
+    present = [value for value in values if value is not None]
+    return max(present) if present else None
+
+
+def _worst_bias(key: str) -> Callable[[Run], float | None]:
+    """The largest `key` over the protected attributes (each entry holds its largest over classes)."""
+    return lambda run: _worst(
+        (entry.get(key) or {}).get("value") for entry in _section(run, "model_bias").values() if entry.get(key)
+    )
+
+
+def _dp(run: Run) -> bool:
+    return bool(run.ledger.get("dp"))
+
+
+def _canaries(run: Run) -> dict[str, Any]:
+    return _section(run, "canaries")
+
+
+POLICY_CHECKS: tuple[PolicyCheck, ...] = (
+    PolicyCheck(
+        "dp_required",
+        "the model was trained with differential privacy",
+        figure=_dp,
+        comparison="require",
+        threshold="require_dp",
+    ),
+    PolicyCheck(
+        "max_epsilon",
+        "privacy budget spent (epsilon, from the accountant)",
+        figure=lambda run: run.ledger.get("epsilon_spent"),
+        comparison="max",
+        threshold="max_epsilon",
+        applies=_dp,
+        missing="fail",  # a DP run whose accountant reports no epsilon
+    ),
+    PolicyCheck(
+        "min_accuracy",
+        "test accuracy",
+        figure=lambda run: _section(run, "utility").get("accuracy"),
+        comparison="min",
+        threshold="min_accuracy",
+    ),
+    PolicyCheck(
+        "max_membership_auc",
+        "membership-inference ROC AUC (loss threshold, train vs test rows)",
+        figure=lambda run: _section(run, "membership").get("auc"),
+        comparison="max",
+        threshold="max_membership_auc",
+    ),
+    PolicyCheck(
+        "max_accuracy_gap",
+        "largest test-accuracy gap between the judged groups of a protected attribute",
+        figure=lambda run: _worst(entry.get("accuracy_gap") for entry in _section(run, "model_bias").values()),
+        comparison="max",
+        threshold="max_accuracy_gap",
+    ),
+    PolicyCheck(
+        "max_demographic_parity_difference",
+        "largest demographic parity difference over protected attributes and classes",
+        figure=_worst_bias("demographic_parity_difference"),
+        comparison="max",
+        threshold="max_demographic_parity_difference",
+    ),
+    PolicyCheck(
+        "max_equalized_odds_difference",
+        "largest equalized odds difference over protected attributes and classes",
+        figure=_worst_bias("equalized_odds_difference"),
+        comparison="max",
+        threshold="max_equalized_odds_difference",
+    ),
+    PolicyCheck(
+        "max_counterfactual_flip_rate",
+        "share of predictions that change when gendered terms are swapped",
+        figure=lambda run: _section(run, "counterfactual").get("flip_rate"),
+        comparison="max",
+        threshold="max_counterfactual_flip_rate",
+    ),
+    PolicyCheck(
+        "max_pii_in_generations",
+        "PII entities the analyzer finds in generations from training prompts",
+        figure=lambda run: _section(run, "regurgitation").get("pii_total"),
+        comparison="max",
+        threshold="max_pii_in_generations",
+    ),
+    PolicyCheck(
+        "max_contaminated_test_rows",
+        "test rows with an exact or near duplicate in train",
+        figure=lambda run: _section(run, "contamination").get("contaminated_test_rows"),
+        comparison="max",
+        threshold="max_contaminated_test_rows",
+    ),
+    PolicyCheck(
+        "empirical_epsilon_within_claim",
+        "the epsilon lower bound the canary attack proves stays at or below the claimed epsilon "
+        "(times the copies of each canary)",
+        figure=lambda run: (_canaries(run).get("empirical_epsilon") or {}).get("epsilon_lower_bound"),
+        comparison="max",
+        # k copies of a canary: k times epsilon
+        threshold=lambda run: _canaries(run).get("claimed_epsilon_per_canary", run.ledger.get("epsilon_spent")),
+        listed=lambda run: _dp(run) and bool(_canaries(run)),
+    ),
+)
 
 
 def check(name: str, description: str, threshold: Any, value: Any, passed: bool | None) -> dict[str, Any]:
@@ -18,131 +191,7 @@ def check(name: str, description: str, threshold: Any, value: Any, passed: bool 
 
 
 def evaluate_policy(policy: PolicyConfig, ledger: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
-    checks = []
-    epsilon = ledger.get("epsilon_spent")
-    if policy.require_dp:
-        checks.append(
-            check(
-                "dp_required",
-                "the model was trained with differential privacy",
-                True,
-                bool(ledger.get("dp")),
-                bool(ledger.get("dp")),
-            )
-        )
-    if policy.max_epsilon is not None:
-        passed = None if not ledger.get("dp") else epsilon is not None and epsilon <= policy.max_epsilon
-        checks.append(
-            check(
-                "max_epsilon",
-                "privacy budget spent (epsilon, from the accountant)",
-                policy.max_epsilon,
-                epsilon,
-                passed,
-            )
-        )
-    accuracy = metrics.get("utility", {}).get("accuracy")
-    if policy.min_accuracy is not None:
-        checks.append(
-            check(
-                "min_accuracy",
-                "test accuracy",
-                policy.min_accuracy,
-                accuracy,
-                None if accuracy is None else accuracy >= policy.min_accuracy,
-            )
-        )
-    auc = metrics.get("membership", {}).get("auc")
-    if policy.max_membership_auc is not None:
-        checks.append(
-            check(
-                "max_membership_auc",
-                "membership-inference ROC AUC (loss threshold, train vs test rows)",
-                policy.max_membership_auc,
-                auc,
-                None if auc is None else auc <= policy.max_membership_auc,
-            )
-        )
-    if policy.max_accuracy_gap is not None:
-        gaps = [
-            entry["accuracy_gap"]
-            for entry in (metrics.get("model_bias") or {}).values()
-            if entry.get("accuracy_gap") is not None
-        ]
-        worst_gap = max(gaps) if gaps else None
-        checks.append(
-            check(
-                "max_accuracy_gap",
-                "largest test-accuracy gap between the judged groups of a protected attribute",
-                policy.max_accuracy_gap,
-                worst_gap,
-                None if worst_gap is None else worst_gap <= policy.max_accuracy_gap,
-            )
-        )
-    for key, name, label in (
-        (
-            "demographic_parity_difference",
-            "max_demographic_parity_difference",
-            "largest demographic parity difference over protected attributes and classes",
-        ),
-        (
-            "equalized_odds_difference",
-            "max_equalized_odds_difference",
-            "largest equalized odds difference over protected attributes and classes",
-        ),
-    ):
-        threshold = getattr(policy, name)
-        if threshold is None:
-            continue
-        values = [entry[key]["value"] for entry in (metrics.get("model_bias") or {}).values() if entry.get(key)]
-        worst = max(values) if values else None
-        checks.append(check(name, label, threshold, worst, None if worst is None else worst <= threshold))
-    if policy.max_counterfactual_flip_rate is not None:
-        rate = (metrics.get("counterfactual") or {}).get("flip_rate")
-        checks.append(
-            check(
-                "max_counterfactual_flip_rate",
-                "share of predictions that change when gendered terms are swapped",
-                policy.max_counterfactual_flip_rate,
-                rate,
-                None if rate is None else rate <= policy.max_counterfactual_flip_rate,
-            )
-        )
-    if policy.max_pii_in_generations is not None:
-        found = (metrics.get("regurgitation") or {}).get("pii_total")
-        checks.append(
-            check(
-                "max_pii_in_generations",
-                "PII entities the analyzer finds in generations from training prompts",
-                policy.max_pii_in_generations,
-                found,
-                None if found is None else found <= policy.max_pii_in_generations,
-            )
-        )
-    if policy.max_contaminated_test_rows is not None:
-        rows = (metrics.get("contamination") or {}).get("contaminated_test_rows")
-        checks.append(
-            check(
-                "max_contaminated_test_rows",
-                "test rows with an exact or near duplicate in train",
-                policy.max_contaminated_test_rows,
-                rows,
-                None if rows is None else rows <= policy.max_contaminated_test_rows,
-            )
-        )
-    canaries = metrics.get("canaries") or {}
-    bound = (canaries.get("empirical_epsilon") or {}).get("epsilon_lower_bound")
-    claimed = canaries.get("claimed_epsilon_per_canary", epsilon)  # k copies of a canary: k times epsilon
-    if ledger.get("dp") and canaries:
-        checks.append(
-            check(
-                "empirical_epsilon_within_claim",
-                "the epsilon lower bound the canary attack proves stays at or below the claimed epsilon "
-                "(times the copies of each canary)",
-                claimed,
-                bound,
-                None if bound is None or claimed is None else bound <= claimed,
-            )
-        )
+    run = Run(ledger, metrics)
+    checks = [row for spec in POLICY_CHECKS if (row := spec.evaluate(policy, run)) is not None]
     verdict = "FAIL" if any(c["status"] == "fail" for c in checks) else "PASS"
     return {"verdict": verdict, "checks": checks}

@@ -22,9 +22,8 @@ from tests.browser import find_chromium, inspect_report
 from tests.integration.runs import DATA_STAGES, SMALL_TRAIN, sample_tickets, write_run
 
 SCHEMA = Path(__file__).resolve().parents[2] / "reports" / "report.schema.json"
-SECTIONS = [
+SECTIONS = [  # a reviewer's order: the verdict, the data, the model; provenance in the appendix
     "summary",
-    "lineage",
     "accounting",
     "pii",
     "quality",
@@ -33,6 +32,7 @@ SECTIONS = [
     "training",
     "evaluation",
     "limitations",
+    "lineage",
 ]
 POLICY = {
     "max_epsilon": 8.0,
@@ -180,6 +180,7 @@ def test_the_html_report_renders_offline_in_chromium_with_every_section_and_plot
     assert seen.problems() == []  # no console errors, no network requests, no broken images
     assert seen.section_ids == SECTIONS
     assert len(seen.headings) == len(SECTIONS)
+    assert seen.headings[-1] == "Appendix: data lineage, packages and configuration"
     assert (
         html.read_text().count('<img src="data:image/png;base64,') == 5
     )  # data bias, training curve, confusion, group accuracy, ROC

@@ -318,6 +318,23 @@ def test_the_plots_stay_raw_data_uris(html):
     assert html.count(f'<img src="{PNG}') == 5  # data bias, training curve, confusion, group accuracy, ROC
 
 
+def test_the_sections_come_in_a_reviewers_order_with_provenance_in_the_appendix(html):
+    assert re.findall(r'<section id="([^"]*)">', html) == [
+        "summary",
+        "accounting",
+        "pii",
+        "quality",
+        "data-bias",
+        "splits",
+        "training",
+        "evaluation",
+        "limitations",
+        "lineage",
+    ]
+    appendix = html[html.index('<section id="lineage">') :]
+    assert "<h2>Appendix: data lineage, packages and configuration</h2>" in appendix and "<pre>" in appendix
+
+
 def test_only_png_data_uris_are_embedded_raw():
     with pytest.raises(ValueError, match="not a PNG data URI"):
         render.embedded_images({"roc": f'{PNG}AAAA" onerror="alert(1)'})

@@ -1,0 +1,254 @@
+"""The policy table: every check passes at its threshold, fails just past it, and handles a null threshold or a missing figure."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pytest
+
+from pipeline.config import PolicyConfig
+from pipeline.reporting.policy import POLICY_CHECKS, PolicyCheck, Run, evaluate_policy
+
+OFF = {name: None for name in PolicyConfig.model_fields} | {"require_dp": False}  # every check left out
+LEDGER = {"dp": True, "epsilon_spent": 2.0}
+
+
+def policy(**thresholds: Any) -> PolicyConfig:
+    return PolicyConfig(**{**OFF, **thresholds})
+
+
+def bias(key: str, value: Any) -> dict[str, Any]:
+    """Two protected attributes: `value` and a smaller one, so the check must take the largest (None: neither judged)."""
+
+    def entry(figure: float | None, label: str) -> dict[str, Any]:
+        if key == "accuracy_gap" or figure is None:
+            return {key: figure}
+        return {key: {"value": figure, "class": label}}
+
+    return {"gender": entry(value, "refund"), "age": entry(None if value is None else 0.0, "billing")}
+
+
+def canaries(bound: Any, claimed: Any) -> dict[str, Any]:
+    return {"inserted": 10, "copies_each": 1, "empirical_epsilon": {"epsilon_lower_bound": bound}, **claimed}
+
+
+@dataclass(frozen=True)
+class Case:
+    threshold: Any  # the boundary: a figure equal to it passes
+    past: Any  # just past it: fails
+    run: Callable[[Any, Any], Run]  # a run whose figure is the first argument; the second is the claimed threshold
+    absent: Run  # a run without the figure at all
+    missing: str  # the status of a missing figure
+    null: Literal["left out", "not_applicable"] = "left out"  # a null threshold (false for "require")
+
+
+def up(value: float) -> float:
+    return math.nextafter(value, math.inf)
+
+
+def down(value: float) -> float:
+    return math.nextafter(value, -math.inf)
+
+
+CASES = {
+    "dp_required": Case(
+        True,
+        False,
+        lambda value, _: Run({"dp": value}, {}),
+        absent=Run({}, {}),
+        missing="fail",  # no "dp" in the ledger: not trained with DP
+    ),
+    "max_epsilon": Case(
+        8.0,
+        up(8.0),
+        lambda value, _: Run({"dp": True, "epsilon_spent": value}, {}),
+        absent=Run({"dp": True}, {}),
+        missing="fail",  # a DP run whose accountant reports no epsilon
+    ),
+    "min_accuracy": Case(
+        0.8,
+        down(0.8),
+        lambda value, _: Run(LEDGER, {"utility": {"accuracy": value, "macro_f1": 0.1}}),
+        absent=Run(LEDGER, {"utility": {"loss": 1.5, "perplexity": 4.5}}),  # causal LM
+        missing="not_applicable",
+    ),
+    "max_membership_auc": Case(
+        0.6,
+        up(0.6),
+        lambda value, _: Run(LEDGER, {"membership": {"auc": value}}),
+        absent=Run(LEDGER, {}),
+        missing="not_applicable",
+    ),
+    "max_accuracy_gap": Case(
+        0.1,
+        up(0.1),
+        lambda value, _: Run(LEDGER, {"model_bias": bias("accuracy_gap", value)}),
+        absent=Run(LEDGER, {"model_bias": None}),
+        missing="not_applicable",
+    ),
+    "max_demographic_parity_difference": Case(
+        0.2,
+        up(0.2),
+        lambda value, _: Run(LEDGER, {"model_bias": bias("demographic_parity_difference", value)}),
+        absent=Run(LEDGER, {"model_bias": {"gender": {"demographic_parity_difference": None}}}),
+        missing="not_applicable",
+    ),
+    "max_equalized_odds_difference": Case(
+        0.2,
+        up(0.2),
+        lambda value, _: Run(LEDGER, {"model_bias": bias("equalized_odds_difference", value)}),
+        absent=Run(LEDGER, {"model_bias": {}}),
+        missing="not_applicable",
+    ),
+    "max_counterfactual_flip_rate": Case(
+        0.05,
+        up(0.05),
+        lambda value, _: Run(LEDGER, {"counterfactual": {"swapped_rows": 40, "flip_rate": value}}),
+        absent=Run(LEDGER, {"counterfactual": None}),
+        missing="not_applicable",
+    ),
+    "max_pii_in_generations": Case(
+        0,
+        1,
+        lambda value, _: Run(LEDGER, {"regurgitation": {"prompts": 20, "pii_total": value}}),
+        absent=Run(LEDGER, {"regurgitation": None}),  # classification
+        missing="not_applicable",
+    ),
+    "max_contaminated_test_rows": Case(
+        2,
+        3,
+        lambda value, _: Run(LEDGER, {"contamination": {"contaminated_test_rows": value}}),
+        absent=Run(LEDGER, {}),
+        missing="not_applicable",
+    ),
+    "empirical_epsilon_within_claim": Case(
+        6.0,
+        up(6.0),
+        lambda value, claimed: Run(LEDGER, {"canaries": canaries(value, {"claimed_epsilon_per_canary": claimed})}),
+        absent=Run(LEDGER, {"canaries": {"inserted": 10, "claimed_epsilon_per_canary": 6.0}}),
+        missing="not_applicable",
+        null="not_applicable",  # the claim is the run's own: a DP run with canaries lists the check
+    ),
+}
+
+
+def evaluate(spec: PolicyCheck, figure: Any, threshold: Any) -> tuple[str, dict[str, Any] | None]:
+    """The verdict and the check's row when the figure is `figure` and its threshold `threshold`."""
+    if isinstance(spec.threshold, str):
+        result = evaluate_policy(policy(**{spec.threshold: threshold}), *CASES[spec.name].run(figure, None))
+    else:
+        result = evaluate_policy(policy(), *CASES[spec.name].run(figure, threshold))
+    rows = [row for row in result["checks"] if row["name"] == spec.name]
+    assert len(rows) <= 1
+    return result["verdict"], rows[0] if rows else None
+
+
+def test_every_check_has_a_case():
+    assert [spec.name for spec in POLICY_CHECKS] == list(CASES)
+
+
+def test_every_policy_threshold_sets_exactly_one_check():
+    fields = [spec.threshold for spec in POLICY_CHECKS if isinstance(spec.threshold, str)]
+    assert sorted(fields) == sorted(PolicyConfig.model_fields)
+
+
+@pytest.mark.parametrize("spec", POLICY_CHECKS, ids=lambda spec: spec.name)
+def test_a_figure_at_the_threshold_passes(spec):
+    case = CASES[spec.name]
+    verdict, row = evaluate(spec, case.threshold, case.threshold)
+    assert row == {
+        "name": spec.name,
+        "description": spec.description,
+        "threshold": case.threshold,
+        "value": case.threshold,
+        "status": "pass",
+    }
+    assert verdict == "PASS"
+
+
+@pytest.mark.parametrize("spec", POLICY_CHECKS, ids=lambda spec: spec.name)
+def test_a_figure_just_past_the_threshold_fails(spec):
+    case = CASES[spec.name]
+    verdict, row = evaluate(spec, case.past, case.threshold)
+    assert row is not None and row["status"] == "fail" and row["value"] == case.past
+    assert verdict == "FAIL"
+
+
+@pytest.mark.parametrize("spec", POLICY_CHECKS, ids=lambda spec: spec.name)
+def test_a_null_threshold_leaves_the_check_out(spec):
+    case = CASES[spec.name]
+    verdict, row = evaluate(spec, case.past, False if spec.comparison == "require" else None)
+    if case.null == "left out":
+        assert row is None
+    else:
+        assert row is not None and row["status"] == "not_applicable" and row["threshold"] is None
+    assert verdict == "PASS"
+
+
+@pytest.mark.parametrize("spec", POLICY_CHECKS, ids=lambda spec: spec.name)
+@pytest.mark.parametrize("how", ["null figure", "no figure"])
+def test_a_missing_figure(spec, how):
+    case = CASES[spec.name]
+    run = case.run(None, case.threshold) if how == "null figure" else case.absent
+    thresholds = {spec.threshold: case.threshold} if isinstance(spec.threshold, str) else {}
+    result = evaluate_policy(policy(**thresholds), *run)
+    (row,) = [row for row in result["checks"] if row["name"] == spec.name]
+    assert row["status"] == case.missing
+    assert row["value"] in (None, False)  # "require" reads a missing flag as false
+    assert result["verdict"] == ("FAIL" if case.missing == "fail" else "PASS")
+
+
+def test_epsilon_is_not_applicable_without_dp():
+    result = evaluate_policy(policy(max_epsilon=8.0), {"dp": False, "epsilon_spent": 50.0}, {})
+    assert result == {
+        "verdict": "PASS",
+        "checks": [
+            {
+                "name": "max_epsilon",
+                "description": "privacy budget spent (epsilon, from the accountant)",
+                "threshold": 8.0,
+                "value": 50.0,
+                "status": "not_applicable",
+            }
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    "ledger, planted",
+    [({"dp": False, "epsilon_spent": None}, canaries(0.5, {})), (LEDGER, None), (LEDGER, {})],
+    ids=["no DP", "no canaries", "empty canaries"],
+)
+def test_the_canary_check_is_listed_only_for_a_dp_run_with_canaries(ledger, planted):
+    assert evaluate_policy(policy(), ledger, {"canaries": planted}) == {"verdict": "PASS", "checks": []}
+
+
+def test_the_claimed_epsilon_defaults_to_the_spent_one():
+    (row,) = evaluate_policy(policy(), LEDGER, {"canaries": canaries(2.5, {})})["checks"]
+    assert (row["threshold"], row["value"], row["status"]) == (2.0, 2.5, "fail")
+
+
+def test_the_default_policy_lists_its_checks_in_table_order():
+    ledger, metrics = CASES["empirical_epsilon_within_claim"].run(1.0, 6.0)
+    metrics = {**metrics, "membership": {"auc": 0.52}, "contamination": {"contaminated_test_rows": 0}}
+    result = evaluate_policy(PolicyConfig(), ledger, metrics)
+    assert [(row["name"], row["status"]) for row in result["checks"]] == [
+        ("dp_required", "pass"),
+        ("max_epsilon", "pass"),
+        ("max_membership_auc", "pass"),
+        ("max_accuracy_gap", "not_applicable"),
+        ("max_pii_in_generations", "not_applicable"),
+        ("max_contaminated_test_rows", "pass"),
+        ("empirical_epsilon_within_claim", "pass"),
+    ]
+    assert result["verdict"] == "PASS"
+
+
+def test_any_failed_check_fails_the_verdict():
+    metrics = {"membership": {"auc": 0.9}, "contamination": {"contaminated_test_rows": 0}}
+    result = evaluate_policy(PolicyConfig(), LEDGER, metrics)
+    assert [row["name"] for row in result["checks"] if row["status"] == "fail"] == ["max_membership_auc"]
+    assert result["verdict"] == "FAIL"
