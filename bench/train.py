@@ -194,7 +194,7 @@ def measure_steps(
     import pandas as pd
     import torch
 
-    from pipeline.stages.split import FILES as SPLIT_FILES
+    from pipeline.layout import SPLIT_FILES
     from pipeline.stages.train import Trainer, _encode
     from pipeline.training.models import add_lora, load_model, load_tokenizer, model_source
 
@@ -244,7 +244,7 @@ def measure_steps(
                 current["step"] += t3 - t2
                 current["examples"] += len(target)
                 current["physical"] += 1
-                if trainer.engine is not None and getattr(trainer.optimizer, "_is_last_step_skipped", False):
+                if getattr(trainer.optimizer, "_is_last_step_skipped", False):
                     continue  # a physical batch inside a logical one: the optimizer accumulated, did not step
                 now, cpu_now = time.perf_counter(), time.process_time()
                 records.append({**current, "wall": now - started, "cpu": cpu_now - cpu_started})
@@ -348,7 +348,7 @@ def evaluate_adapter(config: Any, run_dir: Path) -> dict[str, Any]:
     from torch.utils.data import DataLoader
     from transformers import AutoTokenizer
 
-    from pipeline.stages.split import FILES as SPLIT_FILES
+    from pipeline.layout import SPLIT_FILES
     from pipeline.training.data import encode_classification
     from pipeline.training.models import load_model, model_source
 
@@ -381,7 +381,7 @@ def majority_baseline(config_path: str | None, run_dir: Path) -> dict[str, Any]:
     from sklearn.metrics import accuracy_score, f1_score
 
     from pipeline.config import load_config
-    from pipeline.stages.split import FILES as SPLIT_FILES
+    from pipeline.layout import SPLIT_FILES
 
     config = load_config(Path(config_path) if config_path else None)
     label = config.record_roles()["label"][0]

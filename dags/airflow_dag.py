@@ -2,10 +2,15 @@
 
 Each task runs one stage with `pipeline.stage.run_named_stage`, the function
 behind `python -m pipeline stage NAME`, into the run directory given as a DAG
-param. Before the `redact` task, `redact_plan` splits the ingested rows into
-groups of shards and `redact_shards` is mapped over them (dynamic task
-mapping), so the slow part of the stage spreads over the workers; `redact`
-then merges the shards in order (the outputs equal the CLI's). A stage that is already up to date is skipped, so a retry or a second
+param. Before each stage's task, `<stage>_plan` splits a sharded stage's
+input into groups of shards (`pipeline.executors.plan_parts`) and
+`<stage>_shards` is mapped over them (dynamic task mapping,
+`pipeline.executors.process_part`), so the slow part of the stage spreads
+over the workers; the stage's task then merges the shards in order (the
+outputs equal the CLI's). A stage that is not sharded (today all but
+`redact`) plans no group: its `<stage>_shards` is skipped and the stage runs
+as a whole. Which stages are sharded is the pipeline's to say, not this
+file's. A stage that is already up to date is skipped, so a retry or a second
 trigger with the same params resumes where the run stopped. Failures the user
 must fix (a bad config, unusable input, a policy verdict of FAIL) fail the
 task at once; anything else is retried with exponential backoff.
@@ -14,7 +19,7 @@ The pipeline is imported inside the tasks, so the scheduler parses this file
 without loading torch or spaCy.
 
 Trigger with params, for example:
-`{"config": "/srv/pipeline/config.yaml", "run_dir": "/shared/runs/tickets-2026-11", "redact_parts": 8}`.
+`{"config": "/srv/pipeline/config.yaml", "run_dir": "/shared/runs/tickets-2026-11", "shard_parts": 8}`.
 Empty strings mean the bundled sample config and `runs/<run_name>` under the
 worker's working directory.
 """
@@ -40,7 +45,8 @@ RETRIES: dict[str, Any] = {
 
 
 def stage_task(name: str):
-    @task(task_id=name, **RETRIES)
+    # none_failed: a stage that is not sharded runs after its skipped (never expanded) `<stage>_shards`
+    @task(task_id=name, trigger_rule="none_failed", **RETRIES)
     def run_stage() -> dict[str, Any]:
         from pipeline.stage import run_named_stage
 
@@ -49,27 +55,26 @@ def stage_task(name: str):
     return run_stage()
 
 
-@task(task_id="redact_plan", **RETRIES)
-def redact_plan() -> list[list[int]]:
-    """The redact stage's shards in groups, one per mapped `redact_shards` task."""
-    from pipeline.stage import stage_context
-    from pipeline.stages.redact import plan_parts
+def shard_tasks(name: str):
+    """`<name>_plan`, then `<name>_shards` mapped over its groups of shards: what runs before the stage's task."""
 
-    parts = get_current_context()["params"]["redact_parts"]
-    return _fail_fast_on_user_errors(
-        lambda config, run_dir: plan_parts(stage_context("redact", config, run_dir), parts)
-    )
+    @task(task_id=f"{name}_plan", **RETRIES)
+    def plan() -> list[list[int]]:
+        """The stage's shards in groups, one per mapped `<name>_shards` task; none if it is not sharded."""
+        from pipeline.executors import plan_parts
 
+        parts = get_current_context()["params"]["shard_parts"]
+        return _fail_fast_on_user_errors(lambda config, run_dir: plan_parts(name, config, run_dir, parts))
 
-@task(task_id="redact_shards", **RETRIES)
-def redact_shards(shards: list[int]) -> dict[str, int]:
-    """Redact one group of shards; the `redact` task merges them in order (counts only in XCom)."""
-    from pipeline.stage import stage_context
-    from pipeline.stages.redact import redact_part
+    @task(task_id=f"{name}_shards", **RETRIES)
+    def process(shards: list[int]) -> dict[str, int]:
+        """Process one group of shards; the stage's task merges them in order (counts only in XCom)."""
+        from pipeline.executors import process_part
 
-    return _fail_fast_on_user_errors(
-        lambda config, run_dir: redact_part(stage_context("redact", config, run_dir), shards)
-    )
+        return _fail_fast_on_user_errors(lambda config, run_dir: process_part(name, config, run_dir, shards))
+
+    groups = plan()
+    return groups, process.expand(shards=groups)
 
 
 def _fail_fast_on_user_errors(work: Callable[[str | None, str | None], Any]) -> Any:
@@ -95,21 +100,24 @@ def _fail_fast_on_user_errors(work: Callable[[str | None, str | None], Any]) -> 
         "run_dir": Param(
             "", type="string", description="run directory, on storage every worker sees (empty: runs/<run_name>)"
         ),
-        "redact_parts": Param(
+        "shard_parts": Param(
             0,
             type="integer",
             minimum=0,
-            description="mapped redact_shards tasks (0: redact.workers, else the worker's cores)",
+            description="mapped <stage>_shards tasks per sharded stage (0: its workers setting, e.g. redact.workers, "
+            "else the worker's cores)",
         ),
     },
     tags=["data-curation", "privacy"],
     doc_md=__doc__,
 )
 def curation_pipeline() -> None:
-    stages = [stage_task(name) for name in STAGES]
-    plan = redact_plan()
-    chain(stages[0], plan)
-    chain(redact_shards.expand(shards=plan), *stages[1:])
+    before = None
+    for name in STAGES:
+        plan, shards = shard_tasks(name)
+        stage = stage_task(name)
+        chain(*([before] if before is not None else []), plan, shards, stage)
+        before = stage
 
 
 curation_pipeline()

@@ -2,9 +2,11 @@
 
 Each task runs one stage with `pipeline.stage.run_named_stage`, the function
 behind `python -m pipeline stage NAME`, into the run directory given as a
-flow parameter. The redact stage's shards are first redacted by a mapped
-task (see `curation_pipeline`), then merged by the stage. A stage that is already up to date is skipped, so a retry or
-a second run with the same parameters resumes where the run stopped.
+flow parameter. A sharded stage's shards (today the redact stage's) are
+first processed by a mapped task (see `curation_pipeline`), then merged by
+the stage; which stages are sharded is the pipeline's to say, not this
+file's. A stage that is already up to date is skipped, so a retry or a
+second run with the same parameters resumes where the run stopped.
 Failures the user must fix (a bad config, unusable input, a policy verdict
 of FAIL) are not retried; anything else is, with exponential backoff.
 
@@ -47,36 +49,37 @@ def run_stage(name: str, config: str | None, run_dir: str | None) -> dict[str, A
 
 
 @task(retries=2, retry_delay_seconds=exponential_backoff(backoff_factor=60), retry_condition_fn=worth_retrying)
-def redact_plan(config: str | None, run_dir: str | None, parts: int) -> list[list[int]]:
-    from pipeline.stage import stage_context
-    from pipeline.stages.redact import plan_parts
+def plan_shards(name: str, config: str | None, run_dir: str | None, parts: int) -> list[list[int]]:
+    """The stage's shards in groups, one per mapped `process_shards` task; none if it is not sharded."""
+    from pipeline.executors import plan_parts
 
-    return plan_parts(stage_context("redact", config, run_dir), parts)
+    return plan_parts(name, config, run_dir, parts)
 
 
 @task(retries=2, retry_delay_seconds=exponential_backoff(backoff_factor=60), retry_condition_fn=worth_retrying)
-def redact_shards(shards: list[int], config: str | None, run_dir: str | None) -> dict[str, int]:
-    from pipeline.stage import stage_context
-    from pipeline.stages.redact import redact_part
+def process_shards(name: str, shards: list[int], config: str | None, run_dir: str | None) -> dict[str, int]:
+    """Process one group of shards, kept for the stage to merge in order; returns counts only."""
+    from pipeline.executors import process_part
 
-    return redact_part(stage_context("redact", config, run_dir), shards)
+    return process_part(name, config, run_dir, shards)
 
 
 @flow(name="curation-pipeline")
 def curation_pipeline(
-    config: str | None = None, run_dir: str | None = None, redact_parts: int = 0
+    config: str | None = None, run_dir: str | None = None, shard_parts: int = 0
 ) -> dict[str, dict[str, Any]]:
     """Every stage in order; returns each stage's manifest entry (status, stats, output hashes).
 
-    Before the redact stage, `redact_shards` is mapped over groups of shards (`redact_parts` of
-    them; 0: redact.workers, else the cores), so a Dask or Ray task runner spreads them; the
-    stage then merges them in order.
+    Before a sharded stage, `<stage>_shards` is mapped over groups of its shards (`shard_parts` of
+    them; 0: the stage's workers setting, e.g. redact.workers, else the cores), so a Dask or Ray
+    task runner spreads them; the stage then merges them in order.
     """
     results = {}
     for name in STAGES:
-        if name == "redact":
-            parts = redact_plan(config, run_dir, redact_parts)
-            redact_shards.map(parts, unmapped(config), unmapped(run_dir)).result()
+        parts = plan_shards.with_options(name=f"{name}_plan")(name, config, run_dir, shard_parts)
+        if parts:
+            process = process_shards.with_options(name=f"{name}_shards")
+            process.map(unmapped(name), parts, unmapped(config), unmapped(run_dir)).result()
         results[name] = run_stage.with_options(name=name)(name, config, run_dir)
     return results
 
@@ -86,11 +89,12 @@ if __name__ == "__main__":
     parser.add_argument("--config", metavar="PATH", help="config YAML (default: the bundled sample config)")
     parser.add_argument("--run-dir", metavar="DIR", help="run directory (default: runs/<run_name>)")
     parser.add_argument(
-        "--redact-parts",
+        "--shard-parts",
         type=int,
         default=0,
         metavar="N",
-        help="mapped redact_shards tasks (default: redact.workers, else the cores)",
+        help="mapped <stage>_shards tasks per sharded stage (default: its workers setting, e.g. redact.workers, "
+        "else the cores)",
     )
     arguments = parser.parse_args()
-    curation_pipeline(arguments.config, arguments.run_dir, arguments.redact_parts)
+    curation_pipeline(arguments.config, arguments.run_dir, arguments.shard_parts)

@@ -12,10 +12,12 @@ import json
 import logging
 import os
 import sys
+import textwrap
 from pathlib import Path
 
 import yaml
 
+from pipeline import layout
 from pipeline.artifacts import RunDir
 from pipeline.config import STAGE_NAMES, Config, config_from_record, default_config_path, load_config
 from pipeline.errors import ConfigError, InputError, PipelineError
@@ -24,7 +26,6 @@ from pipeline.stage import (
     EXECUTORS,
     available_stages,
     default_run_dir,
-    load_stage,
     policy_failure,
     rerun_stage,
     run_pipeline,
@@ -185,16 +186,30 @@ def _verdict_status(manifest: dict, run_dir: RunDir) -> int:
 
 
 def describe(config: Config, config_path: Path | None) -> str:
+    """The stages with what they read and write in the run directory (from pipeline.layout, so no stage
+    module is imported: describing the train stage does not load torch), then the resolved config."""
     available = available_stages()
-    lines = [f"config: {config_path or default_config_path()}", "", "stages, in order:"]
+    lines = [f"config: {config_path or default_config_path()}", "", "stages, in order (paths in the run directory):"]
     for name in STAGE_NAMES:
-        if name in available:
-            stage = load_stage(name)
-            lines += [f"  {name}", f"    reads:  {stage.reads}", f"    writes: {stage.writes}"]
-        else:
+        if name not in available:
             lines.append(f"  {name}  (not implemented yet)")
+            continue
+        files = layout.STAGES[name]
+        reads = ", ".join(layout.shown(entry) for entry in files.reads) or "nothing in the run directory"
+        lines += [
+            f"  {name}",
+            *_wrapped("    reads:  ", reads),
+            *_wrapped("    writes: ", ", ".join(layout.shown(entry) for entry in files.writes)),
+            *_wrapped("    does:   ", files.summary),
+        ]
     lines += ["", "resolved config:", yaml.safe_dump(config.resolved(), sort_keys=False, allow_unicode=True)]
     return "\n".join(lines)
+
+
+def _wrapped(label: str, text: str) -> list[str]:
+    return textwrap.wrap(
+        text, width=115, initial_indent=label, subsequent_indent=" " * len(label), break_on_hyphens=False
+    )
 
 
 def write_suite(config: Config, out: Path | None) -> int:

@@ -2,8 +2,11 @@
 
 A stage is a module `pipeline/stages/<name>.py` that defines `STAGE`, a
 `Stage` whose `run(ctx)` reads its inputs from the run directory, writes its
-outputs there (atomically) and returns a `StageResult`. Adding a stage means
-adding that module and its config section; the runner finds it by name.
+outputs there (atomically) and returns a `StageResult`. What it reads and
+writes is declared in `pipeline.layout.STAGES`, with the layout's path names:
+before a stage runs, the runner checks that what it reads is there; after, that
+its outputs cover what it declared. Adding a stage means adding that module,
+its entry in the layout and its config section; the runner finds it by name.
 
 The manifest records, per stage, its status, times, stats, outputs with their
 hashes, and a fingerprint of everything the stage's result depends on. A stage
@@ -25,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pipeline
-from pipeline import distributed
+from pipeline import distributed, executors, layout
 from pipeline.artifacts import RunDir, sha256_file, sha256_json
 from pipeline.config import STAGE_NAMES, Config, load_config
 from pipeline.errors import InputError, PolicyFailed, StageError
@@ -51,7 +54,7 @@ RECORDED_PACKAGES = (
 )
 
 
-EXECUTORS = ("local", "ray")
+EXECUTORS = executors.BACKENDS
 
 
 @dataclass(frozen=True)
@@ -80,13 +83,23 @@ class StageResult:
 
 @dataclass(frozen=True)
 class Stage:
-    name: str
-    reads: str
-    writes: str
+    files: layout.StageFiles  # its name, and what it reads and writes in the run directory
     run: Callable[[StageContext], StageResult]
     processes_rows: bool = True
     # what else the result depends on, outside the config and the inputs (e.g. which key is in the environment)
     fingerprint_extra: Callable[[Config], dict[str, Any]] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.files.name
+
+    @property
+    def reads(self) -> tuple[layout.Entry, ...]:
+        return self.files.reads
+
+    @property
+    def writes(self) -> tuple[layout.Entry, ...]:
+        return self.files.writes
 
 
 def available_stages() -> list[str]:
@@ -206,7 +219,9 @@ def _run_distributed(config: Config, run_dir: RunDir, names: list[str], *, force
     _require_upstream(manifest, "train", config, inputs, run_dir)
     stage_fingerprint = fingerprint(config, "train", inputs, manifest)
     if force or not _is_current(manifest["stages"].get("train", {}), stage_fingerprint, run_dir):
-        load_stage("train").run(StageContext(config=config, run_dir=run_dir, fingerprint=stage_fingerprint))
+        stage = load_stage("train")
+        _require_reads(stage, run_dir)
+        stage.run(StageContext(config=config, run_dir=run_dir, fingerprint=stage_fingerprint))
     return manifest
 
 
@@ -252,9 +267,7 @@ def policy_failure(manifest: dict[str, Any], run_dir: RunDir) -> str | None:
     stats = manifest.get("stages", {}).get("report", {}).get("stats", {})
     if stats.get("verdict") != "FAIL":
         return None
-    return (
-        f"policy verdict FAIL ({', '.join(stats.get('failed_checks', []))}): see {run_dir.path('report/summary.md')}"
-    )
+    return f"policy verdict FAIL ({', '.join(stats.get('failed_checks', []))}): see {run_dir.path(layout.SUMMARY)}"
 
 
 def rerun_stage(config: Config, run_dir: RunDir, name: str) -> dict[str, Any]:
@@ -276,6 +289,43 @@ def _require_upstream(
                 f"stage '{first}' needs the outputs of '{earlier}', which {run_dir.root} has not got up to date; "
                 f"run `python -m pipeline run --to {earlier}` with this config and run directory first"
             )
+
+
+def _require_reads(stage: Stage, run_dir: RunDir) -> None:
+    """Every path the stage declares it reads (but those it reads only if present) must be in the run directory."""
+    for entry in stage.reads:
+        if layout.is_optional(entry) or _present(run_dir, entry):
+            continue
+        path, writer = layout.path_of(entry), layout.writer(layout.path_of(entry))
+        if writer is None:
+            raise InputError(f"stage '{stage.name}' needs {path}, which {run_dir.root} has not got")
+        raise InputError(
+            f"stage '{stage.name}' needs {path}, which '{writer}' writes and {run_dir.root} has not got; "
+            f"run `python -m pipeline run --to {writer}` with this config and run directory first"
+        )
+
+
+def _present(run_dir: RunDir, entry: layout.Entry) -> bool:
+    path = run_dir.path(layout.path_of(entry))
+    if layout.is_folder(entry):
+        return path.is_dir() and any(inside.is_file() for inside in path.rglob("*"))
+    return path.is_file()
+
+
+def _check_writes(stage: Stage, result: StageResult) -> None:
+    """The outputs cover every path the stage declares it writes, and every output is one it declared."""
+    missing = [
+        layout.shown(entry)
+        for entry in stage.writes
+        if not layout.is_optional(entry) and not any(layout.covers(entry, output) for output in result.outputs)
+    ]
+    if missing:
+        raise StageError(f"stage '{stage.name}' did not write {', '.join(missing)}, which it declares it writes")
+    undeclared = [output for output in result.outputs if not any(layout.covers(e, output) for e in stage.writes)]
+    if undeclared:
+        raise StageError(
+            f"stage '{stage.name}' wrote {', '.join(undeclared)}, which its entry in pipeline/layout.py does not declare"
+        )
 
 
 def _is_current(entry: dict[str, Any], expected_fingerprint: str, run_dir: RunDir) -> bool:
@@ -301,8 +351,11 @@ def _run_one(
     if not force and _is_current(entry, stage_fingerprint, run_dir):
         log.info("%s: up to date, skipped (use --force to run it again)", stage.name)
         return
+    _require_reads(stage, run_dir)
     started = time.monotonic()
     entry = {"status": "running", "started": _now(), "fingerprint": stage_fingerprint}
+    if executors.sharded_stage(stage.name):  # where its shards ran (--executor); the outputs are the same
+        entry["executor"] = executor
     manifest["stages"][stage.name] = entry
     run_dir.write_manifest(manifest)
     log.info("%s: started", stage.name)
@@ -311,6 +364,7 @@ def _run_one(
             StageContext(config=config, run_dir=run_dir, fingerprint=stage_fingerprint, executor=executor)
         )
         _check_accounting(stage, result)
+        _check_writes(stage, result)
     except BaseException as error:
         entry.update(status="failed", finished=_now(), error=type(error).__name__)
         run_dir.write_manifest(manifest)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pipeline
+from pipeline import layout
 from pipeline.artifacts import RunDir, sha256_json
 from pipeline.config import STAGE_NAMES, Config
 from pipeline.errors import InputError
@@ -20,15 +21,15 @@ from pipeline.reporting.policy import evaluate_policy
 
 SCHEMA_VERSION = "1.0"
 FILES = {
-    "pii": "redact/pii_ledger.json",
-    "findings": "check/findings.json",
-    "gx": "check/gx_results.json",
-    "splits": "split/report.json",
-    "bias": "split/bias.json",
-    "ledger": "train/privacy_ledger.json",
-    "curve": "train/training_curve.json",
-    "labels": "train/labels.json",
-    "metrics": "evaluate/metrics.json",
+    "pii": layout.PII_LEDGER,
+    "findings": layout.FINDINGS,
+    "gx": layout.GX_RESULTS,
+    "splits": layout.SPLIT_REPORT,
+    "bias": layout.BIAS,
+    "ledger": layout.PRIVACY_LEDGER,
+    "curve": layout.CURVE,
+    "labels": layout.LABELS,
+    "metrics": layout.METRICS,
 }
 
 
@@ -56,7 +57,6 @@ def build(config: Config, run_dir: RunDir) -> dict[str, Any]:
         "title": config.report.title,
         "run": run_facts(config, manifest),
         "summary": evaluate_policy(config.report.policy, ledger, metrics),
-        "lineage": lineage(manifest),
         "row_accounting": row_accounting(run_dir, manifest),
         "pii": read(run_dir, "pii"),
         "data_quality": data_quality(read(run_dir, "findings"), read(run_dir, "gx")),
@@ -66,6 +66,7 @@ def build(config: Config, run_dir: RunDir) -> dict[str, Any]:
         "evaluation": metrics,
         "baseline": baseline(config, ledger, metrics),
         "limitations": limitations(config, ledger, metrics),
+        "lineage": lineage(manifest),  # the appendix: sources, packages and the full config
     }
 
 

@@ -31,20 +31,18 @@ from tqdm import tqdm
 from pipeline.artifacts import atomic_path, write_json
 from pipeline.config import Config
 from pipeline.errors import InputError
+from pipeline.layout import CHECKED_RECORDS as RECORDS
+from pipeline.layout import FINDINGS, GX_RESULTS, STAGES, SUITE
+from pipeline.layout import REDACTED_RECORDS as REDACTED
 from pipeline.logs import get_logger
 from pipeline.quality import contracts
 from pipeline.quality.dedup import DedupSettings, find_clusters, normalise, signatures
 from pipeline.quality.labels import check_labels
 from pipeline.quality.text import join_text, score
 from pipeline.stage import Stage, StageContext, StageResult
-from pipeline.stages.redact import RECORDS as REDACTED
 
 log = get_logger("pipeline.check")
 
-RECORDS = "check/records.parquet"
-SUITE = "check/expectation_suite.json"
-GX_RESULTS = "check/gx_results.json"
-FINDINGS = "check/findings.json"
 QUANTILES = (0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0)
 
 
@@ -241,8 +239,6 @@ def _quality_findings(records: pd.DataFrame) -> dict[str, Any]:
 
 
 STAGE = Stage(
-    name="check",
-    reads=REDACTED,
-    writes=f"{RECORDS} (every row, with cluster_id and qc_* score columns), {SUITE}, {GX_RESULTS}, {FINDINGS}",
+    files=STAGES["check"],
     run=run,
 )

@@ -27,14 +27,14 @@ import pyarrow.parquet as pq
 
 from pipeline.artifacts import Quarantine, atomic_path
 from pipeline.config import CurateConfig
+from pipeline.layout import CHECKED_RECORDS as CHECKED
+from pipeline.layout import CURATED_RECORDS as RECORDS
+from pipeline.layout import FINDINGS, STAGES
 from pipeline.logs import get_logger
 from pipeline.stage import Stage, StageContext, StageResult
-from pipeline.stages.check import FINDINGS
-from pipeline.stages.check import RECORDS as CHECKED
 
 log = get_logger("pipeline.curate")
 
-RECORDS = "curate/records.parquet"
 EXACT_DUPLICATE = "exact_duplicate"
 NEAR_DUPLICATE = "near_duplicate"
 
@@ -185,8 +185,6 @@ def _rare_classes(ctx: StageContext) -> list[str]:
 
 
 STAGE = Stage(
-    name="curate",
-    reads=f"{CHECKED}, {FINDINGS}",
-    writes=f"{RECORDS} (the rows that pass, with their scores), quarantine/curate.jsonl (every removal with its reasons)",
+    files=STAGES["curate"],
     run=run,
 )

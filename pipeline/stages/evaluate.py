@@ -25,19 +25,16 @@ from pipeline.artifacts import write_json
 from pipeline.config import Config
 from pipeline.errors import InputError
 from pipeline.evaluation import fairness, leakage, scoring, utility
+from pipeline.layout import ADAPTER, CANARIES, LABELS, METRICS, PREDICTIONS, SPLIT_FILES, STAGES
+from pipeline.layout import PRIVACY_LEDGER as LEDGER
 from pipeline.logs import get_logger
 from pipeline.quality.text import REDACTION_TAG, join_text
 from pipeline.stage import Stage, StageContext, StageResult
-from pipeline.stages.split import FILES as SPLIT_FILES
-from pipeline.stages.train import ADAPTER, CANARIES, LABELS, LEDGER
 from pipeline.training import privacy
 from pipeline.training.canaries import as_records, canary_texts, random_secret
 from pipeline.training.models import load_trained
 
 log = get_logger("pipeline.evaluate")
-
-METRICS = "evaluate/metrics.json"
-PREDICTIONS = "evaluate/predictions.parquet"
 
 
 def run(ctx: StageContext) -> StageResult:
@@ -304,9 +301,7 @@ class Evaluator:
 
 
 STAGE = Stage(
-    name="evaluate",
-    reads=f"{SPLIT_FILES['train']}, {SPLIT_FILES['test']}, {ADAPTER}/, {LABELS}, {LEDGER}, {CANARIES} (if any)",
-    writes=f"{METRICS} (utility, model bias, membership inference, canaries, regurgitation, contamination), {PREDICTIONS} (no text)",
+    files=STAGES["evaluate"],
     run=run,
     processes_rows=False,
 )

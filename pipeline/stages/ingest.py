@@ -26,14 +26,14 @@ from tqdm import tqdm
 
 from pipeline.artifacts import Quarantine, atomic_path, write_json
 from pipeline.config import LINEAGE_COLUMNS, Config, Source
+from pipeline.layout import INGESTED_RECORDS as RECORDS
+from pipeline.layout import SCHEMA, STAGES
 from pipeline.logs import get_logger
 from pipeline.readers import RawRecord, ReadStats, column_listing, read_records
 from pipeline.stage import Stage, StageContext, StageResult
 
 log = get_logger("pipeline.ingest")
 
-RECORDS = "ingest/records.parquet"
-SCHEMA = "ingest/schema.json"
 MISSING_TEXT = "missing_text"
 MISSING_LABEL = "missing_label"
 BATCH_ROWS = 10_000
@@ -248,8 +248,6 @@ def _schema_report(
 
 
 STAGE = Stage(
-    name="ingest",
-    reads="the source files named in `sources`",
-    writes=f"{RECORDS} (one row per kept record), {SCHEMA} (columns, roles, per-file encoding, repairs and unmapped columns), quarantine/ingest.jsonl",
+    files=STAGES["ingest"],
     run=run,
 )

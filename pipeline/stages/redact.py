@@ -7,29 +7,24 @@ already masked; then the configured operator per entity. A leak scan (pattern
 recognizers at a lower threshold, plus the known values) reads the result:
 a residual hit is redacted again or sends the row to quarantine (`pii_leak`).
 
-Shards of rows run in a process pool, or on Ray actors (`--executor ray`);
-each worker loads the engine once. Under Airflow or Prefect, mapped tasks
-redact groups of shards ahead of the stage (`plan_parts`, `redact_part`)
-and the stage merges them in order: the outputs are the same every way.
+The stage is sharded (see pipeline.executors): `SHARDED` plans shards of
+`redact.shard_rows` rows, redacts each with a worker's engine (loaded once
+per pool process, Ray actor or mapped Airflow or Prefect task) and merges
+them in order: the outputs are the same whoever redacts the shards.
 The ledger counts what was found per entity, column, source and method, and
 never holds a value.
 """
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 import json
 import math
-import multiprocessing
-import os
 import re
 import shutil
-import threading
-from collections import Counter, deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,9 +32,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from pipeline import executors
 from pipeline.artifacts import Quarantine, RunDir, atomic_path, write_json
 from pipeline.config import Config, RedactConfig
-from pipeline.errors import InputError
+from pipeline.layout import INGESTED_RECORDS as INGESTED
+from pipeline.layout import PII_LEDGER as LEDGER
+from pipeline.layout import REDACT_SHARDS as SHARDS
+from pipeline.layout import REDACTED_RECORDS as RECORDS
+from pipeline.layout import STAGES
 from pipeline.logs import get_logger
 from pipeline.pii.known_values import KnownValueMatcher
 from pipeline.pii.operators import (
@@ -52,16 +52,12 @@ from pipeline.pii.operators import (
     pseudonym_key,
 )
 from pipeline.stage import Stage, StageContext, StageResult
-from pipeline.stages.ingest import RECORDS as INGESTED
 
 if TYPE_CHECKING:  # presidio_analyzer loads spaCy, transformers and torch: imported only in the workers
     from presidio_analyzer import RecognizerResult
 
 log = get_logger("pipeline.redact")
 
-RECORDS = "redact/records.parquet"
-LEDGER = "redact/pii_ledger.json"
-SHARDS = "redact/shards"
 PII_LEAK = "pii_leak"
 PII_DROP_ROW = "pii_drop_row"
 GROUP_ENTITY = "GROUP_ID"
@@ -92,27 +88,54 @@ class ShardOutput:
 
 
 def run(ctx: StageContext) -> StageResult:
-    config = ctx.config
-    settings = config.redact
-    work = _work(ctx)
+    return executors.run_sharded(SHARDED, ctx)
+
+
+class RedactPlan:
+    """The stage's shards: the ingested rows, `redact.shard_rows` at a time (see pipeline.executors.ShardPlan)."""
+
+    def __init__(self, ctx: StageContext) -> None:
+        self.ctx = ctx
+        self.settings = ctx.config.redact
+        self.columns = _columns(ctx.config)
+        self.source = pq.ParquetFile(ctx.run_dir.path(INGESTED))
+        self.rows = self.source.metadata.num_rows
+        self.count = math.ceil(self.rows / self.settings.shard_rows)
+        self.workers = self.settings.workers
+        self.schema = _output_schema(self.source, self.columns)
+        self.store = ShardCache(ctx.run_dir, ctx.fingerprint, self.schema)
+
+    @cached_property
+    def init(self) -> Work:
+        """What builds a worker; read when first needed (with known_values_scope: all_rows it reads every row)."""
+        return _work(self.ctx)
+
+    def shards(self) -> Iterator[list[dict[str, Any]]]:
+        for shard in _shards(self.source, self.settings.shard_rows):
+            yield shard.to_pylist()
+
+    def size(self, index: int) -> int:
+        """The number of input rows in shard `index`."""
+        return min(self.settings.shard_rows, self.rows - index * self.settings.shard_rows)
+
+
+def _merge(ctx: StageContext, plan: RedactPlan, outputs: Iterator[ShardOutput]) -> StageResult:
+    """The shards' outputs, in order, into the records, the quarantine and the ledger."""
+    settings, work = plan.settings, plan.init
     if work.key_source == "demo":
         log.warning(
             "$%s is not set: using the built-in demo key. Pseudonyms and hashes are NOT protected; set the variable for real data",
             settings.key_env,
         )
-    source = pq.ParquetFile(ctx.run_dir.path(INGESTED))
-    output_schema = _output_schema(source, work.columns)
-    cache = ShardCache(ctx.run_dir, ctx.fingerprint, output_schema)
     found: Counter[tuple[str, str, str, str]] = Counter()
     leaks: Counter[tuple[str, str, str]] = Counter()
     names: set[str] = set()
     total = kept = 0
     with Quarantine(ctx.run_dir, "redact") as quarantine, atomic_path(ctx.run_dir.path(RECORDS)) as records_path:
-        with pq.ParquetWriter(records_path, output_schema) as writer:
-            progress = tqdm(total=source.metadata.num_rows, desc="redact", unit=" rows", disable=None)
-            for shard_size, output in _process(
-                enumerate(_shards(source, settings.shard_rows)), work, cache, ctx.executor
-            ):
+        with pq.ParquetWriter(records_path, plan.schema) as writer:
+            progress = tqdm(total=plan.rows, desc="redact", unit=" rows", disable=None)
+            for index, output in enumerate(outputs):
+                shard_size = plan.size(index)
                 total += shard_size
                 kept += len(output.rows)
                 for row_id, reason, detail, where in output.quarantined:
@@ -121,13 +144,12 @@ def run(ctx: StageContext) -> StageResult:
                 leaks.update(output.leaks)
                 names |= output.names
                 if output.rows:
-                    writer.write_table(pa.Table.from_pylist(output.rows, schema=output_schema))
+                    writer.write_table(pa.Table.from_pylist(output.rows, schema=plan.schema))
                 progress.update(shard_size)
             progress.close()
         by_reason = dict(sorted(quarantine.counts.items()))
-    cache.clear()
     if settings.propagate == "dataset" and names:
-        found.update(_propagate_across_rows(ctx.run_dir.path(RECORDS), output_schema, work, names))
+        found.update(_propagate_across_rows(ctx.run_dir.path(RECORDS), plan.schema, work, names))
     ledger = _ledger(settings, work.columns, work.key_source, found, leaks)
     write_json(ctx.run_dir.path(LEDGER), ledger)
     stats = {
@@ -142,37 +164,10 @@ def run(ctx: StageContext) -> StageResult:
     return StageResult(outputs=[RECORDS, LEDGER, quarantine.relative], stats=stats)
 
 
-def plan_parts(ctx: StageContext, parts: int = 0) -> list[list[int]]:
-    """The shard indexes in `parts` contiguous groups (default: redact.workers, else one per core),
-    one group per mapped Airflow or Prefect task; never empty, so the mapped step always runs."""
-    rows = pq.ParquetFile(ctx.run_dir.path(INGESTED)).metadata.num_rows
-    count = math.ceil(rows / ctx.config.redact.shard_rows)
-    parts = max(1, min(parts or ctx.config.redact.workers or os.cpu_count() or 1, count))
-    bounds = [round(i * count / parts) for i in range(parts + 1)]
-    return [list(range(bounds[i], bounds[i + 1])) for i in range(parts)]
-
-
-def redact_part(ctx: StageContext, shard_indexes: list[int]) -> dict[str, int]:
-    """Redact the given shards in this process and keep them for the stage to merge
-    (what a mapped Airflow or Prefect task runs before the `redact` task); returns counts only."""
-    wanted = set(shard_indexes)
-    work = _work(ctx)
-    source = pq.ParquetFile(ctx.run_dir.path(INGESTED))
-    cache = ShardCache(ctx.run_dir, ctx.fingerprint, _output_schema(source, work.columns))
-    done = rows = 0
-    with _part_lock:  # a thread-pool task runner may run parts side by side; the engine is not made for that
-        _init_worker(*work.worker_args)
-        for index, shard in enumerate(_shards(source, ctx.config.redact.shard_rows)):
-            if index in wanted and cache.load(index) is None:
-                cache.save(index, redact_shard(shard.to_pylist()))
-                done += 1
-            rows += shard.num_rows if index in wanted else 0
-    return {"shards": len(wanted), "redacted_now": done, "rows": rows}
-
-
 @dataclass(frozen=True)
 class Work:
-    """What every worker needs to redact a shard, and where the key came from."""
+    """What every worker needs to redact a shard, and where the key came from; called, it builds
+    a worker (what pipeline.executors does once per process or actor: equal work reuses the worker)."""
 
     settings: RedactConfig
     key: bytes
@@ -180,9 +175,8 @@ class Work:
     columns: RedactColumns
     global_values: list[tuple[str, str]]
 
-    @property
-    def worker_args(self) -> tuple[RedactConfig, bytes, RedactColumns, list[tuple[str, str]]]:
-        return self.settings, self.key, self.columns, self.global_values
+    def __call__(self) -> _Worker:
+        return _Worker(self)
 
 
 def _work(ctx: StageContext) -> Work:
@@ -216,10 +210,11 @@ class ShardCache:
     def _paths(self, index: int) -> tuple[Path, Path]:
         return self.folder / f"shard-{index:05d}.parquet", self.folder / f"shard-{index:05d}.json"
 
-    def load(self, index: int) -> ShardOutput | None:
+    def done(self, index: int) -> bool:
+        return self.enabled and self._paths(index)[1].is_file()
+
+    def load(self, index: int) -> ShardOutput:
         rows_path, summary_path = self._paths(index)
-        if not self.enabled or not summary_path.is_file():
-            return None
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
         rows = pq.read_table(rows_path, schema=self.schema).to_pylist() if summary["rows"] else []
         return ShardOutput(
@@ -310,131 +305,24 @@ def _shards(source: pq.ParquetFile, size: int) -> Iterator[pa.Table]:
         yield buffered
 
 
-def _process(
-    shards: Iterator[tuple[int, pa.Table]], work: Work, cache: ShardCache, executor: str
-) -> Iterator[tuple[int, ShardOutput]]:
-    """Each shard's output in order: kept by a mapped task before, or redacted now by the executor.
-    At most two shards per worker are in flight, so memory follows shard size, not input size."""
-    with _executor(executor, work) as (submit, workers):
-        pending: deque[tuple[int, Callable[[], ShardOutput]]] = deque()
-        for index, shard in shards:
-            cached = cache.load(index)
-            pending.append((shard.num_rows, _ready(cached) if cached is not None else submit(shard.to_pylist())))
-            if len(pending) >= 2 * workers:
-                size, result = pending.popleft()
-                yield size, result()
-        while pending:
-            size, result = pending.popleft()
-            yield size, result()
-
-
-Submit = Callable[[list[dict[str, Any]]], Callable[[], ShardOutput]]
-
-
-def _ready(output: ShardOutput) -> Callable[[], ShardOutput]:
-    """What gives an output already there, like the wait for one still being redacted."""
-    return lambda: output
-
-
-@contextlib.contextmanager
-def _executor(name: str, work: Work) -> Iterator[tuple[Submit, int]]:
-    """`submit(rows)` starts redacting a shard and returns what waits for its output."""
-    if name == "ray":
-        with _ray_executor(work) as executor:
-            yield executor
-        return
-    workers = work.settings.workers or os.cpu_count() or 1
-    if workers == 1:
-        _init_worker(*work.worker_args)
-        yield (lambda rows: _ready(redact_shard(rows))), 1
-        return
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=work.worker_args
-    ) as pool:
-        yield (lambda rows: pool.submit(redact_shard, rows).result), workers
-
-
-@contextlib.contextmanager
-def _ray_executor(work: Work) -> Iterator[tuple[Submit, int]]:
-    """Shards on Ray actors (one engine each): the cluster at $RAY_ADDRESS, else a local one started here."""
-    try:
-        import ray
-    except ImportError:
-        raise InputError(
-            "--executor ray needs Ray: install the project with the [ray] extra, e.g. pip install -e '.[ray]'"
-        ) from None
-    started_here = not ray.is_initialized()
-    if started_here:
-        ray.init(
-            address=os.environ.get("RAY_ADDRESS") or None,
-            include_dashboard=False,
-            configure_logging=False,
-            log_to_driver=False,
-        )
-    try:
-        workers = work.settings.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        actor = ray.remote(num_cpus=1)(RayRedactor)
-        actors = [actor.remote(*work.worker_args) for _ in range(workers)]
-        turns = itertools.cycle(actors)
-
-        def submit(rows: list[dict[str, Any]]) -> Callable[[], ShardOutput]:
-            reference = next(turns).redact.remote(rows)
-            return lambda: ray.get(reference)
-
-        yield submit, workers
-        for each in actors:
-            ray.kill(each)
-    finally:
-        if started_here:
-            ray.shutdown()
-
-
-class RayRedactor:
-    """A Ray actor: the worker state of a pool process, built once per actor."""
-
-    def __init__(
-        self, settings: RedactConfig, key: bytes, columns: RedactColumns, global_values: list[tuple[str, str]]
-    ) -> None:
-        _init_worker(settings, key, columns, global_values)
-
-    def redact(self, rows: list[dict[str, Any]]) -> ShardOutput:
-        return redact_shard(rows)
-
-
 class _Worker:
-    """What one process needs to redact shards; built once per process."""
+    """What one process needs to redact shards: the engine and the operators, built once per process."""
 
-    def __init__(
-        self, settings: RedactConfig, key: bytes, columns: RedactColumns, global_values: list[tuple[str, str]]
-    ) -> None:
+    def __init__(self, work: Work) -> None:
         from pipeline.pii.engine import PiiDetector  # loads spaCy: only where shards are processed
 
-        self.settings = settings
-        self.key = key
-        self.columns = columns
-        self.detector = PiiDetector(settings)
-        self.redactor = Redactor(settings, key)
+        self.settings = work.settings
+        self.key = work.key
+        self.columns = work.columns
+        self.detector = PiiDetector(work.settings)
+        self.redactor = Redactor(work.settings, work.key)
         self.global_matcher = (
-            KnownValueMatcher(global_values, settings.known_value_min_length) if global_values else None
+            KnownValueMatcher(work.global_values, work.settings.known_value_min_length) if work.global_values else None
         )
 
 
-_worker: _Worker | None = None
-_part_lock = threading.Lock()
-
-
-def _init_worker(
-    settings: RedactConfig, key: bytes, columns: RedactColumns, global_values: list[tuple[str, str]]
-) -> None:
-    global _worker
-    if _worker is None or _worker.settings != settings or _worker.key != key or _worker.columns != columns:
-        _worker = _Worker(settings, key, columns, global_values)
-
-
-def redact_shard(rows: list[dict[str, Any]]) -> ShardOutput:
-    assert _worker is not None, "call _init_worker first"
-    worker = _worker
+def redact_shard(worker: _Worker, rows: list[dict[str, Any]]) -> ShardOutput:
+    """One shard's rows redacted (in a pool process, on a Ray actor or in a mapped task)."""
     cells = [
         (index, column)
         for index, row in enumerate(rows)
@@ -456,8 +344,8 @@ def redact_texts(settings: RedactConfig, texts: list[str], key: bytes = DEMO_KEY
     (detection, propagation, operators, leak scan); None where the stage would quarantine the row.
     For benchmarks and for users who want the stage's redaction on texts outside a run."""
     columns = RedactColumns(text=["text"], identifier=[], group=None, identifier_entities={})
-    _init_worker(settings, key, columns, [])
-    output = redact_shard([{"row_id": str(index), "text": text} for index, text in enumerate(texts)])
+    worker = executors.worker_state(Work(settings, key, "", columns, []))
+    output = redact_shard(worker, [{"row_id": str(index), "text": text} for index, text in enumerate(texts)])
     kept = {row["row_id"]: row["text"] for row in output.rows}
     return [kept.get(str(index)) for index in range(len(texts))]
 
@@ -648,10 +536,10 @@ def _ledger(
     }
 
 
+SHARDED = executors.ShardedStage(plan=RedactPlan, process=redact_shard, merge=_merge)
+
 STAGE = Stage(
-    name="redact",
-    reads=INGESTED,
-    writes=f"{RECORDS} (text redacted, identifier columns dropped, group id key-hashed), {LEDGER} (counts per entity, column, source; no values), quarantine/redact.jsonl",
+    files=STAGES["redact"],
     run=run,
     fingerprint_extra=key_fingerprint,
 )

@@ -15,17 +15,14 @@ from typing import Any
 
 from pipeline.artifacts import RunDir, atomic_path, sha256_file, write_json
 from pipeline.config import Config
+from pipeline.layout import MODEL_CARD, STAGES, SUMMARY
+from pipeline.layout import REPORT_HTML as HTML
+from pipeline.layout import REPORT_JSON as JSON
 from pipeline.logs import get_logger
 from pipeline.reporting import content, render
 from pipeline.stage import Stage, StageContext, StageResult
-from pipeline.stages.train import ADAPTER
 
 log = get_logger("pipeline.report")
-
-HTML = "report/report.html"
-JSON = "report/report.json"
-SUMMARY = "report/summary.md"
-MODEL_CARD = f"{ADAPTER}/README.md"
 
 
 def run(ctx: StageContext) -> StageResult:
@@ -62,9 +59,7 @@ def _baseline_inputs(config: Config) -> dict[str, Any]:
 
 
 STAGE = Stage(
-    name="report",
-    reads="the outputs of every earlier stage (counts, ledgers, metrics; never records), manifest.json",
-    writes=f"{HTML} (self-contained), {JSON}, {SUMMARY}, {MODEL_CARD} (model card)",
+    files=STAGES["report"],
     run=run,
     processes_rows=False,
     fingerprint_extra=_baseline_inputs,

@@ -42,6 +42,10 @@ import pyarrow.parquet as pq
 from pipeline.artifacts import Quarantine, atomic_path, sha256_file, write_json
 from pipeline.config import Config
 from pipeline.errors import InputError
+from pipeline.layout import BIAS, DATASET, SPLITS, STAGES
+from pipeline.layout import CURATED_RECORDS as CURATED
+from pipeline.layout import SPLIT_FILES as FILES
+from pipeline.layout import SPLIT_REPORT as REPORT
 from pipeline.logs import get_logger
 from pipeline.quality import bias
 from pipeline.quality.counterfactual import Swapper
@@ -49,15 +53,9 @@ from pipeline.quality.labels import require_two_classes
 from pipeline.quality.mitigation import resample, reweigh
 from pipeline.quality.text import join_text
 from pipeline.stage import Stage, StageContext, StageResult
-from pipeline.stages.curate import RECORDS as CURATED
 
 log = get_logger("pipeline.split")
 
-SPLITS = ("train", "validation", "test")
-FILES = {name: f"split/{name}.parquet" for name in SPLITS}
-DATASET = "split/dataset"
-REPORT = "split/report.json"
-BIAS = "split/bias.json"
 WEIGHT = "sample_weight"
 MAX_FOLDS = 100
 RESAMPLED_OUT = "resampled_out"
@@ -401,8 +399,6 @@ def _shared(records: pd.DataFrame, column: str) -> int:
 
 
 STAGE = Stage(
-    name="split",
-    reads=CURATED,
-    writes=f"{', '.join(FILES.values())}, {DATASET}/ (Hugging Face DatasetDict), {REPORT}, {BIAS}, quarantine/split.jsonl",
+    files=STAGES["split"],
     run=run,
 )

@@ -18,7 +18,7 @@ import contextlib
 import math
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -31,22 +31,17 @@ from pipeline import distributed
 from pipeline.artifacts import write_json
 from pipeline.config import Config
 from pipeline.errors import ConfigError, InputError, StageError
+from pipeline.layout import ADAPTER, CANARIES, CURVE, LABELS, SPLIT_FILES, STAGES
+from pipeline.layout import PRIVACY_LEDGER as LEDGER
 from pipeline.logs import get_logger
 from pipeline.quality.labels import require_two_classes
 from pipeline.stage import Stage, StageContext, StageResult
-from pipeline.stages.split import FILES as SPLIT_FILES
 from pipeline.training import privacy
 from pipeline.training.canaries import inserted_copies, make_canaries
 from pipeline.training.data import Encoded, ResponseLoss, encode_causal, encode_classification
 from pipeline.training.models import add_lora, load_model, load_tokenizer, model_source
 
 log = get_logger("pipeline.train")
-
-ADAPTER = "train/adapter"
-LABELS = "train/labels.json"
-LEDGER = "train/privacy_ledger.json"
-CURVE = "train/training_curve.json"
-CANARIES = "train/canaries.parquet"
 
 
 def run(ctx: StageContext) -> StageResult:
@@ -187,7 +182,7 @@ def _check_lora_moved(model: Any, before: dict[str, torch.Tensor]) -> None:
 
 
 class Trainer:
-    """One training run: the model, its optimizer and data loader, wrapped by Opacus when DP is on."""
+    """One training run on `privacy.prepare`'s `Training`: the same loop with DP (Opacus' wrappers) or without."""
 
     def __init__(self, config: Config, model: Any, train: Encoded, validation: Encoded) -> None:
         self.config = config
@@ -195,18 +190,8 @@ class Trainer:
         self.train = train
         self.validation = validation
         self.classification = config.task == "classification"
-        self.model = model
-        self._peft = model  # self.model becomes Opacus' wrapper around it
-        parameters = [p for p in model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(parameters, lr=self.settings.effective_learning_rate)
-        generator = torch.Generator().manual_seed(distributed.rank_seed(config.seed))
-        self.loader = DataLoader(train.dataset, batch_size=self.settings.batch_size, shuffle=True, generator=generator)
-        self.criterion: Any = torch.nn.CrossEntropyLoss() if self.classification else ResponseLoss()
-        self.steps_per_epoch = len(self.loader)
-        self.sample_rate = 1 / self.steps_per_epoch
-        self.engine: Any = None
+        self._peft = model  # under DP, training runs on Opacus' wrapper around it
         self.delta = privacy.resolve_delta(self.settings, train.rows)
-        self.noise: float | None = None
         self.steps = 0
         self.epochs_run = 0
         weights = train.dataset.tensors[3]
@@ -215,52 +200,27 @@ class Trainer:
             log.warning(
                 "sample_weight is ignored under DP (per-example clipping bounds every row's influence); use split.mitigation.method: resample for DP runs"
             )
-        if self.settings.dp:
-            self._make_private(generator)
-
-    def _make_private(self, generator: torch.Generator) -> None:
-        from opacus import PrivacyEngine
-
-        self.noise = privacy.noise_for(
-            self.settings, self.sample_rate, self.settings.epochs * self.steps_per_epoch, self.delta
+        generator = torch.Generator().manual_seed(distributed.rank_seed(config.seed))
+        self.training = privacy.prepare(
+            self.settings,
+            model=model,
+            optimizer=torch.optim.AdamW(
+                [p for p in model.parameters() if p.requires_grad], lr=self.settings.effective_learning_rate
+            ),
+            criterion=torch.nn.CrossEntropyLoss() if self.classification else ResponseLoss(),
+            loader=DataLoader(train.dataset, batch_size=self.settings.batch_size, shuffle=True, generator=generator),
+            generator=generator,
+            delta=self.delta,
         )
-        self.engine = PrivacyEngine(accountant=self.settings.accountant)
-        module = self.model
-        if (
-            distributed.world_size() > 1
-        ):  # Opacus then makes its distributed optimizer: noise on rank 0, gradients summed over ranks
-            from opacus.distributed import DifferentiallyPrivateDistributedDataParallel
 
-            module = DifferentiallyPrivateDistributedDataParallel(self.model)
-        made = self.engine.make_private_with_epsilon(
-            module=module,
-            optimizer=self.optimizer,
-            criterion=self.criterion,
-            data_loader=self.loader,
-            target_epsilon=self.settings.target_epsilon,
-            target_delta=self.delta,
-            epochs=self.settings.epochs,
-            max_grad_norm=self.settings.max_grad_norm,
-            poisson_sampling=True,
-            grad_sample_mode=self.settings.grad_sample_mode,
-            noise_generator=generator,
-        )
-        if self.settings.grad_sample_mode == "ghost":
-            self.model, self.optimizer, self.criterion, self.loader = made
-        else:
-            self.model, self.optimizer, self.loader = made
-        if distributed.world_size() > 1:
-            from pipeline.training.sampling import sharded_loader
+    @property
+    def model(self) -> Any:
+        """What training calls: Opacus' wrapper under DP, else the PEFT model."""
+        return self.training.model
 
-            self.loader = sharded_loader(self.loader, generator)
-        self.noise = float(self.optimizer.noise_multiplier)
-        log.info(
-            "DP-SGD: noise multiplier %.3f, sampling rate %.4f, delta %.2g, target epsilon %g",
-            self.noise,
-            self.sample_rate,
-            self.delta,
-            self.settings.target_epsilon,
-        )
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        return self.training.optimizer
 
     def peft_model(self) -> Any:
         return self._peft
@@ -274,8 +234,9 @@ class Trainer:
             score = self.evaluate()
             self.epochs_run = epoch
             entry = {"epoch": epoch, "steps": self.steps, "train_loss": round(train_loss, 5), "validation": score}
-            if self.engine is not None:
-                entry["epsilon"] = round(float(self.engine.get_epsilon(self.delta)), 5)
+            epsilon = self.training.epsilon(self.delta)
+            if epsilon is not None:  # DP: the budget spent so far
+                entry["epsilon"] = round(epsilon, 5)
             epochs.append(entry)
             log.info("epoch %d: train loss %.4f, validation %s", epoch, train_loss, score)
             if patience is None:
@@ -319,10 +280,7 @@ class Trainer:
                 self.optimizer.step()
                 total += float(loss.detach()) * len(target)
                 count += len(target)
-                if self.engine is None:
-                    self.steps += 1
-        if self.engine is not None:  # logical steps, as the accountant counts them
-            self.steps = sum(steps for _, _, steps in self.engine.accountant.history)
+        self.steps = self.training.steps()  # under DP, logical steps, as the accountant counts them
         total_loss, rows = distributed.summed([total, count])  # under torchrun, over every rank's share of the batches
         return total_loss / max(rows, 1)
 
@@ -334,28 +292,11 @@ class Trainer:
             parameter.grad = torch.zeros_like(parameter)  # what "ghost" accumulates
         self.optimizer.step()
 
-    @contextlib.contextmanager
-    def _batches(self) -> Iterator[Any]:
-        if self.engine is None:
-            yield self.loader
-            return
-        from opacus.utils.batch_memory_manager import BatchMemoryManager
-
-        with BatchMemoryManager(
-            data_loader=self.loader,
-            max_physical_batch_size=self.settings.physical_batch_size,
-            optimizer=self.optimizer,
-        ) as loader:
-            yield loader
+    def _batches(self) -> contextlib.AbstractContextManager[Iterable[Any]]:
+        return self.training.batches()
 
     def _loss(self, logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        if self.engine is not None:
-            return self.criterion(logits, target)  # per-example mean; weights ignored under DP (see the ledger)
-        if self.classification:
-            per_example = torch.nn.functional.cross_entropy(logits, target, reduction="none")
-        else:
-            per_example = ResponseLoss(reduction="none")(logits, target)
-        return (per_example * weight).sum() / weight.sum()
+        return self.training.criterion(logits, target, weight)  # weights ignored under DP (see the ledger)
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
@@ -382,20 +323,17 @@ class Trainer:
         return {"loss": round(loss, 5), "perplexity": round(math.exp(min(loss, 50)), 3)}
 
     def ledger(self) -> dict[str, Any]:
-        epsilon = float(self.engine.get_epsilon(self.delta)) if self.engine is not None else None
-        state = None
-        if self.engine is not None:
-            state = {"history": [[float(n), float(q), int(s)] for n, q, s in self.engine.accountant.history]}
+        epsilon = self.training.epsilon(self.delta)
         return privacy.ledger(
             self.settings,
             rows=self.train.rows,
             delta=self.delta,
-            noise=self.noise,
-            sample_rate=self.sample_rate,
+            noise=self.training.noise,
+            sample_rate=self.training.sample_rate,
             steps=self.steps,
             epochs_run=self.epochs_run,
             epsilon=round(epsilon, 5) if epsilon is not None else None,
-            accountant_state=state,
+            accountant_state=self.training.accountant_state(),
             weights_ignored=self.weights_ignored,
             early_stopping=self.settings.early_stopping_patience is not None,
             seed=self.config.seed,
@@ -404,9 +342,7 @@ class Trainer:
 
 
 STAGE = Stage(
-    name="train",
-    reads=", ".join(SPLIT_FILES[name] for name in ("train", "validation")),
-    writes=f"{ADAPTER}/ (PEFT adapter + tokenizer), {LABELS}, {LEDGER} (epsilon, delta, noise, sampling rate, steps, accountant state), {CURVE}",
+    files=STAGES["train"],
     run=run,
     processes_rows=False,
 )

@@ -61,21 +61,29 @@ def test_the_tasks_are_the_stages_in_order_each_after_the_one_before(dagbag):
     dag = dagbag.dags["curation_pipeline"]
     order = [task.task_id for task in dag.topological_sort()]
     assert [name for name in order if name in STAGE_NAMES] == list(STAGE_NAMES)
-    upstream = {after: {before} for before, after in zip(STAGE_NAMES, STAGE_NAMES[1:], strict=False)}
-    upstream.update(redact_plan={"ingest"}, redact_shards={"redact_plan"}, redact={"redact_shards"})
-    assert {task.task_id: task.upstream_task_ids for task in dag.tasks} == {"ingest": set(), **upstream}
+    upstream = {}
+    for before, name in zip((None, *STAGE_NAMES), STAGE_NAMES, strict=False):
+        # every stage's plan and mapped shards: a stage that is not sharded plans none, and its shards are skipped
+        upstream.update(
+            {f"{name}_plan": {before} - {None}, f"{name}_shards": {f"{name}_plan"}, name: {f"{name}_shards"}}
+        )
+    assert {task.task_id: task.upstream_task_ids for task in dag.tasks} == upstream
     assert all(task.retries == 2 and task.retry_exponential_backoff for task in dag.tasks)
+    assert all(dag.get_task(name).trigger_rule == "none_failed" for name in STAGE_NAMES)
 
 
 def test_dag_test_runs_the_pipeline_to_the_same_hashes_as_the_cli(dagbag, airflow_db, tmp_path):
     config = tiny_config(tmp_path)
     run_dir = tmp_path / "airflow" / "run"  # the same folder name as the CLI's: it is the run id
     dag_run = dagbag.dags["curation_pipeline"].test(
-        run_conf={"config": str(config), "run_dir": str(run_dir), "redact_parts": 3}
+        run_conf={"config": str(config), "run_dir": str(run_dir), "shard_parts": 3}
     )
     assert dag_run.state == "success"
-    mapped = [ti for ti in dag_run.get_task_instances() if ti.task_id == "redact_shards"]
+    instances = dag_run.get_task_instances()
+    mapped = [ti for ti in instances if ti.task_id == "redact_shards"]
     assert sorted(ti.map_index for ti in mapped) == [0, 1, 2] and all(ti.state == "success" for ti in mapped)
+    unsharded = [ti for ti in instances if ti.task_id.endswith("_shards") and ti.task_id != "redact_shards"]
+    assert len(unsharded) == len(STAGE_NAMES) - 1 and all(ti.state == "skipped" for ti in unsharded)
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert [name for name, entry in manifest["stages"].items() if entry["status"] == "finished"] == list(STAGE_NAMES)
     assert same_results(run_dir) == same_results(cli_run(config, tmp_path / "cli" / "run"))

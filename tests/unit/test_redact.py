@@ -266,36 +266,52 @@ def _records_hash(run_dir: RunDir) -> dict:
 
 
 def test_shards_in_a_process_pool_give_the_same_outputs_as_one_process(make_config, tmp_path):
-    _, _, _, one = redact(make_config, tmp_path, run="one", shard_rows=1)
+    records, _, _, one = redact(make_config, tmp_path, run="one", shard_rows=1)
     _, _, stats, pool = redact(make_config, tmp_path, run="pool", shard_rows=1, workers=2)
     assert stats["total"] == len(ROWS)
     assert _records_hash(pool) == _records_hash(one)
+    # other shards (a shorter last one), the same rows; the file differs only in its row groups, one per shard
+    larger, _, _, _ = redact(make_config, tmp_path, run="larger", shard_rows=3, workers=2)
+    pd.testing.assert_frame_equal(larger, records)
+    assert pool.read_manifest()["stages"]["redact"]["executor"] == "local"  # where its shards ran
+    assert "executor" not in pool.read_manifest()["stages"]["ingest"]  # a stage that is not sharded
 
 
-def test_shards_redacted_by_mapped_tasks_are_merged_by_the_stage(make_config, tmp_path, monkeypatch):
+def test_shards_processed_by_mapped_tasks_are_merged_by_the_stage(make_config, tmp_path, monkeypatch):
     import pipeline.stages.redact as redact_stage
-    from pipeline.stage import stage_context
+    from pipeline import executors
 
     _, _, _, direct = redact(make_config, tmp_path, run="direct", shard_rows=1)
-    config_path = tmp_path / "config.yaml"
+    config_path = str(tmp_path / "config.yaml")
     mapped = RunDir(tmp_path / "mapped")
-    run_pipeline(load_config(config_path), mapped, ["ingest"])
-    context = stage_context("redact", str(config_path), str(mapped.root))
-    parts = redact_stage.plan_parts(context, 3)
+    run_pipeline(load_config(Path(config_path)), mapped, ["ingest"])
+    parts = executors.plan_parts("redact", config_path, str(mapped.root), 3)
     assert parts == [[0], [1, 2], [3]]
-    counts = [redact_stage.redact_part(context, part) for part in parts]
+    counts = [executors.process_part("redact", config_path, str(mapped.root), part) for part in parts]
     assert sum(c["rows"] for c in counts) == len(ROWS) and all(
-        c["redacted_now"] == len(p) for c, p in zip(counts, parts, strict=True)
+        c["processed_now"] == len(p) for c, p in zip(counts, parts, strict=True)
     )
-    assert redact_stage.redact_part(context, parts[1])["redacted_now"] == 0  # a retried task finds its shards done
+    # a retried task finds its shards done
+    assert executors.process_part("redact", config_path, str(mapped.root), parts[1])["processed_now"] == 0
 
-    def must_not_run(rows):
-        raise AssertionError("the stage redacted a shard a mapped task had done")
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the stage processed a shard a mapped task had done")
+        yield
 
-    monkeypatch.setattr(redact_stage, "redact_shard", must_not_run)
-    run_pipeline(load_config(config_path), mapped, ["redact"])
+    monkeypatch.setattr(executors, "map_shards", must_not_run)
+    run_pipeline(load_config(Path(config_path)), mapped, ["redact"])
     assert _records_hash(mapped) == _records_hash(direct)
     assert not mapped.path(redact_stage.SHARDS).exists()
+
+
+def test_a_stage_that_is_not_sharded_plans_no_mapped_task(make_config, tmp_path):
+    from pipeline import executors
+
+    write_rows(tmp_path, ROWS)
+    make_config(config())
+    assert executors.plan_parts("ingest", str(tmp_path / "config.yaml"), str(tmp_path / "run")) == []
+    with pytest.raises(InputError, match="not sharded"):
+        executors.process_part("ingest", str(tmp_path / "config.yaml"), str(tmp_path / "run"), [0])
 
 
 def test_shards_have_the_same_rows_whatever_the_row_groups(tmp_path):

@@ -8,6 +8,7 @@ import pytest
 
 from pipeline.artifacts import RunDir, atomic_path, write_json
 from pipeline.errors import InputError, StageError
+from pipeline.layout import StageFiles
 from pipeline.stage import Stage, StageResult, _check_accounting, run_pipeline, select_stages
 from tests.conftest import csv_source
 
@@ -133,7 +134,9 @@ def test_stage_selection_is_a_range_in_pipeline_order():
     ],
 )
 def test_a_stage_that_loses_rows_fails(stats, message):
-    stage = Stage(name="demo", reads="", writes="", run=lambda ctx: StageResult([]))
+    stage = Stage(
+        files=StageFiles("demo", "a stage for the test", reads=(), writes=()), run=lambda ctx: StageResult([])
+    )
     with pytest.raises(StageError, match=message):
         _check_accounting(stage, StageResult(outputs=[], stats=stats))
 
