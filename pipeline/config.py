@@ -13,6 +13,7 @@ at once, with its path in the file (`sources[0].columns.label: ...`):
 from __future__ import annotations
 
 import glob
+import json
 import math
 import os
 import re
@@ -41,6 +42,8 @@ FORMAT_BY_SUFFIX = {
 }
 # Columns the ingest stage adds to every record; a source column may not be renamed to one of them.
 LINEAGE_COLUMNS = ("row_id", "source", "source_file", "source_row")
+# Columns the ingest stage adds when a source names a previous run (`Source.previous_run`); reserved too.
+INCREMENTAL_COLUMNS = ("content_hash", "row_status")
 # Columns the check stage adds (scores are `qc_*`); a source column may not take these names either.
 CHECK_COLUMNS = ("text_key", "cluster_id")
 CHECK_PREFIX = "qc_"
@@ -117,6 +120,9 @@ class Source(Section):
     delimiter: str | None = Field(default=None, min_length=1, max_length=1)
     columns: Columns
     rename: dict[str, str] = {}
+    # a finished run of an earlier export of this source: its rows are recognised (new, changed, seen)
+    # and the redact stage reuses its redaction of the seen ones; relative to the config file
+    previous_run: str | None = None
 
     @field_validator("encoding")
     @classmethod
@@ -378,6 +384,12 @@ class TrainConfig(Section):
     max_grad_norm: float = Field(default=1.0, gt=0)
     accountant: Literal["prv", "rdp"] = "prv"
     grad_sample_mode: Literal["hooks", "ghost"] = "hooks"
+    # what DP protects: each person (the rows sharing the group column's value) or each row; default: group when the
+    # config names a group column, else row
+    privacy_unit: Literal["group", "row"] | None = None
+    # a previous run's adapter folder (DIR/train/adapter) to continue training from instead of a fresh LoRA;
+    # relative to the config file
+    init_adapter: str | None = None
     max_noise_multiplier: float = Field(
         default=10.0, gt=0
     )  # above this, training learns nothing: the epsilon is called infeasible
@@ -441,6 +453,39 @@ class ReportConfig(Section):
     baseline_run_dir: str | None = None
 
 
+class PrivacyConfig(Section):
+    """The lifetime privacy budget across runs (pipeline.training.budget): what DP trainings spent on each person."""
+
+    # a SQLAlchemy URL: sqlite:////path/file.sqlite, or postgresql+psycopg://user@host/db when runs start on several
+    # hosts; None: privacy_budget.sqlite beside the run directories. No password here (the config is written into
+    # the manifest and the report): libpq reads $PGPASSWORD or ~/.pgpass
+    budget_store: str | None = None
+    lifetime_epsilon: float | None = Field(default=None, gt=0)  # None: no limit, spends are only recorded
+    lock_timeout_s: float | None = Field(default=None, gt=0)  # None: wait as long as another run holds the budget
+
+    @field_validator("budget_store")
+    @classmethod
+    def _a_url_without_password(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            raise ValueError(
+                "not a SQLAlchemy URL; e.g. sqlite:////srv/runs/privacy_budget.sqlite or "
+                "postgresql+psycopg://pipeline@db-host/privacy"
+            ) from None
+        if parsed.password is not None:
+            raise ValueError(
+                "holds a password, which would be written into the run's manifest and report; leave it out of "
+                "the URL and set $PGPASSWORD (or ~/.pgpass) where the pipeline runs"
+            )
+        return url
+
+
 class Config(Section):
     run_name: str = Field(default="run", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     seed: int = 0
@@ -454,6 +499,7 @@ class Config(Section):
     train: TrainConfig = TrainConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
     report: ReportConfig = ReportConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
 
     _base_dir: Path = PrivateAttr(default=Path("."))
 
@@ -475,6 +521,31 @@ class Config(Section):
             return sorted(Path(p) for p in glob.glob(str(pattern), recursive=True) if Path(p).is_file())
         return [pattern] if pattern.is_file() else []
 
+    def previous_run_dir(self, index: int) -> Path | None:
+        """The run directory a source's `previous_run` names, resolved like its `path`; None when not set."""
+        given = self.sources[index].previous_run
+        if given is None:
+            return None
+        folder = Path(given).expanduser()
+        return folder if folder.is_absolute() else self._base_dir / folder
+
+    def incremental(self) -> bool:
+        """Whether any source names a previous run (the records then carry `content_hash` and `row_status`)."""
+        return any(source.previous_run is not None for source in self.sources)
+
+    def init_adapter_dir(self) -> Path | None:
+        """`train.init_adapter` resolved against the config's folder; None when not set."""
+        if self.train.init_adapter is None:
+            return None
+        folder = Path(self.train.init_adapter).expanduser()
+        return folder if folder.is_absolute() else self._base_dir / folder
+
+    def privacy_unit(self) -> Literal["group", "row"]:
+        """`train.privacy_unit`, resolved: group when a group column is named, else row."""
+        if self.train.privacy_unit is not None:
+            return self.train.privacy_unit
+        return "group" if self.record_roles()["group"] else "row"
+
     def record_roles(self) -> dict[str, list[str]]:
         """Column names per role in the ingested records: the union over sources, in order of appearance."""
         union: dict[str, dict[str, None]] = {}
@@ -494,6 +565,8 @@ class Config(Section):
         for index, source in enumerate(data["sources"]):
             source["name"] = self.source_name(index)
             source["files"] = [str(path) for path in self.source_files(index)]
+            if source["previous_run"] is not None:
+                source["previous_run"] = str(self.previous_run_dir(index))
         return data
 
 
@@ -513,14 +586,20 @@ def _source_problems(config: Config) -> list[str]:
         record_names = [source.record_name(c) for c in source.columns.names()]
         for column in sorted({c for c in record_names if record_names.count(c) > 1}):
             problems.append(f"{where}.columns: column '{column}' is given more than one role")
-        for column in sorted(set(record_names) & set(LINEAGE_COLUMNS)):
-            problems.append(f"{where}.columns: '{column}' is reserved for lineage; rename it with {where}.rename")
+        for column in sorted(set(record_names) & {*LINEAGE_COLUMNS, *INCREMENTAL_COLUMNS}):
+            kind = "lineage" if column in LINEAGE_COLUMNS else "the row status of incremental runs"
+            problems.append(f"{where}.columns: '{column}' is reserved for {kind}; rename it with {where}.rename")
         for column in sorted(c for c in set(record_names) if c in CHECK_COLUMNS or c.startswith(CHECK_PREFIX)):
             problems.append(
                 f"{where}.columns: '{column}' is reserved for the check stage's columns; rename it with {where}.rename"
             )
     problems.extend(_role_conflicts(config))
     problems.extend(_group_problems(config))
+    if config.train.privacy_unit == "group" and not config.record_roles()["group"]:
+        problems.append(
+            "train.privacy_unit: 'group' needs a group column (sources[i].columns.group, e.g. a customer id); "
+            "name one, or set privacy_unit: row"
+        )
     protected = config.record_roles()["protected"]
     for position, column in enumerate(config.split.mitigation.attributes):
         if column not in protected:
@@ -792,7 +871,33 @@ def data_problems(config: Config) -> list[str]:
                 problems.append(f"{where}.path: {error}")
                 continue
             problems.extend(_column_problems(where, source, available, file))
+        problems.extend(_previous_run_problems(config, index))
     return problems
+
+
+def _previous_run_problems(config: Config, index: int) -> list[str]:
+    """A source's `previous_run` must be a run whose ingest stage finished with this source's rows."""
+    from pipeline.layout import INGESTED_RECORDS, MANIFEST
+
+    folder = config.previous_run_dir(index)
+    if folder is None:
+        return []
+    where, name = f"sources[{index}].previous_run", config.source_name(index)
+    fix = "name the run directory of an earlier run of this source (runs/<run_name>), or leave previous_run out"
+    manifest_path = folder / MANIFEST
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.is_file() else {}
+    except (OSError, ValueError):
+        return [f"{where}: {manifest_path} cannot be read as JSON; {fix}"]
+    ingest = manifest.get("stages", {}).get("ingest", {})
+    if ingest.get("status") != "finished" or not (folder / INGESTED_RECORDS).is_file():
+        return [f"{where}: {folder} is not a run whose ingest stage finished (no {INGESTED_RECORDS}); {fix}"]
+    names = [source.get("name") for source in manifest.get("config", {}).get("sources", [])]
+    if name not in names:
+        return [
+            f"{where}: the run at {folder} has no source named '{name}' (its sources: {', '.join(map(str, names))}); {fix}"
+        ]
+    return []
 
 
 def outside_allowed_roots(file: Path) -> bool:

@@ -8,6 +8,7 @@
         ingest/schema.json
         redact/records.parquet        redact
         redact/pii_ledger.json
+        redact/row_findings.parquet   (what redact found per kept row, for a later run that reuses this one)
         redact/shards/                redact's working folder (shards redacted ahead of the stage); not an output
         check/records.parquet         check
         check/expectation_suite.json
@@ -56,6 +57,7 @@ SCHEMA = "ingest/schema.json"
 # redact
 REDACTED_RECORDS = "redact/records.parquet"
 PII_LEDGER = "redact/pii_ledger.json"
+ROW_FINDINGS = "redact/row_findings.parquet"  # per kept row: the ledger's counts, for a later run's reuse
 REDACT_SHARDS = "redact/shards"  # a working folder, not an output
 
 # check
@@ -163,7 +165,7 @@ STAGES: dict[str, StageFiles] = {
             "remove personal data from the free text, drop identifier columns, key-hash the group id; "
             "the ledger counts what was found per entity, column and source, never a value",
             reads=(INGESTED_RECORDS,),
-            writes=(REDACTED_RECORDS, PII_LEDGER, quarantine("redact")),
+            writes=(REDACTED_RECORDS, PII_LEDGER, ROW_FINDINGS, quarantine("redact")),
         ),
         StageFiles(
             "check",

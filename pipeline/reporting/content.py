@@ -62,7 +62,12 @@ def build(config: Config, run_dir: RunDir) -> dict[str, Any]:
         "data_quality": data_quality(read(run_dir, "findings"), read(run_dir, "gx")),
         "data_bias": data_bias(read(run_dir, "bias")),
         "splits": splits(read(run_dir, "splits"), manifest),
-        "training": {"ledger": ledger, "curve": read(run_dir, "curve")["epochs"], "labels": read(run_dir, "labels")},
+        "training": {
+            "ledger": ledger,
+            "privacy_scope": privacy_scope(ledger),
+            "curve": read(run_dir, "curve")["epochs"],
+            "labels": read(run_dir, "labels"),
+        },
         "evaluation": metrics,
         "baseline": baseline(config, ledger, metrics),
         "limitations": limitations(config, ledger, metrics),
@@ -231,6 +236,35 @@ def splits(report: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def privacy_scope(ledger: dict[str, Any]) -> str | None:
+    """Whom the DP guarantee covers, in a sentence: each person (a group value), or each row, with the group-privacy
+    figure of the person with the most rows when rows are the unit."""
+    unit = ledger.get("privacy_unit")
+    if not ledger.get("dp") or not unit:
+        return None
+    people = unit.get("rows_per_person")
+    spread = (
+        f" ({unit['people']} people in training, {people['min']} to {people['max']} rows each, median {people['median']})"
+        if people
+        else ""
+    )
+    if unit["unit"] == "group":
+        return (
+            f"The guarantee covers each person: all the rows that share a {unit['group_column']} value{spread}, sampled "
+            "together as one unit that brings one of its rows to a step, so no person adds more than the clipping bound "
+            "to any step."
+        )
+    group = unit.get("group_privacy")
+    if not group:
+        return f"The guarantee covers each training row (one row of the training set){spread}."
+    promise = "no guarantee at all" if group["delta"] >= 1 else f"delta {group['delta']:.3g}"
+    return (
+        f"WARNING: the guarantee covers each training row, not each person{spread}. A person with {group['rows']} rows "
+        f"is protected only at epsilon {group['epsilon']:.4g} ({group['rows']} x epsilon by group privacy, with "
+        f"{promise}). Set train.privacy_unit: group to protect people."
+    )
+
+
 def limitations(config: Config, ledger: dict[str, Any], metrics: dict[str, Any]) -> list[str]:
     notes = [
         "Redaction is statistical: Presidio with a small spaCy model misses some names and addresses (see the PII ledger for what was found, "
@@ -252,6 +286,9 @@ def limitations(config: Config, ledger: dict[str, Any], metrics: dict[str, Any])
             "Opacus ran without its cryptographically secure RNG (secure_mode needs torchcsprng); the noise is seeded and reproducible, "
             "which suits an audit but not an adversary who can learn the seed."
         )
+        scope = privacy_scope(ledger) or ""
+        if scope.startswith("WARNING"):
+            notes.append(scope.removeprefix("WARNING: "))
         if ledger.get("validation_used_for_model_selection"):
             notes.append(
                 "Validation data chose the model (early stopping); that choice is not covered by the privacy accounting."
@@ -269,7 +306,7 @@ def limitations(config: Config, ledger: dict[str, Any], metrics: dict[str, Any])
             f"The empirical epsilon lower bound ({bound}) comes from {canaries.get('inserted')} inserted and {canaries.get('held_out')} "
             "held-out canaries; so few samples can only prove a small bound, whatever the true leakage."
         )
-        if canaries.get("copies_each", 1) > 1:
+        if canaries.get("copies_each", 1) > 1 and (ledger.get("privacy_unit") or {}).get("unit") != "group":
             notes.append(
                 f"Each canary appears {canaries['copies_each']} times; DP protects it only at {canaries['copies_each']} times the claimed epsilon."
             )

@@ -8,6 +8,16 @@ breaks an input limit (`ingest.limits`), or lacks text (or a label, for
 classification), goes to the quarantine. What the readers repaired (control
 characters stripped, repeated column names renamed) is counted per file in
 the schema report.
+
+A source that names a previous run (`previous_run`) is compared with that
+run's ingested records of the same source: each row gets its `content_hash`
+(of its kept values) and a `row_status`: `seen` (the previous run has the
+same row id with the same content hash), `changed` (same row id, another
+hash) or `new`. Without an id column the row id is the content hash, so an
+edited row is `new`. The previous records are read a batch at a time, only
+`row_id` and `content_hash` (or, from a run made without them, the columns the
+hash is made of). The two columns are there only when some source names a
+previous run, so the records of other runs are as they were.
 """
 
 from __future__ import annotations
@@ -21,11 +31,13 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from pipeline.artifacts import Quarantine, atomic_path, write_json
-from pipeline.config import LINEAGE_COLUMNS, Config, Source
+from pipeline.artifacts import Quarantine, RunDir, atomic_path, write_json
+from pipeline.config import INCREMENTAL_COLUMNS, LINEAGE_COLUMNS, Config, Source
+from pipeline.errors import InputError
 from pipeline.layout import INGESTED_RECORDS as RECORDS
 from pipeline.layout import SCHEMA, STAGES
 from pipeline.logs import get_logger
@@ -37,6 +49,8 @@ log = get_logger("pipeline.ingest")
 MISSING_TEXT = "missing_text"
 MISSING_LABEL = "missing_label"
 BATCH_ROWS = 10_000
+NEW, CHANGED, SEEN = "new", "changed", "seen"  # a row against the source's previous run
+ROW_STATUSES = (NEW, CHANGED, SEEN)
 
 
 @dataclass
@@ -46,10 +60,12 @@ class SourceTally:
     quarantined: int = 0
     duplicate_ids: int = 0
     files: list[dict[str, Any]] = field(default_factory=list)
+    row_status: Counter[str] = field(default_factory=Counter)  # kept rows by status, when the run is incremental
 
 
 def run(ctx: StageContext) -> StageResult:
     config = ctx.config
+    _refuse_own_run_dir(config, ctx.run_dir)
     columns = record_columns(config)
     schema = pa.schema([(name, pa.int64() if name == "source_row" else pa.string()) for name in columns])
     tallies: dict[str, SourceTally] = {}
@@ -72,12 +88,18 @@ def run(ctx: StageContext) -> StageResult:
             name: {"total": t.total, "kept": t.kept, "quarantined": t.quarantined} for name, t in tallies.items()
         },
     }
+    if config.incremental():
+        stats["row_status"] = {status: sum(t.row_status[status] for t in tallies.values()) for status in ROW_STATUSES}
+        for name, tally in tallies.items():
+            stats["per_source"][name]["row_status"] = {status: tally.row_status[status] for status in ROW_STATUSES}
     return StageResult(outputs=[RECORDS, SCHEMA, quarantine.relative], stats=stats)
 
 
 def record_columns(config: Config) -> list[str]:
-    """The columns of the ingested records: lineage first, then each role's columns."""
-    return list(LINEAGE_COLUMNS) + [name for names in config.record_roles().values() for name in names]
+    """The columns of the ingested records: lineage first (with the row status, in an incremental run),
+    then each role's columns."""
+    lineage = list(LINEAGE_COLUMNS) + (list(INCREMENTAL_COLUMNS) if config.incremental() else [])
+    return lineage + [name for names in config.record_roles().values() for name in names]
 
 
 def _ingest_sources(
@@ -91,10 +113,11 @@ def _ingest_sources(
         name = config.source_name(index)
         tally = tallies.setdefault(name, SourceTally())
         ids_seen: Counter[str] = Counter()
+        previous = (previous_hashes(config, index) or {}) if config.incremental() else None
         for path in config.source_files(index):
             read_stats = ReadStats()
             total_before = tally.total
-            rows = _RowMaker(config, source, name, missing_tokens, ids_seen)
+            rows = _RowMaker(config, source, name, missing_tokens, ids_seen, previous)
             with closing(read_records(path, source, read_stats, config.ingest.limits)) as records:
                 yield from _ingest_file(path, records, name, rows, tally, quarantine)
             tally.duplicate_ids += rows.duplicate_ids
@@ -130,7 +153,71 @@ def _ingest_file(
             quarantine.add(row_id, *missing, **where)
             continue
         tally.kept += 1
-        yield {"row_id": row_id, **where} | kept
+        if rows.previous is None:
+            yield {"row_id": row_id, **where} | kept
+            continue
+        content_hash = _content_hash(kept)
+        status = row_status(row_id, content_hash, rows.previous)
+        tally.row_status[status] += 1
+        yield {"row_id": row_id, **where, "content_hash": content_hash, "row_status": status} | kept
+
+
+def _refuse_own_run_dir(config: Config, run_dir: RunDir) -> None:
+    for index in range(len(config.sources)):
+        folder = config.previous_run_dir(index)
+        if folder is not None and folder.resolve() == run_dir.root.resolve():
+            raise InputError(
+                f"sources[{index}].previous_run: {folder} is this run's own directory; a run is compared with an "
+                "earlier one: run into a new directory (--run-dir) and name this one as its previous run"
+            )
+
+
+def row_status(row_id: str, content_hash: str, previous: dict[str, str]) -> str:
+    """`seen`, `changed` or `new`: the row against the previous run's rows of its source (row id -> content hash).
+
+    Without an id column the row id is made of the content hash, so such a row is `seen` or `new`;
+    the n-th repeat of a row (`#n`) is `seen` when the previous run had n of them.
+    """
+    if row_id not in previous:
+        return NEW
+    return SEEN if previous[row_id] == content_hash else CHANGED
+
+
+def previous_hashes(config: Config, index: int) -> dict[str, str] | None:
+    """Row id -> content hash of the source's rows in its previous run's ingested records; None without one.
+
+    Read a batch at a time: `row_id`, `source` and the stored `content_hash`, or, from a run made
+    without it, the source's record columns to hash again (a column that run lacks counts as null).
+    """
+    folder = config.previous_run_dir(index)
+    if folder is None:
+        return None
+    previous = _previous_records(config, index, folder)
+    name, source = config.source_name(index), config.sources[index]
+    kept_names = [source.record_name(column) for column in source.columns.names()]
+    available = set(previous.schema_arrow.names)
+    stored = "content_hash" in available
+    columns = ["row_id", "source", *(["content_hash"] if stored else [n for n in kept_names if n in available])]
+    hashes: dict[str, str] = {}
+    for batch in previous.iter_batches(batch_size=BATCH_ROWS, columns=columns):
+        for row in batch.filter(pc.equal(batch.column("source"), name)).to_pylist():
+            hashes[row["row_id"]] = (
+                row["content_hash"] if stored else _content_hash({n: row.get(n) for n in kept_names})
+            )
+    return hashes
+
+
+def _previous_records(config: Config, index: int, folder: Path) -> pq.ParquetFile:
+    """The previous run's ingested records, checked against the hash its manifest recorded."""
+    where = f"sources[{index}].previous_run"
+    previous = RunDir(folder)
+    recorded = previous.read_manifest().get("stages", {}).get("ingest", {}).get("outputs", {}).get(RECORDS)
+    if recorded is None or not previous.outputs_intact({RECORDS: recorded}):
+        raise InputError(
+            f"{where}: {previous.path(RECORDS)} is not the file that run's manifest recorded (missing or changed since); "
+            "run that run's ingest stage again, or name another previous run"
+        )
+    return pq.ParquetFile(previous.path(RECORDS))
 
 
 def _log_repairs(path: Path, stats: ReadStats) -> None:
@@ -160,9 +247,16 @@ class _RowMaker:
     """Normalises one source file's parsed records and gives them row ids."""
 
     def __init__(
-        self, config: Config, source: Source, source_name: str, missing_tokens: set[str], ids_seen: Counter[str]
+        self,
+        config: Config,
+        source: Source,
+        source_name: str,
+        missing_tokens: set[str],
+        ids_seen: Counter[str],
+        previous: dict[str, str] | None = None,
     ) -> None:
         self.source = source
+        self.previous = previous  # the previous run's row id -> content hash, in an incremental run
         self.source_name = source_name
         self.roles = source.columns.by_role()
         self.missing_tokens = missing_tokens
@@ -247,7 +341,19 @@ def _schema_report(
     }
 
 
+def _previous_inputs(config: Config) -> dict[str, Any]:
+    """The previous runs' ingested records are inputs too: when they change, so may the row statuses."""
+    inputs = {}
+    for index in range(len(config.sources)):
+        folder = config.previous_run_dir(index)
+        if folder is not None:
+            stage = RunDir(folder).read_manifest().get("stages", {}).get("ingest", {})
+            inputs[config.source_name(index)] = stage.get("outputs", {}).get(RECORDS)
+    return inputs
+
+
 STAGE = Stage(
     files=STAGES["ingest"],
     run=run,
+    fingerprint_extra=_previous_inputs,
 )

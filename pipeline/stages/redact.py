@@ -12,18 +12,32 @@ The stage is sharded (see pipeline.executors): `SHARDED` plans shards of
 per pool process, Ray actor or mapped Airflow or Prefect task) and merges
 them in order: the outputs are the same whoever redacts the shards.
 The ledger counts what was found per entity, column, source and method, and
-never holds a value.
+never holds a value; `redact/row_findings.parquet` holds the same counts per
+kept row, so that a later run can reuse this one.
+
+Reuse (a source with `previous_run`): a row the ingest stage marked `seen`
+takes its text and group columns, and its counts, from the previous run's
+records and row findings instead of being analysed again, when nothing else
+its redaction depends on has changed: the key (by its id), the redaction
+settings and column roles, the versions of the pipeline, Presidio and spaCy;
+and with `propagate: dataset` or `known_values_scope: all_rows` (a new row's
+values reach the seen rows) it never is. Otherwise the source's rows are all
+analysed and the stats and the ledger say why (`reuse_refused`). A seen row
+the previous run quarantined is analysed again. The lookup reads, per shard,
+the previous files' row groups that hold the shard's seen rows.
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import math
 import re
 import shutil
-from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections import Counter, OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,12 +48,13 @@ from tqdm import tqdm
 
 from pipeline import executors
 from pipeline.artifacts import Quarantine, RunDir, atomic_path, write_json
-from pipeline.config import Config, RedactConfig
+from pipeline.config import Config, RedactConfig, config_from_record
+from pipeline.errors import ConfigError, StageError
 from pipeline.layout import INGESTED_RECORDS as INGESTED
 from pipeline.layout import PII_LEDGER as LEDGER
 from pipeline.layout import REDACT_SHARDS as SHARDS
 from pipeline.layout import REDACTED_RECORDS as RECORDS
-from pipeline.layout import STAGES
+from pipeline.layout import ROW_FINDINGS, STAGES
 from pipeline.logs import get_logger
 from pipeline.pii.known_values import KnownValueMatcher
 from pipeline.pii.operators import (
@@ -51,7 +66,7 @@ from pipeline.pii.operators import (
     outside_masks,
     pseudonym_key,
 )
-from pipeline.stage import Stage, StageContext, StageResult
+from pipeline.stage import Stage, StageContext, StageResult, package_versions
 
 if TYPE_CHECKING:  # presidio_analyzer loads spaCy, transformers and torch: imported only in the workers
     from presidio_analyzer import RecognizerResult
@@ -62,6 +77,12 @@ PII_LEAK = "pii_leak"
 PII_DROP_ROW = "pii_drop_row"
 GROUP_ENTITY = "GROUP_ID"
 HASHED_GROUP = re.compile(r"^grp_[0-9a-f]{16}$")
+SEEN = "seen"  # the ingest stage's row_status of a row its source's previous run had unchanged
+REUSED = "reused_from_previous_run"
+# settings that change how the work is spread, not a row's redaction; the key is compared by its id
+REUSE_NEUTRAL_SETTINGS = ("workers", "shard_rows", "batch_size", "key_env", "demo_key_if_unset")
+REUSE_PACKAGES = ("pipeline", "presidio-analyzer", "presidio-anonymizer", "spacy")
+FINDINGS_SCHEMA = pa.schema([("row_id", pa.string()), ("found", pa.string()), ("leaks", pa.string())])
 
 
 @dataclass(frozen=True)
@@ -85,6 +106,31 @@ class ShardOutput:
     names: set[str] = field(
         default_factory=set
     )  # names found, for redact.propagate: dataset (never written but to the shard cache)
+    findings: list[tuple[str, str]] = field(default_factory=list)  # per kept row, as in ROW_FINDINGS: (found, leaks)
+    reused: int = 0  # kept rows whose redaction came from the previous run
+
+
+@dataclass(frozen=True)
+class PreviousRow:
+    """What the previous run wrote for a seen row: its text and group columns, and its row findings."""
+
+    values: dict[str, Any]
+    found: str
+    leaks: str
+
+
+@dataclass(frozen=True)
+class RedactShard(Sequence[dict[str, Any]]):
+    """A shard's rows, with the previous run's redaction of those that reuse it, by row id."""
+
+    rows: list[dict[str, Any]]
+    previous: dict[str, PreviousRow] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.rows[index]
 
 
 def run(ctx: StageContext) -> StageResult:
@@ -104,15 +150,24 @@ class RedactPlan:
         self.workers = self.settings.workers
         self.schema = _output_schema(self.source, self.columns)
         self.store = ShardCache(ctx.run_dir, ctx.fingerprint, self.schema)
+        self.reuse = reuse_plan(ctx.config)
 
     @cached_property
     def init(self) -> Work:
         """What builds a worker; read when first needed (with known_values_scope: all_rows it reads every row)."""
         return _work(self.ctx)
 
-    def shards(self) -> Iterator[list[dict[str, Any]]]:
+    @cached_property
+    def previous(self) -> PreviousRedactions | None:
+        """Where the seen rows' earlier redaction is read; None when no source reuses one."""
+        if not self.reuse.runs:
+            return None
+        return PreviousRedactions(self.source, self.reuse.runs, self.columns)
+
+    def shards(self) -> Iterator[RedactShard]:
         for shard in _shards(self.source, self.settings.shard_rows):
-            yield shard.to_pylist()
+            rows = shard.to_pylist()
+            yield RedactShard(rows, self.previous.lookup(rows) if self.previous else {})
 
     def size(self, index: int) -> int:
         """The number of input rows in shard `index`."""
@@ -127,17 +182,28 @@ def _merge(ctx: StageContext, plan: RedactPlan, outputs: Iterator[ShardOutput]) 
             "$%s is not set: using the built-in demo key. Pseudonyms and hashes are NOT protected; set the variable for real data",
             settings.key_env,
         )
+    for source, reason in plan.reuse.refused.items():
+        log.warning("%s: the previous run's redaction is not reused, every row is analysed: %s", source, reason)
     found: Counter[tuple[str, str, str, str]] = Counter()
     leaks: Counter[tuple[str, str, str]] = Counter()
     names: set[str] = set()
-    total = kept = 0
-    with Quarantine(ctx.run_dir, "redact") as quarantine, atomic_path(ctx.run_dir.path(RECORDS)) as records_path:
-        with pq.ParquetWriter(records_path, plan.schema) as writer:
+    total = kept = reused = 0
+    records, findings = ctx.run_dir.path(RECORDS), ctx.run_dir.path(ROW_FINDINGS)
+    with (
+        Quarantine(ctx.run_dir, "redact") as quarantine,
+        atomic_path(records) as records_path,
+        atomic_path(findings) as findings_path,
+    ):
+        with (
+            pq.ParquetWriter(records_path, plan.schema) as writer,
+            pq.ParquetWriter(findings_path, FINDINGS_SCHEMA) as findings_writer,
+        ):
             progress = tqdm(total=plan.rows, desc="redact", unit=" rows", disable=None)
             for index, output in enumerate(outputs):
                 shard_size = plan.size(index)
                 total += shard_size
                 kept += len(output.rows)
+                reused += output.reused
                 for row_id, reason, detail, where in output.quarantined:
                     quarantine.add(row_id, reason, detail, **where)
                 found.update(output.found)
@@ -145,13 +211,17 @@ def _merge(ctx: StageContext, plan: RedactPlan, outputs: Iterator[ShardOutput]) 
                 names |= output.names
                 if output.rows:
                     writer.write_table(pa.Table.from_pylist(output.rows, schema=plan.schema))
+                    findings_writer.write_table(_findings_table(output))
                 progress.update(shard_size)
             progress.close()
         by_reason = dict(sorted(quarantine.counts.items()))
     if settings.propagate == "dataset" and names:
-        found.update(_propagate_across_rows(ctx.run_dir.path(RECORDS), plan.schema, work, names))
+        found.update(_propagate_across_rows(records, findings, plan.schema, work, names))
     ledger = _ledger(settings, work.columns, work.key_source, found, leaks)
-    write_json(ctx.run_dir.path(LEDGER), ledger)
+    reuse = {REUSED: reused, "reuse_refused": plan.reuse.refused} if ctx.config.incremental() else {}
+    write_json(ctx.run_dir.path(LEDGER), {**ledger, **reuse})
+    if reused:
+        log.info("%d of %d row(s) took their redaction from the previous run", reused, total)
     stats = {
         "total": total,
         "kept": kept,
@@ -160,8 +230,174 @@ def _merge(ctx: StageContext, plan: RedactPlan, outputs: Iterator[ShardOutput]) 
         "entities_found": ledger["entities_found"],
         "leak_scan_hits": sum(leaks.values()),
         "key_source": work.key_source,
+        "key_id": key_fingerprint(ctx.config)["key_id"],  # an HMAC of a fixed text: a later run compares keys by it
+        **({"analysed": total - reused, **reuse} if reuse else {}),
     }
-    return StageResult(outputs=[RECORDS, LEDGER, quarantine.relative], stats=stats)
+    return StageResult(outputs=[RECORDS, LEDGER, ROW_FINDINGS, quarantine.relative], stats=stats)
+
+
+def _findings_table(output: ShardOutput) -> pa.Table:
+    rows = [
+        {"row_id": row["row_id"], "found": found, "leaks": leaks}
+        for row, (found, leaks) in zip(output.rows, output.findings, strict=True)
+    ]
+    return pa.Table.from_pylist(rows, schema=FINDINGS_SCHEMA)
+
+
+def row_findings(found: Counter[tuple[str, str, str, str]], leaks: Counter[tuple[str, str, str]]) -> tuple[str, str]:
+    """A kept row's counts as ROW_FINDINGS holds them: JSON lists of [entity, column, method, count] and
+    [entity, column, outcome, count] (the source is the row's)."""
+    return (
+        json.dumps(sorted([e, c, m, n] for (e, c, _, m), n in found.items()), separators=(",", ":")),
+        json.dumps(sorted([e, c, o, n] for (e, c, o), n in leaks.items()), separators=(",", ":")),
+    )
+
+
+@dataclass(frozen=True)
+class ReusePlan:
+    """Per source with a previous run: the run whose redaction its seen rows take, or why they cannot."""
+
+    runs: dict[str, Path]
+    refused: dict[str, str]
+
+
+def reuse_plan(config: Config) -> ReusePlan:
+    runs: dict[str, Path] = {}
+    refused: dict[str, str] = {}
+    for index in range(len(config.sources)):
+        folder = config.previous_run_dir(index)
+        if folder is None:
+            continue
+        reason = reuse_refusal(config, RunDir(folder))
+        if reason is None:
+            runs[config.source_name(index)] = folder
+        else:
+            refused[config.source_name(index)] = reason
+    return ReusePlan(runs, refused)
+
+
+def reuse_refusal(config: Config, previous: RunDir) -> str | None:
+    """Why the previous run's redaction of a seen row might differ from what this run would write; None if it cannot."""
+    if config.redact.propagate == "dataset":
+        return "redact.propagate is dataset: a name found in a new row is redacted in the seen rows too"
+    if config.redact.known_values_scope == "all_rows":
+        return (
+            "redact.known_values_scope is all_rows: a new row's identifier values are scrubbed from the seen rows too"
+        )
+    manifest = previous.read_manifest()
+    stage = manifest.get("stages", {}).get("redact", {})
+    outputs = {path: stage.get("outputs", {}).get(path) for path in (RECORDS, ROW_FINDINGS)}
+    if stage.get("status") != "finished" or None in outputs.values():
+        return (
+            f"{previous.root} has no finished redact stage with {ROW_FINDINGS} (run it there first, with this version)"
+        )
+    if manifest["stages"].get("ingest", {}).get("finished", "") > stage.get("started", ""):
+        return f"{previous.root}'s redact stage is older than its ingest stage (run its redact stage again)"
+    if stage.get("stats", {}).get("key_id") != key_fingerprint(config)["key_id"]:
+        return f"{previous.root} was redacted with another key (${config.redact.key_env} differs)"
+    try:
+        earlier = _redaction_settings(config_from_record(manifest.get("config", {})))
+    except ConfigError:
+        return f"this version cannot read the config {previous.root} recorded"
+    differs = [key for key, value in _redaction_settings(config).items() if earlier.get(key) != value]
+    if differs:
+        return f"{previous.root} was redacted with other settings: {', '.join(differs)}"
+    versions, recorded = package_versions(), manifest.get("packages", {})
+    changed = [name for name in REUSE_PACKAGES if recorded.get(name) != versions.get(name)]
+    if changed:
+        return f"{previous.root} ran with other versions of {', '.join(changed)}"
+    if not previous.outputs_intact(outputs):
+        return f"{previous.root}'s {RECORDS} or {ROW_FINDINGS} changed after that run"
+    return None
+
+
+def _redaction_settings(config: Config) -> dict[str, Any]:
+    """What a row's redaction depends on besides the row and the key: the redact section (less how the
+    work is spread) and the columns by role, keyed by where they are set."""
+    section = {f"redact.{k}": v for k, v in config.section("redact").items() if k not in REUSE_NEUTRAL_SETTINGS}
+    return section | {f"columns ({k})": v for k, v in asdict(_columns(config)).items()}
+
+
+class PreviousRedactions:
+    """The previous runs' redaction of this run's seen rows (of the sources that reuse it), looked up a shard at a time.
+
+    Built once: the seen row ids from the ingested records and, per previous run, where each of them
+    lies in its redacted records (row ids only). A lookup reads the row groups holding a shard's rows,
+    from the records and from the row findings, which hold the kept rows in the same order.
+    """
+
+    def __init__(self, ingested: pq.ParquetFile, runs: dict[str, Path], columns: RedactColumns) -> None:
+        self.columns = [*columns.text, *([columns.group] if columns.group else [])]
+        seen = _seen_row_ids(ingested, set(runs))
+        self.where: dict[str, tuple[Path, int]] = {}  # row id -> (previous run, position in its records)
+        self.readers: dict[Path, tuple[_RowReader, _RowReader]] = {}
+        for folder in dict.fromkeys(runs.values()):
+            wanted = {row_id for source, ids in seen.items() if runs[source] == folder for row_id in ids}
+            records = pq.ParquetFile(folder / RECORDS)
+            positions = itertools.count()
+            for batch in records.iter_batches(columns=["row_id"]):
+                for row_id in batch.column(0).to_pylist():
+                    position = next(positions)
+                    if row_id in wanted:
+                        self.where[row_id] = (folder, position)
+            self.readers[folder] = (
+                _RowReader(records, ["row_id", *self.columns]),
+                _RowReader(pq.ParquetFile(folder / ROW_FINDINGS), FINDINGS_SCHEMA.names),
+            )
+
+    def lookup(self, rows: list[dict[str, Any]]) -> dict[str, PreviousRow]:
+        """The previous redaction of the shard's seen rows that the previous run kept, by row id."""
+        wanted = [self.where[row["row_id"]] + (row["row_id"],) for row in rows if row["row_id"] in self.where]
+        previous: dict[str, PreviousRow] = {}
+        for folder, reader in self.readers.items():
+            here = [(position, row_id) for run, position, row_id in wanted if run == folder]
+            records, findings = (each.rows([position for position, _ in here]) for each in reader)
+            for (_, row_id), record, finding in zip(here, records, findings, strict=True):
+                if record["row_id"] != row_id or finding["row_id"] != row_id:
+                    raise StageError(
+                        f"{folder / ROW_FINDINGS} does not hold the rows of {folder / RECORDS} in the same order; "
+                        f"run that run's redact stage again (--force), or leave out previous_run"
+                    )
+                values = {column: record[column] for column in self.columns}
+                previous[row_id] = PreviousRow(values, finding["found"], finding["leaks"])
+        return previous
+
+
+def _seen_row_ids(ingested: pq.ParquetFile, sources: set[str]) -> dict[str, set[str]]:
+    seen: dict[str, set[str]] = {source: set() for source in sources}
+    for batch in ingested.iter_batches(columns=["row_id", "source", "row_status"]):
+        for row in batch.to_pylist():
+            if row["row_status"] == SEEN and row["source"] in seen:
+                seen[row["source"]].add(row["row_id"])
+    return seen
+
+
+class _RowReader:
+    """Rows of a Parquet file by position: the row groups holding them are read, the last few kept."""
+
+    KEPT_GROUPS = 4
+
+    def __init__(self, file: pq.ParquetFile, columns: list[str]) -> None:
+        self.file = file
+        self.columns = columns
+        sizes = [file.metadata.row_group(index).num_rows for index in range(file.num_row_groups)]
+        self.starts = list(itertools.accumulate(sizes, initial=0))
+        self.groups: OrderedDict[int, list[dict[str, Any]]] = OrderedDict()
+
+    def rows(self, positions: list[int]) -> list[dict[str, Any]]:
+        found = []
+        for position in positions:
+            group = bisect.bisect_right(self.starts, position) - 1
+            found.append(self._group(group)[position - self.starts[group]])
+        return found
+
+    def _group(self, index: int) -> list[dict[str, Any]]:
+        if index not in self.groups:
+            self.groups[index] = self.file.read_row_group(index, columns=self.columns).to_pylist()
+            if len(self.groups) > self.KEPT_GROUPS:
+                self.groups.popitem(last=False)
+        self.groups.move_to_end(index)
+        return self.groups[index]
 
 
 @dataclass(frozen=True)
@@ -223,6 +459,8 @@ class ShardCache:
             found=Counter({tuple(key): count for key, count in summary["found"]}),
             leaks=Counter({tuple(key): count for key, count in summary["leaks"]}),
             names=set(summary.get("names", [])),
+            findings=[tuple(entry) for entry in summary["findings"]],
+            reused=summary["reused"],
         )
 
     def save(self, index: int, output: ShardOutput) -> None:
@@ -238,6 +476,8 @@ class ShardCache:
                 "found": [[list(key), count] for key, count in sorted(output.found.items())],
                 "leaks": [[list(key), count] for key, count in sorted(output.leaks.items())],
                 "names": sorted(output.names),
+                "findings": [list(entry) for entry in output.findings],
+                "reused": output.reused,
             },
         )
 
@@ -321,11 +561,14 @@ class _Worker:
         )
 
 
-def redact_shard(worker: _Worker, rows: list[dict[str, Any]]) -> ShardOutput:
-    """One shard's rows redacted (in a pool process, on a Ray actor or in a mapped task)."""
+def redact_shard(worker: _Worker, shard: RedactShard) -> ShardOutput:
+    """One shard's rows redacted (in a pool process, on a Ray actor or in a mapped task); the rows
+    with a previous redaction take it, and the analyzer never reads them."""
+    rows, previous = shard.rows, shard.previous
     cells = [
         (index, column)
         for index, row in enumerate(rows)
+        if row["row_id"] not in previous
         for column in worker.columns.text
         if isinstance(row.get(column), str)
     ]
@@ -335,8 +578,26 @@ def redact_shard(worker: _Worker, rows: list[dict[str, Any]]) -> ShardOutput:
         by_row.setdefault(index, {})[column] = results
     output = ShardOutput()
     for index, row in enumerate(rows):
-        _redact_row(worker, row, by_row.get(index, {}), output)
+        if row["row_id"] in previous:
+            _reuse_row(worker, row, previous[row["row_id"]], output)
+        else:
+            _redact_row(worker, row, by_row.get(index, {}), output)
     return output
+
+
+def _reuse_row(worker: _Worker, row: dict[str, Any], previous: PreviousRow, output: ShardOutput) -> None:
+    """A seen row as the previous run wrote it: its text and group columns and its counts; the rest (its
+    lineage, the other role columns, which the content hash says are unchanged) as this run read it."""
+    redacted = {column: value for column, value in row.items() if column not in worker.columns.identifier}
+    redacted.update(previous.values)
+    source = str(row.get("source"))
+    output.found.update(
+        {(entity, column, source, method): n for entity, column, method, n in json.loads(previous.found)}
+    )
+    output.leaks.update({(entity, column, outcome): n for entity, column, outcome, n in json.loads(previous.leaks)})
+    output.rows.append(redacted)
+    output.findings.append((previous.found, previous.leaks))
+    output.reused += 1
 
 
 def redact_texts(settings: RedactConfig, texts: list[str], key: bytes = DEMO_KEY) -> list[str | None]:
@@ -345,7 +606,9 @@ def redact_texts(settings: RedactConfig, texts: list[str], key: bytes = DEMO_KEY
     For benchmarks and for users who want the stage's redaction on texts outside a run."""
     columns = RedactColumns(text=["text"], identifier=[], group=None, identifier_entities={})
     worker = executors.worker_state(Work(settings, key, "", columns, []))
-    output = redact_shard(worker, [{"row_id": str(index), "text": text} for index, text in enumerate(texts)])
+    output = redact_shard(
+        worker, RedactShard([{"row_id": str(index), "text": text} for index, text in enumerate(texts)])
+    )
     kept = {row["row_id"]: row["text"] for row in output.rows}
     return [kept.get(str(index)) for index in range(len(texts))]
 
@@ -362,6 +625,8 @@ def _redact_row(
     where = {"source": row.get("source"), "source_file": row.get("source_file"), "source_row": row.get("source_row")}
     redacted = dict(row)
     drop_reasons: list[str] = []
+    found: Counter[tuple[str, str, str, str]] = Counter()
+    leaks: Counter[tuple[str, str, str]] = Counter()
     for column, results in detected.items():
         text = row[column]
         spans = non_overlapping(
@@ -370,20 +635,22 @@ def _redact_row(
             )
         )
         for span in spans:
-            output.found[(span.entity_type, column, str(row.get("source")), _method(span))] += 1
+            found[(span.entity_type, column, str(row.get("source")), _method(span))] += 1
             if worker.settings.operator(span.entity_type) == "drop_row":
                 drop_reasons.append(f"{span.entity_type} in {column}")
         new_text = worker.redactor.redact(text, spans)
         leaked = _leak_scan(worker, new_text, known, names)
         if leaked and worker.settings.leak_action == "redact_again":
-            output.leaks.update((span.entity_type, column, "redacted_again") for span in leaked)
+            leaks.update((span.entity_type, column, "redacted_again") for span in leaked)
             new_text = worker.redactor.redact(new_text, leaked)
             leaked = _leak_scan(worker, new_text, known, names)
         if leaked:
-            output.leaks.update((span.entity_type, column, "quarantined") for span in leaked)
+            leaks.update((span.entity_type, column, "quarantined") for span in leaked)
             entities = sorted({span.entity_type for span in leaked})
             drop_reasons.append(f"{PII_LEAK}: {', '.join(entities)} in {column}")
         redacted[column] = new_text
+    output.found.update(found)
+    output.leaks.update(leaks)
     if drop_reasons:
         reason = PII_LEAK if any(r.startswith(PII_LEAK) for r in drop_reasons) else PII_DROP_ROW
         output.quarantined.append((row["row_id"], reason, "; ".join(sorted(set(drop_reasons))), where))
@@ -394,6 +661,7 @@ def _redact_row(
     if group_value and not HASHED_GROUP.match(group_value):
         redacted[columns.group] = "grp_" + keyed_digest(worker.key, GROUP_ENTITY, group_value)[:16]
     output.rows.append(redacted)
+    output.findings.append(row_findings(found, leaks))
 
 
 def _leak_scan(
@@ -430,31 +698,51 @@ def _propagation_matcher(
 
 
 def _propagate_across_rows(
-    path: Path, schema: pa.Schema, work: Work, names: set[str]
+    path: Path, findings_path: Path, schema: pa.Schema, work: Work, names: set[str]
 ) -> Counter[tuple[str, str, str, str]]:
     """redact.propagate: dataset: every mention of a name found in any row is redacted in every kept row,
-    in a second pass over the redacted records; returns the counts for the ledger (method `propagated_dataset`)."""
+    in a second pass over the redacted records (and their row findings, in step); returns the counts
+    for the ledger (method `propagated_dataset`)."""
     from pipeline.pii.operators import Redactor
 
     matcher = KnownValueMatcher(((name, "PERSON_NAME") for name in names), work.settings.known_value_min_length)
     redactor = Redactor(work.settings, work.key)
     found: Counter[tuple[str, str, str, str]] = Counter()
-    source = pq.ParquetFile(path)
-    with atomic_path(path) as temporary, pq.ParquetWriter(temporary, schema) as writer:
+    source, earlier_findings = pq.ParquetFile(path), _file_rows(pq.ParquetFile(findings_path))
+    with (
+        atomic_path(path) as temporary,
+        pq.ParquetWriter(temporary, schema) as writer,
+        atomic_path(findings_path) as findings_temporary,
+        pq.ParquetWriter(findings_temporary, FINDINGS_SCHEMA) as findings_writer,
+    ):
         for batch in source.iter_batches(batch_size=work.settings.shard_rows):
             rows = batch.to_pylist()
-            for row, column in ((row, column) for row in rows for column in work.columns.text):
-                text = row.get(column)
-                spans = (
-                    non_overlapping(outside_masks(text, _propagated_spans(text, matcher)))
-                    if isinstance(text, str)
-                    else []
-                )
-                if spans:
-                    row[column] = redactor.redact(text, spans)
-                    found[("PERSON", column, str(row.get("source")), "propagated_dataset")] += len(spans)
+            findings = [next(earlier_findings) for _ in rows]
+            for row, finding in zip(rows, findings, strict=True):
+                added: Counter[tuple[str, str, str, str]] = Counter()
+                for column in work.columns.text:
+                    text = row.get(column)
+                    spans = (
+                        non_overlapping(outside_masks(text, _propagated_spans(text, matcher)))
+                        if isinstance(text, str)
+                        else []
+                    )
+                    if spans:
+                        row[column] = redactor.redact(text, spans)
+                        added[("PERSON", column, str(row.get("source")), "propagated_dataset")] += len(spans)
+                if added:
+                    found.update(added)
+                    source_name = str(row.get("source"))
+                    earlier = Counter({(e, c, source_name, m): n for e, c, m, n in json.loads(finding["found"])})
+                    finding["found"] = row_findings(earlier + added, Counter())[0]
             writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+            findings_writer.write_table(pa.Table.from_pylist(findings, schema=FINDINGS_SCHEMA))
     return found
+
+
+def _file_rows(file: pq.ParquetFile) -> Iterator[dict[str, Any]]:
+    for batch in file.iter_batches():
+        yield from batch.to_pylist()
 
 
 def _propagated_spans(text: str, names: KnownValueMatcher | None) -> list[RecognizerResult]:
@@ -538,8 +826,21 @@ def _ledger(
 
 SHARDED = executors.ShardedStage(plan=RedactPlan, process=redact_shard, merge=_merge)
 
+
+def _fingerprint_extra(config: Config) -> dict[str, Any]:
+    """The key, and for a source with a previous run, that run's redact stage (its fingerprint and outputs):
+    what its seen rows may take from it."""
+    previous = {}
+    for index in range(len(config.sources)):
+        folder = config.previous_run_dir(index)
+        if folder is not None:
+            stage = RunDir(folder).read_manifest().get("stages", {}).get("redact", {})
+            previous[config.source_name(index)] = {key: stage.get(key) for key in ("fingerprint", "outputs")}
+    return key_fingerprint(config) | ({"previous_runs": previous} if previous else {})
+
+
 STAGE = Stage(
     files=STAGES["redact"],
     run=run,
-    fingerprint_extra=key_fingerprint,
+    fingerprint_extra=_fingerprint_extra,
 )

@@ -18,7 +18,8 @@ import contextlib
 import math
 import os
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +38,10 @@ from pipeline.logs import get_logger
 from pipeline.quality.labels import require_two_classes
 from pipeline.stage import Stage, StageContext, StageResult
 from pipeline.training import privacy
+from pipeline.training.budget import BudgetStore, Mechanism, Spend, default_store_url
 from pipeline.training.canaries import inserted_copies, make_canaries
 from pipeline.training.data import Encoded, ResponseLoss, encode_causal, encode_classification
-from pipeline.training.models import add_lora, load_model, load_tokenizer, model_source
+from pipeline.training.models import add_lora, continue_lora, load_model, load_tokenizer, model_source
 
 log = get_logger("pipeline.train")
 
@@ -71,6 +73,7 @@ def _train(ctx: StageContext) -> StageResult:
         raise InputError("the training split is empty; see split/report.json")
     source = model_source(config)
     tokenizer = load_tokenizer(source)
+    real_frame = train_frame
     canaries = None
     if settings.canaries.count:
         canaries = make_canaries(config, tokenizer, _label_names(config, train_frame))
@@ -89,18 +92,26 @@ def _train(ctx: StageContext) -> StageResult:
         model.config.label2id = {name: i for i, name in enumerate(label_names)}
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
-    model = add_lora(model, config)
+    earlier = config.init_adapter_dir()
+    model = continue_lora(model, config, earlier, label_names) if earlier else add_lora(model, config)
     trainable = {
         name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad and "lora_" in name
     }
-    trainer = Trainer(config, model, train_data, validation_data)
-    curve = trainer.fit()
-    _check_lora_moved(trainer.peft_model(), trainable)
-    ledger = trainer.ledger()
-    if settings.dp and ledger["epsilon_spent"] > settings.target_epsilon + 1e-6:
-        raise StageError(
-            f"epsilon spent {ledger['epsilon_spent']:.4f} exceeds train.target_epsilon {settings.target_epsilon}; nothing was saved"
-        )
+    roles = config.record_roles()
+    units = privacy.privacy_units(train_frame, config.privacy_unit(), roles["group"][0] if roles["group"] else None)
+    trainer = Trainer(config, model, train_data, validation_data, units)
+    with lifetime_budget(ctx, trainer.planned(), _budget_keys(config, real_frame)) as spend:
+        curve = trainer.fit()
+        _check_lora_moved(trainer.peft_model(), trainable)
+        ledger = trainer.ledger()
+        if settings.dp and ledger["epsilon_spent"] > settings.target_epsilon + 1e-6:
+            raise StageError(
+                f"epsilon spent {ledger['epsilon_spent']:.4f} exceeds train.target_epsilon {settings.target_epsilon}; nothing was saved"
+            )
+        if spend is not None:  # recorded, and committed with the check, as the block ends
+            spend.actual = replace(spend.planned, steps=ledger["steps"])
+    if spend is not None:
+        ledger["lifetime_budget"] = spend.summary()
     if not distributed.is_main_process():
         return StageResult(outputs=[])  # rank 0 writes the outputs
     adapter = ctx.run_dir.path(ADAPTER)
@@ -126,6 +137,60 @@ def _train(ctx: StageContext) -> StageResult:
         "validation": curve["epochs"][-1]["validation"] if curve["epochs"] else None,
     }
     return StageResult(outputs=outputs, stats=stats)
+
+
+def _budget_keys(config: Config, train: pd.DataFrame) -> list[str]:
+    """Who this training spends privacy on, as the budget store knows them: each person's key-hashed group value,
+    and `source:<name>` for the rows of a source that have none (or, under row units, for every row)."""
+    roles = config.record_roles()
+    group = roles["group"][0] if roles["group"] and config.privacy_unit() == "group" else None
+    people = set(train[group].dropna().astype(str)) if group else set()
+    anonymous = train["source"][train[group].isna()] if group else train["source"]
+    return sorted(people | {f"source:{name}" for name in anonymous.astype(str)})
+
+
+@contextlib.contextmanager
+def lifetime_budget(ctx: StageContext, planned: Mechanism | None, keys: list[str]) -> Iterator[Spend | None]:
+    """Under DP, the budget store's transaction around training (`BudgetStore.spend`): a run that would take
+    anyone past `privacy.lifetime_epsilon` is refused before its first step, and the spend is recorded as the
+    block ends. Under torchrun rank 0 alone holds the store and tells the other ranks whether to go on."""
+    if planned is None:
+        yield None
+        return
+    if not distributed.is_main_process():
+        if distributed.main_process_decides(False):
+            raise ConfigError(["privacy.lifetime_epsilon: the budget store refused this run (rank 0 says why)"])
+        yield None
+        return
+    settings = ctx.config.privacy
+    store = BudgetStore(settings.budget_store or default_store_url(ctx.run_dir.root))
+    try:
+        with contextlib.ExitStack() as stack:
+            try:
+                spend = stack.enter_context(
+                    store.spend(
+                        ctx.run_dir.root.name,
+                        keys,
+                        planned,
+                        lifetime_epsilon=settings.lifetime_epsilon,
+                        lock_timeout_s=settings.lock_timeout_s,
+                    )
+                )
+            except BaseException:
+                distributed.main_process_decides(True)
+                raise
+            distributed.main_process_decides(False)
+            log.info(
+                "lifetime privacy budget (%s): %d units, %d new; epsilon spent before up to %.3g, after this run up to %.3g",
+                store.name,
+                spend.units,
+                spend.new_units,
+                spend.before.max,
+                spend.after.max,
+            )
+            yield spend
+    finally:
+        store.close()
 
 
 def _encode(
@@ -184,14 +249,15 @@ def _check_lora_moved(model: Any, before: dict[str, torch.Tensor]) -> None:
 class Trainer:
     """One training run on `privacy.prepare`'s `Training`: the same loop with DP (Opacus' wrappers) or without."""
 
-    def __init__(self, config: Config, model: Any, train: Encoded, validation: Encoded) -> None:
+    def __init__(self, config: Config, model: Any, train: Encoded, validation: Encoded, units: privacy.Units) -> None:
         self.config = config
         self.settings = config.train
         self.train = train
         self.validation = validation
+        self.units = units
         self.classification = config.task == "classification"
         self._peft = model  # under DP, training runs on Opacus' wrapper around it
-        self.delta = privacy.resolve_delta(self.settings, train.rows)
+        self.delta = privacy.resolve_delta(self.settings, units.sampled, units.kind)
         self.steps = 0
         self.epochs_run = 0
         weights = train.dataset.tensors[3]
@@ -208,7 +274,8 @@ class Trainer:
                 [p for p in model.parameters() if p.requires_grad], lr=self.settings.effective_learning_rate
             ),
             criterion=torch.nn.CrossEntropyLoss() if self.classification else ResponseLoss(),
-            loader=DataLoader(train.dataset, batch_size=self.settings.batch_size, shuffle=True, generator=generator),
+            dataset=train.dataset,
+            units=units,
             generator=generator,
             delta=self.delta,
         )
@@ -322,10 +389,23 @@ class Trainer:
         loss = sum(losses) / max(len(losses), 1)
         return {"loss": round(loss, 5), "perplexity": round(math.exp(min(loss, 50)), 3)}
 
+    def planned(self) -> Mechanism | None:
+        """What this training will spend on each unit under DP, for the lifetime budget; None without DP."""
+        if self.training.noise is None:
+            return None
+        return Mechanism(
+            accountant=self.settings.accountant,
+            noise_multiplier=self.training.noise,
+            sample_rate=self.training.sample_rate,
+            steps=self.settings.epochs * len(self.training.loader),
+            delta=self.delta,
+        )
+
     def ledger(self) -> dict[str, Any]:
         epsilon = self.training.epsilon(self.delta)
         return privacy.ledger(
             self.settings,
+            units=self.units,
             rows=self.train.rows,
             delta=self.delta,
             noise=self.training.noise,

@@ -15,6 +15,8 @@ import pandas as pd
 
 from pipeline.config import Config
 
+CANARY_GROUP_PREFIX = "canary:"  # the group value of a canary's rows: each canary is a privacy unit of its own
+
 SECRET_DIGITS = 6
 WORDS_PER_CANARY = 8
 CANARY_PROMPT = "Canary record {index}: what is the access code?"
@@ -78,6 +80,8 @@ def as_records(canaries: pd.DataFrame, config: Config, columns: list[str]) -> pd
     text_columns = roles["text"]
     records = pd.DataFrame({column: pd.Series([None] * len(canaries), dtype="object") for column in columns})
     records["row_id"] = canaries["canary_id"].to_numpy()
+    if roles["group"]:  # each canary is a privacy unit of its own, its copies included
+        records[roles["group"][0]] = (CANARY_GROUP_PREFIX + canaries["canary_id"]).to_numpy()
     if config.task == "classification":
         records[text_columns[0]] = canaries["text"].to_numpy()
         records[roles["label"][0]] = canaries["label"].to_numpy()

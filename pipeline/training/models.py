@@ -10,6 +10,7 @@ Face cache, works too; nothing is downloaded and `trust_remote_code` is never se
 from __future__ import annotations
 
 import importlib.util
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,35 @@ def add_lora(model: Any, config: Config) -> Any:
                 f"some of its layer names: {', '.join(names[:30])}"
             ]
         ) from None
+
+
+def continue_lora(model: Any, config: Config, adapter: Path, label_names: list[str]) -> Any:
+    """The adapter of an earlier run (`train.init_adapter`), trainable, on this run's base model: the next month's
+    training starts where the last one ended. Its base model and labels must be this run's."""
+    from peft import PeftModel
+
+    where = f"train.init_adapter: {adapter}"
+    if not (adapter / "adapter_config.json").is_file():
+        raise ConfigError(
+            [f"{where} holds no adapter (adapter_config.json); give a finished run's train/adapter folder"]
+        )
+    earlier = adapter.parent / "labels.json"
+    if earlier.is_file():
+        facts = json.loads(earlier.read_text(encoding="utf-8"))
+        if facts.get("task") != config.task or facts.get("labels") != label_names:
+            raise ConfigError(
+                [
+                    f"{where} was trained for {facts.get('task')} with labels {facts.get('labels')}; this run has "
+                    f"{config.task} with labels {label_names}. Continue only from a run with the same task and labels"
+                ]
+            )
+        if facts.get("base_model") != model_source(config).description:
+            raise ConfigError(
+                [
+                    f"{where} adapts {facts.get('base_model')}, not this run's base model {model_source(config).description}"
+                ]
+            )
+    return PeftModel.from_pretrained(model, str(adapter), is_trainable=True)
 
 
 def load_trained(config: Config, adapter: Path, num_labels: int | None) -> tuple[Any, Any]:

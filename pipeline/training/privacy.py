@@ -4,22 +4,75 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
+import statistics
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+import pandas as pd
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from pipeline import distributed
 from pipeline.config import TrainConfig
 from pipeline.errors import ConfigError
 from pipeline.logs import get_logger
+from pipeline.training.canaries import CANARY_GROUP_PREFIX
 
 log = get_logger("pipeline.train")
 
 # (logits, target, weight) -> the batch's loss
 Loss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Units:
+    """What DP-SGD protects: each person (the rows sharing a `group` value) or each row."""
+
+    kind: Literal["group", "row"]
+    column: str | None  # the group column, when the config has one
+    rows: list[list[int]]  # each unit's row indices in the training set, the canaries' units included
+    rows_per_person: list[
+        int
+    ]  # rows of each group value of the data (canaries left out); empty without a group column
+
+    @property
+    def sampled(self) -> int:
+        return len(self.rows)
+
+    def describe(self) -> dict[str, Any]:
+        """The ledger's account of the unit: how many there are and how many rows each person has."""
+        people = self.rows_per_person
+        summary: dict[str, Any] = {"unit": self.kind, "group_column": self.column, "units_sampled": self.sampled}
+        if people:
+            summary |= {
+                "people": len(people),
+                "rows_per_person": {"min": min(people), "median": statistics.median(people), "max": max(people)},
+            }
+        return summary
+
+
+def privacy_units(frame: pd.DataFrame, kind: Literal["group", "row"], column: str | None) -> Units:
+    """Units over the training frame: under `group`, the rows sharing a group value (a row without one is a unit
+    of its own; the copies of a canary share its group value); under `row`, every row."""
+    people: list[int] = []
+    if column is not None and column in frame.columns:
+        values = frame[column]
+        real = values.notna() & ~values.astype(str).str.startswith(CANARY_GROUP_PREFIX)
+        people = sorted(values[real].value_counts().tolist())
+    if kind == "row":
+        return Units(kind, column, [[index] for index in range(len(frame))], people)
+    if column is None:
+        raise ConfigError(
+            ["train.privacy_unit: group needs a group column (sources[i].columns.group); set privacy_unit: row"]
+        )
+    keys = frame[column].astype("object").where(frame[column].notna(), "row:" + frame["row_id"].astype(str))
+    codes, _ = pd.factorize(keys, sort=True)
+    rows: list[list[int]] = [[] for _ in range(int(codes.max()) + 1 if len(codes) else 0)]
+    for index, code in enumerate(codes):
+        rows[code].append(index)
+    return Units(kind, column, rows, people)
 
 
 @dataclass(kw_only=True)
@@ -99,22 +152,39 @@ def prepare(
     model: Any,
     optimizer: torch.optim.Optimizer,
     criterion: Any,
-    loader: DataLoader,
+    dataset: Dataset,
+    units: Units,
     generator: torch.Generator,
     delta: float,
 ) -> Training:
-    """`Training` for `train.dp: false`, else `PrivateTraining`: the noise multiplier for `train.target_epsilon` is
-    computed once (`noise_for`, which refuses an infeasible epsilon) and given to Opacus' `make_private`, so the
-    optimizer adds, and the ledger records, exactly the checked value. `criterion` is the per-example mean loss
-    (`reduction` "mean"), `loader` the shuffled loader of `train.batch_size`, `generator` its generator (under DP
-    also the noise's)."""
-    sample_rate = 1 / len(loader)
+    """`Training` for `train.dp: false` (shuffled batches of `train.batch_size` rows), else `PrivateTraining` over
+    Poisson-sampled units (`sampling.unit_loader`: `train.batch_size` units per step in expectation, one row each).
+    The noise multiplier for `train.target_epsilon` is computed once (`noise_for`, which refuses an infeasible
+    epsilon) and given to Opacus' `make_private`, so the optimizer adds, and the ledger records, exactly the checked
+    value. `criterion` is the per-example mean loss (`reduction` "mean"); `generator` draws the batches (and under DP
+    the noise)."""
     if not settings.dp:
+        loader = DataLoader(dataset, batch_size=settings.batch_size, shuffle=True, generator=generator)
         return Training(
-            model=model, optimizer=optimizer, criterion=_weighted(criterion), loader=loader, sample_rate=sample_rate
+            model=model,
+            optimizer=optimizer,
+            criterion=_weighted(criterion),
+            loader=loader,
+            sample_rate=1 / len(loader),
         )
     from opacus import PrivacyEngine
 
+    from pipeline.training.sampling import unit_loader
+
+    loader = unit_loader(
+        dataset,
+        units.rows,
+        batch_size=settings.batch_size,
+        generator=generator,
+        rank=distributed.rank(),
+        replicas=distributed.world_size(),
+    )
+    sample_rate = loader.batch_sampler.sample_rate
     noise = noise_for(settings, sample_rate, settings.epochs * len(loader), delta)
     engine = PrivacyEngine(accountant=settings.accountant)
     module = model
@@ -129,7 +199,7 @@ def prepare(
         data_loader=loader,
         noise_multiplier=noise,
         max_grad_norm=settings.max_grad_norm,
-        poisson_sampling=True,
+        poisson_sampling=False,  # the loader already samples units by Poisson sampling
         grad_sample_mode=settings.grad_sample_mode,
         noise_generator=generator,
     )
@@ -137,12 +207,14 @@ def prepare(
         module, optimizer, criterion, loader = made
     else:
         module, optimizer, loader = made
-    if distributed.world_size() > 1:
-        from pipeline.training.sampling import sharded_loader
-
-        loader = sharded_loader(loader, generator)
+    # Opacus takes the sampling rate as 1 / steps per epoch and the expected batch (the mean loss's divisor, per
+    # process) as rows x rate; here units are sampled at their own rate
+    optimizer.attach_step_hook(engine.accountant.get_optimizer_hook_fn(sample_rate=sample_rate))
+    optimizer.expected_batch_size = int(units.sampled * sample_rate) / distributed.world_size()
     log.info(
-        "DP-SGD: noise multiplier %.3f, sampling rate %.4f, delta %.2g, target epsilon %g",
+        "DP-SGD per %s: %d units, noise multiplier %.3f, sampling rate %.4f, delta %.2g, target epsilon %g",
+        units.kind,
+        units.sampled,
         noise,
         sample_rate,
         delta,
@@ -180,16 +252,27 @@ def _weighted(criterion: Any) -> Loss:
     return loss
 
 
-def resolve_delta(settings: TrainConfig, rows: int) -> float:
-    """`target_delta`, or 1 / (10 N); it must stay below 1 / N (else one row may leak with that probability)."""
-    delta = settings.target_delta if settings.target_delta is not None else 1 / (10 * rows)
-    if delta >= 1 / rows:
+def resolve_delta(settings: TrainConfig, units: int, kind: str = "row") -> float:
+    """`target_delta`, or 1 / (10 N) for N privacy units; it must stay below 1 / N (else one unit may leak with that
+    probability)."""
+    delta = settings.target_delta if settings.target_delta is not None else 1 / (10 * units)
+    if delta >= 1 / units:
         raise ConfigError(
             [
-                f"train.target_delta: {delta:g} is not below 1/N = {1 / rows:.3g} for the {rows} training rows; use at most {1 / (10 * rows):.3g}"
+                f"train.target_delta: {delta:g} is not below 1/N = {1 / units:.3g} for the {units} privacy units ({kind}s) of the "
+                f"training set; use at most {1 / (10 * units):.3g}"
             ]
         )
     return delta
+
+
+def group_privacy(epsilon: float, delta: float, size: int) -> dict[str, float]:
+    """The standard group-privacy conversion (Dwork and Roth, The Algorithmic Foundations of Differential Privacy,
+    Theorem 2.2 and its (epsilon, delta) form): a row-level (epsilon, delta) guarantee covers a group of k rows at
+    (k epsilon, k e^((k-1) epsilon) delta); a delta of 1 or more promises nothing."""
+    exponent = (size - 1) * epsilon
+    group_delta = size * math.exp(exponent) * delta if exponent < 700 else math.inf
+    return {"rows": size, "epsilon": size * epsilon, "delta": min(group_delta, 1.0)}
 
 
 def noise_for(settings: TrainConfig, sample_rate: float, steps: int, delta: float) -> float:
@@ -229,6 +312,7 @@ def epsilon_for(settings: TrainConfig, noise: float, sample_rate: float, steps: 
 def ledger(
     settings: TrainConfig,
     *,
+    units: Units,
     rows: int,
     delta: float,
     noise: float | None,
@@ -243,18 +327,22 @@ def ledger(
     processes: int,
 ) -> dict[str, Any]:
     dp = settings.dp
+    unit = units.describe()
+    if dp and units.kind == "row" and unit.get("rows_per_person", {}).get("max", 1) > 1 and epsilon is not None:
+        unit["group_privacy"] = group_privacy(epsilon, delta, unit["rows_per_person"]["max"])
     return {
         "dp": dp,
-        "mechanism": "DP-SGD (Opacus), Poisson sampling, per-example clipping, Gaussian noise"
+        "mechanism": f"DP-SGD (Opacus), Poisson sampling of {units.kind}s (one row per sampled {units.kind}), per-example clipping, Gaussian noise"
         if dp
         else "none: trained without differential privacy",
+        "privacy_unit": unit if dp else None,
         "epsilon_spent": epsilon,
         "target_epsilon": settings.target_epsilon if dp else None,
         "delta": delta if dp else None,
         "noise_multiplier": noise,
         "max_grad_norm": settings.max_grad_norm if dp else None,
         "sampling_rate": sample_rate,
-        "expected_batch_size": settings.batch_size,
+        "expected_batch_size": settings.batch_size,  # under DP, units per logical step
         "physical_batch_size": settings.physical_batch_size,
         "processes": processes,  # torchrun processes that trained (DPDDP); the batch sizes above are over all of them, the physical one per process
         "learning_rate": settings.effective_learning_rate,

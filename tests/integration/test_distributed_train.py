@@ -57,18 +57,18 @@ def test_under_torchrun_training_without_dp_is_refused(config_path, write_config
         train.run(StageContext(config=load_config(no_dp), run_dir=RunDir(tmp_path / "run")))
 
 
-def test_every_rank_draws_every_logical_batch_even_an_empty_one(monkeypatch):
-    from pipeline.training.sampling import ShardedPoissonSampler
+def test_every_rank_draws_every_logical_batch_even_an_empty_one():
+    from pipeline.training.sampling import UnitPoissonSampler
 
-    monkeypatch.setattr(torch.distributed, "get_world_size", lambda: 2)
-    monkeypatch.setattr(torch.distributed, "get_rank", lambda: 1)
-    sampler = ShardedPoissonSampler(
-        total_size=7, sample_rate=0.05, shuffle=False, generator=torch.Generator().manual_seed(0)
+    units = [[0], [1, 7], [2], [3, 8, 9], [4], [5], [6]]
+    sampler = UnitPoissonSampler(
+        units, sample_rate=0.05, steps=20, generator=torch.Generator().manual_seed(0), rank=1, replicas=2
     )
     batches = list(sampler)
     assert len(batches) == len(sampler) == 20  # 1 / sample_rate, as in one process
     assert any(not batch for batch in batches) and any(batches)
-    assert {row for batch in batches for row in batch} <= {1, 3, 5}  # rank 1 of 2 draws rows 1, 3, 5
+    assert {row for batch in batches for row in batch} <= {1, 7, 3, 8, 9, 5}  # rank 1 of 2 draws units 1, 3, 5
+    assert all(len(batch) == len({units.index(u) for u in units for row in batch if row in u}) for batch in batches)
 
 
 def _pipeline(*command: str, cwd: Path, torchrun: bool = False) -> subprocess.CompletedProcess[str]:

@@ -1,6 +1,7 @@
 """`python -m pipeline run` with no arguments, on the bundled sample, checked against what was planted."""
 
 import json
+import math
 import os
 import re
 import stat
@@ -12,6 +13,7 @@ import ahocorasick
 import pandas as pd
 import phonenumbers
 import pytest
+from opacus.accountants import create_accountant
 
 from pipeline.config import default_config_path
 from tests.browser import find_chromium, inspect_report
@@ -453,11 +455,19 @@ def test_the_default_run_trains_the_classifier_under_dp(sample_run):
     run_dir, _ = sample_run
     stats = json.loads((run_dir / "manifest.json").read_text())["stages"]["train"]["stats"]
     ledger = json.loads((run_dir / "train" / "privacy_ledger.json").read_text())
-    assert (
-        ledger["dp"]
-        and ledger["epsilon_spent"] <= ledger["target_epsilon"] == 8.0
-        and ledger["delta"] < 1 / ledger["training_rows"]
-    )
+    train = pd.read_parquet(run_dir / "split" / "train.parquet")
+    customers = train["customer_id"].nunique()
+    unit = ledger["privacy_unit"]
+    assert unit["unit"] == "group" and unit["group_column"] == "customer_id" and unit["people"] == customers
+    assert unit["units_sampled"] == customers + 50  # each canary is a unit of its own
+    assert unit["rows_per_person"]["max"] == train["customer_id"].value_counts().max() > 1
+    assert ledger["sampling_rate"] == 1 / math.ceil(unit["units_sampled"] / ledger["expected_batch_size"])
+    assert ledger["steps"] == ledger["epochs_run"] * math.ceil(ledger["training_rows"] / ledger["expected_batch_size"])
+    assert ledger["dp"] and ledger["epsilon_spent"] <= ledger["target_epsilon"] == 8.0
+    assert ledger["delta"] == 1 / (10 * unit["units_sampled"])
+    accountant = create_accountant(mechanism=ledger["accountant"])  # the accountant called directly
+    accountant.history = [(ledger["noise_multiplier"], ledger["sampling_rate"], ledger["steps"])]
+    assert accountant.get_epsilon(delta=ledger["delta"]) == pytest.approx(ledger["epsilon_spent"], abs=1e-4)
     validation = pd.read_parquet(run_dir / "split" / "validation.parquet")
     assert stats["validation"]["accuracy"] > validation["category"].value_counts(normalize=True).max() + 0.3
     assert (run_dir / "train" / "adapter" / "adapter_model.safetensors").is_file()
