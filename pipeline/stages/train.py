@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from pipeline import distributed
-from pipeline.artifacts import write_json
+from pipeline.artifacts import sha256_file, write_json
 from pipeline.config import Config
 from pipeline.errors import ConfigError, InputError, StageError
 from pipeline.layout import ADAPTER, CANARIES, CURVE, LABELS, SPLIT_FILES, STAGES
@@ -112,6 +112,7 @@ def _train(ctx: StageContext) -> StageResult:
             spend.actual = replace(spend.planned, steps=ledger["steps"])
     if spend is not None:
         ledger["lifetime_budget"] = spend.summary()
+    ledger["initial_adapter"] = _adapter_identity(earlier) if earlier else None
     if not distributed.is_main_process():
         return StageResult(outputs=[])  # rank 0 writes the outputs
     adapter = ctx.run_dir.path(ADAPTER)
@@ -137,6 +138,12 @@ def _train(ctx: StageContext) -> StageResult:
         "validation": curve["epochs"][-1]["validation"] if curve["epochs"] else None,
     }
     return StageResult(outputs=outputs, stats=stats)
+
+
+def _adapter_identity(adapter: Path) -> dict[str, str]:
+    """Which earlier adapter this training continued: its folder and the hash of its weights."""
+    weights = adapter / "adapter_model.safetensors"
+    return {"path": str(adapter), "sha256": sha256_file(weights) if weights.is_file() else ""}
 
 
 def _budget_keys(config: Config, train: pd.DataFrame) -> list[str]:

