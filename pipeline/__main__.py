@@ -22,10 +22,11 @@ from pipeline.artifacts import RunDir
 from pipeline.config import STAGE_NAMES, Config, config_from_record, default_config_path, load_config
 from pipeline.errors import ConfigError, InputError, PipelineError
 from pipeline.logs import get_logger, printable
+from pipeline.overrides import PREVIOUS_RUN_HELP
 from pipeline.stage import (
     EXECUTORS,
     available_stages,
-    default_run_dir,
+    load_run,
     policy_failure,
     rerun_stage,
     run_pipeline,
@@ -119,6 +120,17 @@ def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
         help="where the sharded stage (redact) processes its shards: local (a process pool of redact.workers) or ray "
         "(the cluster at $RAY_ADDRESS, else a local one; needs the [ray] extra). Outputs are the same either way",
     )
+    parser.add_argument(
+        "--previous-run",
+        metavar="DIR|latest|none",
+        help=f"instead of the config's sources[].previous_run: {PREVIOUS_RUN_HELP}",
+    )
+    parser.add_argument(
+        "--budget-store",
+        metavar="URL",
+        help="instead of the config's privacy.budget_store: the lifetime privacy budget's SQLAlchemy URL, without a "
+        "password (e.g. postgresql+psycopg://pipeline@db-host/privacy, with $PGPASSWORD set)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,13 +165,14 @@ def _print_error(message: str) -> None:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "report":
         return rebuild_report(args.run_dir, args.config)
-    config = load_config(args.config)
     if args.command == "describe":
-        print(describe(config, args.config))
+        print(describe(load_config(args.config), args.config))
         return EXIT_OK
     if args.command == "suite":
-        return write_suite(config, args.out)
-    run_dir = RunDir(args.run_dir or default_run_dir(config))
+        return write_suite(load_config(args.config), args.out)
+    config, run_dir = load_run(
+        args.config, args.run_dir, previous_run=args.previous_run, budget_store=args.budget_store
+    )
     names = select_stages(args.name, args.name) if args.command == "stage" else select_stages(args.first, args.last)
     manifest = run_pipeline(config, run_dir, names, force=args.force, executor=args.executor)
     log.info("run directory: %s (manifest.json lists every output with its hash)", run_dir.root)

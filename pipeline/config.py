@@ -726,17 +726,45 @@ def load_config(path: Path | None = None, *, check_data: bool = True) -> Config:
     (`run_problems`); without it (rebuilding a finished run's report) neither is.
     """
     path = Path(path) if path is not None else default_config_path()
-    raw = _read_yaml(path)
+    return _validated(_read_yaml(path), path.resolve().parent, str(path), check_data=check_data)
+
+
+def with_overrides(
+    config: Config,
+    *,
+    previous_run: Path | Literal["none"] | None = None,
+    budget_store: str | None = None,
+    check_data: bool = True,
+) -> Config:
+    """`config` with settings given at run time instead of in its file (the CLI's --previous-run and
+    --budget-store, the Airflow DAG's and Prefect flow's parameters), checked as `load_config` checks a file.
+
+    `previous_run` is set on every source (`"none"`: taken off every source; a relative path is resolved
+    against the config's folder, as in the file); `budget_store` becomes `privacy.budget_store`. None
+    leaves a setting as the file has it. `latest` depends on the run directory:
+    `pipeline.overrides.run_config` resolves it, then calls this.
+    """
+    raw = config.model_dump(exclude_unset=True)  # what the file set, so the defaults fill in as they did
+    if previous_run is not None:
+        for source in raw["sources"]:
+            source["previous_run"] = None if previous_run == "none" else str(previous_run)
+    if budget_store is not None:
+        raw["privacy"] = {**raw.get("privacy", {}), "budget_store": budget_store}
+    source = "the config with its run-time overrides (--previous-run, --budget-store)"
+    return _validated(raw, config.base_dir, source, check_data=check_data)
+
+
+def _validated(raw: dict[str, Any], base_dir: Path, source: str, *, check_data: bool) -> Config:
     try:
         config = Config.model_validate(raw)
     except ValidationError as error:
-        raise ConfigError([_format_pydantic_error(e) for e in error.errors()], source=str(path)) from None
-    config._base_dir = path.resolve().parent
+        raise ConfigError([_format_pydantic_error(e) for e in error.errors()], source=source) from None
+    config._base_dir = base_dir
     problems = _source_problems(config)
     if check_data:
         problems += data_problems(config) + run_problems(config)
     if problems:
-        raise ConfigError(problems, source=str(path))
+        raise ConfigError(problems, source=source)
     return config
 
 

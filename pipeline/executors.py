@@ -238,17 +238,23 @@ def sharded_stage(name: str) -> ShardedStage[Any, Any, Any] | None:
 
 
 def plan_parts(
-    name: str, config_path: str | None = None, run_dir: str | None = None, parts: int = 0
+    name: str,
+    config_path: str | None = None,
+    run_dir: str | None = None,
+    parts: int = 0,
+    *,
+    previous_run: str | None = None,
+    budget_store: str | None = None,
 ) -> list[list[int]]:
     """The shard indexes of stage `name` in `parts` contiguous groups (0: the stage's worker count, see
     `resolve_workers`), one group per mapped Airflow or Prefect task; none for a stage that is not
-    sharded. Its upstream stages must be finished."""
+    sharded. Its upstream stages must be finished. `previous_run`, `budget_store`: as for `run_named_stage`."""
     stage = sharded_stage(name)
     if stage is None:
         return []
     from pipeline.stage import stage_context
 
-    plan = stage.plan(stage_context(name, config_path, run_dir))
+    plan = stage.plan(stage_context(name, config_path, run_dir, previous_run=previous_run, budget_store=budget_store))
     parts = max(1, min(parts or resolve_workers(plan.workers), plan.count))
     bounds = [round(i * plan.count / parts) for i in range(parts + 1)]
     return [list(range(bounds[i], bounds[i + 1])) for i in range(parts)]
@@ -258,7 +264,13 @@ _part_lock = threading.Lock()
 
 
 def process_part(
-    name: str, config_path: str | None, run_dir: str | None, shard_indexes: Sequence[int]
+    name: str,
+    config_path: str | None,
+    run_dir: str | None,
+    shard_indexes: Sequence[int],
+    *,
+    previous_run: str | None = None,
+    budget_store: str | None = None,
 ) -> dict[str, int]:
     """Process the given shards of stage `name` in this process and keep them in the stage's store for
     it to merge (what a mapped Airflow or Prefect task runs); shards already kept are left as they are.
@@ -268,7 +280,7 @@ def process_part(
         raise InputError(f"stage '{name}' is not sharded: it has no parts to process")
     from pipeline.stage import stage_context
 
-    plan = stage.plan(stage_context(name, config_path, run_dir))
+    plan = stage.plan(stage_context(name, config_path, run_dir, previous_run=previous_run, budget_store=budget_store))
     wanted = set(shard_indexes)
     last = max(wanted, default=-1)
     done = rows = 0

@@ -33,6 +33,7 @@ from pipeline.artifacts import RunDir, sha256_file, sha256_json
 from pipeline.config import STAGE_NAMES, Config, load_config
 from pipeline.errors import InputError, PolicyFailed, StageError
 from pipeline.logs import get_logger
+from pipeline.overrides import run_config
 
 log = get_logger("pipeline")
 
@@ -225,11 +226,17 @@ def _run_distributed(config: Config, run_dir: RunDir, names: list[str], *, force
     return manifest
 
 
-def stage_context(name: str, config_path: str | None = None, run_dir: str | None = None) -> StageContext:
+def stage_context(
+    name: str,
+    config_path: str | None = None,
+    run_dir: str | None = None,
+    *,
+    previous_run: str | None = None,
+    budget_store: str | None = None,
+) -> StageContext:
     """The context `run_named_stage` will give stage `name`, for work done ahead of it
     (redact's shards as mapped Airflow or Prefect tasks); its upstream stages must be finished."""
-    config = load_config(Path(config_path) if config_path else None)
-    directory = RunDir(Path(run_dir) if run_dir else default_run_dir(config))
+    config, directory = load_run(config_path, run_dir, previous_run=previous_run, budget_store=budget_store)
     manifest = directory.read_manifest()
     inputs = input_hashes(config)
     _require_upstream(manifest, name, config, inputs, directory)
@@ -241,16 +248,37 @@ def default_run_dir(config: Config) -> Path:
     return Path("runs") / config.run_name
 
 
-def run_named_stage(name: str, config_path: str | None = None, run_dir: str | None = None) -> dict[str, Any]:
-    """One stage, from a config file into a run directory: what an Airflow or Prefect task calls.
-
-    The same as `python -m pipeline stage NAME`: an up-to-date stage is
-    skipped, so a retried task resumes. Returns the stage's manifest entry
-    (status, stats, output hashes) with the run directory. Raises
-    `PolicyFailed` when the report's verdict is FAIL (the CLI's exit 3).
-    """
+def load_run(
+    config_path: str | Path | None,
+    run_dir: str | Path | None,
+    *,
+    previous_run: str | None = None,
+    budget_store: str | None = None,
+) -> tuple[Config, RunDir]:
+    """The config (with the run-time overrides, `pipeline.overrides.run_config`) and the run directory
+    of a run: what the CLI and every Airflow or Prefect task start from. Empty strings mean unset."""
     config = load_config(Path(config_path) if config_path else None)
     directory = RunDir(Path(run_dir) if run_dir else default_run_dir(config))
+    config = run_config(config, directory.root, previous_run=previous_run, budget_store=budget_store)
+    return config, directory
+
+
+def run_named_stage(
+    name: str,
+    config_path: str | None = None,
+    run_dir: str | None = None,
+    *,
+    previous_run: str | None = None,
+    budget_store: str | None = None,
+) -> dict[str, Any]:
+    """One stage, from a config file into a run directory: what an Airflow or Prefect task calls.
+
+    The same as `python -m pipeline stage NAME [--previous-run ...] [--budget-store ...]`: an
+    up-to-date stage is skipped, so a retried task resumes. Returns the stage's manifest entry
+    (status, stats, output hashes) with the run directory. Raises `PolicyFailed` when the report's
+    verdict is FAIL (the CLI's exit 3).
+    """
+    config, directory = load_run(config_path, run_dir, previous_run=previous_run, budget_store=budget_store)
     manifest = run_pipeline(config, directory, select_stages(name, name))
     if name == "report" and (failure := policy_failure(manifest, directory)):
         raise PolicyFailed(failure)

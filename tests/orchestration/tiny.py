@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -30,6 +31,14 @@ SETTINGS = {
 def tiny_config(folder: Path) -> Path:
     """240 sample tickets through every stage, with a one-epoch DP training; the config's path."""
     return write_run(folder, sample_tickets(240), COLUMNS, SETTINGS)
+
+
+def write_export(path: Path, rows: list[dict[str, str]]) -> None:
+    """A month's export, replacing last month's in place (the config names the same file every month)."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def cli_run(config: Path, run_dir: Path) -> Path:
