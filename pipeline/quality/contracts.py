@@ -93,6 +93,14 @@ def build_suite(config: Config) -> dict[str, Any]:
                 mostly=round(1 - contract.max_null_share, 6),
                 row_condition=source_is(config.source_name(index)),
             )
+    if config.incremental():
+        expect(
+            "expect_column_values_to_be_in_set",
+            "critical",
+            "an incremental run's row status (ingest): the redact stage reuses only the rows marked seen",
+            column="row_status",
+            value_set=["changed", "new", "seen"],
+        )
     for extra in contract.extra_expectations:
         expect(extra.type, extra.severity, "check.contract.extra_expectations", **extra.kwargs)
     return {

@@ -134,3 +134,16 @@ def test_the_committed_sample_suite_is_what_the_sample_config_builds():
     """checks/suites/sample.json is versioned: a change to the contract shows up as a diff (regenerate with `python -m pipeline suite --out ...`)."""
     committed = json.loads((REPO / "checks" / "suites" / "sample.json").read_text(encoding="utf-8"))
     assert committed == build_suite(load_config())
+
+
+def test_an_incremental_run_expects_a_known_row_status(config, monkeypatch):
+    from pipeline.config import Config
+
+    monkeypatch.setattr(Config, "incremental", lambda self: True)
+    suite = build_suite(config())
+    statuses = [e for e in suite["expectations"] if e["kwargs"].get("column") == "row_status"]
+    assert [(e["severity"], e["kwargs"]["value_set"]) for e in statuses] == [("critical", ["changed", "new", "seen"])]
+    good = validate(records(row_status=["new", "seen", "changed", "seen"]), suite)
+    bad = validate(records(row_status=["new", "seen", "stale", "seen"]), suite)
+    assert not [r for r in failures(good, "critical") if r["kwargs"].get("column") == "row_status"]
+    assert [r["kwargs"]["column"] for r in failures(bad, "critical")] == ["row_status"]
