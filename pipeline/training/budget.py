@@ -602,7 +602,7 @@ def _smallest_noise(planned: Mechanism, over: list[_Group], excess: Excess) -> f
             bad, good = good, good * 2
             if good > MAX_NOISE:
                 return None
-        noise = _boundary(lambda x, g=group: at(g, x), good, bad, close=lambda a, b: abs(a - b) <= 1e-3 * max(a, b))
+        noise = _fitting_end(lambda x, g=group: at(g, x), bad, good, xtol=1e-3 * bad)
         rounded = _round(noise, 4, math.ceil)
         noise = rounded if at(group, rounded) <= 0 else noise
     return noise
@@ -612,52 +612,31 @@ def _largest_steps(planned: Mechanism, over: list[_Group], excess: Excess) -> in
     """The largest step count that fits every group at the planned noise multiplier; None when 1 step does not."""
 
     def at(group: _Group, steps: float) -> float:
-        return excess(group, replace(planned, steps=int(steps)))
+        return excess(group, replace(planned, steps=max(1, int(steps))))
 
     steps = planned.steps
     while (group := next((g for g in over if at(g, steps) > 0), None)) is not None:
         if at(group, 1) > 0:
             return None
-        steps = int(_boundary(lambda x, g=group: at(g, x), 1, steps, close=lambda a, b: abs(a - b) <= 1, integer=True))
+        steps = int(_fitting_end(lambda x, g=group: at(g, x), 1, steps, xtol=1))
+        while steps > 1 and at(group, steps) > 0:
+            steps -= 1
     return steps
 
 
-def _boundary(
-    excess: Callable[[float], float],
-    good: float,
-    bad: float,
-    *,
-    close: Callable[[float, float], bool],
-    integer: bool = False,
-) -> float:
-    """The point nearest `bad` where `excess` is still at most 0, between `good` (<= 0) and `bad` (> 0), for an
-    excess monotone in between: the Illinois variant of regula falsi, which needs a few accountant calls where
-    bisection needs a dozen; a point outside the bracket falls back to its middle."""
-    f_good, f_bad = excess(good), excess(bad)
-    kept = 0  # which end the last step moved: +1 good, -1 bad
-    for _ in range(100):
-        if close(good, bad):
-            break
-        low, high = min(good, bad), max(good, bad)
-        x = (good + bad) / 2
-        if math.isfinite(f_bad) and f_bad != f_good:
-            x = good - f_good * (bad - good) / (f_bad - f_good)
-        if integer:
-            x = round(x)
-        if not (low + (1 if integer else 0) <= x <= high - (1 if integer else 0)) or x in (low, high):
-            x = (good + bad) // 2 if integer else (good + bad) / 2
-        f_x = excess(x)
-        if f_x <= 0:
-            good, f_good = x, f_x
-            if kept == 1:
-                f_bad /= 2
-            kept = 1
-        else:
-            bad, f_bad = x, f_x
-            if kept == -1:
-                f_good /= 2
-            kept = -1
-    return good
+def _fitting_end(excess: Callable[[float], float], low: float, high: float, *, xtol: float) -> float:
+    """Where the monotone `excess` crosses 0 between `low` and `high` (one end fits, excess <= 0, the other does
+    not), by SciPy's Brent method to within `xtol`, returned on the side that fits."""
+    from scipy.optimize import brentq
+
+    def finite(x: float) -> float:
+        value = excess(x)
+        return value if math.isfinite(value) else 1e6  # the accountant's numerics failing: not a fit
+
+    root = brentq(finite, low, high, xtol=xtol)
+    fits_above = finite(high) <= 0
+    candidates = (root, root + xtol, high) if fits_above else (root, root - xtol, low)
+    return next(x for x in candidates if finite(x) <= 0)
 
 
 def _round(value: float, digits: int, direction: Callable[[float], int]) -> float:

@@ -18,8 +18,8 @@ from pipeline.__main__ import main
 from tests.integration.runs import SMALL_TRAIN, sample_tickets
 from tests.integration.test_incremental import COLUMNS, write_csv
 
-MONTH_1_ROWS, NEW_ROWS = 240, 120
-EDITED = (3, 50, 99, 150, 201)
+MONTH_1_ROWS, NEW_ROWS = 160, 80
+EDITED = (3, 50, 99, 120, 150)
 LIFETIME = 40.0  # room for two runs at epsilon 8 each
 
 pytestmark = pytest.mark.slow
