@@ -40,7 +40,7 @@ from pipeline.config import INCREMENTAL_COLUMNS, LINEAGE_COLUMNS, Config, Source
 from pipeline.errors import InputError
 from pipeline.layout import INGESTED_RECORDS as RECORDS
 from pipeline.layout import SCHEMA, STAGES
-from pipeline.logs import get_logger
+from pipeline.logs import get_logger, printable
 from pipeline.readers import RawRecord, ReadStats, column_listing, read_records
 from pipeline.stage import Stage, StageContext, StageResult
 
@@ -135,7 +135,7 @@ def _ingest_file(
     tally: SourceTally,
     quarantine: Quarantine,
 ) -> Iterator[dict[str, Any]]:
-    for raw in tqdm(records, desc=f"ingest {path.name}", unit=" rows", disable=None, leave=False):
+    for raw in tqdm(records, desc=f"ingest {printable(path.name)}", unit=" rows", disable=None, leave=False):
         tally.total += 1
         where = {"source": name, "source_file": path.name, "source_row": raw.position}
         if raw.values is None:

@@ -260,3 +260,19 @@ def test_repeated_column_names_are_reported_in_the_schema(make_config, tmp_path)
     report = json.loads(run_dir.path("ingest/schema.json").read_text())["sources"]["t"]["files"][0]
     assert report["duplicate_columns"] == [{"column": "note", "positions": [5, 6], "read_as": "note.1"}]
     assert report["unmapped_columns"] == ["note", "note.1"]
+
+
+def test_a_file_name_with_terminal_escapes_reaches_the_progress_bar_escaped(make_config, tmp_path, monkeypatch):
+    from pipeline.stages import ingest as stage
+
+    (tmp_path / "t\x1b[2J\x07.csv").write_text("id,text,label,gender\n1,some text,a,f\n", encoding="utf-8")
+    shown: list[str] = []
+
+    def progress(iterable, desc: str = "", **_):
+        shown.append(desc)
+        return iterable
+
+    monkeypatch.setattr(stage, "tqdm", progress)
+    records, _, _ = ingest(make_config, tmp_path, {"sources": [csv_source("t*.csv", name="tickets")]})
+    assert len(records) == 1 and len(shown) == 1
+    assert shown[0].startswith("ingest t") and not any(ord(char) < 32 for char in shown[0])
