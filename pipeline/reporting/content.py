@@ -62,6 +62,7 @@ def build(config: Config, run_dir: RunDir) -> dict[str, Any]:
         "data_quality": data_quality(read(run_dir, "findings"), read(run_dir, "gx")),
         "data_bias": data_bias(read(run_dir, "bias")),
         "splits": splits(read(run_dir, "splits"), manifest),
+        "audit_power": audit_power(metrics.get("canaries")),
         "training": {
             "ledger": ledger,
             "privacy_scope": privacy_scope(ledger),
@@ -236,6 +237,26 @@ def splits(report: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def audit_power(canaries: dict[str, Any] | None) -> str | None:
+    """What the canary audit could have shown against what it found: its bound had every evaluated canary been
+    told apart, next to the bound it proved, and a warning when that power is below the claimed epsilon."""
+    audit = (canaries or {}).get("empirical_epsilon") or {}
+    power, found = audit.get("max_certifiable_epsilon"), audit.get("epsilon_lower_bound")
+    if power is None or found is None:
+        return None
+    text = (
+        f"The canary audit ({canaries['inserted']} inserted, {canaries['held_out']} held out, half of each evaluated, "
+        f"{audit.get('confidence')} confidence) could have shown epsilon up to {power:.3g}; it found {found:.3g}."
+    )
+    claimed = canaries.get("claimed_epsilon")
+    if claimed is not None and power < claimed:
+        text += (
+            f" WARNING: that power is below the claimed epsilon {claimed:.3g}, so the audit cannot tell a model that "
+            "leaks up to the claim from one that does not; more canaries raise it."
+        )
+    return text
+
+
 def privacy_scope(ledger: dict[str, Any]) -> str | None:
     """Whom the DP guarantee covers, in a sentence: each person (a group value), or each row, with the group-privacy
     figure of the person with the most rows when rows are the unit."""
@@ -301,11 +322,7 @@ def limitations(config: Config, ledger: dict[str, Any], metrics: dict[str, Any])
         notes.append("The model was trained WITHOUT differential privacy: no formal privacy guarantee applies.")
     canaries = metrics.get("canaries")
     if canaries:
-        bound = (canaries.get("empirical_epsilon") or {}).get("epsilon_lower_bound")
-        notes.append(
-            f"The empirical epsilon lower bound ({bound}) comes from {canaries.get('inserted')} inserted and {canaries.get('held_out')} "
-            "held-out canaries; so few samples can only prove a small bound, whatever the true leakage."
-        )
+        notes.append(audit_power(canaries) or "The canary audit measured no bound (too few canaries).")
         if canaries.get("copies_each", 1) > 1 and (ledger.get("privacy_unit") or {}).get("unit") != "group":
             notes.append(
                 f"Each canary appears {canaries['copies_each']} times; DP protects it only at {canaries['copies_each']} times the claimed epsilon."

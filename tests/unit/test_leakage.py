@@ -250,3 +250,27 @@ def test_missing_columns_give_none():
     assert result["exact"] == 1 and result["near"] is None and result["contaminated_test_rows"] == 1
     result = contamination(pd.DataFrame({"x": [1]}), pd.DataFrame({"y": [1, 2]}))
     assert result == {"test_rows": 2, "exact": None, "near": None, "contaminated_test_rows": None}
+
+
+def test_the_audit_states_its_power_the_bound_had_every_canary_been_told_apart():
+    upper = beta.ppf(0.975, 1, 25)
+    power = math.log((1 - DELTA - upper) / upper)  # 25 evaluated of each: at most about 1.8, whatever the model
+    rng = np.random.default_rng(3)
+    for members, nonmembers in ((np.zeros(50), np.ones(50)), (rng.normal(0, 1, 50), rng.normal(0, 1, 50))):
+        result = empirical_epsilon(members, nonmembers, DELTA, seed=0)
+        assert result["max_certifiable_epsilon"] == pytest.approx(power, abs=1e-5)
+        assert result["epsilon_lower_bound"] <= result["max_certifiable_epsilon"]
+    assert empirical_epsilon(np.zeros(1), np.ones(1), DELTA, seed=0)["max_certifiable_epsilon"] is None
+
+
+def test_the_report_warns_when_the_audits_power_is_below_the_claim():
+    from pipeline.reporting.content import audit_power
+
+    audit = empirical_epsilon(np.zeros(50), np.ones(50), DELTA, seed=0)
+    canaries = {"inserted": 50, "held_out": 50, "empirical_epsilon": audit}
+    weak = audit_power(canaries | {"claimed_epsilon": 8.0})
+    assert f"could have shown epsilon up to {audit['max_certifiable_epsilon']:.3g}" in weak
+    assert f"it found {audit['epsilon_lower_bound']:.3g}" in weak and "WARNING" in weak and "8" in weak
+    assert "WARNING" not in audit_power(canaries | {"claimed_epsilon": 1.0})
+    assert "WARNING" not in audit_power(canaries | {"claimed_epsilon": None})  # no DP: nothing claimed
+    assert audit_power(None) is None
