@@ -21,6 +21,14 @@ from pipeline.stage import run_pipeline
 REDACT = {"workers": 1, "demo_key_if_unset": True}
 SAMPLE = default_config_path().parent / "sample_data" / "tickets.csv"
 DATA_STAGES = ["ingest", "redact", "check", "curate", "split"]
+SAMPLE_COLUMNS = {  # the column roles of the bundled sample's tickets.csv, by its header names
+    "id": "Ticket ID",
+    "text": ["Subject", "Description"],
+    "label": "Category",
+    "protected": ["Gender", "Age Band"],
+    "identifier": ["Customer Name", "Customer Email", "Customer Phone"],
+    "group": "Customer ID",
+}
 SMALL_TRAIN = {
     "max_length": 64,
     "epochs": 3,

@@ -19,7 +19,7 @@ from pipeline.artifacts import RunDir
 from pipeline.config import DEFAULT_MISSING_VALUES, load_config
 from pipeline.stage import run_pipeline
 from tests.browser import find_chromium, inspect_report
-from tests.integration.runs import DATA_STAGES, SMALL_TRAIN, sample_tickets, write_run
+from tests.integration.runs import DATA_STAGES, SAMPLE_COLUMNS, SMALL_TRAIN, sample_tickets, write_run
 
 SCHEMA = Path(__file__).resolve().parents[2] / "reports" / "report.schema.json"
 SECTIONS = [  # a reviewer's order: the verdict, the data, the model; provenance in the appendix
@@ -54,14 +54,7 @@ def tickets() -> list[dict[str, str]]:
 def finished(tickets, tmp_path_factory) -> tuple[Path, Path, dict]:
     """ingest..report on 600 tickets, with canaries; returns the config path, the run directory and the manifest."""
     folder = tmp_path_factory.mktemp("evaluate")
-    columns = {
-        "id": "Ticket ID",
-        "text": ["Subject", "Description"],
-        "label": "Category",
-        "protected": ["Gender", "Age Band"],
-        "identifier": ["Customer Name", "Customer Email", "Customer Phone"],
-        "group": "Customer ID",
-    }
+    columns = SAMPLE_COLUMNS
     path = write_run(
         folder,
         tickets,

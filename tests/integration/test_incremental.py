@@ -20,20 +20,12 @@ from pipeline.__main__ import main
 from pipeline.config import load_config
 from pipeline.errors import ConfigError
 from pipeline.pii.engine import PiiDetector
-from tests.integration.runs import sample_tickets
+from tests.integration.runs import SAMPLE_COLUMNS, sample_tickets
 
 MONTH_1_ROWS, NEW_ROWS = 60, 20
 EDITED = (5, 17, 42)  # positions in month 1 whose description month 2 changes
 LINEAGE = ["source_file", "source_row"]  # where a row was read: its file's name and line differ between the months
-COLUMNS = {
-    "id": "Ticket ID",
-    "text": ["Subject", "Description"],
-    "label": "Category",
-    "protected": ["Gender", "Age Band"],
-    "identifier": ["Customer Name", "Customer Email", "Customer Phone"],
-    "group": "Customer ID",
-    "passthrough": ["Created At", "Channel", "Priority"],
-}
+COLUMNS = {**SAMPLE_COLUMNS, "passthrough": ["Created At", "Channel", "Priority"]}
 
 
 def write_csv(path: Path, rows: list[dict[str, str]]) -> None:

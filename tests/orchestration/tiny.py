@@ -8,17 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.integration.runs import sample_tickets, write_run
+from tests.integration.runs import SAMPLE_COLUMNS, sample_tickets, write_run
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
-COLUMNS = {
-    "id": "Ticket ID",
-    "text": ["Subject", "Description"],
-    "label": "Category",
-    "protected": ["Gender", "Age Band"],
-    "identifier": ["Customer Name", "Customer Email", "Customer Phone"],
-    "group": "Customer ID",
-}
+COLUMNS = SAMPLE_COLUMNS
 SETTINGS = {
     "redact": {"workers": 1, "demo_key_if_unset": True, "shard_rows": 50},  # 5 shards, for the mapped tasks
     "train": {"max_length": 32, "epochs": 1, "batch_size": 32, "physical_batch_size": 16, "target_epsilon": 8.0},
