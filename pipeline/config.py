@@ -523,11 +523,7 @@ class Config(Section):
 
     def previous_run_dir(self, index: int) -> Path | None:
         """The run directory a source's `previous_run` names, resolved like its `path`; None when not set."""
-        given = self.sources[index].previous_run
-        if given is None:
-            return None
-        folder = Path(given).expanduser()
-        return folder if folder.is_absolute() else self._base_dir / folder
+        return self.local_path(self.sources[index].previous_run)
 
     def incremental(self) -> bool:
         """Whether any source names a previous run (the records then carry `content_hash` and `row_status`)."""
@@ -535,9 +531,13 @@ class Config(Section):
 
     def init_adapter_dir(self) -> Path | None:
         """`train.init_adapter` resolved against the config's folder; None when not set."""
-        if self.train.init_adapter is None:
+        return self.local_path(self.train.init_adapter)
+
+    def local_path(self, given: str | None) -> Path | None:
+        """A path from the config, `~` expanded, relative ones taken from the config file's folder; None for None."""
+        if given is None:
             return None
-        folder = Path(self.train.init_adapter).expanduser()
+        folder = Path(given).expanduser()
         return folder if folder.is_absolute() else self._base_dir / folder
 
     def privacy_unit(self) -> Literal["group", "row"]:
