@@ -353,15 +353,20 @@ class LoraConfig(Section):
     target_modules: list[str] = []  # empty: the usual attention projections for the model's architecture
 
 
-class CanaryConfig(Section):
-    """Synthetic records with random secrets, to measure memorisation (see the evaluate stage).
+DEFAULT_CANARIES = 256  # the one-run audit's power with these: epsilon 2.4-2.6 for delta 1e-5..1e-4 (leakage.py)
 
-    `count` canaries go into the training set and as many, made the same way,
-    stay out as the reference; under DP each copy is its own example, so a
-    canary repeated k times is protected only by k times the epsilon.
+
+class CanaryConfig(Section):
+    """Synthetic records with random secrets, to audit what training memorises (see the evaluate stage).
+
+    `count` canaries are made and each goes into training with probability 1/2 (seeded, recorded); the evaluate
+    stage's one-run audit turns how well it tells them apart into a lower bound on epsilon. The default gives the
+    audit a maximum certifiable epsilon of at least 2 (about 2.5); fewer canaries prove less, 0 turns the audit off.
+    Under DP each copy is its own example unless the privacy unit is the group, so a canary repeated k times is then
+    protected only by k times the epsilon.
     """
 
-    count: int = Field(default=0, ge=0)
+    count: int = Field(default=DEFAULT_CANARIES, ge=0)
     repeats: int = Field(default=1, ge=1)
 
 
@@ -395,7 +400,12 @@ class TrainConfig(Section):
     )  # above this, training learns nothing: the epsilon is called infeasible
     early_stopping_patience: int | None = Field(default=None, ge=1)  # epochs without a better validation score
     threads: int = Field(default=0, ge=0)  # torch CPU threads; 0: one per core
-    canaries: CanaryConfig = CanaryConfig()
+    canaries: CanaryConfig = CanaryConfig()  # or just the count: `canaries: 256`
+
+    @field_validator("canaries", mode="before")
+    @classmethod
+    def _count_alone(cls, value: object) -> object:
+        return {"count": value} if isinstance(value, int) and not isinstance(value, bool) else value
 
     @property
     def effective_learning_rate(self) -> float:
@@ -411,8 +421,9 @@ class EvaluateConfig(Section):
     batch_size: int = Field(default=64, ge=1)
     membership_rows: int = Field(
         default=2000, ge=10
-    )  # at most this many members and as many non-members in the loss-threshold attack
+    )  # at most this many members and as many non-members in the membership attacks
     exposure_candidates: int = Field(default=1000, ge=10)  # random secrets each causal-LM canary is ranked among
+    exposure_canaries: int = Field(default=20, ge=0)  # causal LM: the first this many canaries get an exposure
     regurgitation_prompts: int = Field(
         default=50, ge=0
     )  # causal LM: training records whose start prompts a generation

@@ -26,6 +26,7 @@
         train/canaries.parquet        only when train.canaries.count > 0
         evaluate/metrics.json         evaluate
         evaluate/predictions.parquet
+        evaluate/exposed_rows.parquet
         report/report.html            report
         report/report.json
         report/summary.md
@@ -93,6 +94,7 @@ CANARIES = "train/canaries.parquet"
 # evaluate
 METRICS = "evaluate/metrics.json"
 PREDICTIONS = "evaluate/predictions.parquet"
+EXPOSED_ROWS = "evaluate/exposed_rows.parquet"
 
 # report
 REPORT_HTML = "report/report.html"
@@ -195,8 +197,16 @@ STAGES: dict[str, StageFiles] = {
             "evaluate",
             "utility, model bias, membership inference, canaries, regurgitation and contamination of the adapter; "
             "predictions hold no text",
-            reads=(SPLIT_FILES["train"], SPLIT_FILES["test"], ADAPTER, LABELS, PRIVACY_LEDGER, optional(CANARIES)),
-            writes=(METRICS, PREDICTIONS),
+            reads=(
+                SPLIT_FILES["train"],
+                SPLIT_FILES["validation"],
+                SPLIT_FILES["test"],
+                ADAPTER,
+                LABELS,
+                PRIVACY_LEDGER,
+                optional(CANARIES),
+            ),
+            writes=(METRICS, PREDICTIONS, EXPOSED_ROWS),
         ),
         StageFiles(
             "report",

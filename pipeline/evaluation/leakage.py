@@ -7,6 +7,7 @@ nothing here can put a record into the report.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable
@@ -14,17 +15,25 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binomtest
+from scipy.optimize import brentq
+from scipy.special import expit
+from scipy.stats import binom
 from sklearn.metrics import roc_auc_score, roc_curve
 
 ROC_POINTS = 200
 LOW_FPRS = (0.01, 0.001)
+EXPOSED_QUANTILE = 0.999  # a member scoring above this share of non-members counts as exposed
+AUDIT_CONFIDENCE = 0.95
+MAX_AUDITED_EPSILON = 50.0
+NEEDED_FOR = (2.0, 4.0, 8.0)  # the stage says how many canaries would certify these
 WORD = re.compile(r"\w+")
 
 
-def membership_attack(member_losses: np.ndarray, nonmember_losses: np.ndarray) -> dict[str, Any]:
-    """The loss-threshold attack: ROC AUC, TPR at low FPRs (with the FPR resolution the non-members allow), and the ROC curve."""
-    members, nonmembers = _finite(member_losses), _finite(nonmember_losses)
+def membership_attack(member_scores: np.ndarray, nonmember_scores: np.ndarray) -> dict[str, Any]:
+    """A threshold attack on scores where higher means "more member-like": ROC AUC, TPR at low FPRs (with the FPR
+    resolution the non-members allow), and the ROC curve. The loss attack passes -loss; the calibrated attack
+    passes `calibrated_scores`."""
+    members, nonmembers = _finite(member_scores), _finite(nonmember_scores)
     if len(members) == 0 or len(nonmembers) == 0:
         return {
             "members": len(members),
@@ -34,7 +43,7 @@ def membership_attack(member_losses: np.ndarray, nonmember_losses: np.ndarray) -
             "roc": {"fpr": [], "tpr": []},
         }
     truth = np.concatenate([np.ones(len(members)), np.zeros(len(nonmembers))])
-    scores = -np.concatenate([members, nonmembers])
+    scores = np.concatenate([members, nonmembers])
     fpr, tpr, _ = roc_curve(truth, scores)
     resolution = 1 / len(nonmembers)
     at = {
@@ -48,64 +57,134 @@ def membership_attack(member_losses: np.ndarray, nonmember_losses: np.ndarray) -
         "auc": round(float(roc_auc_score(truth, scores)), 5),
         "fpr_resolution": round(resolution, 6),
         "tpr_at_fpr": at,
-        "mean_loss": {"members": round(float(members.mean()), 5), "nonmembers": round(float(nonmembers.mean()), 5)},
+        "mean_score": {"members": round(float(members.mean()), 5), "nonmembers": round(float(nonmembers.mean()), 5)},
         "roc": {"fpr": [round(float(v), 5) for v in fpr[keep]], "tpr": [round(float(v), 5) for v in tpr[keep]]},
     }
 
 
-def empirical_epsilon(
-    member_losses: np.ndarray, nonmember_losses: np.ndarray, delta: float, *, seed: int, confidence: float = 0.95
+def calibrated_scores(reference_losses: np.ndarray, tuned_losses: np.ndarray) -> np.ndarray:
+    """How much fine-tuning lowered each record's loss (reference minus tuned): the reference model's loss stands for
+    how hard the record is anyway, so a record that is merely easy no longer looks like a member (Carlini et al.,
+    "Membership Inference Attacks From First Principles", 2022; Watson et al., "On the Importance of Difficulty
+    Calibration in Membership Inference Attacks", 2022)."""
+    return np.asarray(reference_losses, dtype=float) - np.asarray(tuned_losses, dtype=float)
+
+
+def exposed_records(
+    member_scores: np.ndarray, nonmember_scores: np.ndarray, quantile: float = EXPOSED_QUANTILE
+) -> tuple[np.ndarray, float | None]:
+    """Members whose score is beyond the non-members' `quantile`: a mask over the members, and the threshold."""
+    nonmembers = _finite(nonmember_scores)
+    if len(nonmembers) == 0:
+        return np.zeros(len(member_scores), dtype=bool), None
+    threshold = float(np.quantile(nonmembers, quantile))
+    return np.nan_to_num(np.asarray(member_scores, dtype=float), nan=-np.inf) > threshold, threshold
+
+
+# --- the one-run epsilon audit ----------------------------------------------------------------------------------------
+#
+# Steinke, Nasr and Jagielski, "Privacy Auditing with One (1) Training Run", NeurIPS 2023 (arXiv:2305.08846),
+# Theorem 3.1 and Proposition 5.2 with its p-value algorithm (their appendix). m canaries are each included in
+# training independently with probability 1/2; the auditor guesses "included" for r of them and abstains on the
+# rest; v guesses are right. Under (epsilon, delta)-DP,
+#
+#     P[v or more right] <= P[Binomial(r, q) >= v] + 2 m delta * alpha,    q = e^epsilon / (1 + e^epsilon),
+#     alpha = max over i in 1..v of P[v - i <= Binomial(r, q) < v] / i,
+#
+# so epsilon is ruled out at confidence 1 - beta when that p-value is below beta; the lower bound is the largest
+# epsilon ruled out. The auditor tries each k of a fixed grid (the top-k scores guessed included, fixed before
+# any score is seen) at beta / (grid size) each (Bonferroni), so the best of them holds at the stated confidence.
+
+GUESS_FRACTIONS = (1 / 32, 1 / 16, 1 / 8, 1 / 4)  # the auditor's k, as shares of the canaries
+
+
+def one_run_p_value(m: int, r: int, v: int, epsilon: float, delta: float) -> float:
+    """The probability of v or more right guesses out of r, among m canaries, under (epsilon, delta)-DP."""
+    if not 0 <= v <= r <= m:
+        raise ValueError(f"need 0 <= v <= r <= m, got v={v}, r={r}, m={m}")
+    q = float(expit(epsilon))  # the accuracy of epsilon-DP randomised response
+    tail = float(binom.sf(v - 1, r, q))
+    below = binom.pmf(np.arange(v - 1, -1, -1), r, q)  # P[Binomial = v - i] for i = 1..v
+    alpha = float(np.max(np.cumsum(below) / np.arange(1, v + 1))) if v else 0.0
+    return min(1.0, tail + alpha * delta * 2 * m)
+
+
+def one_run_lower_bound(m: int, r: int, v: int, delta: float, beta: float) -> float:
+    """The largest epsilon the audit rules out at confidence 1 - beta (0 when it rules out none)."""
+    if r == 0 or v == 0 or one_run_p_value(m, r, v, 0.0, delta) >= beta:
+        return 0.0
+    high = MAX_AUDITED_EPSILON
+    if one_run_p_value(m, r, v, high, delta) < beta:
+        return high
+    return float(brentq(lambda eps: one_run_p_value(m, r, v, eps, delta) - beta, 0.0, high, xtol=1e-6))
+
+
+def guess_counts(m: int) -> list[int]:
+    return sorted({max(1, round(m * share)) for share in GUESS_FRACTIONS}) if m else []
+
+
+@functools.lru_cache(maxsize=256)
+def max_certifiable_epsilon(m: int, delta: float, confidence: float = AUDIT_CONFIDENCE) -> float:
+    """The audit's power: its bound had every guess at the largest k been right, whatever the model."""
+    counts = guess_counts(m)
+    if not counts:
+        return 0.0
+    beta = (1 - confidence) / len(counts)
+    return max(one_run_lower_bound(m, k, k, delta, beta) for k in counts)
+
+
+def canaries_needed(
+    targets: Iterable[float], delta: float, confidence: float = AUDIT_CONFIDENCE
+) -> dict[str, int | None]:
+    """For each target epsilon, the fewest canaries (on a grid rising by about a third) whose audit could certify it;
+    None when no count can at this delta: the 2 m delta term grows with m and eventually swamps the test."""
+    grid = _power_grid(delta, confidence)
+    return {f"{target:g}": next((m for m, power in grid if power >= target), None) for target in targets}
+
+
+@functools.lru_cache(maxsize=32)
+def _power_grid(delta: float, confidence: float) -> tuple[tuple[int, float], ...]:
+    counts = [int(c) for c in np.unique(np.geomspace(16, 1 << 16, 33).round())]
+    return tuple((m, max_certifiable_epsilon(m, delta, confidence)) for m in counts)
+
+
+def one_run_audit(
+    scores: np.ndarray, included: np.ndarray, delta: float, confidence: float = AUDIT_CONFIDENCE
 ) -> dict[str, Any]:
-    """A lower bound on epsilon from the attack's error rates (Jagielski et al. 2020), at the given confidence.
-
-    Half of each set picks the loss threshold (the best TPR - FPR); the other
-    half measures FPR and FNR, bounded above with (two-sided, so conservative)
-    Clopper-Pearson intervals, and
-    epsilon >= max(log((1 - delta - FNR) / FPR), log((1 - delta - FPR) / FNR)).
-    Choosing the threshold on held-out halves keeps the bound honest; with few
-    canaries it is necessarily small.
-    """
-    rng = np.random.default_rng([seed, 0xE95])
-    members, nonmembers = rng.permutation(_finite(member_losses)), rng.permutation(_finite(nonmember_losses))
-    m_pick, m_test = members[: len(members) // 2], members[len(members) // 2 :]
-    n_pick, n_test = nonmembers[: len(nonmembers) // 2], nonmembers[len(nonmembers) // 2 :]
-    if min(len(m_pick), len(m_test), len(n_pick), len(n_test)) == 0:
-        return {
-            "epsilon_lower_bound": None,
-            "max_certifiable_epsilon": None,
-            "reason": "too few canaries (need at least 2 inserted and 2 held out)",
-        }
-    candidates = np.unique(np.concatenate([m_pick, n_pick]))
-    gains = [np.mean(m_pick <= t) - np.mean(n_pick <= t) for t in candidates]
-    best = int(np.argmax(gains))
-    # halfway to the next observed loss, so a held-out member just above the picking half's largest is not cut off
-    threshold = (
-        float((candidates[best] + candidates[best + 1]) / 2) if best + 1 < len(candidates) else float(candidates[best])
-    )
-    false_negatives = int(np.sum(m_test > threshold))
-    false_positives = int(np.sum(n_test <= threshold))
+    """The one-run audit of the canaries: scores (higher: more member-like) and the recorded inclusion draw."""
+    scores = np.nan_to_num(np.asarray(scores, dtype=float), nan=-np.inf)
+    included = np.asarray(included, dtype=bool)
+    m = len(scores)
+    counts = guess_counts(m)
+    if not counts:
+        return {"epsilon_lower_bound": None, "max_certifiable_epsilon": None, "reason": "no canaries"}
+    beta = (1 - confidence) / len(counts)
+    order = np.argsort(-scores, kind="stable")
+    tries = []
+    for k in counts:
+        right = int(included[order[:k]].sum())
+        tries.append(
+            {
+                "guesses": k,
+                "correct": right,
+                "epsilon_lower_bound": round(one_run_lower_bound(m, k, right, delta, beta), 5),
+            }
+        )
+    best = max(tries, key=lambda t: t["epsilon_lower_bound"])
+    power = max_certifiable_epsilon(m, delta, confidence)
     return {
-        "epsilon_lower_bound": round(
-            _bound(false_negatives, len(m_test), false_positives, len(n_test), delta, confidence), 5
-        ),
-        # the audit's power: the bound had every evaluated canary been told apart, whatever the model
-        "max_certifiable_epsilon": round(_bound(0, len(m_test), 0, len(n_test), delta, confidence), 5),
+        "method": "one run (Steinke, Nasr and Jagielski 2023), top-k guesses, Bonferroni over k",
+        "epsilon_lower_bound": best["epsilon_lower_bound"],
+        "max_certifiable_epsilon": round(power, 5),
         "confidence": confidence,
-        "threshold_loss": round(threshold, 5),
-        "evaluated_members": len(m_test),
-        "evaluated_nonmembers": len(n_test),
-        "true_positive_rate": round(1 - false_negatives / len(m_test), 5),
-        "false_positive_rate": round(false_positives / len(n_test), 5),
+        "canaries": m,
+        "included": int(included.sum()),
+        "guesses": best["guesses"],
+        "correct": best["correct"],
+        "tries": tries,
+        "delta": delta,
+        "canaries_needed": canaries_needed([t for t in NEEDED_FOR if t > power], delta, confidence),
     }
-
-
-def _bound(
-    false_negatives: int, members: int, false_positives: int, nonmembers: int, delta: float, confidence: float
-) -> float:
-    """Jagielski et al.'s bound from the error counts, with their exact (Clopper-Pearson) upper confidence limits."""
-    fnr_high = binomtest(false_negatives, members).proportion_ci(confidence_level=confidence, method="exact").high
-    fpr_high = binomtest(false_positives, nonmembers).proportion_ci(confidence_level=confidence, method="exact").high
-    return max(0.0, _log_ratio(1 - delta - fnr_high, fpr_high), _log_ratio(1 - delta - fpr_high, fnr_high))
 
 
 def exposure(true_loss: float, candidate_losses: np.ndarray) -> float:
@@ -146,9 +225,3 @@ def contamination(train: pd.DataFrame, test: pd.DataFrame) -> dict[str, Any]:
 def _finite(values: np.ndarray) -> np.ndarray:
     values = np.asarray(values, dtype=float)
     return values[np.isfinite(values)]
-
-
-def _log_ratio(numerator: float, denominator: float) -> float:
-    if numerator <= 0:
-        return 0.0
-    return math.log(numerator / max(denominator, 1e-12))

@@ -69,13 +69,43 @@ def response_losses(
 
 
 @torch.no_grad()
-def generate(model: Any, tokenizer: Any, prompts: list[str], new_tokens: int) -> list[str]:
-    """Greedy continuations of each prompt (the new text only)."""
-    outputs = []
-    for prompt in tqdm(prompts, desc="generate", unit=" prompts", disable=None, leave=False):
-        encoded = tokenizer(prompt, return_tensors="pt")
-        generated = model.generate(
-            **encoded, max_new_tokens=new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id
-        )
-        outputs.append(tokenizer.decode(generated[0, encoded["input_ids"].shape[1] :], skip_special_tokens=True))
+def embed(
+    model: Any,
+    tokenizer: Any,
+    frame: pd.DataFrame,
+    text_columns: list[str],
+    max_length: int,
+    batch_size: int,
+    desc: str,
+) -> np.ndarray:
+    """Each row's last hidden state, mean-pooled over its tokens (for a classifier: what its head would read)."""
+    dummy = "__label__"
+    encoded = encode_classification(frame.assign(**{dummy: "x"}), text_columns, dummy, {"x": 0}, tokenizer, max_length)
+    pooled = []
+    for input_ids, attention, _, _ in tqdm(
+        DataLoader(encoded.dataset, batch_size=batch_size), desc=desc, unit=" batches", disable=None, leave=False
+    ):
+        hidden = model(input_ids=input_ids, attention_mask=attention, output_hidden_states=True).hidden_states[-1]
+        mask = attention.unsqueeze(-1).to(hidden.dtype)
+        pooled.append(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1)).float().numpy())
+    return np.concatenate(pooled) if pooled else np.zeros((0, 0))
+
+
+@torch.no_grad()
+def generate(model: Any, tokenizer: Any, prompts: list[str], new_tokens: int, batch_size: int) -> list[str]:
+    """Greedy continuations of each prompt (the new text only), `batch_size` prompts at a time, padded on the left."""
+    outputs: list[str] = []
+    side = tokenizer.padding_side
+    tokenizer.padding_side = "left"  # a decoder continues from the last position, so padding goes before the prompt
+    try:
+        batches = [prompts[i : i + batch_size] for i in range(0, len(prompts), batch_size)]
+        for batch in tqdm(batches, desc="generate", unit=" batches", disable=None, leave=False):
+            encoded = tokenizer(batch, return_tensors="pt", padding=True)
+            generated = model.generate(
+                **encoded, max_new_tokens=new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id
+            )
+            new = generated[:, encoded["input_ids"].shape[1] :]
+            outputs.extend(tokenizer.batch_decode(new, skip_special_tokens=True))
+    finally:
+        tokenizer.padding_side = side
     return outputs

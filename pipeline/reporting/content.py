@@ -19,7 +19,7 @@ from pipeline.config import STAGE_NAMES, Config
 from pipeline.errors import InputError
 from pipeline.reporting.policy import evaluate_policy
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 FILES = {
     "pii": layout.PII_LEDGER,
     "findings": layout.FINDINGS,
@@ -48,9 +48,10 @@ def build(config: Config, run_dir: RunDir) -> dict[str, Any]:
     for optional in (
         "model_bias",
         "counterfactual",
+        "calibrated_membership",
         "canaries",
         "regurgitation",
-    ):  # task-specific sections: present, possibly null
+    ):  # task-specific sections (and the calibrated attack, absent from older runs): present, possibly null
         metrics.setdefault(optional, None)
     return {
         "schema_version": SCHEMA_VERSION,
@@ -97,9 +98,10 @@ def baseline(config: Config, ledger: dict[str, Any], metrics: dict[str, Any]) ->
 
 
 def _headline(name: str, ledger: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
-    utility, membership, canaries = (
+    utility, membership, calibrated, canaries = (
         metrics.get("utility") or {},
         metrics.get("membership") or {},
+        metrics.get("calibrated_membership") or {},
         metrics.get("canaries") or {},
     )
     return {
@@ -111,6 +113,7 @@ def _headline(name: str, ledger: dict[str, Any], metrics: dict[str, Any]) -> dic
         "loss": utility.get("loss"),
         "perplexity": utility.get("perplexity"),
         "membership_auc": membership.get("auc"),
+        "calibrated_membership_auc": calibrated.get("auc"),
         "canary_auc": (canaries.get("attack") or {}).get("auc"),
         "empirical_epsilon_lower_bound": (canaries.get("empirical_epsilon") or {}).get("epsilon_lower_bound"),
     }
@@ -238,23 +241,62 @@ def splits(report: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def audit_power(canaries: dict[str, Any] | None) -> str | None:
-    """What the canary audit could have shown against what it found: its bound had every evaluated canary been
-    told apart, next to the bound it proved, and a warning when that power is below the claimed epsilon."""
+    """What the one-run canary audit could have shown against what it found: its bound had every guess been right,
+    next to the bound it proved; a warning when that power is below the claimed epsilon per canary, with the canary
+    counts that would raise it."""
     audit = (canaries or {}).get("empirical_epsilon") or {}
     power, found = audit.get("max_certifiable_epsilon"), audit.get("epsilon_lower_bound")
     if power is None or found is None:
         return None
-    text = (
-        f"The canary audit ({canaries['inserted']} inserted, {canaries['held_out']} held out, half of each evaluated, "
-        f"{audit.get('confidence')} confidence) could have shown epsilon up to {power:.3g}; it found {found:.3g}."
+    count = audit.get("canaries", canaries.get("count"))
+    included = audit.get("included", canaries.get("inserted"))
+    confidence = audit.get("confidence")
+    setting = ", ".join(
+        part
+        for part in (
+            f"{count} canaries" if count is not None else "",
+            f"{included} included by a coin flip" if included is not None else "",
+            f"{confidence:.0%} confidence" if isinstance(confidence, int | float) else "",
+        )
+        if part
     )
-    claimed = canaries.get("claimed_epsilon")
+    guesses = (
+        f" ({audit['correct']} of the top-{audit['guesses']} guesses right)"
+        if audit.get("guesses") is not None and audit.get("correct") is not None
+        else ""
+    )
+    text = (
+        f"The one-run canary audit{f' ({setting})' if setting else ''} could have shown epsilon up to {power:.3g}; "
+        f"it found {found:.3g}{guesses}."
+    )
+    claimed = canaries.get("claimed_epsilon_per_canary", canaries.get("claimed_epsilon"))
     if claimed is not None and power < claimed:
         text += (
-            f" WARNING: that power is below the claimed epsilon {claimed:.3g}, so the audit cannot tell a model that "
-            "leaks up to the claim from one that does not; more canaries raise it."
+            f" WARNING: that power is below the claimed epsilon per canary {claimed:.3g}, so the audit cannot tell a "
+            "model that leaks up to the claim from one that does not."
         )
+        needed = canaries_needed(audit.get("canaries_needed") or {})
+        text += f" {needed}" if needed else " More canaries raise it."
     return text
+
+
+def canaries_needed(needed: dict[str, int | None]) -> str | None:
+    """The audit's `canaries_needed` in words: the canary count that could show each target epsilon, or that none can."""
+    reachable = [
+        f"about {count} canaries would be needed to show {target}"
+        for target, count in needed.items()
+        if count is not None
+    ]
+    unreachable = [target for target, count in needed.items() if count is None]
+    parts = []
+    if reachable:
+        parts.append("; ".join(reachable))
+    if unreachable:
+        parts.append(f"no canary count can show {' or '.join(unreachable)} at this delta")
+    if not parts:
+        return None
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + "."
 
 
 def privacy_scope(ledger: dict[str, Any]) -> str | None:
@@ -286,22 +328,60 @@ def privacy_scope(ledger: dict[str, Any]) -> str | None:
     )
 
 
+def membership_attacks_note(config: Config, metrics: dict[str, Any]) -> str:
+    """Which membership attacks ran, what the calibrated one's reference was, and what no attack here tried."""
+    calibrated = metrics.get("calibrated_membership")
+    if calibrated:
+        reference = calibrated.get("reference") or (
+            "a probe on the base encoder" if config.task == "classification" else "the base model"
+        )
+        ran = (
+            "Two membership attacks ran: the loss-threshold attack and a calibrated attack (reference loss minus "
+            f"tuned loss, so a record that is merely easy does not look like a member), whose reference is {reference}"
+        )
+        if config.task == "classification":
+            ran += " (the base model has no trained classification head, so a probe on its encoder stands in)"
+        ran += "."
+    else:
+        ran = (
+            "Only the loss-threshold membership attack ran; no reference model was available, so the calibrated "
+            "attack did not."
+        )
+    return (
+        f"{ran} No shadow models or attacks that train reference runs (LiRA, RMIA) ran, and such attacks can do "
+        "better, so these AUCs are lower bounds on leakage, not a proof of its absence."
+    )
+
+
+def below_resolution_notes(metrics: dict[str, Any]) -> list[str]:
+    """A note per set of low-FPR targets the non-members cannot resolve, naming the attacks it holds for."""
+    found: dict[tuple[Any, ...], list[str]] = {}
+    for name, attack in (
+        ("loss-threshold", metrics.get("membership")),
+        ("calibrated", metrics.get("calibrated_membership")),
+    ):
+        attack = attack or {}
+        targets = [t for t, entry in (attack.get("tpr_at_fpr") or {}).items() if entry.get("below_resolution")]
+        if targets:
+            found.setdefault((*targets, attack.get("nonmembers"), attack.get("fpr_resolution")), []).append(name)
+    notes = []
+    for (*targets, nonmembers, resolution), names in found.items():
+        notes.append(
+            f"TPR at {' and '.join(targets)} FPR ({' and '.join(names)} attack{'s' if len(names) > 1 else ''}) is "
+            f"below the resolution of {nonmembers} non-members (1/{nonmembers} = {resolution}); treat it as indicative."
+        )
+    return notes
+
+
 def limitations(config: Config, ledger: dict[str, Any], metrics: dict[str, Any]) -> list[str]:
     notes = [
         "Redaction is statistical: Presidio with a small spaCy model misses some names and addresses (see the PII ledger for what was found, "
         "not what was missed); the leak scan re-checks patterns and known identifier values only.",
-        "The membership attack here is the simple loss-threshold attack; stronger attacks (e.g. with reference models) can do better, "
-        "so its AUC is a lower bound on leakage, not a proof of its absence.",
+        membership_attacks_note(config, metrics),
         "Bias figures cover the protected attributes named in the config and the groups with enough test rows; intersections and "
         "unrecorded attributes are not measured.",
     ]
-    membership = metrics.get("membership") or {}
-    for target, entry in (membership.get("tpr_at_fpr") or {}).items():
-        if entry.get("below_resolution"):
-            notes.append(
-                f"TPR at {target} FPR is below the resolution of {membership.get('nonmembers')} non-members "
-                f"(1/{membership.get('nonmembers')} = {membership.get('fpr_resolution')}); treat it as indicative."
-            )
+    notes.extend(below_resolution_notes(metrics))
     if ledger.get("dp"):
         notes.append(
             "Opacus ran without its cryptographically secure RNG (secure_mode needs torchcsprng); the noise is seeded and reproducible, "
@@ -322,7 +402,8 @@ def limitations(config: Config, ledger: dict[str, Any], metrics: dict[str, Any])
         notes.append("The model was trained WITHOUT differential privacy: no formal privacy guarantee applies.")
     canaries = metrics.get("canaries")
     if canaries:
-        notes.append(audit_power(canaries) or "The canary audit measured no bound (too few canaries).")
+        reason = (canaries.get("empirical_epsilon") or {}).get("reason") or "too few canaries"
+        notes.append(audit_power(canaries) or f"The canary audit measured no bound ({reason}).")
         if canaries.get("copies_each", 1) > 1 and (ledger.get("privacy_unit") or {}).get("unit") != "group":
             notes.append(
                 f"Each canary appears {canaries['copies_each']} times; DP protects it only at {canaries['copies_each']} times the claimed epsilon."

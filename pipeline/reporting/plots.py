@@ -11,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
 # text.parse_math off: labels and group names from the data are drawn as written, never parsed as mathtext (`$\foo$` would raise)
 plt.rcParams.update(
@@ -32,21 +33,33 @@ def to_data_uri(figure: Figure) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def roc_curve(membership: dict[str, Any], title: str) -> str | None:
-    roc = membership.get("roc") or {}
-    if not roc.get("fpr"):
+ROC_COLORS = ("#b33", "#27a", "#2a7", "#a72")
+
+
+def roc_curve(attacks: dict[str, dict[str, Any] | None], title: str) -> str | None:
+    """The ROC curves of the membership attacks that ran (name: the attack's metrics, None when it did not run), on
+    one figure: linear axes, and log axes down to the FPR resolution the non-members allow."""
+    drawn = {name: attack for name, attack in attacks.items() if attack and (attack.get("roc") or {}).get("fpr")}
+    if not drawn:
         return None
+    resolution = min(attack.get("fpr_resolution") or 1e-3 for attack in drawn.values())
     figure, axes = plt.subplots(1, 2, figsize=(8, 3.4))
     for ax, log in zip(axes, (False, True), strict=True):
-        ax.plot(roc["fpr"], roc["tpr"], color="#b33", label=f"attack (AUC {membership['auc']:.3f})")
+        for (name, attack), color in zip(drawn.items(), ROC_COLORS, strict=False):
+            auc = attack.get("auc")
+            label = f"{name} (AUC {auc:.3f})" if auc is not None else name
+            ax.plot(attack["roc"]["fpr"], attack["roc"]["tpr"], color=color, label=label)
         ax.plot([0, 1], [0, 1], color="#888", linestyle="--", label="chance")
         ax.set_xlabel("false positive rate" + (" (log)" if log else ""))
         ax.set_ylabel("true positive rate" + (" (log)" if log else ""))
         if log:
             ax.set_xscale("log")
             ax.set_yscale("log")
-            ax.set_xlim(max(membership.get("fpr_resolution", 1e-3) / 2, 1e-4), 1)
+            ax.set_xlim(max(resolution / 2, 1e-4), 1)
             ax.set_ylim(1e-3, 1)
+            for axis in (ax.xaxis, ax.yaxis):  # plain tick labels: the default ones are mathtext, which is off
+                axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+                axis.set_minor_formatter(NullFormatter())
         ax.legend(loc="lower right")
     figure.suptitle(title)
     return to_data_uri(figure)

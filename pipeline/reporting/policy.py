@@ -99,6 +99,19 @@ def _canaries(run: Run) -> dict[str, Any]:
     return _section(run, "canaries")
 
 
+def _membership_auc(run: Run) -> float | None:
+    """The highest AUC among the membership attacks that ran (loss threshold, calibrated)."""
+    return _worst(_section(run, name).get("auc") for name in ("membership", "calibrated_membership"))
+
+
+def _pii_in_generations(run: Run) -> int | None:
+    """Identifying PII the fine-tune added to generations; an older run without the base-model comparison: all PII."""
+    regurgitation = _section(run, "regurgitation")
+    if "identifying_added_by_fine_tune" in regurgitation:
+        return regurgitation["identifying_added_by_fine_tune"]
+    return regurgitation.get("pii_total")
+
+
 POLICY_CHECKS: tuple[PolicyCheck, ...] = (
     PolicyCheck(
         "dp_required",
@@ -125,8 +138,9 @@ POLICY_CHECKS: tuple[PolicyCheck, ...] = (
     ),
     PolicyCheck(
         "max_membership_auc",
-        "membership-inference ROC AUC (loss threshold, train vs test rows)",
-        figure=lambda run: _section(run, "membership").get("auc"),
+        "highest membership-inference ROC AUC among the attacks that ran (loss threshold, and calibrated against "
+        "a reference model), train vs test rows",
+        figure=_membership_auc,
         comparison="max",
         threshold="max_membership_auc",
     ),
@@ -160,8 +174,9 @@ POLICY_CHECKS: tuple[PolicyCheck, ...] = (
     ),
     PolicyCheck(
         "max_pii_in_generations",
-        "PII entities the analyzer finds in generations from training prompts",
-        figure=lambda run: _section(run, "regurgitation").get("pii_total"),
+        "identifying PII entities (not dates/times) in generations from training prompts that the base model's "
+        "generation for the same prompt lacks",
+        figure=_pii_in_generations,
         comparison="max",
         threshold="max_pii_in_generations",
     ),
@@ -174,8 +189,8 @@ POLICY_CHECKS: tuple[PolicyCheck, ...] = (
     ),
     PolicyCheck(
         "empirical_epsilon_within_claim",
-        "the epsilon lower bound the canary attack proves stays at or below the claimed epsilon "
-        "(times the copies of each canary)",
+        "the one-run audit's epsilon lower bound (from the canaries) stays at or below the claimed epsilon "
+        "per canary (times the copies of each canary when rows are the privacy unit)",
         figure=lambda run: (_canaries(run).get("empirical_epsilon") or {}).get("epsilon_lower_bound"),
         comparison="max",
         # k copies of a canary: k times epsilon

@@ -91,7 +91,13 @@ def _environment(html: bool) -> Environment:
 def figures(report: dict[str, Any]) -> dict[str, str | None]:
     evaluation = report["evaluation"]
     return {
-        "roc": plots.roc_curve(evaluation["membership"], "membership inference: training rows vs test rows"),
+        "roc": plots.roc_curve(
+            {
+                "loss threshold": evaluation["membership"],
+                "calibrated": evaluation.get("calibrated_membership"),
+            },
+            "membership inference: training rows vs test rows",
+        ),
         "confusion": plots.confusion(evaluation["utility"]) if evaluation["task"] == "classification" else None,
         "group_accuracy": plots.group_accuracy(evaluation.get("model_bias") or {})
         if evaluation["task"] == "classification"

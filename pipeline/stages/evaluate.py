@@ -1,13 +1,26 @@
 """Evaluate: utility, model bias and privacy leakage of the trained adapter.
 
 The adapter is loaded as a user would load it (base model +
-`PeftModel.from_pretrained`) and scored on the test split. Leakage: a
-loss-threshold membership attack (training rows against test rows), the
-canaries the train stage planted (attack success, empirical epsilon lower
-bound, and for causal LM the exposure of each secret), for causal LM the PII
-and verbatim training text in generations, and train/test contamination from
-the check stage's duplicate keys. Writes `evaluate/metrics.json` and
-`evaluate/predictions.parquet` (row ids, labels, predictions, losses; no text).
+`PeftModel.from_pretrained`) and scored on the test split. Leakage, with the
+base model as a free reference (the adapter switched off):
+
+- membership inference, training rows against test rows: the plain loss
+  attack and the calibrated one (how much fine-tuning lowered a record's
+  loss). A classifier's base model has no trained head, so its reference is
+  the base encoder with a logistic-regression head fitted on the validation
+  split (records the adapter never saw);
+- the records the model remembers most: training rows whose calibrated score
+  is beyond the non-members' 99.9th percentile (`evaluate/exposed_rows.parquet`,
+  row ids and scores, no text);
+- the one-run epsilon audit of the canaries the train stage planted, each
+  included by a coin flip, and for causal LM each secret's exposure;
+- for causal LM, the identifying PII and verbatim training text in
+  generations from training prompts, for the tuned and the base model, and
+  what the fine-tune added;
+- train/test contamination from the check stage's duplicate keys.
+
+Writes `evaluate/metrics.json`, `evaluate/predictions.parquet` (row ids,
+labels, predictions, losses; no text) and `evaluate/exposed_rows.parquet`.
 """
 
 from __future__ import annotations
@@ -15,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -25,7 +39,16 @@ from pipeline.artifacts import write_json
 from pipeline.config import Config
 from pipeline.errors import InputError
 from pipeline.evaluation import fairness, leakage, scoring, utility
-from pipeline.layout import ADAPTER, CANARIES, LABELS, METRICS, PREDICTIONS, SPLIT_FILES, STAGES
+from pipeline.layout import (
+    ADAPTER,
+    CANARIES,
+    EXPOSED_ROWS,
+    LABELS,
+    METRICS,
+    PREDICTIONS,
+    SPLIT_FILES,
+    STAGES,
+)
 from pipeline.layout import PRIVACY_LEDGER as LEDGER
 from pipeline.logs import get_logger
 from pipeline.quality.text import REDACTION_TAG, join_text
@@ -36,13 +59,17 @@ from pipeline.training.models import load_trained
 
 log = get_logger("pipeline.evaluate")
 
+# entity types that say when or what kind, not who: every language model names days and dates ("last week")
+NOT_IDENTIFYING = frozenset({"DATE_TIME", "NRP"})
+BASE_REFERENCE = "the base model (the adapter switched off)"
+PROBE_REFERENCE = "the base encoder with a logistic-regression head fitted on the validation split"
+
 
 def run(ctx: StageContext) -> StageResult:
     config = ctx.config
     torch.set_num_threads(config.train.threads or os.cpu_count() or 1)
-    train = pd.read_parquet(ctx.run_dir.path(SPLIT_FILES["train"]))
-    test = pd.read_parquet(ctx.run_dir.path(SPLIT_FILES["test"]))
-    if test.empty:
+    splits = {name: pd.read_parquet(ctx.run_dir.path(SPLIT_FILES[name])) for name in ("train", "validation", "test")}
+    if splits["test"].empty:
         raise InputError("the test split is empty, so there is nothing to evaluate on; give split.test a larger share")
     labels = _read(ctx, LABELS)["labels"]
     ledger = _read(ctx, LEDGER)
@@ -50,21 +77,24 @@ def run(ctx: StageContext) -> StageResult:
     canaries = pd.read_parquet(ctx.run_dir.path(CANARIES)) if ctx.run_dir.path(CANARIES).is_file() else None
     evaluator = Evaluator(config, model, tokenizer, labels)
     if config.task == "classification":
-        metrics, predictions = evaluator.classification(train, test, canaries, ledger)
+        metrics, predictions, exposed = evaluator.classification(splits, canaries, ledger)
     else:
-        metrics, predictions = evaluator.causal_lm(train, test, canaries, ledger)
-    metrics["contamination"] = leakage.contamination(train, test)
+        metrics, predictions, exposed = evaluator.causal_lm(splits, canaries, ledger)
+    metrics["contamination"] = leakage.contamination(splits["train"], splits["test"])
     metrics["privacy_claim"] = {"dp": ledger["dp"], "epsilon": ledger["epsilon_spent"], "delta": ledger["delta"]}
     write_json(ctx.run_dir.path(METRICS), metrics)
     predictions.to_parquet(ctx.run_dir.path(PREDICTIONS), index=False)
+    exposed.to_parquet(ctx.run_dir.path(EXPOSED_ROWS), index=False)
     stats = {
-        "test_rows": len(test),
+        "test_rows": len(splits["test"]),
         "membership_auc": metrics["membership"]["auc"],
+        "calibrated_membership_auc": (metrics["calibrated_membership"] or {}).get("auc"),
+        "exposed_records": metrics["exposed_records"]["count"],
         "contaminated_test_rows": metrics["contamination"]["contaminated_test_rows"],
     }
     if "utility" in metrics:
         stats["accuracy"] = metrics["utility"].get("accuracy")
-    return StageResult(outputs=[METRICS, PREDICTIONS], stats=stats)
+    return StageResult(outputs=[METRICS, PREDICTIONS, EXPOSED_ROWS], stats=stats)
 
 
 def _read(ctx: StageContext, relative: str) -> dict[str, Any]:
@@ -72,6 +102,57 @@ def _read(ctx: StageContext, relative: str) -> dict[str, Any]:
     if not path.is_file():
         raise InputError(f"{relative} is missing from {ctx.run_dir.root}; run the train stage first")
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def membership(
+    members: pd.DataFrame,
+    member_losses: np.ndarray,
+    member_reference: np.ndarray | None,
+    nonmember_losses: np.ndarray,
+    nonmember_reference: np.ndarray | None,
+    reference: str | None,
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The loss and calibrated attacks (training rows against test rows), and the most exposed training rows."""
+    found: dict[str, Any] = {"membership": leakage.membership_attack(-member_losses, -nonmember_losses)}
+    found["membership"]["attack"] = "loss threshold"
+    exposed = pd.DataFrame(
+        {
+            "row_id": pd.Series(dtype="object"),
+            "calibrated_score": pd.Series(dtype="float64"),
+            "loss": pd.Series(dtype="float64"),
+            "reference_loss": pd.Series(dtype="float64"),
+        }
+    )
+    if member_reference is None or nonmember_reference is None:
+        found["calibrated_membership"] = None
+        found["exposed_records"] = {"count": None, "reason": "no reference model (the calibrated attack did not run)"}
+        found["attacks_run"] = ["loss threshold"]
+        return found, exposed
+    member_scores = leakage.calibrated_scores(member_reference, member_losses)
+    nonmember_scores = leakage.calibrated_scores(nonmember_reference, nonmember_losses)
+    calibrated = leakage.membership_attack(member_scores, nonmember_scores)
+    calibrated["attack"] = "calibrated: reference loss minus tuned loss"
+    calibrated["reference"] = reference
+    found["calibrated_membership"] = calibrated
+    beyond, threshold = leakage.exposed_records(member_scores, nonmember_scores)
+    found["exposed_records"] = {
+        "count": int(beyond.sum()),
+        "scored_training_rows": len(members),
+        "nonmembers": int(np.isfinite(nonmember_scores).sum()),
+        "quantile": leakage.EXPOSED_QUANTILE,
+        "threshold": None if threshold is None else round(threshold, 5),
+    }
+    found["attacks_run"] = ["loss threshold", f"calibrated (reference: {reference})"]
+    order = np.argsort(-np.nan_to_num(member_scores[beyond], nan=-np.inf), kind="stable")
+    exposed = pd.DataFrame(
+        {
+            "row_id": members["row_id"].to_numpy()[beyond][order],
+            "calibrated_score": member_scores[beyond][order],
+            "loss": member_losses[beyond][order],
+            "reference_loss": member_reference[beyond][order],
+        }
+    )
+    return found, exposed
 
 
 class Evaluator:
@@ -87,8 +168,11 @@ class Evaluator:
     def _members(self, train: pd.DataFrame) -> pd.DataFrame:
         return train.sample(n=min(len(train), self.settings.membership_rows), random_state=self.config.seed)
 
-    def _nonmembers(self, test: pd.DataFrame) -> pd.DataFrame:
-        return test.sample(n=min(len(test), self.settings.membership_rows), random_state=self.config.seed)
+    def _nonmembers(self, test: pd.DataFrame) -> np.ndarray:
+        """A mask over the test rows: the non-members of the membership attack."""
+        return test.index.isin(
+            test.sample(n=min(len(test), self.settings.membership_rows), random_state=self.config.seed).index
+        )
 
     # ------------------------------------------------------------------ classification
 
@@ -109,9 +193,43 @@ class Evaluator:
             [], dtype=object
         ), losses
 
+    def _embed_base(self, frame: pd.DataFrame, desc: str) -> np.ndarray:
+        with self.model.disable_adapter():
+            return scoring.embed(
+                self.model, self.tokenizer, frame, self.roles["text"], self.max_length, self.settings.batch_size, desc
+            )
+
+    def _probe(self, validation: pd.DataFrame) -> Callable[[pd.DataFrame, str], np.ndarray] | None:
+        """The classifier's reference: a logistic-regression head on the base encoder, fitted on the validation
+        split; returns each row's reference loss (NaN for a label the probe never saw), or None without the data."""
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        label = self.roles["label"][0]
+        targets = validation[label].astype(str)
+        if validation.empty or targets.nunique() < 2:
+            log.warning("the validation split has fewer than 2 labels, so the calibrated attack does not run")
+            return None
+        probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+        probe.fit(self._embed_base(validation, "reference probe"), targets.to_numpy())
+        column = {name: i for i, name in enumerate(probe.classes_)}
+
+        def reference_losses(frame: pd.DataFrame, desc: str) -> np.ndarray:
+            if frame.empty:
+                return np.array([], dtype=float)
+            probabilities = probe.predict_proba(self._embed_base(frame, desc))
+            truth = frame[label].astype(str).map(column)
+            known = truth.notna().to_numpy()
+            picked = probabilities[np.arange(len(frame)), truth.fillna(0).astype(int).to_numpy()]
+            return np.where(known, -np.log(np.clip(picked, 1e-12, 1.0)), np.nan)
+
+        return reference_losses
+
     def classification(
-        self, train: pd.DataFrame, test: pd.DataFrame, canaries: pd.DataFrame | None, ledger: dict[str, Any]
-    ) -> tuple[dict[str, Any], pd.DataFrame]:
+        self, splits: dict[str, pd.DataFrame], canaries: pd.DataFrame | None, ledger: dict[str, Any]
+    ) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
+        train, test = splits["train"], splits["test"]
         label = self.roles["label"][0]
         truth = test[label].astype(str).to_numpy(dtype=object)
         predicted, test_losses = self._classify(test, "evaluate test")
@@ -132,9 +250,26 @@ class Evaluator:
         metrics["counterfactual"] = self._counterfactual(test, predicted)
         members = self._members(train)
         _, member_losses = self._classify(members, "evaluate members")
-        nonmembers = test.index.isin(self._nonmembers(test).index)
-        metrics["membership"] = leakage.membership_attack(member_losses, test_losses[nonmembers])
-        metrics["canaries"] = self._canary_attack(canaries, ledger) if canaries is not None else None
+        nonmembers = self._nonmembers(test)
+        reference = self._probe(splits["validation"])
+        member_reference = reference(members, "reference members") if reference else None
+        test_reference = reference(test[nonmembers], "reference test") if reference else None
+        found, exposed = membership(
+            members,
+            member_losses,
+            member_reference,
+            test_losses[nonmembers],
+            test_reference,
+            PROBE_REFERENCE if reference else None,
+        )
+        metrics.update(found)
+        if canaries is not None:
+            records = as_records(canaries, self.config, [*self.roles["text"], *self.roles["label"]])
+            _, canary_losses = self._classify(records, "evaluate canaries")
+            canary_reference = reference(records, "reference canaries") if reference else None
+            metrics["canaries"] = self._canary_audit(canaries, canary_losses, canary_reference, ledger)
+        else:
+            metrics["canaries"] = None
         predictions = pd.concat(
             [
                 pd.DataFrame(
@@ -144,6 +279,7 @@ class Evaluator:
                         "label": truth,
                         "predicted": predicted,
                         "loss": test_losses,
+                        "reference_loss": _placed(test_reference, nonmembers),
                     }
                 ),
                 pd.DataFrame(
@@ -153,12 +289,13 @@ class Evaluator:
                         "label": members[label].astype(str).to_numpy(),
                         "predicted": None,
                         "loss": member_losses,
+                        "reference_loss": _placed(member_reference, np.ones(len(members), dtype=bool)),
                     }
                 ),
             ],
             ignore_index=True,
         )
-        return metrics, predictions
+        return metrics, predictions, exposed
 
     def _counterfactual(self, test: pd.DataFrame, predicted: np.ndarray) -> dict[str, Any] | None:
         if not self.settings.counterfactual:
@@ -179,33 +316,51 @@ class Evaluator:
         swapped_predictions, _ = self._classify(variant, "evaluate counterfactual")
         return fairness.counterfactual_flips(predicted[changed], swapped_predictions)
 
-    def _canary_attack(self, canaries: pd.DataFrame, ledger: dict[str, Any]) -> dict[str, Any]:
-        records = as_records(canaries, self.config, [*self.roles["text"], *self.roles["label"]])
-        _, losses = self._classify(records, "evaluate canaries")
-        return self._canary_summary(canaries, losses, ledger)
+    # ------------------------------------------------------------------ canaries
 
-    def _canary_summary(self, canaries: pd.DataFrame, losses: np.ndarray, ledger: dict[str, Any]) -> dict[str, Any]:
+    def _canary_audit(
+        self,
+        canaries: pd.DataFrame,
+        losses: np.ndarray,
+        reference_losses: np.ndarray | None,
+        ledger: dict[str, Any],
+    ) -> dict[str, Any]:
+        """The attacks on the canaries and the one-run audit, which scores them with the calibrated attack (the loss
+        attack when there is no reference)."""
         inserted = canaries["inserted"].to_numpy(dtype=bool)
+        repeats = self.config.train.canaries.repeats
+        epsilon = ledger["epsilon_spent"]
         delta = (
             ledger["delta"]
             if ledger["delta"] is not None
             else privacy.resolve_delta(self.config.train, max(ledger["training_rows"], 1))
         )
-        attack = leakage.membership_attack(losses[inserted], losses[~inserted])
+        # copies of a canary share a privacy unit under `group`; under `row`, k copies are protected at group privacy
+        copies_count = repeats if (ledger.get("privacy_unit") or {}).get("unit") != "group" else 1
+        per_canary = (
+            privacy.group_privacy(epsilon, delta, copies_count)
+            if epsilon is not None
+            else {"epsilon": None, "delta": delta}
+        )
+        attack = leakage.membership_attack(-losses[inserted], -losses[~inserted])
         attack.pop("roc")
+        calibrated = None
+        scores = -losses
+        if reference_losses is not None:
+            scores = leakage.calibrated_scores(reference_losses, losses)
+            calibrated = leakage.membership_attack(scores[inserted], scores[~inserted])
+            calibrated.pop("roc")
         return {
+            "count": len(canaries),
             "inserted": int(inserted.sum()),
             "held_out": int((~inserted).sum()),
-            "copies_each": self.config.train.canaries.repeats,
+            "copies_each": repeats,
             "attack": attack,
-            "empirical_epsilon": leakage.empirical_epsilon(
-                losses[inserted], losses[~inserted], delta, seed=self.config.seed
-            ),
-            "claimed_epsilon": ledger["epsilon_spent"],
-            # group privacy: a record present k times is protected at k times epsilon
-            "claimed_epsilon_per_canary": ledger["epsilon_spent"] * self.config.train.canaries.repeats
-            if ledger["epsilon_spent"] is not None
-            else None,
+            "calibrated_attack": calibrated,
+            "audit_score": "calibrated" if calibrated is not None else "loss",
+            "empirical_epsilon": leakage.one_run_audit(scores, inserted, per_canary["delta"]),
+            "claimed_epsilon": epsilon,
+            "claimed_epsilon_per_canary": per_canary["epsilon"],
             "delta": delta,
         }
 
@@ -216,54 +371,88 @@ class Evaluator:
             self.model, self.tokenizer, frame, self.roles["text"], self.max_length, self.settings.batch_size, desc
         )
 
+    def _base_losses(self, frame: pd.DataFrame, desc: str) -> np.ndarray:
+        with self.model.disable_adapter():
+            return self._losses(frame, desc)
+
     def causal_lm(
-        self, train: pd.DataFrame, test: pd.DataFrame, canaries: pd.DataFrame | None, ledger: dict[str, Any]
-    ) -> tuple[dict[str, Any], pd.DataFrame]:
+        self, splits: dict[str, pd.DataFrame], canaries: pd.DataFrame | None, ledger: dict[str, Any]
+    ) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
+        train, test = splits["train"], splits["test"]
         metrics: dict[str, Any] = {"task": "causal_lm"}
         test_losses = self._losses(test, "evaluate test")
         metrics["utility"] = utility.language_model_utility(test_losses)
         members = self._members(train)
         member_losses = self._losses(members, "evaluate members")
-        nonmembers = test.index.isin(self._nonmembers(test).index)
-        metrics["membership"] = leakage.membership_attack(member_losses, test_losses[nonmembers])
-        metrics["canaries"] = self._canary_exposure(canaries, ledger) if canaries is not None else None
+        member_reference = self._base_losses(members, "base model members")
+        nonmembers = self._nonmembers(test)
+        test_reference = self._base_losses(test[nonmembers], "base model test")
+        found, exposed = membership(
+            members, member_losses, member_reference, test_losses[nonmembers], test_reference, BASE_REFERENCE
+        )
+        metrics.update(found)
+        metrics["canaries"] = self._causal_canaries(canaries, ledger) if canaries is not None else None
         metrics["regurgitation"] = self._regurgitation(train)
         predictions = pd.concat(
             [
-                pd.DataFrame({"row_id": test["row_id"].to_numpy(), "split": "test", "loss": test_losses}),
-                pd.DataFrame({"row_id": members["row_id"].to_numpy(), "split": "train", "loss": member_losses}),
+                pd.DataFrame(
+                    {
+                        "row_id": test["row_id"].to_numpy(),
+                        "split": "test",
+                        "loss": test_losses,
+                        "reference_loss": _placed(test_reference, nonmembers),
+                    }
+                ),
+                pd.DataFrame(
+                    {
+                        "row_id": members["row_id"].to_numpy(),
+                        "split": "train",
+                        "loss": member_losses,
+                        "reference_loss": member_reference,
+                    }
+                ),
             ],
             ignore_index=True,
         )
-        return metrics, predictions
+        return metrics, predictions, exposed
 
-    def _canary_exposure(self, canaries: pd.DataFrame, ledger: dict[str, Any]) -> dict[str, Any]:
-        columns = self.roles["text"]
-        losses = self._losses(as_records(canaries, self.config, columns), "evaluate canaries")
-        summary = self._canary_summary(canaries, losses, ledger)
+    def _causal_canaries(self, canaries: pd.DataFrame, ledger: dict[str, Any]) -> dict[str, Any]:
+        records = as_records(canaries, self.config, self.roles["text"])
+        losses = self._losses(records, "evaluate canaries")
+        summary = self._canary_audit(canaries, losses, self._base_losses(records, "base model canaries"), ledger)
+        summary["exposure"] = self._exposure(canaries, losses)
+        return summary
+
+    def _exposure(self, canaries: pd.DataFrame, losses: np.ndarray) -> dict[str, Any]:
+        """The Secret Sharer's exposure of the first `evaluate.exposure_canaries` canaries, all candidates scored in
+        one pass."""
+        chosen = canaries.head(self.settings.exposure_canaries)
         rng = np.random.default_rng([self.config.seed, 0x5EC])
-        exposures = []
-        for index, true_loss in zip(canaries["index"], losses, strict=True):
+        rows = []
+        for index in chosen["index"]:
             candidates = {random_secret(rng) for _ in range(self.settings.exposure_candidates)}
-            frame = pd.DataFrame(
-                [
-                    {"canary_id": f"candidate-{index}-{secret}", "prompt": prompt, "response": response}
-                    for secret in sorted(candidates)
-                    for prompt, response in [canary_texts(int(index), secret)]
-                ]
-            )
-            candidate_losses = self._losses(as_records(frame, self.config, columns), f"exposure canary {index}")
-            exposures.append(leakage.exposure(float(true_loss), candidate_losses))
-        inserted = canaries["inserted"].to_numpy(dtype=bool)
-        summary["exposure"] = {
+            for secret in sorted(candidates):
+                prompt, response = canary_texts(int(index), secret)
+                rows.append({"canary_id": f"candidate-{index}-{secret}", "prompt": prompt, "response": response})
+        frame = pd.DataFrame(rows)
+        candidate_losses = self._losses(as_records(frame, self.config, self.roles["text"]), "exposure candidates")
+        owner = np.array([int(row["canary_id"].split("-")[1]) for row in rows])
+        exposures = [
+            leakage.exposure(float(true_loss), candidate_losses[owner == index])
+            for index, true_loss in zip(chosen["index"], losses[: len(chosen)], strict=True)
+        ]
+        inserted = chosen["inserted"].to_numpy(dtype=bool)
+        return {
+            "canaries": len(chosen),
             "candidates": self.settings.exposure_candidates,
             "max_possible": round(float(np.log2(self.settings.exposure_candidates + 1)), 5),
             "inserted": [round(float(v), 5) for v in np.asarray(exposures)[inserted]],
             "held_out": [round(float(v), 5) for v in np.asarray(exposures)[~inserted]],
         }
-        return summary
 
     def _regurgitation(self, train: pd.DataFrame) -> dict[str, Any]:
+        """Generations from training prompts, by the tuned and by the base model: identifying PII and verbatim
+        training text in each, and what the tuned model said that the base model did not for the same prompt."""
         settings = self.settings
         if settings.regurgitation_prompts == 0:
             return {"prompts": 0}
@@ -279,25 +468,92 @@ class Evaluator:
             for p in positions
         ]
         prompts = [prompt for prompt in prompts if prompt.strip()]  # a record with no text has nothing to continue
-        generations = scoring.generate(self.model, self.tokenizer, prompts, settings.generated_tokens)
-        found = PiiDetector(self.config.redact).analyze(generations)
-        entities: Counter[str] = Counter()
-        for text, spans in zip(generations, found, strict=True):
-            tags = [m.span() for m in REDACTION_TAG.finditer(text)]
-            for span in spans:
-                if not any(start <= span.start and span.end <= end for start, end in tags):
-                    entities[span.entity_type] += 1
+        tuned = scoring.generate(self.model, self.tokenizer, prompts, settings.generated_tokens, settings.batch_size)
+        with self.model.disable_adapter():
+            base = scoring.generate(
+                self.model, self.tokenizer, prompts, settings.generated_tokens, settings.batch_size
+            )
+        detector = PiiDetector(self.config.redact)
         seen = leakage.training_ngrams(texts, settings.verbatim_min_words)
-        verbatim = sum(1 for text in generations if leakage.word_ngrams(text, settings.verbatim_min_words) & seen)
+        found = {
+            name: generation_findings(generations, detector, seen, settings.verbatim_min_words)
+            for name, generations in (("tuned", tuned), ("base", base))
+        }
+        added_identifying, added_verbatim = added_by_fine_tune(found["tuned"], found["base"])
         return {
             "prompts": len(prompts),
             "prompt_tokens": settings.prompt_tokens,
             "generated_tokens": settings.generated_tokens,
-            "pii_entities": dict(sorted(entities.items())),
-            "pii_total": sum(entities.values()),
             "verbatim_min_words": settings.verbatim_min_words,
-            "generations_with_verbatim_training_text": verbatim,
+            "not_identifying_types": sorted(NOT_IDENTIFYING),
+            "tuned": found["tuned"],
+            "base": found["base"],
+            # identifying entities in a tuned generation that the base model's generation for the same prompt lacks
+            "identifying_added_by_fine_tune": added_identifying,
+            "verbatim_added_by_fine_tune": added_verbatim,
+            # the tuned model's figures under the names earlier reports used
+            "pii_entities": found["tuned"]["pii_entities"],
+            "pii_total": found["tuned"]["pii_total"],
+            "generations_with_verbatim_training_text": found["tuned"]["generations_with_verbatim_training_text"],
         }
+
+
+def generation_findings(
+    generations: list[str], detector: Any, seen: set[tuple[str, ...]], min_words: int
+) -> dict[str, Any]:
+    """PII entity counts by type (identifying and not), verbatim training text, and per generation the set of
+    identifying (type, text) pairs, which stays in memory only, for the comparison with the base model."""
+    entities: Counter[str] = Counter()
+    identifying_spans: list[set[tuple[str, str]]] = []
+    for text, spans in zip(generations, detector.analyze(generations), strict=True):
+        tags = [m.span() for m in REDACTION_TAG.finditer(text)]
+        mine: set[tuple[str, str]] = set()
+        outer = [(span.start, span.end) for span in spans]
+        for span in spans:
+            if any(start <= span.start and span.end <= end for start, end in tags):
+                continue
+            if any(
+                start <= span.start and span.end <= end and end - start > span.end - span.start for start, end in outer
+            ):
+                continue  # inside a longer finding: the domain of an email address is not a second entity
+            entities[span.entity_type] += 1
+            if span.entity_type not in NOT_IDENTIFYING:
+                mine.add((span.entity_type, text[span.start : span.end].casefold()))
+        identifying_spans.append(mine)
+    verbatim_each = [bool(leakage.word_ngrams(text, min_words) & seen) for text in generations]
+    identifying = {name: n for name, n in entities.items() if name not in NOT_IDENTIFYING}
+    return {
+        "pii_entities": dict(sorted(entities.items())),
+        "pii_total": sum(entities.values()),
+        "identifying_entities": dict(sorted(identifying.items())),
+        "identifying_total": sum(identifying.values()),
+        "generations_with_verbatim_training_text": sum(verbatim_each),
+        "identifying_spans": identifying_spans,
+        "verbatim_each": verbatim_each,
+    }
+
+
+def added_by_fine_tune(tuned: dict[str, Any], base: dict[str, Any]) -> tuple[int, int]:
+    """Identifying entities in each tuned generation that the base model's generation for the same prompt lacks, and
+    tuned generations with verbatim training text where the base one has none; drops the per-generation details."""
+    identifying = sum(
+        len(mine - theirs)
+        for mine, theirs in zip(tuned.pop("identifying_spans"), base.pop("identifying_spans"), strict=True)
+    )
+    verbatim = sum(
+        1
+        for mine, theirs in zip(tuned.pop("verbatim_each"), base.pop("verbatim_each"), strict=True)
+        if mine and not theirs
+    )
+    return identifying, verbatim
+
+
+def _placed(values: np.ndarray | None, mask: np.ndarray) -> np.ndarray:
+    """Values computed for the rows under `mask`, spread over all rows (NaN elsewhere)."""
+    placed = np.full(len(mask), np.nan)
+    if values is not None:
+        placed[mask] = values
+    return placed
 
 
 STAGE = Stage(

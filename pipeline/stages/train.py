@@ -40,6 +40,7 @@ from pipeline.stage import Stage, StageContext, StageResult
 from pipeline.training import privacy
 from pipeline.training.budget import BudgetStore, Mechanism, Spend, default_store_url
 from pipeline.training.canaries import inserted_copies, make_canaries
+from pipeline.training.canaries import summary as canary_summary
 from pipeline.training.data import Encoded, ResponseLoss, encode_causal, encode_classification
 from pipeline.training.models import add_lora, continue_lora, load_model, load_tokenizer, model_source
 
@@ -81,7 +82,8 @@ def _train(ctx: StageContext) -> StageResult:
             [train_frame, inserted_copies(canaries, config, list(train_frame.columns))], ignore_index=True
         )
         log.info(
-            "inserted %d canaries (%d copies each) into the training set; as many more stay out as the reference",
+            "inserted %d of %d canaries (%d copies each) into the training set, each by a seeded coin flip",
+            int(canaries["inserted"].sum()),
             settings.canaries.count,
             settings.canaries.repeats,
         )
@@ -104,6 +106,7 @@ def _train(ctx: StageContext) -> StageResult:
         curve = trainer.fit()
         _check_lora_moved(trainer.peft_model(), trainable)
         ledger = trainer.ledger()
+        ledger["canaries"] = canary_summary(canaries, settings.canaries.repeats)
         if settings.dp and ledger["epsilon_spent"] > settings.target_epsilon + 1e-6:
             raise StageError(
                 f"epsilon spent {ledger['epsilon_spent']:.4f} exceeds train.target_epsilon {settings.target_epsilon}; nothing was saved"

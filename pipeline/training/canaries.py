@@ -1,8 +1,10 @@
 """Canaries: synthetic records with random secrets, to measure what training memorises.
 
-`train.canaries.count` canaries go into the training set (members) and as many
-more, made the same way, stay out (non-members); the evaluate stage compares
-the two. A classification canary is a string of random vocabulary words with a
+`train.canaries.count` canaries are made; each goes into the training set with
+probability 1/2, drawn with the seeded generator and recorded (`inserted`),
+which is what the one-run audit of the evaluate stage needs (Steinke, Nasr and
+Jagielski 2023): it scores every canary and counts how many of its most
+confident guesses are right. A classification canary is a string of random vocabulary words with a
 random label; a causal-LM canary is a sentence carrying a random six-digit
 code (Carlini et al., "The Secret Sharer"). Nothing in them comes from the
 data, so they can be written out and reported.
@@ -43,12 +45,14 @@ def canary_texts(index: int, secret: str) -> tuple[str, str]:
 
 
 def make_canaries(config: Config, tokenizer: object, label_names: list[str]) -> pd.DataFrame:
-    """2 x count canaries, the first half marked `inserted`; columns canary_id, index, inserted, secret, text, prompt, response, label."""
+    """`count` canaries, each `inserted` with probability 1/2; columns canary_id, index, inserted, secret, text, prompt,
+    response, label."""
     count = config.train.canaries.count
     rng = np.random.default_rng([config.seed, 0xCA7A])
+    inclusion = np.random.default_rng([config.seed, 0x1C1]).random(count) < 0.5  # its own stream: the secrets stay
     words = canary_words(tokenizer) if config.task == "classification" else []
     rows = []
-    for index in range(2 * count):
+    for index in range(count):
         secret = random_secret(rng)
         prompt, response = canary_texts(index, secret)
         text = " ".join(rng.choice(words, WORDS_PER_CANARY)) if words else f"{prompt}\n\n{response}"
@@ -56,7 +60,7 @@ def make_canaries(config: Config, tokenizer: object, label_names: list[str]) -> 
             {
                 "canary_id": f"canary-{index:04d}",
                 "index": index,
-                "inserted": index < count,
+                "inserted": bool(inclusion[index]),
                 "secret": secret,
                 "text": text,
                 "prompt": prompt,
@@ -103,3 +107,16 @@ def inserted_copies(canaries: pd.DataFrame, config: Config, columns: list[str]) 
         records.assign(row_id=records["row_id"] + f"-copy{k}") for k in range(1, config.train.canaries.repeats)
     ]
     return pd.concat(copies, ignore_index=True)
+
+
+def summary(canaries: pd.DataFrame | None, repeats: int) -> dict[str, int]:
+    """The ledger's account of the canaries: how many were made, went in (and as how many rows), and stayed out."""
+    made = 0 if canaries is None else len(canaries)
+    inserted = 0 if canaries is None else int(canaries["inserted"].sum())
+    return {
+        "count": made,
+        "inserted": inserted,
+        "held_out": made - inserted,
+        "copies_each": repeats,
+        "rows": inserted * repeats,
+    }

@@ -350,12 +350,6 @@ def ledger(
         "epochs_planned": settings.epochs,
         "epochs_run": epochs_run,
         "training_rows": rows,
-        "canaries": {
-            "inserted": settings.canaries.count,
-            "copies_each": settings.canaries.repeats,
-            "held_out": settings.canaries.count,
-            "rows": settings.canaries.count * settings.canaries.repeats,
-        },
         "accountant": settings.accountant if dp else None,
         "accountant_state": accountant_state,
         "grad_sample_mode": settings.grad_sample_mode if dp else None,

@@ -42,7 +42,7 @@ POLICY = {
     "max_demographic_parity_difference": None,
     "max_contaminated_test_rows": 0,
 }  # groups of a few dozen test rows: the accuracy gap is noise here
-CANARIES = 20
+CANARIES = 64
 
 
 @pytest.fixture(scope="module")
@@ -125,14 +125,38 @@ def test_membership_attack_and_canaries_stay_within_the_claimed_epsilon(finished
     assert membership["members"] == len(train) and membership["nonmembers"] == len(test)
     assert 0.3 < membership["auc"] < 0.75  # DP at epsilon 8 on a few hundred rows: near chance
     assert membership["roc"]["fpr"][0] == 0 and membership["roc"]["tpr"][-1] == 1
+    calibrated = found["calibrated_membership"]
+    assert calibrated["members"] == len(train) and calibrated["nonmembers"] == len(test)
+    assert 0.3 < calibrated["auc"] < 0.75 and "validation split" in calibrated["reference"]
+    assert found["attacks_run"][0] == "loss threshold" and found["attacks_run"][1].startswith("calibrated")
     canaries = found["canaries"]
-    assert canaries["inserted"] == canaries["held_out"] == CANARIES
-    assert ledger["training_rows"] == len(train) + CANARIES and ledger["canaries"]["inserted"] == CANARIES
-    bound = canaries["empirical_epsilon"]["epsilon_lower_bound"]
-    assert bound is not None and 0 <= bound <= ledger["epsilon_spent"] == canaries["claimed_epsilon"]
     planted = pd.read_parquet(run_dir / "train" / "canaries.parquet")
-    assert planted["inserted"].sum() == CANARIES and not set(planted["canary_id"]) & set(train["row_id"])
+    inserted = int(planted["inserted"].sum())
+    assert len(planted) == canaries["count"] == CANARIES and 0 < inserted < CANARIES
+    assert (canaries["inserted"], canaries["held_out"]) == (inserted, CANARIES - inserted)
+    assert ledger["training_rows"] == len(train) + inserted and ledger["canaries"]["inserted"] == inserted
+    audit = canaries["empirical_epsilon"]
+    assert audit["canaries"] == CANARIES and audit["included"] == inserted and canaries["audit_score"] == "calibrated"
+    assert 0 <= audit["epsilon_lower_bound"] <= audit["max_certifiable_epsilon"] < ledger["epsilon_spent"]
+    assert ledger["epsilon_spent"] == canaries["claimed_epsilon"] == canaries["claimed_epsilon_per_canary"]
+    assert not set(planted["canary_id"]) & set(train["row_id"])
     assert found["contamination"] == {"test_rows": len(test), "exact": 0, "near": 0, "contaminated_test_rows": 0}
+
+
+def test_the_exposed_rows_are_the_training_rows_beyond_the_nonmembers_999th_percentile(finished):
+    _, run_dir, _ = finished
+    found = metrics(run_dir)
+    predictions = pd.read_parquet(run_dir / "evaluate" / "predictions.parquet")
+    exposed = pd.read_parquet(run_dir / "evaluate" / "exposed_rows.parquet")
+    assert list(exposed.columns) == ["row_id", "calibrated_score", "loss", "reference_loss"]  # no text
+    scores = predictions["reference_loss"] - predictions["loss"]
+    train_scores, test_scores = scores[predictions["split"] == "train"], scores[predictions["split"] == "test"]
+    threshold = float(np.quantile(test_scores.dropna(), 0.999))
+    expected = predictions.loc[(predictions["split"] == "train") & (scores > threshold), "row_id"]
+    assert sorted(exposed["row_id"]) == sorted(expected)
+    assert found["exposed_records"]["count"] == len(exposed)
+    assert found["exposed_records"]["scored_training_rows"] == len(train_scores)
+    assert found["exposed_records"]["threshold"] == pytest.approx(threshold, abs=1e-5)
 
 
 def test_report_json_validates_against_the_committed_schema(finished):

@@ -459,7 +459,9 @@ def test_the_default_run_trains_the_classifier_under_dp(sample_run):
     customers = train["customer_id"].nunique()
     unit = ledger["privacy_unit"]
     assert unit["unit"] == "group" and unit["group_column"] == "customer_id" and unit["people"] == customers
-    assert unit["units_sampled"] == customers + 50  # each canary is a unit of its own
+    canaries = ledger["canaries"]
+    assert canaries["count"] == 256 and canaries["inserted"] + canaries["held_out"] == 256
+    assert unit["units_sampled"] == customers + canaries["inserted"]  # each canary is a unit of its own
     assert unit["rows_per_person"]["max"] == train["customer_id"].value_counts().max() > 1
     assert ledger["sampling_rate"] == 1 / math.ceil(unit["units_sampled"] / ledger["expected_batch_size"])
     assert ledger["steps"] == ledger["epochs_run"] * math.ceil(ledger["training_rows"] / ledger["expected_batch_size"])
@@ -502,8 +504,10 @@ def test_the_default_run_ends_with_a_passing_report(sample_run):
     assert manifest["stages"]["report"]["stats"]["verdict"] == report["summary"]["verdict"] == "PASS"
     assert "policy verdict PASS" in result.stderr
     canaries = report["evaluation"]["canaries"]
-    assert canaries["inserted"] == canaries["held_out"] == 50
-    assert canaries["empirical_epsilon"]["epsilon_lower_bound"] <= report["training"]["ledger"]["epsilon_spent"] <= 8
+    assert canaries["count"] == 256 and canaries["inserted"] + canaries["held_out"] == 256
+    audit = canaries["empirical_epsilon"]
+    assert audit["epsilon_lower_bound"] <= report["training"]["ledger"]["epsilon_spent"] <= 8
+    assert audit["max_certifiable_epsilon"] >= 2  # the default count gives the audit that much power
     assert (
         report["evaluation"]["utility"]["accuracy"]
         > report["evaluation"]["utility"]["majority_baseline"]["accuracy"] + 0.5

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -179,7 +180,7 @@ def test_causal_lm_trains_end_to_end_on_prompt_response_pairs(tmp_path):
                 "batch_size": 8,
                 "physical_batch_size": 8,
                 "target_epsilon": 20.0,
-                "canaries": {"count": 3},
+                "canaries": {"count": 6},
             },
             "evaluate": {
                 "membership_rows": 40,
@@ -207,9 +208,20 @@ def test_causal_lm_trains_end_to_end_on_prompt_response_pairs(tmp_path):
         and 0 <= metrics["membership"]["auc"] <= 1
     )
     exposure = metrics["canaries"]["exposure"]
-    assert len(exposure["inserted"]) == len(exposure["held_out"]) == 3
+    assert len(exposure["inserted"]) + len(exposure["held_out"]) == exposure["canaries"] == 6
     assert all(0 <= e <= exposure["max_possible"] for e in exposure["inserted"] + exposure["held_out"])
     assert metrics["regurgitation"]["prompts"] == 3 and metrics["regurgitation"]["pii_total"] >= 0
+    calibrated = metrics["calibrated_membership"]
+    assert calibrated["reference"].startswith("the base model") and 0 <= calibrated["auc"] <= 1
+    predictions = pd.read_parquet(tmp_path / "run" / "evaluate" / "predictions.parquet")
+    members = predictions[predictions["split"] == "train"]
+    assert members["reference_loss"].notna().all() and not np.allclose(members["reference_loss"], members["loss"])
+    regurgitation = metrics["regurgitation"]
+    for model in ("tuned", "base"):
+        found = regurgitation[model]
+        assert found["identifying_total"] + found["pii_entities"].get("DATE_TIME", 0) <= found["pii_total"]
+    assert 0 <= regurgitation["identifying_added_by_fine_tune"] <= regurgitation["tuned"]["identifying_total"]
+    assert (tmp_path / "run" / "evaluate" / "exposed_rows.parquet").is_file()
     report = json.loads((tmp_path / "run" / "report" / "report.json").read_text())
     assert (
         report["evaluation"]["model_bias"] is None

@@ -14,7 +14,14 @@ DAGS = Path(__file__).resolve().parents[2] / "dags"
 COLUMNS = SAMPLE_COLUMNS
 SETTINGS = {
     "redact": {"workers": 1, "demo_key_if_unset": True, "shard_rows": 50},  # 5 shards, for the mapped tasks
-    "train": {"max_length": 32, "epochs": 1, "batch_size": 32, "physical_batch_size": 16, "target_epsilon": 8.0},
+    "train": {
+        "max_length": 32,
+        "epochs": 1,
+        "batch_size": 32,
+        "physical_batch_size": 16,
+        "target_epsilon": 8.0,
+        "canaries": 0,
+    },
     "evaluate": {"min_group_rows": 10, "membership_rows": 200},
     # a model trained for one epoch on 240 rows: the policy gates only what holds for any DP run
     "report": {"policy": {"max_membership_auc": None, "max_accuracy_gap": None, "max_contaminated_test_rows": None}},

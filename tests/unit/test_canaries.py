@@ -4,6 +4,7 @@ import importlib.util
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from transformers import AutoTokenizer
@@ -17,11 +18,12 @@ from pipeline.training.canaries import (
     canary_words,
     inserted_copies,
     make_canaries,
+    summary,
 )
 from tests.conftest import csv_source
 
 LABELS = ["billing", "refund", "shipping"]
-COUNT = 5
+COUNT = 10
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +64,7 @@ def config_for(make_config, tmp_path: Path):
     return build
 
 
-def test_twice_count_canaries_the_first_half_inserted(config_for, tokenizer):
+def test_count_canaries_each_inserted_by_a_seeded_coin_flip(config_for, tokenizer):
     canaries = make_canaries(config_for(), tokenizer, LABELS)
     assert list(canaries.columns) == [
         "canary_id",
@@ -74,10 +76,36 @@ def test_twice_count_canaries_the_first_half_inserted(config_for, tokenizer):
         "response",
         "label",
     ]
-    assert len(canaries) == 2 * COUNT == 10
-    assert canaries["inserted"].tolist() == [True] * 5 + [False] * 5
+    assert len(canaries) == COUNT == 10
     assert canaries["index"].tolist() == list(range(10))
     assert canaries["canary_id"].tolist() == [f"canary-{i:04d}" for i in range(10)]
+    expected = np.random.default_rng([0, 0x1C1]).random(COUNT) < 0.5  # the recorded draw, its own stream
+    assert canaries["inserted"].tolist() == expected.tolist()
+
+
+def test_the_inclusion_draw_is_fair_seeded_and_leaves_the_secrets_alone(config_for, tokenizer):
+    draws = [make_canaries(config_for(seed=seed), tokenizer, LABELS)["inserted"] for seed in range(40)]
+    share = float(np.mean([d.mean() for d in draws]))
+    assert 0.4 < share < 0.6  # 400 flips: a fair coin lands within 0.1 of a half
+    assert len({tuple(d) for d in draws}) > 30  # other seeds, other draws
+    again = make_canaries(config_for(seed=3), tokenizer, LABELS)
+    assert again["inserted"].tolist() == draws[3].tolist()
+    # the secrets come from their own generator: the draw does not shift them
+    rng = np.random.default_rng([3, 0xCA7A])
+    assert again["secret"].iloc[0] == "".join(str(d) for d in rng.integers(0, 10, 6))
+
+
+def test_the_ledger_summary_counts_what_went_in(config_for, tokenizer):
+    canaries = make_canaries(config_for(), tokenizer, LABELS)
+    inserted = int(canaries["inserted"].sum())
+    assert summary(canaries, 3) == {
+        "count": 10,
+        "inserted": inserted,
+        "held_out": 10 - inserted,
+        "copies_each": 3,
+        "rows": 3 * inserted,
+    }
+    assert summary(None, 1)["count"] == 0
 
 
 def test_same_seed_same_canaries_other_seed_other_secrets(config_for, tokenizer):
@@ -154,9 +182,10 @@ def test_inserted_copies_repeat_the_inserted_canaries(config_for, tokenizer):
     config = config_for(repeats=3)
     canaries = make_canaries(config, tokenizer, LABELS)
     copies = inserted_copies(canaries, config, ["row_id", "text", "label"])
-    assert len(copies) == 3 * COUNT
-    assert copies.index.tolist() == list(range(15))
     inserted = canaries[canaries["inserted"]]
+    assert 0 < len(inserted) < COUNT
+    assert len(copies) == 3 * len(inserted)
+    assert copies.index.tolist() == list(range(len(copies)))
     assert copies["row_id"].is_unique
     assert sorted(copies["row_id"]) == sorted(
         f"{c}{suffix}" for c in inserted["canary_id"] for suffix in ("", "-copy1", "-copy2")
@@ -184,3 +213,17 @@ def test_causal_lm_with_one_text_column_puts_the_whole_sentence(config_for, toke
         f"{p}\n\n{r}" for p, r in zip(canaries["prompt"], canaries["response"], strict=True)
     ]
     assert records["answer"].isna().all()
+
+
+def test_the_config_takes_the_count_alone_and_defaults_to_an_audit_with_power():
+    from pydantic import ValidationError
+
+    from pipeline.config import DEFAULT_CANARIES, TrainConfig
+
+    assert TrainConfig(canaries=64).canaries.count == 64
+    assert TrainConfig(canaries={"count": 64, "repeats": 2}).canaries.repeats == 2
+    assert TrainConfig().canaries.count == DEFAULT_CANARIES == 256
+    with pytest.raises(ValidationError):
+        TrainConfig(canaries=-1)
+    with pytest.raises(ValidationError):
+        TrainConfig(canaries=True)

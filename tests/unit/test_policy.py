@@ -32,7 +32,37 @@ def bias(key: str, value: Any) -> dict[str, Any]:
 
 
 def canaries(bound: Any, claimed: Any) -> dict[str, Any]:
-    return {"inserted": 10, "copies_each": 1, "empirical_epsilon": {"epsilon_lower_bound": bound}, **claimed}
+    """Canaries each included by a coin flip, and the one-run audit's bound."""
+    audit = {"method": "one run", "epsilon_lower_bound": bound, "max_certifiable_epsilon": 9.0, "confidence": 0.95}
+    return {"count": 20, "inserted": 10, "held_out": 10, "copies_each": 1, "empirical_epsilon": audit, **claimed}
+
+
+def attacks(loss: Any, calibrated: Any) -> dict[str, Any]:
+    """The membership section: the loss attack's AUC and the calibrated attack's (None: it did not run)."""
+    return {
+        "membership": {"auc": loss, "attack": "loss threshold"},
+        "calibrated_membership": None if calibrated is None else {"auc": calibrated, "attack": "calibrated"},
+    }
+
+
+def regurgitation(added: Any, dates: int = 40, **older: Any) -> dict[str, Any]:
+    """Generations full of dates (not identifying) in which the fine-tune added `added` identifying entities."""
+    tuned = {
+        "pii_entities": {"DATE_TIME": dates, "PERSON": 3},
+        "pii_total": dates + 3,
+        "identifying_entities": {"PERSON": 3},
+        "identifying_total": 3,
+    }
+    return {
+        "prompts": 20,
+        "not_identifying_types": ["DATE_TIME", "NRP"],
+        "tuned": tuned,
+        "base": {**tuned, "pii_entities": {"PERSON": 3}, "pii_total": 3},  # the base model named the same people
+        "identifying_added_by_fine_tune": added,
+        "pii_entities": tuned["pii_entities"],
+        "pii_total": tuned["pii_total"],
+        **older,
+    }
 
 
 @dataclass(frozen=True)
@@ -78,7 +108,8 @@ CASES = {
     "max_membership_auc": Case(
         0.6,
         up(0.6),
-        lambda value, _: Run(LEDGER, {"membership": {"auc": value}}),
+        # the calibrated attack holds the figure, the loss attack a lower AUC: the check must take the highest
+        lambda value, _: Run(LEDGER, attacks(None if value is None else 0.5, value)),
         absent=Run(LEDGER, {}),
         missing="not_applicable",
     ),
@@ -113,7 +144,8 @@ CASES = {
     "max_pii_in_generations": Case(
         0,
         1,
-        lambda value, _: Run(LEDGER, {"regurgitation": {"prompts": 20, "pii_total": value}}),
+        # 40 dates and 3 names in the generations, but only `value` identifying entities the base model lacked
+        lambda value, _: Run(LEDGER, {"regurgitation": regurgitation(value)}),
         absent=Run(LEDGER, {"regurgitation": None}),  # classification
         missing="not_applicable",
     ),
@@ -128,7 +160,7 @@ CASES = {
         6.0,
         up(6.0),
         lambda value, claimed: Run(LEDGER, {"canaries": canaries(value, {"claimed_epsilon_per_canary": claimed})}),
-        absent=Run(LEDGER, {"canaries": {"inserted": 10, "claimed_epsilon_per_canary": 6.0}}),
+        absent=Run(LEDGER, {"canaries": {"count": 20, "inserted": 10, "claimed_epsilon_per_canary": 6.0}}),
         missing="not_applicable",
         null="not_applicable",  # the claim is the run's own: a DP run with canaries lists the check
     ),
@@ -233,7 +265,7 @@ def test_the_claimed_epsilon_defaults_to_the_spent_one():
 
 def test_the_default_policy_lists_its_checks_in_table_order():
     ledger, metrics = CASES["empirical_epsilon_within_claim"].run(1.0, 6.0)
-    metrics = {**metrics, "membership": {"auc": 0.52}, "contamination": {"contaminated_test_rows": 0}}
+    metrics = {**metrics, **attacks(0.52, 0.55), "contamination": {"contaminated_test_rows": 0}}
     result = evaluate_policy(PolicyConfig(), ledger, metrics)
     assert [(row["name"], row["status"]) for row in result["checks"]] == [
         ("dp_required", "pass"),
@@ -252,3 +284,34 @@ def test_any_failed_check_fails_the_verdict():
     result = evaluate_policy(PolicyConfig(), LEDGER, metrics)
     assert [row["name"] for row in result["checks"] if row["status"] == "fail"] == ["max_membership_auc"]
     assert result["verdict"] == "FAIL"
+
+
+@pytest.mark.parametrize(
+    "loss, calibrated, value, status",
+    [
+        (0.55, 0.61, 0.61, "fail"),  # only the calibrated attack is over the threshold
+        (0.61, 0.55, 0.61, "fail"),  # only the loss attack is
+        (0.61, None, 0.61, "fail"),  # no reference: the loss attack alone
+        (0.58, 0.6, 0.6, "pass"),
+        (None, 0.55, 0.55, "pass"),  # a loss attack with no figure does not hide the calibrated one
+    ],
+)
+def test_the_membership_check_gates_on_the_highest_auc_of_the_attacks_that_ran(loss, calibrated, value, status):
+    (row,) = evaluate_policy(policy(max_membership_auc=0.6), LEDGER, attacks(loss, calibrated))["checks"]
+    assert (row["value"], row["status"]) == (value, status)
+
+
+@pytest.mark.parametrize(
+    "found, value, status",
+    [
+        (regurgitation(0, dates=500), 0, "pass"),  # many dates, names the base model said too: nothing added
+        (regurgitation(1, dates=0), 1, "fail"),
+        ({"prompts": 20, "pii_entities": {"DATE_TIME": 2}, "pii_total": 2}, 2, "fail"),  # an older run: all PII
+        ({"prompts": 20, "pii_entities": {}, "pii_total": 0}, 0, "pass"),
+        ({"prompts": 0}, None, "not_applicable"),  # no generations
+    ],
+    ids=["dates only", "one added", "older run", "older run, none", "no prompts"],
+)
+def test_the_pii_check_counts_identifying_entities_the_fine_tune_added(found, value, status):
+    (row,) = evaluate_policy(policy(max_pii_in_generations=0), LEDGER, {"regurgitation": found})["checks"]
+    assert (row["value"], row["status"]) == (value, status)

