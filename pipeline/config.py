@@ -422,8 +422,10 @@ class EvaluateConfig(Section):
     membership_rows: int = Field(
         default=2000, ge=10
     )  # at most this many members and as many non-members in the membership attacks
-    exposure_candidates: int = Field(default=1000, ge=10)  # random secrets each causal-LM canary is ranked among
-    exposure_canaries: int = Field(default=20, ge=0)  # causal LM: the first this many canaries get an exposure
+    # causal LM: the first `exposure_canaries` canaries are each ranked among `exposure_candidates` random secrets
+    # (exposure at most log2(candidates + 1) bits); every candidate is a forward pass, so these bound the cost
+    exposure_candidates: int = Field(default=250, ge=10)
+    exposure_canaries: int = Field(default=10, ge=0)
     regurgitation_prompts: int = Field(
         default=50, ge=0
     )  # causal LM: training records whose start prompts a generation

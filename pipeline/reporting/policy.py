@@ -105,10 +105,12 @@ def _membership_auc(run: Run) -> float | None:
 
 
 def _pii_in_generations(run: Run) -> int | None:
-    """Identifying PII the fine-tune added to generations; an older run without the base-model comparison: all PII."""
+    """Identifying PII the fine-tune added to generations that occurs in the training data (regurgitated); an older
+    run without that figure: what the fine-tune added, or, before the base-model comparison, all PII."""
     regurgitation = _section(run, "regurgitation")
-    if "identifying_added_by_fine_tune" in regurgitation:
-        return regurgitation["identifying_added_by_fine_tune"]
+    for key in ("identifying_added_found_in_training_data", "identifying_added_by_fine_tune"):
+        if key in regurgitation:
+            return regurgitation[key]
     return regurgitation.get("pii_total")
 
 
@@ -174,8 +176,8 @@ POLICY_CHECKS: tuple[PolicyCheck, ...] = (
     ),
     PolicyCheck(
         "max_pii_in_generations",
-        "identifying PII entities (not dates/times) in generations from training prompts that the base model's "
-        "generation for the same prompt lacks",
+        "identifying PII entities in generations from training prompts that the base model never generated and "
+        "that occur in the training data (regurgitated; dates, places, organisations not counted)",
         figure=_pii_in_generations,
         comparison="max",
         threshold="max_pii_in_generations",

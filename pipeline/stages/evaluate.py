@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -59,8 +60,12 @@ from pipeline.training.models import load_trained
 
 log = get_logger("pipeline.evaluate")
 
-# entity types that say when or what kind, not who: every language model names days and dates ("last week")
-NOT_IDENTIFYING = frozenset({"DATE_TIME", "NRP"})
+# entity types that say when, where or what kind, not who: every language model names days, places and companies
+# ("last week", "London", "the bank"); a street address found as LOCATION is not counted either (see the docs)
+NOT_IDENTIFYING = frozenset({"DATE_TIME", "NRP", "LOCATION", "ORGANIZATION"})
+# a redaction tag cut by the prompt's or the generation's token limit: "...on <DATE_" + "TIME> and"
+TAG_TAIL = re.compile(r"<[A-Z][A-Z0-9_]*$")
+TAG_HEAD = re.compile(r"^[A-Z0-9_]*[a-f0-9]*>")
 BASE_REFERENCE = "the base model (the adapter switched off)"
 PROBE_REFERENCE = "the base encoder with a logistic-regression head fitted on the validation split"
 
@@ -350,6 +355,18 @@ class Evaluator:
             scores = leakage.calibrated_scores(reference_losses, losses)
             calibrated = leakage.membership_attack(scores[inserted], scores[~inserted])
             calibrated.pop("roc")
+        audit = leakage.one_run_audit(scores, inserted, per_canary["delta"])
+        needed = ", ".join(
+            f"{count} would show {target}" if count else f"none can show {target}"
+            for target, count in audit.get("canaries_needed", {}).items()
+        )
+        log.info(
+            "one-run audit of %d canaries: epsilon >= %s; with every guess right it could show %s%s",
+            len(canaries),
+            audit["epsilon_lower_bound"],
+            audit["max_certifiable_epsilon"],
+            f" (canaries: {needed})" if needed else "",
+        )
         return {
             "count": len(canaries),
             "inserted": int(inserted.sum()),
@@ -358,7 +375,7 @@ class Evaluator:
             "attack": attack,
             "calibrated_attack": calibrated,
             "audit_score": "calibrated" if calibrated is not None else "loss",
-            "empirical_epsilon": leakage.one_run_audit(scores, inserted, per_canary["delta"]),
+            "empirical_epsilon": audit,
             "claimed_epsilon": epsilon,
             "claimed_epsilon_per_canary": per_canary["epsilon"],
             "delta": delta,
@@ -462,8 +479,11 @@ class Evaluator:
         sample = train.sample(n=min(len(train), settings.regurgitation_prompts), random_state=self.config.seed).index
         positions = [train.index.get_loc(i) for i in sample]
         prompts = [
-            self.tokenizer.decode(
-                self.tokenizer(texts[p], add_special_tokens=False)["input_ids"][: settings.prompt_tokens]
+            TAG_TAIL.sub(
+                "",
+                self.tokenizer.decode(
+                    self.tokenizer(texts[p], add_special_tokens=False)["input_ids"][: settings.prompt_tokens]
+                ),
             )
             for p in positions
         ]
@@ -479,7 +499,7 @@ class Evaluator:
             name: generation_findings(generations, detector, seen, settings.verbatim_min_words)
             for name, generations in (("tuned", tuned), ("base", base))
         }
-        added_identifying, added_verbatim = added_by_fine_tune(found["tuned"], found["base"])
+        added = added_by_fine_tune(found["tuned"], found["base"], texts)
         return {
             "prompts": len(prompts),
             "prompt_tokens": settings.prompt_tokens,
@@ -488,9 +508,7 @@ class Evaluator:
             "not_identifying_types": sorted(NOT_IDENTIFYING),
             "tuned": found["tuned"],
             "base": found["base"],
-            # identifying entities in a tuned generation that the base model's generation for the same prompt lacks
-            "identifying_added_by_fine_tune": added_identifying,
-            "verbatim_added_by_fine_tune": added_verbatim,
+            **added,
             # the tuned model's figures under the names earlier reports used
             "pii_entities": found["tuned"]["pii_entities"],
             "pii_total": found["tuned"]["pii_total"],
@@ -507,6 +525,7 @@ def generation_findings(
     identifying_spans: list[set[tuple[str, str]]] = []
     for text, spans in zip(generations, detector.analyze(generations), strict=True):
         tags = [m.span() for m in REDACTION_TAG.finditer(text)]
+        tags += [m.span() for pattern in (TAG_HEAD, TAG_TAIL) if (m := pattern.search(text))]
         mine: set[tuple[str, str]] = set()
         outer = [(span.start, span.end) for span in spans]
         for span in spans:
@@ -533,19 +552,28 @@ def generation_findings(
     }
 
 
-def added_by_fine_tune(tuned: dict[str, Any], base: dict[str, Any]) -> tuple[int, int]:
-    """Identifying entities in each tuned generation that the base model's generation for the same prompt lacks, and
-    tuned generations with verbatim training text where the base one has none; drops the per-generation details."""
-    identifying = sum(
-        len(mine - theirs)
-        for mine, theirs in zip(tuned.pop("identifying_spans"), base.pop("identifying_spans"), strict=True)
-    )
+def added_by_fine_tune(tuned: dict[str, Any], base: dict[str, Any], training_texts: list[str]) -> dict[str, int]:
+    """What the fine-tune added to the generations, and drops the per-generation details (texts stay in memory):
+
+    - identifying entities in tuned generations whose text the base model produced for none of the prompts (a name
+      any model says, such as a letter's "Thanks, Alex", is not the fine-tune's doing);
+    - of those, the ones whose text occurs in the training texts, as a whole word: the regurgitated ones;
+    - tuned generations with verbatim training text where the base model's generation for the same prompt has none.
+    """
+    base_values = set().union(*base.pop("identifying_spans"))
+    added = [value for spans in tuned.pop("identifying_spans") for value in spans if value not in base_values]
+    corpus = "\n".join(training_texts).casefold()
+    in_training = sum(1 for _, text in added if re.search(rf"(?<!\w){re.escape(text)}(?!\w)", corpus))
     verbatim = sum(
         1
         for mine, theirs in zip(tuned.pop("verbatim_each"), base.pop("verbatim_each"), strict=True)
         if mine and not theirs
     )
-    return identifying, verbatim
+    return {
+        "identifying_added_by_fine_tune": len(added),
+        "identifying_added_found_in_training_data": in_training,
+        "verbatim_added_by_fine_tune": verbatim,
+    }
 
 
 def _placed(values: np.ndarray | None, mask: np.ndarray) -> np.ndarray:

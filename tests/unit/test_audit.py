@@ -29,7 +29,11 @@ def test_the_calibrated_attack_sees_what_the_loss_attack_misses_and_names_the_ex
     assert found["membership"]["auc"] < 0.65 < 0.95 < found["calibrated_membership"]["auc"]
     assert found["calibrated_membership"]["reference"] == "a reference"
     assert found["attacks_run"] == ["loss threshold", "calibrated (reference: a reference)"]
-    assert sorted(exposed["row_id"]) == ["r0", "r1", "r2"]  # 5.1 above the reference; the rest 0.1, inside the non-members
+    assert sorted(exposed["row_id"]) == [
+        "r0",
+        "r1",
+        "r2",
+    ]  # 5.1 above the reference; the rest 0.1, inside the non-members
     assert exposed["calibrated_score"].tolist() == sorted(exposed["calibrated_score"], reverse=True)
     assert found["exposed_records"]["count"] == 3 and found["exposed_records"]["scored_training_rows"] == 300
 
@@ -43,11 +47,12 @@ def test_without_a_reference_only_the_loss_attack_runs():
 
 
 def test_dates_are_counted_apart_and_only_what_the_fine_tune_added_counts(detector):
+    training_texts = ["please reset the router and call us back", "My card was stolen, write to jane.roe@example.com"]
     training = {("please", "reset", "the", "router", "and", "call", "us", "back")}
     tuned = [
         "We spoke last Monday. Write to jane.roe@example.com for the refund.",
         "please reset the router and call us back tomorrow",
-        "The meeting is on 3 March 2024.",
+        "The meeting is on 3 March 2024. Call 212-555-0143 then.",
     ]
     base = [
         "We spoke last Monday about it.",
@@ -56,14 +61,27 @@ def test_dates_are_counted_apart_and_only_what_the_fine_tune_added_counts(detect
     ]
     mine = generation_findings(tuned, detector, training, 8)
     theirs = generation_findings(base, detector, training, 8)
-    assert mine["identifying_entities"] == {"EMAIL_ADDRESS": 1} and mine["identifying_total"] == 1
+    assert mine["identifying_entities"] == {"EMAIL_ADDRESS": 1, "PHONE_NUMBER": 1} and mine["identifying_total"] == 2
     assert mine["pii_entities"].get("DATE_TIME", 0) >= 2 and theirs["identifying_total"] == 0
     assert mine["generations_with_verbatim_training_text"] == theirs["generations_with_verbatim_training_text"] == 1
-    assert added_by_fine_tune(mine, theirs) == (1, 0)  # the email; the dates and the shared verbatim text are not
+    # the email and the phone number are new; only the email is in the training data; the verbatim text is shared
+    assert added_by_fine_tune(mine, theirs, training_texts) == {
+        "identifying_added_by_fine_tune": 2,
+        "identifying_added_found_in_training_data": 1,
+        "verbatim_added_by_fine_tune": 0,
+    }
     assert "identifying_spans" not in mine and "verbatim_each" not in theirs  # the texts do not reach the metrics
 
 
-def test_an_entity_both_models_produce_for_the_same_prompt_is_not_added(detector):
-    same = ["Call John Smith at 212-555-0143 about the order."]
-    mine, theirs = (generation_findings(same, detector, set(), 8) for _ in range(2))
-    assert mine["identifying_total"] >= 2 and added_by_fine_tune(mine, theirs) == (0, 0)
+def test_a_name_the_base_model_also_writes_for_another_prompt_is_not_added(detector):
+    tuned = ["Thanks for the help.\n\nBest,\nJohn Smith", "Call 212-555-0143 about the order."]
+    base = ["Hi, my name is John Smith and I need help.", "Call 212-555-0143 about the order."]
+    mine, theirs = generation_findings(tuned, detector, set(), 8), generation_findings(base, detector, set(), 8)
+    assert mine["identifying_total"] >= 2
+    assert added_by_fine_tune(mine, theirs, ["John Smith"])["identifying_added_by_fine_tune"] == 0
+
+
+def test_redaction_tags_whole_or_cut_by_the_token_limit_are_not_entities(detector):
+    cut = ["ATION>. I sent it back on <DATE_TIME> to <PERSON_3fa2>, then <PERS"]
+    found = generation_findings(cut, detector, set(), 8)
+    assert found["pii_total"] == 0, found["pii_entities"]

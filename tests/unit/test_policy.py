@@ -58,7 +58,8 @@ def regurgitation(added: Any, dates: int = 40, **older: Any) -> dict[str, Any]:
         "not_identifying_types": ["DATE_TIME", "NRP"],
         "tuned": tuned,
         "base": {**tuned, "pii_entities": {"PERSON": 3}, "pii_total": 3},  # the base model named the same people
-        "identifying_added_by_fine_tune": added,
+        "identifying_added_by_fine_tune": None if added is None else added + 2,  # 2 made up: not in the training data
+        "identifying_added_found_in_training_data": added,
         "pii_entities": tuned["pii_entities"],
         "pii_total": tuned["pii_total"],
         **older,
@@ -306,11 +307,12 @@ def test_the_membership_check_gates_on_the_highest_auc_of_the_attacks_that_ran(l
     [
         (regurgitation(0, dates=500), 0, "pass"),  # many dates, names the base model said too: nothing added
         (regurgitation(1, dates=0), 1, "fail"),
+        ({"prompts": 20, "identifying_added_by_fine_tune": 2, "pii_total": 9}, 2, "fail"),  # before the data check
         ({"prompts": 20, "pii_entities": {"DATE_TIME": 2}, "pii_total": 2}, 2, "fail"),  # an older run: all PII
         ({"prompts": 20, "pii_entities": {}, "pii_total": 0}, 0, "pass"),
         ({"prompts": 0}, None, "not_applicable"),  # no generations
     ],
-    ids=["dates only", "one added", "older run", "older run, none", "no prompts"],
+    ids=["dates only", "one added", "added, older run", "older run", "older run, none", "no prompts"],
 )
 def test_the_pii_check_counts_identifying_entities_the_fine_tune_added(found, value, status):
     (row,) = evaluate_policy(policy(max_pii_in_generations=0), LEDGER, {"regurgitation": found})["checks"]
