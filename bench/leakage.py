@@ -121,9 +121,10 @@ def write_config(work: Path, tickets: int, seed: int) -> Path:
     if tickets:
         subset = work / "tickets.csv"
         if not subset.is_file():
+            # latin-1 maps every byte to one character and back: the fields keep their bytes, odd encodings included
             with (
-                SAMPLE_TICKETS.open(newline="", encoding="utf-8") as source,
-                subset.open("w", newline="", encoding="utf-8") as target,
+                SAMPLE_TICKETS.open(newline="", encoding="latin-1") as source,
+                subset.open("w", newline="", encoding="latin-1") as target,
             ):
                 rows = csv.reader(source)
                 writer = csv.writer(target)
