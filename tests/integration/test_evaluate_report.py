@@ -92,6 +92,7 @@ def test_utility_is_what_scikit_learn_computes_from_the_saved_predictions(finish
         "label",
         "predicted",
         "loss",
+        "reference_loss",
     }  # no text leaves the run this way
     assert np.isfinite(predictions["loss"]).all()
 
