@@ -36,9 +36,7 @@ def classify(
         frame.assign(**{label: targets}), text_columns, label, label_ids, tokenizer, max_length
     )
     predictions, losses = [], []
-    for input_ids, attention, target, _ in tqdm(
-        DataLoader(encoded.dataset, batch_size=batch_size), desc=desc, unit=" batches", disable=None, leave=False
-    ):
+    for input_ids, attention, target, _ in _batches(encoded.dataset, batch_size, desc):
         logits = model(input_ids=input_ids, attention_mask=attention).logits
         predictions.append(logits.argmax(-1).numpy())
         losses.append(torch.nn.functional.cross_entropy(logits, target, reduction="none").numpy())
@@ -61,9 +59,7 @@ def response_losses(
     encoded = encode_causal(frame, text_columns, tokenizer, max_length)
     criterion = ResponseLoss(reduction="none")
     losses = []
-    for input_ids, attention, target, _ in tqdm(
-        DataLoader(encoded.dataset, batch_size=batch_size), desc=desc, unit=" batches", disable=None, leave=False
-    ):
+    for input_ids, attention, target, _ in _batches(encoded.dataset, batch_size, desc):
         losses.append(criterion(model(input_ids=input_ids, attention_mask=attention).logits, target).numpy())
     return np.concatenate(losses) if losses else np.array([], dtype=float)
 
@@ -82,9 +78,7 @@ def embed(
     dummy = "__label__"
     encoded = encode_classification(frame.assign(**{dummy: "x"}), text_columns, dummy, {"x": 0}, tokenizer, max_length)
     pooled = []
-    for input_ids, attention, _, _ in tqdm(
-        DataLoader(encoded.dataset, batch_size=batch_size), desc=desc, unit=" batches", disable=None, leave=False
-    ):
+    for input_ids, attention, _, _ in _batches(encoded.dataset, batch_size, desc):
         hidden = model(input_ids=input_ids, attention_mask=attention, output_hidden_states=True).hidden_states[-1]
         mask = attention.unsqueeze(-1).to(hidden.dtype)
         pooled.append(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1)).float().numpy())
@@ -109,3 +103,8 @@ def generate(model: Any, tokenizer: Any, prompts: list[str], new_tokens: int, ba
     finally:
         tokenizer.padding_side = side
     return outputs
+
+
+def _batches(dataset: Any, batch_size: int, desc: str) -> Any:
+    """The dataset in order, `batch_size` rows at a time, with a progress bar on a terminal."""
+    return tqdm(DataLoader(dataset, batch_size=batch_size), desc=desc, unit=" batches", disable=None, leave=False)
