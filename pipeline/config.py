@@ -353,7 +353,7 @@ class LoraConfig(Section):
     target_modules: list[str] = []  # empty: the usual attention projections for the model's architecture
 
 
-DEFAULT_CANARIES = 256  # the one-run audit's power with these: epsilon 2.4-2.6 for delta 1e-5..1e-4 (leakage.py)
+DEFAULT_CANARIES = 256  # the one-run audit's power with these: epsilon 3.2-3.4 for delta 1e-6..1e-4 (leakage.py)
 
 
 class CanaryConfig(Section):
@@ -361,7 +361,7 @@ class CanaryConfig(Section):
 
     `count` canaries are made and each goes into training with probability 1/2 (seeded, recorded); the evaluate
     stage's one-run audit turns how well it tells them apart into a lower bound on epsilon. The default gives the
-    audit a maximum certifiable epsilon of at least 2 (about 2.5); fewer canaries prove less, 0 turns the audit off.
+    audit a maximum certifiable epsilon of at least 2 (about 3.3); fewer canaries prove less, 0 turns the audit off.
     Under DP each copy is its own example unless the privacy unit is the group, so a canary repeated k times is then
     protected only by k times the epsilon.
     """

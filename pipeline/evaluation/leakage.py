@@ -85,17 +85,17 @@ def exposed_records(
 #
 # Steinke, Nasr and Jagielski, "Privacy Auditing with One (1) Training Run", NeurIPS 2023 (arXiv:2305.08846),
 # Theorem 3.1 and Proposition 5.2 with its p-value algorithm (their appendix). m canaries are each included in
-# training independently with probability 1/2; the auditor guesses "included" for r of them and abstains on the
-# rest; v guesses are right. Under (epsilon, delta)-DP,
+# training independently with probability 1/2; the auditor guesses "included" for the k best-scored, "left out"
+# for the k worst-scored, and abstains on the rest: r = 2k guesses, v of them right. Under (epsilon, delta)-DP,
 #
 #     P[v or more right] <= P[Binomial(r, q) >= v] + 2 m delta * alpha,    q = e^epsilon / (1 + e^epsilon),
 #     alpha = max over i in 1..v of P[v - i <= Binomial(r, q) < v] / i,
 #
 # so epsilon is ruled out at confidence 1 - beta when that p-value is below beta; the lower bound is the largest
-# epsilon ruled out. The auditor tries each k of a fixed grid (the top-k scores guessed included, fixed before
-# any score is seen) at beta / (grid size) each (Bonferroni), so the best of them holds at the stated confidence.
+# epsilon ruled out. The auditor tries each k of a grid fixed before any score is seen, at beta / (grid size) each
+# (Bonferroni), so the best of them holds at the stated confidence.
 
-GUESS_FRACTIONS = (1 / 32, 1 / 16, 1 / 8, 1 / 4)  # the auditor's k, as shares of the canaries
+GUESS_FRACTIONS = (1 / 32, 1 / 16, 1 / 8, 1 / 4)  # the auditor's k on each side, as shares of the canaries
 
 
 def one_run_p_value(m: int, r: int, v: int, epsilon: float, delta: float) -> float:
@@ -125,12 +125,12 @@ def guess_counts(m: int) -> list[int]:
 
 @functools.lru_cache(maxsize=256)
 def max_certifiable_epsilon(m: int, delta: float, confidence: float = AUDIT_CONFIDENCE) -> float:
-    """The audit's power: its bound had every guess at the largest k been right, whatever the model."""
+    """The audit's power: its bound had every guess been right, whatever the model."""
     counts = guess_counts(m)
     if not counts:
         return 0.0
     beta = (1 - confidence) / len(counts)
-    return max(one_run_lower_bound(m, k, k, delta, beta) for k in counts)
+    return max(one_run_lower_bound(m, 2 * k, 2 * k, delta, beta) for k in counts)
 
 
 def canaries_needed(
@@ -151,29 +151,33 @@ def _power_grid(delta: float, confidence: float) -> tuple[tuple[int, float], ...
 def one_run_audit(
     scores: np.ndarray, included: np.ndarray, delta: float, confidence: float = AUDIT_CONFIDENCE
 ) -> dict[str, Any]:
-    """The one-run audit of the canaries: scores (higher: more member-like) and the recorded inclusion draw."""
-    scores = np.nan_to_num(np.asarray(scores, dtype=float), nan=-np.inf)
+    """The one-run audit of the canaries: scores (higher: more member-like; NaN: abstain) and the recorded inclusion
+    draw. For each k of the grid: "included" for the k highest scores, "left out" for the k lowest."""
+    scores = np.asarray(scores, dtype=float)
     included = np.asarray(included, dtype=bool)
     m = len(scores)
     counts = guess_counts(m)
     if not counts:
         return {"epsilon_lower_bound": None, "max_certifiable_epsilon": None, "reason": "no canaries"}
     beta = (1 - confidence) / len(counts)
-    order = np.argsort(-scores, kind="stable")
+    scored = np.flatnonzero(np.isfinite(scores))
+    order = scored[np.argsort(-scores[scored], kind="stable")]
     tries = []
     for k in counts:
-        right = int(included[order[:k]].sum())
+        top, bottom = order[:k], order[max(k, len(order) - k) :]
+        right = int(included[top].sum() + (~included[bottom]).sum())
+        guesses = len(top) + len(bottom)
         tries.append(
             {
-                "guesses": k,
+                "guesses": guesses,
                 "correct": right,
-                "epsilon_lower_bound": round(one_run_lower_bound(m, k, right, delta, beta), 5),
+                "epsilon_lower_bound": round(one_run_lower_bound(m, guesses, right, delta, beta), 5),
             }
         )
     best = max(tries, key=lambda t: t["epsilon_lower_bound"])
     power = max_certifiable_epsilon(m, delta, confidence)
     return {
-        "method": "one run (Steinke, Nasr and Jagielski 2023), top-k guesses, Bonferroni over k",
+        "method": "one run (Steinke, Nasr and Jagielski 2023): k top-scored guessed in, k lowest out, Bonferroni over k",
         "epsilon_lower_bound": best["epsilon_lower_bound"],
         "max_certifiable_epsilon": round(power, 5),
         "confidence": confidence,

@@ -261,7 +261,7 @@ def audit_power(canaries: dict[str, Any] | None) -> str | None:
         if part
     )
     guesses = (
-        f" ({audit['correct']} of the top-{audit['guesses']} guesses right)"
+        f" ({audit['correct']} of its {audit['guesses']} guesses right)"
         if audit.get("guesses") is not None and audit.get("correct") is not None
         else ""
     )

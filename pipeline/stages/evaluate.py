@@ -272,7 +272,12 @@ class Evaluator:
             records = as_records(canaries, self.config, [*self.roles["text"], *self.roles["label"]])
             _, canary_losses = self._classify(records, "evaluate canaries")
             canary_reference = reference(records, "reference canaries") if reference else None
-            metrics["canaries"] = self._canary_audit(canaries, canary_losses, canary_reference, ledger)
+            # the audit scores a classifier's canaries by their loss: the probe's loss on random words with a random
+            # label is noise that buries the memorisation signal (bench/README.md, leakage.py: canary AUC 0.83 by
+            # loss, 0.56 calibrated, on the same non-DP run)
+            metrics["canaries"] = self._canary_audit(
+                canaries, canary_losses, canary_reference, ledger, audit_calibrated=False
+            )
         else:
             metrics["canaries"] = None
         predictions = pd.concat(
@@ -329,9 +334,10 @@ class Evaluator:
         losses: np.ndarray,
         reference_losses: np.ndarray | None,
         ledger: dict[str, Any],
+        audit_calibrated: bool,
     ) -> dict[str, Any]:
-        """The attacks on the canaries and the one-run audit, which scores them with the calibrated attack (the loss
-        attack when there is no reference)."""
+        """The attacks on the canaries and the one-run audit, which scores them with the calibrated attack when
+        `audit_calibrated` and there is a reference, else with the loss attack."""
         inserted = canaries["inserted"].to_numpy(dtype=bool)
         repeats = self.config.train.canaries.repeats
         epsilon = ledger["epsilon_spent"]
@@ -350,11 +356,13 @@ class Evaluator:
         attack = leakage.membership_attack(-losses[inserted], -losses[~inserted])
         attack.pop("roc")
         calibrated = None
-        scores = -losses
+        scores, audit_score = -losses, "loss"
         if reference_losses is not None:
-            scores = leakage.calibrated_scores(reference_losses, losses)
-            calibrated = leakage.membership_attack(scores[inserted], scores[~inserted])
+            calibrated_scores = leakage.calibrated_scores(reference_losses, losses)
+            calibrated = leakage.membership_attack(calibrated_scores[inserted], calibrated_scores[~inserted])
             calibrated.pop("roc")
+            if audit_calibrated:
+                scores, audit_score = calibrated_scores, "calibrated"
         audit = leakage.one_run_audit(scores, inserted, per_canary["delta"])
         needed = ", ".join(
             f"{count} would show {target}" if count else f"none can show {target}"
@@ -374,7 +382,7 @@ class Evaluator:
             "copies_each": repeats,
             "attack": attack,
             "calibrated_attack": calibrated,
-            "audit_score": "calibrated" if calibrated is not None else "loss",
+            "audit_score": audit_score,
             "empirical_epsilon": audit,
             "claimed_epsilon": epsilon,
             "claimed_epsilon_per_canary": per_canary["epsilon"],
@@ -436,7 +444,8 @@ class Evaluator:
     def _causal_canaries(self, canaries: pd.DataFrame, ledger: dict[str, Any]) -> dict[str, Any]:
         records = as_records(canaries, self.config, self.roles["text"])
         losses = self._losses(records, "evaluate canaries")
-        summary = self._canary_audit(canaries, losses, self._base_losses(records, "base model canaries"), ledger)
+        reference = self._base_losses(records, "base model canaries")
+        summary = self._canary_audit(canaries, losses, reference, ledger, audit_calibrated=True)
         summary["exposure"] = self._exposure(canaries, losses)
         return summary
 

@@ -53,7 +53,7 @@ def canaries(**changes: Any) -> dict[str, Any]:
 def test_the_audit_sentence_states_what_it_could_show_what_it_found_and_what_would_raise_it():
     assert audit_power(CANARIES) == (
         "The one-run canary audit (64 canaries, 31 included by a coin flip, 95% confidence) could have shown "
-        "epsilon up to 1.03; it found 0 (0 of the top-2 guesses right). WARNING: that power is below the claimed "
+        "epsilon up to 1.03; it found 0 (0 of its 2 guesses right). WARNING: that power is below the claimed "
         "epsilon per canary 7.99, so the audit cannot tell a model that leaks up to the claim from one that does "
         "not. About 215 canaries would be needed to show 2; no canary count can show 4 or 8 at this delta."
     )
@@ -61,7 +61,7 @@ def test_the_audit_sentence_states_what_it_could_show_what_it_found_and_what_wou
 
 def test_a_bound_found_is_stated_with_the_guesses_that_found_it():
     audit = AUDIT | {"epsilon_lower_bound": 0.71234, "guesses": 16, "correct": 15}
-    assert "it found 0.712 (15 of the top-16 guesses right)." in audit_power(canaries(empirical_epsilon=audit))
+    assert "it found 0.712 (15 of its 16 guesses right)." in audit_power(canaries(empirical_epsilon=audit))
 
 
 @pytest.mark.parametrize(

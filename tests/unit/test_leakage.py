@@ -176,20 +176,31 @@ def test_the_audit_holds_its_confidence_against_randomised_response():
     assert np.median(found) > 0.5
 
 
-def test_the_audit_reports_its_tries_and_its_power():
+def test_the_audit_guesses_the_top_k_in_and_the_bottom_k_out_and_reports_its_power():
     m = 128
     included = np.arange(m) % 2 == 0
     perfect = one_run_audit(included.astype(float), included, 0.0)
-    assert [t["guesses"] for t in perfect["tries"]] == guess_counts(m) == [4, 8, 16, 32]
+    assert guess_counts(m) == [4, 8, 16, 32]  # k on each side
+    assert [t["guesses"] for t in perfect["tries"]] == [8, 16, 32, 64]
     assert all(t["correct"] == t["guesses"] for t in perfect["tries"])
     beta_ = 0.05 / 4  # Bonferroni over the four k
-    q = beta_ ** (1 / 32)
+    q = beta_ ** (1 / 64)
     assert perfect["max_certifiable_epsilon"] == pytest.approx(math.log(q / (1 - q)), abs=1e-4)
     assert perfect["epsilon_lower_bound"] == perfect["max_certifiable_epsilon"]  # every guess right: the power
-    assert (perfect["canaries"], perfect["included"], perfect["guesses"]) == (128, 64, 32)
+    assert (perfect["canaries"], perfect["included"], perfect["guesses"]) == (128, 64, 64)
     backwards = one_run_audit(-included.astype(float), included, 0.0)
     assert backwards["epsilon_lower_bound"] == 0.0 and backwards["correct"] == 0
     assert backwards["max_certifiable_epsilon"] == perfect["max_certifiable_epsilon"]  # power does not see the model
+
+
+def test_each_side_of_the_ranking_counts_by_hand():
+    # 16 canaries, k = 1, 2, 4 on each side; the scores rank canary i at place i; the top 4 are 3 in and 1 out,
+    # the bottom 4 are 2 in and 2 out
+    included = np.array([1, 1, 0, 1] + [1, 0] * 4 + [1, 0, 1, 0], dtype=bool)
+    scores = -np.arange(16, dtype=float)
+    tries = one_run_audit(scores, included, 0.0)["tries"]
+    # k=1: 0 in, 15 out (2 right); k=2: 0, 1 in, 14 out wrongly, 15 out (3); k=4: 3 of 0-3 in, 13 and 15 out (5)
+    assert [(t["guesses"], t["correct"]) for t in tries] == [(2, 2), (4, 3), (8, 5)]
 
 
 def test_no_canaries_no_audit():
@@ -197,10 +208,12 @@ def test_no_canaries_no_audit():
     assert result["epsilon_lower_bound"] is None and result["max_certifiable_epsilon"] is None
 
 
-def test_nan_scores_rank_last():
+def test_nan_scores_are_abstained_on():
     included = np.array([True, False] * 32)
-    scores = np.where(included, np.nan, 0.0)  # the members' scores are missing: never guessed
-    assert one_run_audit(scores, included, 0.0)["epsilon_lower_bound"] == 0.0
+    scores = np.where(included, np.nan, np.arange(64.0))  # the members' scores are missing: never guessed
+    result = one_run_audit(scores, included, 0.0)
+    assert result["epsilon_lower_bound"] == 0.0
+    assert all(t["guesses"] <= 32 for t in result["tries"])  # 32 scored canaries at most
 
 
 def test_power_grows_with_canaries_and_canaries_needed_finds_the_first_count_that_reaches_a_target():

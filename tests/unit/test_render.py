@@ -563,7 +563,7 @@ def test_the_privacy_audit_reaches_the_html_as_text(task):
     assert "row ids are in evaluate/exposed_rows.parquet" in text
     assert "64 made, each included in training by a seeded coin flip: 30 included (1 copy each), 34 held out" in text
     assert "loss threshold 0.58, calibrated 0.64" in text
-    assert "epsilon lower bound 0.25 at 95% confidence (7 of the top-8 guesses right)" in text
+    assert "epsilon lower bound 0.25 at 95% confidence (7 of its 8 guesses right)" in text
     assert f"One-run audit ({SCRIPT})" in text  # the audit's method, as text
     assert '<p class="warn">The one-run canary audit (64 canaries, 30 included by a coin flip' in html
     assert "About 215 canaries would be needed to show 2; no canary count can show 4 at this delta." in text
