@@ -272,12 +272,7 @@ class Evaluator:
             records = as_records(canaries, self.config, [*self.roles["text"], *self.roles["label"]])
             _, canary_losses = self._classify(records, "evaluate canaries")
             canary_reference = reference(records, "reference canaries") if reference else None
-            # the audit scores a classifier's canaries by their loss: the probe's loss on random words with a random
-            # label is noise that buries the memorisation signal (bench/README.md, leakage.py: canary AUC 0.83 by
-            # loss, 0.56 calibrated, on the same non-DP run)
-            metrics["canaries"] = self._canary_audit(
-                canaries, canary_losses, canary_reference, ledger, audit_calibrated=False
-            )
+            metrics["canaries"] = self._canary_audit(canaries, canary_losses, canary_reference, ledger)
         else:
             metrics["canaries"] = None
         predictions = pd.concat(
@@ -334,10 +329,11 @@ class Evaluator:
         losses: np.ndarray,
         reference_losses: np.ndarray | None,
         ledger: dict[str, Any],
-        audit_calibrated: bool,
     ) -> dict[str, Any]:
-        """The attacks on the canaries and the one-run audit, which scores them with the calibrated attack when
-        `audit_calibrated` and there is a reference, else with the loss attack."""
+        """Both attacks on the canaries, and the one-run audit, which ranks them by their loss. A reference's loss
+        on random words (a canary's secret) is noise to the fine-tuned model's: on the non-DP runs of
+        bench/leakage.py the canaries' loss attack beat the calibrated one for both tasks (AUC 0.97 against 0.62
+        for the classifier, 0.78 against 0.68 and 0.62 against 0.50 for the causal LM; bench/README.md)."""
         inserted = canaries["inserted"].to_numpy(dtype=bool)
         repeats = self.config.train.canaries.repeats
         epsilon = ledger["epsilon_spent"]
@@ -356,14 +352,11 @@ class Evaluator:
         attack = leakage.membership_attack(-losses[inserted], -losses[~inserted])
         attack.pop("roc")
         calibrated = None
-        scores, audit_score = -losses, "loss"
         if reference_losses is not None:
             calibrated_scores = leakage.calibrated_scores(reference_losses, losses)
             calibrated = leakage.membership_attack(calibrated_scores[inserted], calibrated_scores[~inserted])
             calibrated.pop("roc")
-            if audit_calibrated:
-                scores, audit_score = calibrated_scores, "calibrated"
-        audit = leakage.one_run_audit(scores, inserted, per_canary["delta"])
+        audit = leakage.one_run_audit(-losses, inserted, per_canary["delta"])
         needed = ", ".join(
             f"{count} would show {target}" if count else f"none can show {target}"
             for target, count in audit.get("canaries_needed", {}).items()
@@ -382,7 +375,7 @@ class Evaluator:
             "copies_each": repeats,
             "attack": attack,
             "calibrated_attack": calibrated,
-            "audit_score": audit_score,
+            "audit_score": "loss",
             "empirical_epsilon": audit,
             "claimed_epsilon": epsilon,
             "claimed_epsilon_per_canary": per_canary["epsilon"],
@@ -445,7 +438,7 @@ class Evaluator:
         records = as_records(canaries, self.config, self.roles["text"])
         losses = self._losses(records, "evaluate canaries")
         reference = self._base_losses(records, "base model canaries")
-        summary = self._canary_audit(canaries, losses, reference, ledger, audit_calibrated=True)
+        summary = self._canary_audit(canaries, losses, reference, ledger)
         summary["exposure"] = self._exposure(canaries, losses)
         return summary
 

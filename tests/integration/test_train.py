@@ -211,7 +211,7 @@ def test_causal_lm_trains_end_to_end_on_prompt_response_pairs(tmp_path):
     assert len(exposure["inserted"]) + len(exposure["held_out"]) == exposure["canaries"] == 6
     assert all(0 <= e <= exposure["max_possible"] for e in exposure["inserted"] + exposure["held_out"])
     assert metrics["regurgitation"]["prompts"] == 3 and metrics["regurgitation"]["pii_total"] >= 0
-    assert metrics["canaries"]["audit_score"] == "calibrated"  # a causal LM's canaries: against the base model
+    assert metrics["canaries"]["audit_score"] == "loss"  # the audit ranks canaries by loss (bench/README.md)
     calibrated = metrics["calibrated_membership"]
     assert calibrated["reference"].startswith("the base model") and 0 <= calibrated["auc"] <= 1
     predictions = pd.read_parquet(tmp_path / "run" / "evaluate" / "predictions.parquet")
