@@ -287,10 +287,25 @@ class LabelCheckConfig(Section):
     folds: int = Field(default=5, ge=2)
 
 
+class DriftConfig(Section):
+    """When a measure of this run's curated data counts as drifted from the reference run's (`check.reference_run`)."""
+
+    max_psi: float = Field(default=0.2, gt=0)  # population stability index of a distribution (0.1-0.25: moderate)
+    max_js_distance: float = Field(default=0.15, gt=0, le=1)  # Jensen-Shannon distance, base 2 (0.15: PSI about 0.18)
+    max_new_vocabulary: float = Field(default=0.05, gt=0, le=1)  # share of frequent-word occurrences new to the data
+    vocabulary_min_records: int = Field(default=5, ge=2)  # a word counts as vocabulary in at least this many records
+    max_accuracy_drop: float = Field(default=0.05, gt=0, le=1)  # the reference model on this run's test split
+    max_loss_rise: float = Field(default=0.1, gt=0)  # causal LM: its response loss, in nats per token
+
+
 class CheckConfig(Section):
     contract: ContractConfig = ContractConfig()
     dedup: DedupConfig = DedupConfig()
     labels: LabelCheckConfig = LabelCheckConfig()
+    # a previous finished run: its curated data's profile (curate/profile.json) is compared with this run's in the
+    # report, and its adapter scored on this run's test split in evaluate; aggregates only cross between the runs
+    reference_run: str | None = None
+    drift: DriftConfig = DriftConfig()
 
 
 class CurateConfig(Section):
@@ -435,6 +450,12 @@ class EvaluateConfig(Section):
         default=8, ge=3
     )  # a generation repeating this many consecutive training words counts as regurgitated
     counterfactual: bool = True  # swap gendered terms in the test texts and count changed predictions
+    # forgetting: base against fine-tuned model on general text outside the task; null: the shipped general-English
+    # set (pipeline/reference_texts), or a JSONL file with a `text` field per line, or a .txt file with one per line
+    reference_texts: str | None = None
+    forgetting_passages: int = Field(default=400, ge=0)  # at most this many reference passages; 0 turns it off
+    forgetting_margin: float = Field(default=0.1, gt=0)  # causal LM: a passage whose loss rose more (nats) is forgotten
+    forgetting_neighbours: int = Field(default=10, ge=1)  # classifier: nearest neighbours compared before and after
     min_group_rows: int = Field(
         default=30, ge=1
     )  # smaller groups are reported but left out of the differences (their rates are noise)
@@ -457,6 +478,9 @@ class PolicyConfig(Section):
     max_counterfactual_flip_rate: float | None = Field(default=None, ge=0, le=1)
     max_pii_in_generations: int | None = Field(default=0, ge=0)
     max_contaminated_test_rows: int | None = Field(default=0, ge=0)
+    # share of the general-English reference passages the fine-tune made the model forget (evaluate.forgetting_*)
+    max_forgetting: float | None = Field(default=0.5, ge=0, le=1)
+    max_drift_flags: int | None = Field(default=None, ge=0)  # drifted measures against check.reference_run; null: warn
 
 
 class ReportConfig(Section):
@@ -552,6 +576,10 @@ class Config(Section):
             return None
         folder = Path(given).expanduser()
         return folder if folder.is_absolute() else self._base_dir / folder
+
+    def reference_run_dir(self) -> Path | None:
+        """`check.reference_run` resolved against the config's folder; None when not set."""
+        return self.local_path(self.check.reference_run)
 
     def privacy_unit(self) -> Literal["group", "row"]:
         """`train.privacy_unit`, resolved: group when a group column is named, else row."""

@@ -15,6 +15,7 @@
         check/gx_results.json
         check/findings.json
         curate/records.parquet        curate
+        curate/profile.json           (aggregates of the curated records: what a later run's drift check compares)
         split/<train|validation|test>.parquet   split
         split/dataset/                the same splits as a Hugging Face DatasetDict
         split/report.json
@@ -69,6 +70,7 @@ FINDINGS = "check/findings.json"
 
 # curate
 CURATED_RECORDS = "curate/records.parquet"
+DATA_PROFILE = "curate/profile.json"  # counts and word digests, no text: what a later run compares for drift
 
 # split
 SPLITS = ("train", "validation", "test")
@@ -177,9 +179,10 @@ STAGES: dict[str, StageFiles] = {
         ),
         StageFiles(
             "curate",
-            "keep the rows whose scores pass; quarantine the rest with every reason",
+            "keep the rows whose scores pass; quarantine the rest with every reason; profile the kept rows "
+            "(counts and word digests, for a later run's drift check)",
             reads=(CHECKED_RECORDS, FINDINGS),
-            writes=(CURATED_RECORDS, quarantine("curate")),
+            writes=(CURATED_RECORDS, quarantine("curate"), DATA_PROFILE),
         ),
         StageFiles(
             "split",
@@ -224,6 +227,7 @@ STAGES: dict[str, StageFiles] = {
                 PRIVACY_LEDGER,
                 CURVE,
                 METRICS,
+                optional(DATA_PROFILE),  # absent from runs made before profiles; needed with check.reference_run
             ),
             writes=(REPORT_HTML, REPORT_JSON, SUMMARY, MODEL_CARD),
         ),

@@ -89,6 +89,8 @@ class Stage:
     processes_rows: bool = True
     # what else the result depends on, outside the config and the inputs (e.g. which key is in the environment)
     fingerprint_extra: Callable[[Config], dict[str, Any]] | None = None
+    # keys of its config section that later stages read and its own result does not depend on
+    ignored_settings: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -150,7 +152,7 @@ def fingerprint(config: Config, name: str, inputs: dict[str, str], manifest: dic
         {
             "pipeline": pipeline.__version__,
             "stage": name,
-            "section": config.section(name),
+            "section": {key: value for key, value in config.section(name).items() if key not in stage.ignored_settings},
             "shared": {"seed": config.seed, "task": config.task, "sources": config.resolved()["sources"]},
             "inputs": inputs,
             "upstream": upstream,

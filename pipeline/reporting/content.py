@@ -17,9 +17,10 @@ from pipeline import layout
 from pipeline.artifacts import RunDir, sha256_json
 from pipeline.config import STAGE_NAMES, Config
 from pipeline.errors import InputError
-from pipeline.reporting.policy import evaluate_policy
+from pipeline.quality import drift
+from pipeline.reporting.policy import drift_flags, evaluate_policy
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 FILES = {
     "pii": layout.PII_LEDGER,
     "findings": layout.FINDINGS,
@@ -51,13 +52,16 @@ def build(config: Config, run_dir: RunDir) -> dict[str, Any]:
         "calibrated_membership",
         "canaries",
         "regurgitation",
-    ):  # task-specific sections (and the calibrated attack, absent from older runs): present, possibly null
+        "forgetting",
+        "concept_drift",
+    ):  # task-specific and optional sections (and those absent from older runs): present, possibly null
         metrics.setdefault(optional, None)
+    data_drift = compare_with_reference(config, run_dir)
     return {
         "schema_version": SCHEMA_VERSION,
         "title": config.report.title,
         "run": run_facts(config, manifest),
-        "summary": evaluate_policy(config.report.policy, ledger, metrics),
+        "summary": evaluate_policy(config.report.policy, ledger, metrics, data_drift),
         "row_accounting": row_accounting(run_dir, manifest),
         "pii": read(run_dir, "pii"),
         "data_quality": data_quality(read(run_dir, "findings"), read(run_dir, "gx")),
@@ -71,10 +75,46 @@ def build(config: Config, run_dir: RunDir) -> dict[str, Any]:
             "labels": read(run_dir, "labels"),
         },
         "evaluation": metrics,
+        "drift": drift_section(data_drift, metrics["concept_drift"]),
         "baseline": baseline(config, ledger, metrics),
         "limitations": limitations(config, ledger, metrics),
         "lineage": lineage(manifest),  # the appendix: sources, packages and the full config
     }
+
+
+def compare_with_reference(config: Config, run_dir: RunDir) -> dict[str, Any] | None:
+    """Data drift: this run's curated-data profile against `check.reference_run`'s; None without a reference run.
+    Both profiles are aggregates the curate stages wrote, so no record of either run is read."""
+    reference_dir = config.reference_run_dir()
+    if reference_dir is None:
+        return None
+    profiles = []
+    for folder, what in ((run_dir.root, "this run"), (reference_dir, "check.reference_run")):
+        path = folder / layout.DATA_PROFILE
+        if not path.is_file():
+            raise InputError(
+                f"{what}: {folder} has no {layout.DATA_PROFILE}; its curate stage must be run by this version "
+                "(`python -m pipeline run --from curate` there) before drift can be measured"
+            )
+        found = json.loads(path.read_text(encoding="utf-8"))
+        if found.get("version") != drift.PROFILE_VERSION:
+            raise InputError(f"{what}: {path} is profile version {found.get('version')}; this version reads {drift.PROFILE_VERSION}")
+        profiles.append(found)
+    found = drift.compare(profiles[0], profiles[1], config.check.drift)
+    return {"reference_run": reference_dir.name, **found}
+
+
+def drift_section(data: dict[str, Any] | None, concept: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Data and concept drift against the reference run, with the drifted measures named in one sentence."""
+    if data is None and concept is None:
+        return None
+    flagged = drift_flags(data, concept)
+    reference = (data or concept or {}).get("reference_run")
+    if flagged:
+        sentence = f"WARNING: against the reference run {reference}, {len(flagged)} measure(s) drifted: {', '.join(flagged)}."
+    else:
+        sentence = f"No measure drifted past its threshold against the reference run {reference}."
+    return {"reference_run": reference, "data": data, "concept": concept, "flagged": flagged, "sentence": sentence}
 
 
 def baseline(config: Config, ledger: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any] | None:
@@ -411,6 +451,11 @@ def limitations(config: Config, ledger: dict[str, Any], metrics: dict[str, Any])
     else:
         notes.append(
             "No canaries were planted (train.canaries.count is 0): no empirical lower bound on epsilon was measured."
+        )
+    if metrics.get("forgetting"):
+        notes.append(
+            "Forgetting is measured on general English passages only; abilities they do not exercise (other languages, "
+            "code, arithmetic, instructions) are not measured."
         )
     if config.task == "classification":
         notes.append(

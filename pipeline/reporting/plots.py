@@ -146,3 +146,54 @@ def label_rate_gaps(data_bias: dict[str, Any]) -> str | None:
     ax.legend()
     ax.set_title("data bias before and after mitigation")
     return to_data_uri(figure)
+
+
+def forgetting(found: dict[str, Any] | None) -> str | None:
+    """The per-passage change on the reference passages as a histogram, beside the utility before and after."""
+    if not found or not (found.get("histogram") or {}).get("counts"):
+        return None
+    histogram, gain = found["histogram"], found.get("utility_gain") or {}
+    edges, counts = histogram["edges"], histogram["counts"]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(8, 3), gridspec_kw={"width_ratios": [2, 1]})
+    names = [f"{edges[i]:g} to {edges[i + 1]:g}" for i in range(len(counts))]
+    left.bar(range(len(counts)), counts, color="#27a")
+    left.set_xticks(range(len(counts)), names, rotation=45, ha="right")
+    left.set_xlabel(histogram["of"])
+    left.set_ylabel("reference passages")
+    left.set_title(f"forgotten: {found['forgotten']} of {found['passages']} ({found['criterion']})", fontsize=8)
+    values = [gain.get("before"), gain.get("after")]
+    if all(isinstance(value, int | float) for value in values):
+        right.bar([0, 1], values, color=["#888", "#2a7"])
+        right.set_xticks([0, 1], ["before", "after"])
+        right.set_title(gain.get("metric", "utility"), fontsize=8)
+    else:
+        right.set_axis_off()
+    figure.suptitle("what the fine-tune cost on general text, and what it gained on the task")
+    return to_data_uri(figure)
+
+
+def drift(data: dict[str, Any] | None) -> str | None:
+    """This run's shares against the reference run's, for the label mix and the text lengths."""
+    measures = (data or {}).get("measures") or {}
+    shown = [name for name in ("label_distribution", "text_length") if measures.get(name)]
+    if not shown:
+        return None
+    figure, axes = plt.subplots(1, len(shown), figsize=(4.5 * len(shown), 3.2), squeeze=False)
+    for ax, name in zip(axes[0], shown, strict=True):
+        measure = measures[name]
+        keys = sorted(set(measure["current"]) | set(measure["reference"]), key=_bin_order)
+        positions = range(len(keys))
+        ax.bar([p - 0.2 for p in positions], [measure["reference"].get(k, 0) for k in keys], 0.4, color="#888", label="reference run")
+        ax.bar([p + 0.2 for p in positions], [measure["current"].get(k, 0) for k in keys], 0.4, color="#27a", label="this run")
+        ax.set_xticks(list(positions), keys, rotation=45, ha="right", fontsize=7)
+        ax.set_ylabel("share of curated rows")
+        flag = " (drifted)" if measure["flagged"] else ""
+        ax.set_title(f"{name.replace('_', ' ')}: PSI {measure['psi']}, JS {measure['js_distance']}{flag}", fontsize=8)
+        ax.legend(fontsize=7)
+    return to_data_uri(figure)
+
+
+def _bin_order(key: str) -> tuple[float, str]:
+    """Length bins ("64-91") by their lower edge, other categories by name."""
+    head = key.split("-", 1)[0]
+    return (float(head), key) if head.isdigit() else (0.0, key)

@@ -17,10 +17,12 @@ from pipeline.config import PolicyConfig
 
 
 class Run(NamedTuple):
-    """What the checks read: the privacy ledger (train) and the metrics (evaluate)."""
+    """What the checks read: the privacy ledger (train), the metrics (evaluate) and the data drift (curate, only
+    with `check.reference_run`)."""
 
     ledger: dict[str, Any]
     metrics: dict[str, Any]
+    drift: dict[str, Any] | None = None
 
 
 Figure = float | bool | None
@@ -114,6 +116,18 @@ def _pii_in_generations(run: Run) -> int | None:
     return regurgitation.get("pii_total")
 
 
+def drift_flags(drift: dict[str, Any] | None, concept: dict[str, Any] | None) -> list[str]:
+    """The drifted measures against the reference run: the data's (curate) and its model's (evaluate)."""
+    flagged = list((drift or {}).get("flagged", []))
+    if (concept or {}).get("flagged"):
+        flagged.append(f"concept_drift:{concept['metric']}")
+    return flagged
+
+
+def _compared(run: Run) -> bool:
+    return run.drift is not None
+
+
 POLICY_CHECKS: tuple[PolicyCheck, ...] = (
     PolicyCheck(
         "dp_required",
@@ -190,6 +204,23 @@ POLICY_CHECKS: tuple[PolicyCheck, ...] = (
         threshold="max_contaminated_test_rows",
     ),
     PolicyCheck(
+        "max_forgetting",
+        "share of the general-English reference passages the fine-tune made the model forget (a causal LM: loss "
+        "rose by more than the margin; a classifier: lost most of its nearest neighbours)",
+        figure=lambda run: _section(run, "forgetting").get("score"),
+        comparison="max",
+        threshold="max_forgetting",
+        applies=lambda run: bool(_section(run, "forgetting")),
+    ),
+    PolicyCheck(
+        "max_drift_flags",
+        "drifted measures of this run's data and of the reference run's model, against check.reference_run",
+        figure=lambda run: len(drift_flags(run.drift, _section(run, "concept_drift"))),
+        comparison="max",
+        threshold="max_drift_flags",
+        applies=_compared,
+    ),
+    PolicyCheck(
         "empirical_epsilon_within_claim",
         "the one-run audit's epsilon lower bound (from the canaries) stays at or below the claimed epsilon "
         "per canary (times the copies of each canary when rows are the privacy unit)",
@@ -207,8 +238,10 @@ def check(name: str, description: str, threshold: Any, value: Any, passed: bool 
     return {"name": name, "description": description, "threshold": threshold, "value": value, "status": status}
 
 
-def evaluate_policy(policy: PolicyConfig, ledger: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
-    run = Run(ledger, metrics)
+def evaluate_policy(
+    policy: PolicyConfig, ledger: dict[str, Any], metrics: dict[str, Any], drift: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    run = Run(ledger, metrics, drift)
     checks = [row for spec in POLICY_CHECKS if (row := spec.evaluate(policy, run)) is not None]
     verdict = "FAIL" if any(c["status"] == "fail" for c in checks) else "PASS"
     return {"verdict": verdict, "checks": checks}

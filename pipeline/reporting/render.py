@@ -104,6 +104,8 @@ def figures(report: dict[str, Any]) -> dict[str, str | None]:
         else None,
         "training_curve": plots.training_curve(report["training"]["curve"]),
         "label_rate_gaps": plots.label_rate_gaps(report["data_bias"]),
+        "forgetting": plots.forgetting(evaluation.get("forgetting")),
+        "drift": plots.drift((report.get("drift") or {}).get("data")),
     }
 
 

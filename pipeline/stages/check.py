@@ -241,4 +241,6 @@ def _quality_findings(records: pd.DataFrame) -> dict[str, Any]:
 STAGE = Stage(
     files=STAGES["check"],
     run=run,
+    # the drift check's settings: read by curate (the profile), evaluate (the reference model) and report
+    ignored_settings=("reference_run", "drift"),
 )

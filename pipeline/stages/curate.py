@@ -15,6 +15,10 @@ Rules, in order:
    `exact_duplicate` (same normalised text as the kept row) or
    `near_duplicate`, with the kept row's id in `kept_row_id`. So the row
    named there is always one that was kept.
+
+Then the kept rows are profiled (`curate/profile.json`: counts and word
+digests, no text; pipeline.quality.drift): a later run that names this one in
+`check.reference_run` compares its own profile with it, in its report.
 """
 
 from __future__ import annotations
@@ -23,14 +27,16 @@ import json
 from collections import Counter
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.artifacts import Quarantine, atomic_path
+from pipeline.artifacts import Quarantine, atomic_path, write_json
 from pipeline.config import CurateConfig
 from pipeline.layout import CHECKED_RECORDS as CHECKED
 from pipeline.layout import CURATED_RECORDS as RECORDS
-from pipeline.layout import FINDINGS, STAGES
+from pipeline.layout import DATA_PROFILE, FINDINGS, STAGES
 from pipeline.logs import get_logger
+from pipeline.quality import drift
 from pipeline.stage import Stage, StageContext, StageResult
 
 log = get_logger("pipeline.curate")
@@ -75,8 +81,10 @@ def run(ctx: StageContext) -> StageResult:
                 flagged.update(_flags(row, settings, rare, label_column))
             keep.append(not reasons and not duplicate)
         by_reason = dict(sorted(quarantine.counts.items()))
+    curated = table.filter(keep)
     with atomic_path(ctx.run_dir.path(RECORDS)) as path:
-        pq.write_table(table.filter(keep), path)
+        pq.write_table(curated, path)
+    outputs = [RECORDS, quarantine.relative, write_profile(ctx, curated)]
     kept = sum(keep)
     stats = {
         "total": len(rows),
@@ -86,7 +94,15 @@ def run(ctx: StageContext) -> StageResult:
         "flagged_kept": dict(sorted(flagged.items())),
         "by_source": {source: dict(tally) for source, tally in sorted(by_source.items())},
     }
-    return StageResult(outputs=[RECORDS, quarantine.relative], stats=stats)
+    return StageResult(outputs=outputs, stats=stats)
+
+
+def write_profile(ctx: StageContext, curated: pa.Table) -> str:
+    """The curated records' profile (counts and word digests): what a later run's drift check reads."""
+    settings = ctx.config.check.drift
+    found = drift.profile(curated.to_pandas(), ctx.config.record_roles(), settings.vocabulary_min_records)
+    write_json(ctx.run_dir.path(DATA_PROFILE), found)
+    return DATA_PROFILE
 
 
 def own_reasons(
@@ -187,4 +203,5 @@ def _rare_classes(ctx: StageContext) -> list[str]:
 STAGE = Stage(
     files=STAGES["curate"],
     run=run,
+    fingerprint_extra=lambda config: {"vocabulary_min_records": config.check.drift.vocabulary_min_records},
 )

@@ -19,6 +19,13 @@ base model as a free reference (the adapter switched off):
   what the fine-tune added;
 - train/test contamination from the check stage's duplicate keys.
 
+And what fine-tuning cost and what changed since:
+
+- forgetting: the base against the fine-tuned model on general text outside
+  the task (pipeline.evaluation.forgetting), beside the utility gained;
+- concept drift, with `check.reference_run`: that run's model on this run's
+  test split against its own test score.
+
 Writes `evaluate/metrics.json`, `evaluate/predictions.parquet` (row ids,
 labels, predictions, losses; no text) and `evaluate/exposed_rows.parquet`.
 """
@@ -39,7 +46,8 @@ import torch
 from pipeline.artifacts import write_json
 from pipeline.config import Config
 from pipeline.errors import InputError
-from pipeline.evaluation import fairness, leakage, scoring, utility
+from pipeline.artifacts import sha256_file
+from pipeline.evaluation import fairness, forgetting, leakage, scoring, utility
 from pipeline.layout import (
     ADAPTER,
     CANARIES,
@@ -50,13 +58,14 @@ from pipeline.layout import (
     SPLIT_FILES,
     STAGES,
 )
+from pipeline.quality import drift
 from pipeline.layout import PRIVACY_LEDGER as LEDGER
 from pipeline.logs import get_logger
 from pipeline.quality.text import REDACTION_TAG, join_text
 from pipeline.stage import Stage, StageContext, StageResult
 from pipeline.training import privacy
 from pipeline.training.canaries import as_records, canary_texts, random_secret
-from pipeline.training.models import load_trained
+from pipeline.training.models import load_trained, model_source
 
 log = get_logger("pipeline.evaluate")
 
@@ -85,7 +94,10 @@ def run(ctx: StageContext) -> StageResult:
         metrics, predictions, exposed = evaluator.classification(splits, canaries, ledger)
     else:
         metrics, predictions, exposed = evaluator.causal_lm(splits, canaries, ledger)
+    metrics["forgetting"] = evaluator.forgetting(metrics)
     metrics["contamination"] = leakage.contamination(splits["train"], splits["test"])
+    del model, evaluator  # the reference run's model is loaded next
+    metrics["concept_drift"] = concept_drift(config, splits["test"], labels)
     metrics["privacy_claim"] = {"dp": ledger["dp"], "epsilon": ledger["epsilon_spent"], "delta": ledger["delta"]}
     write_json(ctx.run_dir.path(METRICS), metrics)
     predictions.to_parquet(ctx.run_dir.path(PREDICTIONS), index=False)
@@ -99,7 +111,65 @@ def run(ctx: StageContext) -> StageResult:
     }
     if "utility" in metrics:
         stats["accuracy"] = metrics["utility"].get("accuracy")
+    if metrics["forgetting"]:
+        stats["forgetting_score"] = metrics["forgetting"]["score"]
     return StageResult(outputs=[METRICS, PREDICTIONS, EXPOSED_ROWS], stats=stats)
+
+
+def concept_drift(config: Config, test: pd.DataFrame, labels: list[str]) -> dict[str, Any] | None:
+    """The reference run's model (`check.reference_run`) on this run's test split, against its own test score: the
+    drift a deployed model meets. None without a reference run; a reason when its model cannot be compared."""
+    reference_dir = config.reference_run_dir()
+    if reference_dir is None:
+        return None
+    found: dict[str, Any] = {"reference_run": reference_dir.name}
+    facts_path, metrics_path = reference_dir / LABELS, reference_dir / METRICS
+    if not (reference_dir / ADAPTER / "adapter_config.json").is_file() or not metrics_path.is_file():
+        return {**found, "reason": "the reference run has no evaluated adapter (train and evaluate did not finish)"}
+    facts = json.loads(facts_path.read_text(encoding="utf-8"))
+    if facts.get("task") != config.task or facts.get("base_model") != model_source(config).description:
+        return {**found, "reason": "the reference run trained another task or base model"}
+    own = json.loads(metrics_path.read_text(encoding="utf-8"))["utility"]
+    model, tokenizer = load_trained(config, reference_dir / ADAPTER, num_labels=len(facts["labels"]) or None)
+    settings, roles = config.evaluate, config.record_roles()
+    if config.task == "classification":
+        label = roles["label"][0]
+        names = facts["labels"]
+        predicted, _ = scoring.classify(
+            model, tokenizer, test, roles["text"], label, {name: i for i, name in enumerate(names)},
+            config.train.max_length, settings.batch_size, "reference model on this test split",
+        )
+        truth = test[label].astype(str).to_numpy()
+        on_this_run = float(np.mean(np.asarray(names, dtype=object)[predicted] == truth)) if len(truth) else None
+        result = drift.concept_drift(own.get("accuracy"), on_this_run, "accuracy", config.check.drift)
+        result["labels_new_to_the_reference_model"] = sorted(set(labels) - set(names))
+    else:
+        losses = scoring.response_losses(
+            model, tokenizer, test, roles["text"], config.train.max_length, settings.batch_size,
+            "reference model on this test split",
+        )
+        on_this_run = utility.language_model_utility(losses)["loss"]
+        result = drift.concept_drift(own.get("loss"), on_this_run, "loss", config.check.drift)
+    if result["flagged"]:
+        log.warning(
+            "concept drift: the reference run's model scores %s on this test split against %s on its own",
+            result["on_this_run"],
+            result["own"],
+        )
+    return {**found, **result}
+
+
+def reference_fingerprint(config: Config) -> dict[str, Any]:
+    """The reference run's adapter and scores, which `concept_drift` reads, and its thresholds."""
+    reference_dir = config.reference_run_dir()
+    if reference_dir is None:
+        return {}
+    files = [reference_dir / ADAPTER / "adapter_model.safetensors", reference_dir / METRICS]
+    return {
+        "reference_run": str(reference_dir),
+        "files": [sha256_file(path) if path.is_file() else None for path in files],
+        "drift": config.check.drift.model_dump(mode="json"),
+    }
 
 
 def _read(ctx: StageContext, relative: str) -> dict[str, Any]:
@@ -178,6 +248,57 @@ class Evaluator:
         return test.index.isin(
             test.sample(n=min(len(test), self.settings.membership_rows), random_state=self.config.seed).index
         )
+
+    # ------------------------------------------------------------------ forgetting
+
+    def forgetting(self, metrics: dict[str, Any]) -> dict[str, Any] | None:
+        """The base against the fine-tuned model on the reference passages, beside the utility the fine-tune gained."""
+        if self.settings.forgetting_passages == 0:
+            return None
+        passages, source = forgetting.reference_passages(
+            self.config.local_path(self.settings.reference_texts), self.settings.forgetting_passages
+        )
+        frame = pd.DataFrame({"text": passages})
+        if self.config.task == "classification":
+            tuned = scoring.embed(
+                self.model, self.tokenizer, frame, ["text"], self.max_length, self.settings.batch_size, "forgetting"
+            )
+            with self.model.disable_adapter():
+                base = scoring.embed(
+                    self.model, self.tokenizer, frame, ["text"], self.max_length, self.settings.batch_size,
+                    "forgetting (base)",
+                )
+            found = forgetting.encoder_forgetting(base, tuned, self.settings.forgetting_neighbours)
+            found["utility_gain"] = {
+                "metric": "test accuracy",
+                "before": metrics["utility"]["majority_baseline"]["accuracy"],
+                "before_is": "the majority-class baseline (the base model has no trained head)",
+                "after": metrics["utility"]["accuracy"],
+            }
+        else:
+            tuned_losses = scoring.response_losses(
+                self.model, self.tokenizer, frame, ["text"], self.max_length, self.settings.batch_size, "forgetting"
+            )
+            with self.model.disable_adapter():
+                base_losses = scoring.response_losses(
+                    self.model, self.tokenizer, frame, ["text"], self.max_length, self.settings.batch_size,
+                    "forgetting (base)",
+                )
+            found = forgetting.language_model_forgetting(base_losses, tuned_losses, self.settings.forgetting_margin)
+            found["utility_gain"] = {
+                "metric": "test perplexity (lower is better)",
+                "before": (metrics["utility"].get("base_model") or {}).get("perplexity"),
+                "before_is": "the base model (the adapter switched off)",
+                "after": metrics["utility"]["perplexity"],
+            }
+        found["reference_texts"] = source
+        log.info(
+            "forgetting: %d of %d reference passages (%s)",
+            found["forgotten"],
+            found["passages"],
+            found["criterion"],
+        )
+        return found
 
     # ------------------------------------------------------------------ classification
 
@@ -405,6 +526,7 @@ class Evaluator:
         member_reference = self._base_losses(members, "base model members")
         nonmembers = self._nonmembers(test)
         test_reference = self._base_losses(test[nonmembers], "base model test")
+        metrics["utility"]["base_model"] = utility.language_model_utility(test_reference)
         found, exposed = membership(
             members, member_losses, member_reference, test_losses[nonmembers], test_reference, BASE_REFERENCE
         )
@@ -590,4 +712,5 @@ STAGE = Stage(
     files=STAGES["evaluate"],
     run=run,
     processes_rows=False,
+    fingerprint_extra=reference_fingerprint,
 )

@@ -15,7 +15,7 @@ from typing import Any
 
 from pipeline.artifacts import RunDir, atomic_path, sha256_file, write_json
 from pipeline.config import Config
-from pipeline.layout import MODEL_CARD, STAGES, SUMMARY
+from pipeline.layout import DATA_PROFILE, MODEL_CARD, STAGES, SUMMARY
 from pipeline.layout import REPORT_HTML as HTML
 from pipeline.layout import REPORT_JSON as JSON
 from pipeline.logs import get_logger
@@ -46,21 +46,31 @@ def run(ctx: StageContext) -> StageResult:
     )
 
 
-def _baseline_inputs(config: Config) -> dict[str, Any]:
-    """The baseline run's metrics and ledger are inputs too: when they change, the report is out of date."""
-    if config.report.baseline_run_dir is None:
-        return {}
-    folder = Path(config.report.baseline_run_dir).expanduser()
-    run_dir = RunDir(folder if folder.is_absolute() else config.base_dir / folder)
-    return {
-        key: sha256_file(run_dir.path(content.FILES[key])) if run_dir.path(content.FILES[key]).is_file() else None
-        for key in ("metrics", "ledger")
-    }
+def _other_runs(config: Config) -> dict[str, Any]:
+    """The baseline run's metrics and ledger, and the reference run's data profile with the drift thresholds, are
+    inputs too: when they change, the report is out of date."""
+    found: dict[str, Any] = {}
+    if config.report.baseline_run_dir is not None:
+        folder = Path(config.report.baseline_run_dir).expanduser()
+        run_dir = RunDir(folder if folder.is_absolute() else config.base_dir / folder)
+        found["baseline"] = {key: _hash(run_dir.path(content.FILES[key])) for key in ("metrics", "ledger")}
+    reference_dir = config.reference_run_dir()
+    if reference_dir is not None:
+        found["reference"] = {
+            "run": str(reference_dir),
+            "profile": _hash(reference_dir / DATA_PROFILE),
+            "drift": config.check.drift.model_dump(mode="json"),
+        }
+    return found
+
+
+def _hash(path: Path) -> str | None:
+    return sha256_file(path) if path.is_file() else None
 
 
 STAGE = Stage(
     files=STAGES["report"],
     run=run,
     processes_rows=False,
-    fingerprint_extra=_baseline_inputs,
+    fingerprint_extra=_other_runs,
 )

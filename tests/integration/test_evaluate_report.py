@@ -31,6 +31,7 @@ SECTIONS = [  # a reviewer's order: the verdict, the data, the model; provenance
     "splits",
     "training",
     "evaluation",
+    "drift",
     "limitations",
     "lineage",
 ]

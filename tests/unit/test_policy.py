@@ -10,7 +10,7 @@ from typing import Any, Literal
 import pytest
 
 from pipeline.config import PolicyConfig
-from pipeline.reporting.policy import POLICY_CHECKS, PolicyCheck, Run, evaluate_policy
+from pipeline.reporting.policy import POLICY_CHECKS, PolicyCheck, Run, drift_flags, evaluate_policy
 
 OFF = {name: None for name in PolicyConfig.model_fields} | {"require_dp": False}  # every check left out
 LEDGER = {"dp": True, "epsilon_spent": 2.0}
@@ -157,6 +157,21 @@ CASES = {
         absent=Run(LEDGER, {}),
         missing="not_applicable",
     ),
+    "max_forgetting": Case(
+        0.5,
+        up(0.5),
+        lambda value, _: Run(LEDGER, {"forgetting": {"passages": 300, "score": value}}),
+        absent=Run(LEDGER, {"forgetting": None}),  # evaluate.forgetting_passages is 0
+        missing="not_applicable",
+    ),
+    "max_drift_flags": Case(
+        1,
+        2,
+        # the data's drifted measures; a null figure: no reference run was compared
+        lambda value, _: Run(LEDGER, {}, None if value is None else {"flagged": [f"m{i}" for i in range(value)]}),
+        absent=Run(LEDGER, {}, None),
+        missing="not_applicable",
+    ),
     "empirical_epsilon_within_claim": Case(
         6.0,
         up(6.0),
@@ -265,7 +280,7 @@ def test_the_claimed_epsilon_defaults_to_the_spent_one():
 
 
 def test_the_default_policy_lists_its_checks_in_table_order():
-    ledger, metrics = CASES["empirical_epsilon_within_claim"].run(1.0, 6.0)
+    ledger, metrics, _ = CASES["empirical_epsilon_within_claim"].run(1.0, 6.0)
     metrics = {**metrics, **attacks(0.52, 0.55), "contamination": {"contaminated_test_rows": 0}}
     result = evaluate_policy(PolicyConfig(), ledger, metrics)
     assert [(row["name"], row["status"]) for row in result["checks"]] == [
@@ -275,6 +290,7 @@ def test_the_default_policy_lists_its_checks_in_table_order():
         ("max_accuracy_gap", "not_applicable"),
         ("max_pii_in_generations", "not_applicable"),
         ("max_contaminated_test_rows", "pass"),
+        ("max_forgetting", "not_applicable"),
         ("empirical_epsilon_within_claim", "pass"),
     ]
     assert result["verdict"] == "PASS"
@@ -317,3 +333,12 @@ def test_the_membership_check_gates_on_the_highest_auc_of_the_attacks_that_ran(l
 def test_the_pii_check_counts_identifying_entities_the_fine_tune_added(found, value, status):
     (row,) = evaluate_policy(policy(max_pii_in_generations=0), LEDGER, {"regurgitation": found})["checks"]
     assert (row["value"], row["status"]) == (value, status)
+
+
+def test_the_drift_check_counts_the_reference_models_concept_drift_too():
+    data = {"flagged": ["label_distribution"]}
+    concept = {"metric": "accuracy", "own": 0.9, "on_this_run": 0.7, "change": 0.2, "flagged": True}
+    assert drift_flags(data, concept) == ["label_distribution", "concept_drift:accuracy"]
+    (row,) = evaluate_policy(policy(max_drift_flags=1), LEDGER, {"concept_drift": concept}, data)["checks"]
+    assert (row["value"], row["status"]) == (2, "fail")
+    assert drift_flags({"flagged": []}, {**concept, "flagged": False}) == []

@@ -77,8 +77,20 @@ def hostile_report() -> dict[str, Any]:
         "label_rates": {group: {label: 0.25 for label in labels} for group in groups},
         "too_small_to_judge": [],
     }
+    shares = {label: 0.25 for label in labels}
+    data_drift = {
+        "reference_run": SCRIPT,
+        "rows": {"current": 90, "reference": 80},
+        "measures": {
+            "label_distribution": {"psi": 0.3, "js_distance": 0.2, "current": shares, "reference": {SCRIPT: 1.0}, "flagged": True},
+            "new_labels": {"labels": labels, "flagged": True},
+            f"protected_mix:{ATTRIBUTE}": {"psi": 0.0, "js_distance": 0.0, "current": {LINK: 1.0}, "reference": {LINK: 1.0}, "flagged": False},
+        },
+        "flagged": ["label_distribution", "new_labels"],
+    }
+    concept = {"reference_run": SCRIPT, "metric": "accuracy", "own": 0.9, "on_this_run": 0.5, "change": 0.4, "flagged": True, "labels_new_to_the_reference_model": labels}
     return {
-        "schema_version": "1.1",
+        "schema_version": "1.2",
         "title": TITLE,
         "run": {
             "run_id": "run|`x``y",
@@ -215,7 +227,22 @@ def hostile_report() -> dict[str, Any]:
             "counterfactual": {"swapped_rows": 5, "changed_predictions": 1, "flip_rate": 0.2},
             "canaries": None,
             "regurgitation": None,
+            "forgetting": {
+                "passages": 300,
+                "mean_cosine_similarity": 0.9,
+                "min_cosine_similarity": 0.5,
+                "neighbours": 10,
+                "mean_neighbour_agreement": 0.8,
+                "forgotten": 12,
+                "score": 0.04,
+                "criterion": SCRIPT,
+                "histogram": {"of": ATTRIBUTE, "edges": [0, 0.5, 1], "counts": [12, 288]},
+                "utility_gain": {"metric": "test accuracy", "before": 0.25, "before_is": LINK, "after": 0.5},
+                "reference_texts": IMAGE,
+            },
+            "concept_drift": concept,
         },
+        "drift": content.drift_section(data_drift, concept),
         "baseline": {
             "run_id": SCRIPT,
             "rows": [
@@ -315,7 +342,7 @@ def test_the_html_report_shows_the_hostile_values_as_text(html, report):
 
 
 def test_the_plots_stay_raw_data_uris(html):
-    assert html.count(f'<img src="{PNG}') == 5  # data bias, training curve, confusion, group accuracy, ROC
+    assert html.count(f'<img src="{PNG}') == 7  # data bias, training curve, confusion, group accuracy, ROC, forgetting, drift
 
 
 def test_the_sections_come_in_a_reviewers_order_with_provenance_in_the_appendix(html):
@@ -328,6 +355,7 @@ def test_the_sections_come_in_a_reviewers_order_with_provenance_in_the_appendix(
         "splits",
         "training",
         "evaluation",
+        "drift",
         "limitations",
         "lineage",
     ]
@@ -575,7 +603,7 @@ def test_the_roc_plot_draws_both_attacks_in_one_figure():
     report["evaluation"]["calibrated_membership"] = None
     loss_only = render.figures(report)["roc"]
     assert with_both and loss_only and with_both != loss_only
-    assert render.html(audited_report()).count(f'<img src="{PNG}') == 5  # still one ROC figure
+    assert render.html(audited_report()).count(f'<img src="{PNG}') == 7  # still one ROC figure
 
 
 def test_without_a_reference_the_html_says_the_calibrated_attack_did_not_run():
