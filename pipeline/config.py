@@ -454,7 +454,9 @@ class EvaluateConfig(Section):
     # set (pipeline/reference_texts), or a JSONL file with a `text` field per line, or a .txt file with one per line
     reference_texts: str | None = None
     forgetting_passages: int = Field(default=400, ge=0)  # at most this many reference passages; 0 turns it off
-    forgetting_margin: float = Field(default=0.1, gt=0)  # causal LM: a passage whose loss rose more (nats) is forgotten
+    forgetting_margin: float = Field(
+        default=0.1, gt=0
+    )  # causal LM: a passage whose loss rose more (nats) is forgotten
     forgetting_neighbours: int = Field(default=10, ge=1)  # classifier: nearest neighbours compared before and after
     min_group_rows: int = Field(
         default=30, ge=1
@@ -478,8 +480,11 @@ class PolicyConfig(Section):
     max_counterfactual_flip_rate: float | None = Field(default=None, ge=0, le=1)
     max_pii_in_generations: int | None = Field(default=0, ge=0)
     max_contaminated_test_rows: int | None = Field(default=0, ge=0)
-    # share of the general-English reference passages the fine-tune made the model forget (evaluate.forgetting_*)
-    max_forgetting: float | None = Field(default=0.5, ge=0, le=1)
+    # Share of the general-English reference passages the fine-tune made the model forget (evaluate.forgetting_*).
+    # A classifier is used for its labels, not its general encoder: the sample's DP classifier loses most passages'
+    # neighbours (docs/evaluate-and-report.md), so gating on it by default would fail it for an ability it does not
+    # use. Set it where the model's general ability matters (a causal LM that will answer beyond its task).
+    max_forgetting: float | None = Field(default=None, ge=0, le=1)
     max_drift_flags: int | None = Field(default=None, ge=0)  # drifted measures against check.reference_run; null: warn
 
 

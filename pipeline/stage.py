@@ -152,7 +152,9 @@ def fingerprint(config: Config, name: str, inputs: dict[str, str], manifest: dic
         {
             "pipeline": pipeline.__version__,
             "stage": name,
-            "section": {key: value for key, value in config.section(name).items() if key not in stage.ignored_settings},
+            "section": {
+                key: value for key, value in config.section(name).items() if key not in stage.ignored_settings
+            },
             "shared": {"seed": config.seed, "task": config.task, "sources": config.resolved()["sources"]},
             "inputs": inputs,
             "upstream": upstream,

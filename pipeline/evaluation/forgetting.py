@@ -7,9 +7,11 @@ their provenance), or a user's own (`evaluate.reference_texts`). Per task:
   switched off) and the fine-tuned one; a passage whose loss rose by more than
   `evaluate.forgetting_margin` nats counts as forgotten;
 - classifier: the encoder's mean-pooled sentence embedding of each passage
-  before and after; their cosine similarity, and a probe that needs no labels:
-  how many of a passage's nearest neighbours among the passages stay its
-  neighbours. A passage that keeps fewer than half counts as forgotten.
+  before and after; their cosine similarity, linear CKA of the two sets
+  (Kornblith et al., ICML 2019: 1 when one is a rotation and scaling of the
+  other), and a probe that needs no labels: how many of a passage's nearest
+  neighbours among the passages stay its neighbours. A passage that keeps
+  fewer than half counts as forgotten.
 
 The gated figure (`report.policy.max_forgetting`) is the share of passages forgotten.
 """
@@ -100,6 +102,7 @@ def encoder_forgetting(base: np.ndarray, tuned: np.ndarray, neighbours: int) -> 
         "passages": len(base),
         "mean_cosine_similarity": round(float(np.mean(similarity)), 5),
         "min_cosine_similarity": round(float(np.min(similarity)), 5),
+        "linear_cka": round(linear_cka(base, tuned), 5),
         "neighbours": k,
         "mean_neighbour_agreement": round(float(np.mean(agreement)), 5),
         "forgotten": int((agreement < 0.5).sum()),
@@ -107,6 +110,13 @@ def encoder_forgetting(base: np.ndarray, tuned: np.ndarray, neighbours: int) -> 
         "criterion": f"fewer than half of its {k} nearest neighbours among the passages stay its neighbours",
         "histogram": _histogram(agreement, list(np.linspace(0, 1, 11)), "share of nearest neighbours kept"),
     }
+
+
+def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
+    """||Y'X||_F^2 / (||X'X||_F ||Y'Y||_F) on centred features (Kornblith et al. 2019, eq. 5)."""
+    x, y = x - x.mean(axis=0), y - y.mean(axis=0)
+    cross = np.linalg.norm(y.T @ x) ** 2
+    return float(cross / (np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y)))
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:

@@ -128,7 +128,10 @@ def compare(current: dict[str, Any], reference: dict[str, Any], thresholds: Drif
         measures["language_mix"] = _distribution(current["languages"], reference["languages"], thresholds)
     measures["text_length"] = {
         **_distribution(_bins(current["text_length"]), _bins(reference["text_length"]), thresholds),
-        "quantiles": {"current": current["text_length"]["quantiles"], "reference": reference["text_length"]["quantiles"]},
+        "quantiles": {
+            "current": current["text_length"]["quantiles"],
+            "reference": reference["text_length"]["quantiles"],
+        },
     }
     measures["new_vocabulary"] = new_vocabulary(current["vocabulary"], reference["vocabulary"], thresholds)
     flagged = [name for name, measure in measures.items() if measure["flagged"]]
@@ -179,9 +182,7 @@ def new_vocabulary(current: dict[str, Any], reference: dict[str, Any], threshold
     }
 
 
-def concept_drift(
-    own: float | None, on_this_run: float | None, kind: str, thresholds: DriftConfig
-) -> dict[str, Any]:
+def concept_drift(own: float | None, on_this_run: float | None, kind: str, thresholds: DriftConfig) -> dict[str, Any]:
     """The reference model's score on this run's test split against its own test score: an accuracy drop, or a
     response-loss rise for a causal LM."""
     if own is None or on_this_run is None or (isinstance(on_this_run, float) and math.isnan(on_this_run)):

@@ -98,7 +98,9 @@ def compare_with_reference(config: Config, run_dir: RunDir) -> dict[str, Any] | 
             )
         found = json.loads(path.read_text(encoding="utf-8"))
         if found.get("version") != drift.PROFILE_VERSION:
-            raise InputError(f"{what}: {path} is profile version {found.get('version')}; this version reads {drift.PROFILE_VERSION}")
+            raise InputError(
+                f"{what}: {path} is profile version {found.get('version')}; this version reads {drift.PROFILE_VERSION}"
+            )
         profiles.append(found)
     found = drift.compare(profiles[0], profiles[1], config.check.drift)
     return {"reference_run": reference_dir.name, **found}
@@ -111,7 +113,9 @@ def drift_section(data: dict[str, Any] | None, concept: dict[str, Any] | None) -
     flagged = drift_flags(data, concept)
     reference = (data or concept or {}).get("reference_run")
     if flagged:
-        sentence = f"WARNING: against the reference run {reference}, {len(flagged)} measure(s) drifted: {', '.join(flagged)}."
+        sentence = (
+            f"WARNING: against the reference run {reference}, {len(flagged)} measure(s) drifted: {', '.join(flagged)}."
+        )
     else:
         sentence = f"No measure drifted past its threshold against the reference run {reference}."
     return {"reference_run": reference, "data": data, "concept": concept, "flagged": flagged, "sentence": sentence}
@@ -452,11 +456,18 @@ def limitations(config: Config, ledger: dict[str, Any], metrics: dict[str, Any])
         notes.append(
             "No canaries were planted (train.canaries.count is 0): no empirical lower bound on epsilon was measured."
         )
-    if metrics.get("forgetting"):
+    forgetting = metrics.get("forgetting")
+    if forgetting:
         notes.append(
             "Forgetting is measured on general English passages only; abilities they do not exercise (other languages, "
             "code, arithmetic, instructions) are not measured."
         )
+        if forgetting["score"] > 0.5:
+            notes.append(
+                f"The fine-tune changed how the model handles general text: {forgetting['forgotten']} of "
+                f"{forgetting['passages']} reference passages count as forgotten ({forgetting['criterion']}). Use the "
+                "model for its task; check it again before any other use."
+            )
     if config.task == "classification":
         notes.append(
             "PII regurgitation is measured for causal language models only; a classifier outputs labels, not text."

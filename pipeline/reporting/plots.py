@@ -183,8 +183,20 @@ def drift(data: dict[str, Any] | None) -> str | None:
         measure = measures[name]
         keys = sorted(set(measure["current"]) | set(measure["reference"]), key=_bin_order)
         positions = range(len(keys))
-        ax.bar([p - 0.2 for p in positions], [measure["reference"].get(k, 0) for k in keys], 0.4, color="#888", label="reference run")
-        ax.bar([p + 0.2 for p in positions], [measure["current"].get(k, 0) for k in keys], 0.4, color="#27a", label="this run")
+        ax.bar(
+            [p - 0.2 for p in positions],
+            [measure["reference"].get(k, 0) for k in keys],
+            0.4,
+            color="#888",
+            label="reference run",
+        )
+        ax.bar(
+            [p + 0.2 for p in positions],
+            [measure["current"].get(k, 0) for k in keys],
+            0.4,
+            color="#27a",
+            label="this run",
+        )
         ax.set_xticks(list(positions), keys, rotation=45, ha="right", fontsize=7)
         ax.set_ylabel("share of curated rows")
         flag = " (drifted)" if measure["flagged"] else ""

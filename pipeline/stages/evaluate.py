@@ -43,10 +43,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from pipeline.artifacts import write_json
+from pipeline.artifacts import sha256_file, write_json
 from pipeline.config import Config
 from pipeline.errors import InputError
-from pipeline.artifacts import sha256_file
 from pipeline.evaluation import fairness, forgetting, leakage, scoring, utility
 from pipeline.layout import (
     ADAPTER,
@@ -58,9 +57,9 @@ from pipeline.layout import (
     SPLIT_FILES,
     STAGES,
 )
-from pipeline.quality import drift
 from pipeline.layout import PRIVACY_LEDGER as LEDGER
 from pipeline.logs import get_logger
+from pipeline.quality import drift
 from pipeline.quality.text import REDACTION_TAG, join_text
 from pipeline.stage import Stage, StageContext, StageResult
 from pipeline.training import privacy
@@ -136,8 +135,15 @@ def concept_drift(config: Config, test: pd.DataFrame, labels: list[str]) -> dict
         label = roles["label"][0]
         names = facts["labels"]
         predicted, _ = scoring.classify(
-            model, tokenizer, test, roles["text"], label, {name: i for i, name in enumerate(names)},
-            config.train.max_length, settings.batch_size, "reference model on this test split",
+            model,
+            tokenizer,
+            test,
+            roles["text"],
+            label,
+            {name: i for i, name in enumerate(names)},
+            config.train.max_length,
+            settings.batch_size,
+            "reference model on this test split",
         )
         truth = test[label].astype(str).to_numpy()
         on_this_run = float(np.mean(np.asarray(names, dtype=object)[predicted] == truth)) if len(truth) else None
@@ -145,7 +151,12 @@ def concept_drift(config: Config, test: pd.DataFrame, labels: list[str]) -> dict
         result["labels_new_to_the_reference_model"] = sorted(set(labels) - set(names))
     else:
         losses = scoring.response_losses(
-            model, tokenizer, test, roles["text"], config.train.max_length, settings.batch_size,
+            model,
+            tokenizer,
+            test,
+            roles["text"],
+            config.train.max_length,
+            settings.batch_size,
             "reference model on this test split",
         )
         on_this_run = utility.language_model_utility(losses)["loss"]
@@ -260,15 +271,9 @@ class Evaluator:
         )
         frame = pd.DataFrame({"text": passages})
         if self.config.task == "classification":
-            tuned = scoring.embed(
-                self.model, self.tokenizer, frame, ["text"], self.max_length, self.settings.batch_size, "forgetting"
+            found = forgetting.encoder_forgetting(
+                *self._base_and_tuned(scoring.embed, frame), self.settings.forgetting_neighbours
             )
-            with self.model.disable_adapter():
-                base = scoring.embed(
-                    self.model, self.tokenizer, frame, ["text"], self.max_length, self.settings.batch_size,
-                    "forgetting (base)",
-                )
-            found = forgetting.encoder_forgetting(base, tuned, self.settings.forgetting_neighbours)
             found["utility_gain"] = {
                 "metric": "test accuracy",
                 "before": metrics["utility"]["majority_baseline"]["accuracy"],
@@ -276,15 +281,9 @@ class Evaluator:
                 "after": metrics["utility"]["accuracy"],
             }
         else:
-            tuned_losses = scoring.response_losses(
-                self.model, self.tokenizer, frame, ["text"], self.max_length, self.settings.batch_size, "forgetting"
+            found = forgetting.language_model_forgetting(
+                *self._base_and_tuned(scoring.response_losses, frame), self.settings.forgetting_margin
             )
-            with self.model.disable_adapter():
-                base_losses = scoring.response_losses(
-                    self.model, self.tokenizer, frame, ["text"], self.max_length, self.settings.batch_size,
-                    "forgetting (base)",
-                )
-            found = forgetting.language_model_forgetting(base_losses, tuned_losses, self.settings.forgetting_margin)
             found["utility_gain"] = {
                 "metric": "test perplexity (lower is better)",
                 "before": (metrics["utility"].get("base_model") or {}).get("perplexity"),
@@ -299,6 +298,13 @@ class Evaluator:
             found["criterion"],
         )
         return found
+
+    def _base_and_tuned(self, score: Callable[..., np.ndarray], frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """`score` (a `scoring` function) of the passages in `frame` by the base model and by the tuned one."""
+        given = (self.model, self.tokenizer, frame, ["text"], self.max_length, self.settings.batch_size)
+        with self.model.disable_adapter():
+            base = score(*given, "forgetting (base model)")
+        return base, score(*given, "forgetting (tuned model)")
 
     # ------------------------------------------------------------------ classification
 

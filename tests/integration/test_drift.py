@@ -141,4 +141,6 @@ def test_a_reference_run_without_a_profile_is_named(runs, tmp_path):
     data = config("copy.csv", str(tmp_path))
     path.with_name("missing.yaml").write_text(json.dumps(data), encoding="utf-8")  # JSON is YAML
     with pytest.raises(InputError, match="check.reference_run: .* has no curate/profile.json"):
-        content.compare_with_reference(load_config(path.with_name("missing.yaml")), RunDir(path.parent / "runs" / "copy"))
+        content.compare_with_reference(
+            load_config(path.with_name("missing.yaml")), RunDir(path.parent / "runs" / "copy")
+        )

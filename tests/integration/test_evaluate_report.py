@@ -42,6 +42,7 @@ POLICY = {
     "max_accuracy_gap": None,
     "max_demographic_parity_difference": None,
     "max_contaminated_test_rows": 0,
+    "max_forgetting": 1.0,  # listed, so the report carries the figure; a DP classifier moves its encoder a lot
 }  # groups of a few dozen test rows: the accuracy gap is noise here
 CANARIES = 64
 
@@ -201,8 +202,8 @@ def test_the_html_report_renders_offline_in_chromium_with_every_section_and_plot
     assert len(seen.headings) == len(SECTIONS)
     assert seen.headings[-1] == "Appendix: data lineage, packages and configuration"
     assert (
-        html.read_text().count('<img src="data:image/png;base64,') == 5
-    )  # data bias, training curve, confusion, group accuracy, ROC
+        html.read_text().count('<img src="data:image/png;base64,') == 6
+    )  # data bias, training curve, confusion, group accuracy, ROC, forgetting
     assert seen.pdf_pages >= 4
 
 
@@ -283,3 +284,37 @@ def test_a_baseline_run_is_shown_side_by_side_and_a_missing_one_is_named(finishe
     config["report"]["baseline_run_dir"] = str(tmp_path / "nowhere")
     with_baseline.write_text(yaml.safe_dump(config))
     assert main(["report", "--run-dir", str(copy), "--config", str(with_baseline)]) == 2
+
+
+def test_forgetting_compares_the_base_and_the_tuned_encoder_on_the_shipped_passages(finished):
+    _, run_dir, _ = finished
+    found = metrics(run_dir)["forgetting"]
+    assert found["passages"] == 307 == sum(found["histogram"]["counts"])
+    assert 0 < found["mean_cosine_similarity"] < 1  # LoRA moved the encoder, but not to another place entirely
+    assert found["score"] == round(found["forgotten"] / found["passages"], 5)
+    assert found["utility_gain"]["after"] == metrics(run_dir)["utility"]["accuracy"]
+    report = json.loads((run_dir / "report" / "report.json").read_text())
+    (row,) = [c for c in report["summary"]["checks"] if c["name"] == "max_forgetting"]
+    assert (row["value"], row["status"]) == (found["score"], "pass")
+    assert report["drift"] is None  # no reference run named
+
+
+def test_a_reference_run_adds_concept_and_data_drift_without_retraining(finished, tmp_path):
+    """The same data against itself: the reference model scores exactly its own accuracy, and no measure drifts."""
+    path, run_dir, manifest = finished
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    config = yaml.safe_load(path.read_text())
+    config["check"] = {"reference_run": str(run_dir)}
+    named = path.with_name("with-reference.yaml")
+    named.write_text(yaml.safe_dump(config))
+    assert main(["run", "--run-dir", str(copy), "--config", str(named), "--from", "evaluate"]) == EXIT_OK
+    again = json.loads((copy / "manifest.json").read_text())
+    assert again["stages"]["train"]["finished"] == manifest["stages"]["train"]["finished"]
+    report = json.loads((copy / "report" / "report.json").read_text())
+    jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text())).validate(report)
+    concept = report["drift"]["concept"]
+    assert concept["own"] == concept["on_this_run"] == metrics(run_dir)["utility"]["accuracy"]
+    assert report["drift"]["flagged"] == [] and report["drift"]["data"]["measures"]["label_distribution"]["psi"] == 0
+    html = (copy / "report" / "report.html").read_text()
+    assert "No measure drifted past its threshold against the reference run" in html

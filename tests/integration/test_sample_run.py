@@ -508,6 +508,9 @@ def test_the_default_run_ends_with_a_passing_report(sample_run):
     audit = canaries["empirical_epsilon"]
     assert audit["epsilon_lower_bound"] <= report["training"]["ledger"]["epsilon_spent"] <= 8
     assert audit["max_certifiable_epsilon"] >= 2  # the default count gives the audit that much power
+    forgetting = report["evaluation"]["forgetting"]
+    assert forgetting["passages"] == 307 and 0 < forgetting["linear_cka"] <= 1
+    assert "max_forgetting" not in {check["name"] for check in report["summary"]["checks"]}  # null by default
     assert (
         report["evaluation"]["utility"]["accuracy"]
         > report["evaluation"]["utility"]["majority_baseline"]["accuracy"] + 0.5
@@ -564,8 +567,9 @@ def test_the_sample_report_renders_offline_in_chromium(sample_run, tmp_path):
         "splits",
         "training",
         "evaluation",
+        "drift",
         "limitations",
         "lineage",  # the appendix
     ]
-    assert (run_dir / "report" / "report.html").read_text().count('<img src="data:image/png;base64,') == 5
+    assert (run_dir / "report" / "report.html").read_text().count('<img src="data:image/png;base64,') == 6
     assert seen.pdf_pages >= 5

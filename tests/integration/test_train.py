@@ -188,6 +188,7 @@ def test_causal_lm_trains_end_to_end_on_prompt_response_pairs(tmp_path):
                 "regurgitation_prompts": 3,
                 "prompt_tokens": 8,
                 "generated_tokens": 12,
+                "forgetting_passages": 3,
             },
             "report": {"policy": {"max_epsilon": 20.0, "max_membership_auc": None, "max_pii_in_generations": None}},
         },
@@ -229,3 +230,26 @@ def test_causal_lm_trains_end_to_end_on_prompt_response_pairs(tmp_path):
         and manifest["stages"]["report"]["stats"]["verdict"] == report["summary"]["verdict"] == "PASS"
     )
     assert "perplexity" in (tmp_path / "run" / "report" / "report.html").read_text()
+    assert_forgetting_is_the_base_models_loss_on_the_passages(load_config(path), metrics)
+
+
+def assert_forgetting_is_the_base_models_loss_on_the_passages(config: Any, metrics: dict[str, Any]) -> None:
+    """The base model's mean token loss on the first passages, computed by transformers' own `labels=` loss."""
+    from pipeline.evaluation.forgetting import reference_passages
+    from pipeline.training.models import load_model, load_tokenizer, model_source
+
+    found = metrics["forgetting"]
+    source = model_source(config)
+    model, tokenizer = load_model(source, "causal_lm").eval(), load_tokenizer(source)
+    passages, _ = reference_passages(None, limit=3)
+    losses = []
+    with torch.no_grad():
+        for text in passages:
+            ids = (tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id])[:48]
+            batch = torch.tensor([ids])
+            losses.append(float(model(input_ids=batch, labels=batch).loss))
+    assert found["passages"] == 3
+    assert found["base_loss"] == pytest.approx(np.mean(losses), abs=1e-3)
+    assert found["tuned_loss"] != found["base_loss"]  # the adapter changed the model
+    assert found["mean_loss_rise"] == pytest.approx(found["tuned_loss"] - found["base_loss"], abs=1e-4)
+    assert found["utility_gain"]["before"] == metrics["utility"]["base_model"]["perplexity"]

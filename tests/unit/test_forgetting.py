@@ -43,6 +43,10 @@ def test_an_unchanged_encoder_forgets_nothing_and_a_scrambled_one_forgets_most()
     same = forgetting.encoder_forgetting(base, base.copy(), neighbours=5)
     assert same["mean_cosine_similarity"] == pytest.approx(1.0)
     assert same["mean_neighbour_agreement"] == 1.0 and same["score"] == 0
+    rotation, _ = np.linalg.qr(rng.normal(size=(16, 16)))
+    turned = forgetting.encoder_forgetting(base, 3 * base @ rotation, neighbours=5)
+    assert turned["linear_cka"] == pytest.approx(1.0)  # the geometry kept, only turned and scaled
+    assert turned["mean_neighbour_agreement"] == 1.0 and turned["mean_cosine_similarity"] < 0.9
     scrambled = forgetting.encoder_forgetting(base, rng.normal(size=(60, 16)), neighbours=5)
     assert scrambled["score"] > 0.8
-    assert scrambled["mean_cosine_similarity"] < 0.5
+    assert scrambled["mean_cosine_similarity"] < 0.5 and scrambled["linear_cka"] < 0.5

@@ -290,7 +290,6 @@ def test_the_default_policy_lists_its_checks_in_table_order():
         ("max_accuracy_gap", "not_applicable"),
         ("max_pii_in_generations", "not_applicable"),
         ("max_contaminated_test_rows", "pass"),
-        ("max_forgetting", "not_applicable"),
         ("empirical_epsilon_within_claim", "pass"),
     ]
     assert result["verdict"] == "PASS"

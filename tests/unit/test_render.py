@@ -82,13 +82,33 @@ def hostile_report() -> dict[str, Any]:
         "reference_run": SCRIPT,
         "rows": {"current": 90, "reference": 80},
         "measures": {
-            "label_distribution": {"psi": 0.3, "js_distance": 0.2, "current": shares, "reference": {SCRIPT: 1.0}, "flagged": True},
+            "label_distribution": {
+                "psi": 0.3,
+                "js_distance": 0.2,
+                "current": shares,
+                "reference": {SCRIPT: 1.0},
+                "flagged": True,
+            },
             "new_labels": {"labels": labels, "flagged": True},
-            f"protected_mix:{ATTRIBUTE}": {"psi": 0.0, "js_distance": 0.0, "current": {LINK: 1.0}, "reference": {LINK: 1.0}, "flagged": False},
+            f"protected_mix:{ATTRIBUTE}": {
+                "psi": 0.0,
+                "js_distance": 0.0,
+                "current": {LINK: 1.0},
+                "reference": {LINK: 1.0},
+                "flagged": False,
+            },
         },
         "flagged": ["label_distribution", "new_labels"],
     }
-    concept = {"reference_run": SCRIPT, "metric": "accuracy", "own": 0.9, "on_this_run": 0.5, "change": 0.4, "flagged": True, "labels_new_to_the_reference_model": labels}
+    concept = {
+        "reference_run": SCRIPT,
+        "metric": "accuracy",
+        "own": 0.9,
+        "on_this_run": 0.5,
+        "change": 0.4,
+        "flagged": True,
+        "labels_new_to_the_reference_model": labels,
+    }
     return {
         "schema_version": "1.2",
         "title": TITLE,
@@ -342,7 +362,9 @@ def test_the_html_report_shows_the_hostile_values_as_text(html, report):
 
 
 def test_the_plots_stay_raw_data_uris(html):
-    assert html.count(f'<img src="{PNG}') == 7  # data bias, training curve, confusion, group accuracy, ROC, forgetting, drift
+    assert (
+        html.count(f'<img src="{PNG}') == 7
+    )  # data bias, training curve, confusion, group accuracy, ROC, forgetting, drift
 
 
 def test_the_sections_come_in_a_reviewers_order_with_provenance_in_the_appendix(html):
