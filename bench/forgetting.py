@@ -1,6 +1,6 @@
 """What fine-tuning costs on general text: the causal LM's forgetting, default run against a deliberately over-trained one.
 
-`python bench/forgetting.py [--tickets 200] [--over-epochs 8] [--over-lr 0.02] [--keep DIR] [--json PATH]`
+`python bench/forgetting.py [--tickets 120] [--over-epochs 6] [--over-lr 0.02] [--keep DIR] [--json PATH]`
 
 The packaged SmolLM2-135M trains on the first `--tickets` helpdesk tickets of
 the sample (subject as prompt, description as response; `bench/leakage.py`'s
@@ -78,8 +78,8 @@ def train_and_evaluate(config: Path, run_dir: Path) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tickets", type=int, default=200, help="helpdesk tickets to train on (default 200)")
-    parser.add_argument("--over-epochs", type=int, default=8, help="epochs of the over-trained run (default 8)")
+    parser.add_argument("--tickets", type=int, default=120, help="helpdesk tickets to train on (default 120)")
+    parser.add_argument("--over-epochs", type=int, default=6, help="epochs of the over-trained run (default 6)")
     parser.add_argument("--over-lr", type=float, default=0.02, help="its learning rate (default 0.02)")
     parser.add_argument("--keep", default=None, help="work in this folder and keep it; default: a temporary one")
     parser.add_argument("--json", default=None, help="also write the figures to this JSON file")
