@@ -133,7 +133,7 @@ def test_a_report_with_hostile_values_runs_no_script_of_theirs(tmp_path):
 
     assert report.dialogs == [] and report.scripts == []
     assert report.problems() == []  # no request for an injected image either
-    assert len(report.section_ids) == 10 and report.broken_images == []
+    assert len(report.section_ids) == 11 and report.broken_images == []
 
 
 def test_the_page_count_is_page_objects_not_the_page_tree():
