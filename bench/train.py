@@ -196,6 +196,7 @@ def measure_steps(
 
     from pipeline.layout import SPLIT_FILES
     from pipeline.stages.train import Trainer, _encode
+    from pipeline.training import privacy
     from pipeline.training.models import add_lora, load_model, load_tokenizer, model_source
 
     config = _config(config_path, epochs=epochs, **MODES[mode])
@@ -215,7 +216,9 @@ def measure_steps(
     model = add_lora(model, config)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total_params = sum(p.numel() for p in model.parameters())
-    trainer = Trainer(config, model, train_data, validation_data)
+    roles = config.record_roles()
+    units = privacy.privacy_units(train_frame, config.privacy_unit(), roles["group"][0] if roles["group"] else None)
+    trainer = Trainer(config, model, train_data, validation_data, units)
     rss_setup, peak_setup = _rss_mib(), _peak_rss_mib()
     sequence_length = int(train_data.dataset.tensors[0].shape[1])
 
@@ -280,7 +283,7 @@ def measure_steps(
         "forward_s": sum(r["forward"] for r in timed) / len(timed),
         "backward_s": sum(r["backward"] for r in timed) / len(timed),
         "optimizer_s": sum(r["step"] for r in timed) / len(timed),
-        "noise_multiplier": trainer.noise,
+        "noise_multiplier": trainer.training.noise,
         "rss_after_setup_mib": rss_setup,
         "peak_after_setup_mib": peak_setup,
         "peak_rss_mib": _peak_rss_mib(),

@@ -80,10 +80,15 @@ class Section(BaseModel):
 
 
 class Columns(Section):
-    """Which source column plays which role. Names are the source's own (before `rename`)."""
+    """Which source column plays which role. Names are the source's own (before `rename`).
+
+    `messages` is a chat conversation (a JSON list of role and content objects, see pipeline.quality.chat);
+    a source needs text columns, a messages column, or both.
+    """
 
     id: str | None = None
-    text: list[str] = Field(min_length=1)
+    text: list[str] = []
+    messages: str | None = None
     label: str | None = None
     protected: list[str] = []
     identifier: list[str] = []
@@ -91,10 +96,11 @@ class Columns(Section):
     passthrough: list[str] = []
 
     def by_role(self) -> dict[str, list[str]]:
-        """Every role with its columns, as lists, in a fixed order."""
+        """Every role with its columns, as lists, in a fixed order; each column once, under the role given to it."""
         return {
             "id": _as_list(self.id),
             "text": list(self.text),
+            "messages": _as_list(self.messages),
             "label": _as_list(self.label),
             "protected": list(self.protected),
             "identifier": list(self.identifier),
@@ -151,8 +157,15 @@ class Source(Section):
         """The name a source column gets in the ingested records."""
         return self.rename.get(column, column)
 
-    def record_roles(self) -> dict[str, list[str]]:
+    def given_record_roles(self) -> dict[str, list[str]]:
+        """The record columns of each role as the config gives them (`by_role`, renamed): each column once."""
         return {role: [self.record_name(c) for c in cols] for role, cols in self.columns.by_role().items()}
+
+    def record_roles(self) -> dict[str, list[str]]:
+        """The record columns each stage reads per role: as given, but the messages column is a text
+        column too (after the source's own), so every stage that reads the row's text reads the chat."""
+        roles = self.given_record_roles()
+        return roles | {"text": roles["text"] + roles["messages"]}
 
 
 class InputLimits(Section):
@@ -365,7 +378,9 @@ class LoraConfig(Section):
     r: int = Field(default=8, ge=1)
     alpha: int = Field(default=16, ge=1)
     dropout: float = Field(default=0.0, ge=0, lt=1)
-    target_modules: list[str] = []  # empty: the usual attention projections for the model's architecture
+    # `attention`: the attention query and value projections of the model's architecture; `all_linear`: every
+    # projection of attention and MLP; or an explicit list of layer names (an empty list means `attention`)
+    target_modules: Literal["attention", "all_linear"] | list[str] = "attention"
 
 
 DEFAULT_CANARIES = 256  # the one-run audit's power with these: epsilon 3.2-3.4 for delta 1e-6..1e-4 (leakage.py)
@@ -393,7 +408,8 @@ class TrainConfig(Section):
     max_length: int = Field(default=128, ge=8)
     epochs: int = Field(default=2, ge=1)
     batch_size: int = Field(default=64, ge=1)  # logical batch (expected size under Poisson sampling)
-    physical_batch_size: int = Field(default=32, ge=1)  # what fits in memory at once
+    # what fits in memory at once; `auto` on a GPU: the largest size that fits (halving on out-of-memory), 32 on CPU
+    physical_batch_size: int | Literal["auto"] = Field(default=32)
     learning_rate: float | None = Field(
         default=None, gt=0
     )  # default: DP_LEARNING_RATE under DP, else NON_DP_LEARNING_RATE
@@ -403,7 +419,15 @@ class TrainConfig(Section):
     target_delta: float | None = Field(default=None, gt=0, lt=1)  # default: 1 / (10 N)
     max_grad_norm: float = Field(default=1.0, gt=0)
     accountant: Literal["prv", "rdp"] = "prv"
-    grad_sample_mode: Literal["hooks", "ghost"] = "hooks"
+    # per-example clipping: `hooks` (per-sample gradients), `ghost` (ghost clipping: the norms without the per-sample
+    # gradients, far less memory), `auto`: ghost for causal LMs on a GPU, hooks otherwise
+    grad_sample_mode: Literal["hooks", "ghost", "auto"] = "auto"
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: the GPU when torch sees one
+    # the frozen base weights' precision (LoRA weights, gradients, clipping and noise stay fp32);
+    # auto: bf16 on a GPU that supports it, else fp32
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    gradient_checkpointing: bool = False  # recompute activations in backward (less memory); not with DP, see docs
+    system_prompt: str | None = None  # put first in every chat (messages column) that has no system message
     # what DP protects: each person (the rows sharing the group column's value) or each row; default: group when the
     # config names a group column, else row
     privacy_unit: Literal["group", "row"] | None = None
@@ -421,6 +445,13 @@ class TrainConfig(Section):
     @classmethod
     def _count_alone(cls, value: object) -> object:
         return {"count": value} if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("physical_batch_size")
+    @classmethod
+    def _positive_batch(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 1:
+            raise ValueError("physical_batch_size must be at least 1, or auto")
+        return value
 
     @property
     def effective_learning_rate(self) -> float:
@@ -646,6 +677,13 @@ def _source_problems(config: Config) -> list[str]:
             "train.privacy_unit: 'group' needs a group column (sources[i].columns.group, e.g. a customer id); "
             "name one, or set privacy_unit: row"
         )
+    for index, source in enumerate(config.sources):
+        if not source.columns.text and source.columns.messages is None:
+            problems.append(
+                f"sources[{index}].columns: names no text column and no messages column; name the free-text "
+                "column(s) in columns.text, or a chat column (a JSON list of role and content objects) in "
+                "columns.messages"
+            )
     protected = config.record_roles()["protected"]
     for position, column in enumerate(config.split.mitigation.attributes):
         if column not in protected:
@@ -666,7 +704,7 @@ def _role_conflicts(config: Config) -> list[str]:
     role_of: dict[str, tuple[str, int]] = {}
     single_name: dict[str, tuple[str, int]] = {}
     for index, source in enumerate(config.sources):
-        for role, names in source.record_roles().items():
+        for role, names in source.given_record_roles().items():
             for name in names:
                 first_role, first_index = role_of.setdefault(name, (role, index))
                 if first_role != role:

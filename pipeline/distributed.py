@@ -20,14 +20,15 @@ def is_main_process() -> bool:
 
 
 @contextlib.contextmanager
-def process_group() -> Iterator[None]:
-    """torch.distributed's gloo group over the torchrun processes for the block, destroyed on the way out (errors too); nothing in one process."""
+def process_group(backend: str = "gloo") -> Iterator[None]:
+    """torch.distributed's group over the torchrun processes for the block (gloo on CPU, nccl with one GPU per
+    process), destroyed on the way out (errors too); nothing in one process."""
     if world_size() == 1:
         yield
         return
     import torch.distributed as dist
 
-    dist.init_process_group("gloo")  # torchrun sets MASTER_ADDR, MASTER_PORT, RANK and WORLD_SIZE
+    dist.init_process_group(backend)  # torchrun sets MASTER_ADDR, MASTER_PORT, RANK and WORLD_SIZE
     try:
         yield
     finally:
@@ -41,7 +42,7 @@ def main_process_decides(value: bool) -> bool:
     import torch
     import torch.distributed as dist
 
-    flag = torch.tensor([int(value)])
+    flag = torch.tensor([int(value)], device=_collective_device())
     dist.broadcast(flag, src=0)
     return bool(flag.item())
 
@@ -53,9 +54,19 @@ def summed(values: list[float]) -> list[float]:
     import torch
     import torch.distributed as dist
 
-    tensor = torch.tensor(values, dtype=torch.float64)
+    tensor = torch.tensor(values, dtype=torch.float64, device=_collective_device())
     dist.all_reduce(tensor)
     return tensor.tolist()
+
+
+def _collective_device() -> object:
+    """Where a collective's tensor must live: this process's GPU under nccl, the CPU under gloo."""
+    import torch
+    import torch.distributed as dist
+
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
 
 
 def rank_seed(seed: int) -> int:

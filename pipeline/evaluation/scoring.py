@@ -14,7 +14,8 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from pipeline.training.data import ResponseLoss, encode_causal, encode_classification
+from pipeline.training.data import ResponseLoss, collate, encode_causal, encode_classification
+from pipeline.training.device import moved
 
 
 @torch.no_grad()
@@ -36,10 +37,10 @@ def classify(
         frame.assign(**{label: targets}), text_columns, label, label_ids, tokenizer, max_length
     )
     predictions, losses = [], []
-    for input_ids, attention, target, _ in _batches(encoded.dataset, batch_size, desc):
-        logits = model(input_ids=input_ids, attention_mask=attention).logits
-        predictions.append(logits.argmax(-1).numpy())
-        losses.append(torch.nn.functional.cross_entropy(logits, target, reduction="none").numpy())
+    for input_ids, attention, target, _ in _batches(encoded.dataset, batch_size, desc, _device(model)):
+        logits = model(input_ids=input_ids, attention_mask=attention).logits.float()
+        predictions.append(logits.argmax(-1).cpu().numpy())
+        losses.append(torch.nn.functional.cross_entropy(logits, target, reduction="none").cpu().numpy())
     predicted = np.concatenate(predictions) if predictions else np.array([], dtype=int)
     loss = np.concatenate(losses) if losses else np.array([], dtype=float)
     return predicted, np.where(known.to_numpy(), loss, np.nan)
@@ -54,13 +55,17 @@ def response_losses(
     max_length: int,
     batch_size: int,
     desc: str,
+    *,
+    chat: bool = True,
+    system_prompt: str | None = None,
 ) -> np.ndarray:
-    """Each row's mean loss over its response tokens (what the causal-LM training minimised)."""
-    encoded = encode_causal(frame, text_columns, tokenizer, max_length)
+    """Each row's mean loss over its response tokens (what the causal-LM training minimised); `chat`,
+    `system_prompt`: as for `encode_causal` (plain text: `chat=False`)."""
+    encoded = encode_causal(frame, text_columns, tokenizer, max_length, chat=chat, system_prompt=system_prompt)
     criterion = ResponseLoss(reduction="none")
     losses = []
-    for input_ids, attention, target, _ in _batches(encoded.dataset, batch_size, desc):
-        losses.append(criterion(model(input_ids=input_ids, attention_mask=attention).logits, target).numpy())
+    for input_ids, attention, target, _ in _batches(encoded.dataset, batch_size, desc, _device(model)):
+        losses.append(criterion(model(input_ids=input_ids, attention_mask=attention).logits, target).cpu().numpy())
     return np.concatenate(losses) if losses else np.array([], dtype=float)
 
 
@@ -78,10 +83,10 @@ def embed(
     dummy = "__label__"
     encoded = encode_classification(frame.assign(**{dummy: "x"}), text_columns, dummy, {"x": 0}, tokenizer, max_length)
     pooled = []
-    for input_ids, attention, _, _ in _batches(encoded.dataset, batch_size, desc):
+    for input_ids, attention, _, _ in _batches(encoded.dataset, batch_size, desc, _device(model)):
         hidden = model(input_ids=input_ids, attention_mask=attention, output_hidden_states=True).hidden_states[-1]
         mask = attention.unsqueeze(-1).to(hidden.dtype)
-        pooled.append(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1)).float().numpy())
+        pooled.append(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1)).float().cpu().numpy())
     return np.concatenate(pooled) if pooled else np.zeros((0, 0))
 
 
@@ -94,7 +99,7 @@ def generate(model: Any, tokenizer: Any, prompts: list[str], new_tokens: int, ba
     try:
         batches = [prompts[i : i + batch_size] for i in range(0, len(prompts), batch_size)]
         for batch in tqdm(batches, desc="generate", unit=" batches", disable=None, leave=False):
-            encoded = tokenizer(batch, return_tensors="pt", padding=True)
+            encoded = tokenizer(batch, return_tensors="pt", padding=True).to(_device(model))
             generated = model.generate(
                 **encoded, max_new_tokens=new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id
             )
@@ -105,6 +110,13 @@ def generate(model: Any, tokenizer: Any, prompts: list[str], new_tokens: int, ba
     return outputs
 
 
-def _batches(dataset: Any, batch_size: int, desc: str) -> Any:
-    """The dataset in order, `batch_size` rows at a time, with a progress bar on a terminal."""
-    return tqdm(DataLoader(dataset, batch_size=batch_size), desc=desc, unit=" batches", disable=None, leave=False)
+def _batches(dataset: Any, batch_size: int, desc: str, device: torch.device) -> Any:
+    """The dataset in order, `batch_size` rows at a time trimmed to their longest (`data.collate`), on `device`,
+    with a progress bar on a terminal."""
+    loader = DataLoader(dataset, batch_size=batch_size, collate_fn=collate)
+    batches = tqdm(loader, desc=desc, unit=" batches", disable=None, leave=False)
+    return (moved(batch, device) for batch in batches)
+
+
+def _device(model: Any) -> torch.device:
+    return next(model.parameters()).device

@@ -24,6 +24,7 @@ import pandas as pd
 import pipeline
 from pipeline.config import Config, Severity
 from pipeline.errors import InputError
+from pipeline.quality import chat
 
 SUITE_NAME = "records"
 RESULT_FIELDS = ("element_count", "unexpected_count", "unexpected_percent", "missing_count", "missing_percent")
@@ -81,6 +82,14 @@ def build_suite(config: Config) -> dict[str, Any]:
             column=column,
             min_value=contract.min_text_chars,
             max_value=contract.max_text_chars,
+        )
+    for column in roles["messages"]:
+        expect(
+            "expect_column_values_to_match_regex",
+            "critical",
+            "a conversation in the canonical JSON form ingest writes (pipeline.quality.chat); the later stages read it so",
+            column=column,
+            regex=chat.CANONICAL_REGEX,
         )
     for index, source in enumerate(config.sources):
         source_roles = source.record_roles()

@@ -5,7 +5,8 @@ Word pairs and name pairs come from a lexicon (`pipeline/lexicons/gender_terms.j
 possessive `her` before a noun (`her dog` -> `his dog`) from an object `her`
 (`saw her` -> `saw him`), and `his` before a noun (-> `her`) from a standalone
 `his` (`the book is his` -> `hers`).
-Case is kept (`He` -> `She`, `MR` -> `MS`). Redaction tags are left alone.
+Case is kept (`He` -> `She`, `MR` -> `MS`). Redaction tags are left alone. In a
+conversation (a messages column) only the messages' contents are swapped.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from pipeline.quality import chat
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -82,6 +85,21 @@ class Swapper:
 
     def swap(self, text: str) -> str | None:
         return self.swap_all([text])[0]
+
+    def swap_messages(self, values: Sequence[str]) -> list[str | None]:
+        """Each conversation (canonical messages JSON, pipeline.quality.chat) with every message's content swapped,
+        roles and JSON kept; None when no content holds a gendered word, or the value is not a conversation."""
+        parsed = [chat.messages_or_none(value) or [] for value in values]
+        contents = iter(self.swap_all([message["content"] for messages in parsed for message in messages]))
+        swapped: list[str | None] = []
+        for messages in parsed:
+            new = [next(contents) for _ in messages]
+            if all(content is None for content in new):
+                swapped.append(None)
+                continue
+            kept = [m["content"] if content is None else content for m, content in zip(messages, new, strict=True)]
+            swapped.append(chat.dump_messages(chat.with_contents(messages, kept)))
+        return swapped
 
     def _swap_token(self, token: Any) -> str:
         lower = token.text.lower()

@@ -1,7 +1,8 @@
 """Text-quality scores: numbers kept as columns; thresholds elsewhere turn them into decisions.
 
 Redaction tags (`<PERSON>`, `<EMAIL_ADDRESS_1f2e3d4c>`) count as text for
-length, but not as letters, and not as language evidence.
+length, but not as letters, and not as language evidence. A chat's roles and
+JSON syntax are not text (`join_text`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
+
+from pipeline.quality import chat
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,11 +37,19 @@ class TextScores:
 
 
 def join_text(frame: pd.DataFrame, columns: list[str]) -> list[str]:
-    """Each row's non-empty text columns, in config order, joined by a blank line: what every stage means by "the row's text"."""
-    return [
-        "\n\n".join(value for value in row if isinstance(value, str) and value)
-        for row in frame[columns].itertuples(index=False)
-    ]
+    """Each row's non-empty text columns, in config order, joined by a blank line: what every stage means by "the row's text".
+
+    A messages column (canonical JSON, pipeline.quality.chat) counts by its words: its contents joined by line breaks.
+    """
+    return ["\n\n".join(text for text in map(as_text, row) if text) for row in frame[columns].itertuples(index=False)]
+
+
+def as_text(value: object) -> str:
+    """A text column's value as text: a conversation by its contents, missing values as ""."""
+    if not isinstance(value, str):
+        return ""
+    messages = chat.messages_or_none(value)
+    return value if messages is None else chat.message_text(messages)
 
 
 def score(text: str) -> TextScores:

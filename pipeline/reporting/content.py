@@ -20,7 +20,7 @@ from pipeline.errors import InputError
 from pipeline.quality import drift
 from pipeline.reporting.policy import drift_flags, evaluate_policy
 
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "1.3"
 FILES = {
     "pii": layout.PII_LEDGER,
     "findings": layout.FINDINGS,

@@ -2,8 +2,11 @@
 
 Usage: python -m pipeline.sample_data.generate [--out DIR] [--seed 7]
 
-Writes tickets.csv, chat_export.jsonl and planted.json (ground truth of the
-planted anomalies). Dev-only: needs Faker. Output is byte-identical per seed.
+Writes tickets.csv, chat_export.jsonl, chat_messages.jsonl (support
+conversations in the messages form: role and content per turn) and
+planted.json (ground truth of the planted anomalies). Dev-only: needs Faker.
+Output is byte-identical per seed; chat_messages.jsonl draws from its own
+random streams, so the other files are as they were before it existed.
 """
 
 from __future__ import annotations
@@ -63,6 +66,10 @@ PRIORITY_RATES = {"fraud_report": [5, 25, 40, 30], "account_access": [15, 45, 28
 PRIORITIES, DEFAULT_PRIORITY = ["low", "normal", "high", "urgent"], [25, 50, 18, 7]
 TICKETS_PER_CUSTOMER = [37, 22, 13, 9, 6, 4, 3, 2, 2, 1]  # weights for 1..10 tickets
 N_CUSTOMERS, N_CHATS, MIN_DESC, MAX_DESC = 1500, 800, 150, 900
+N_CONVERSATIONS = 300
+USER_TURNS = [2, 5, 3]  # weights for 1..3 customer turns, each answered by the agent
+MESSAGES_STREAM = 1000  # chat_messages.jsonl's random streams: the seed plus this
+MALFORMED_MESSAGES = "malformed_messages"  # the ingest stage's quarantine reason for the planted flaws
 START = datetime(2025, 1, 1)
 END = datetime(2025, 12, 31, 23, 59, 59)
 
@@ -487,6 +494,93 @@ def render_chats(
     return b"".join(raw for _, raw in lines), truth, sorted([t.tid, c["conversation_id"]] for t, c in pairs)
 
 
+def chat_opening(rng: random.Random, topic: str, slots: dict[str, str]) -> tuple[str, int]:
+    """The customer's first message, on one line (opener, one CORE sentence, some personal details, a closing),
+    and the index of its CORE sentence, which the agent's answer follows."""
+    fill = lambda template: template.format_map(slots)  # noqa: E731
+    core = rng.randrange(len(tpl.CORE[topic]))
+    extra = [fill(t) for t in rng.sample(tpl.PII_LINES, rng.randint(1, 2))] + rng.sample(tpl.FILLER, rng.randint(0, 2))
+    rng.shuffle(extra)
+    parts = [fill(rng.choice(tpl.OPENERS)), fill(tpl.CORE[topic][core]), *extra, fill(rng.choice(tpl.CLOSINGS))]
+    return " ".join(part.replace("\n", " ") for part in parts if part), core
+
+
+def agent_reply(rng: random.Random, topic: str, core: int, slots: dict[str, str]) -> str:
+    """The agent's answer to the customer's first message: a greeting, what was done about it, sometimes one of
+    the customer's details repeated back (so the agent's turns need redacting too), and often a next step."""
+    parts = [rng.choice(tpl.CHAT_GREETINGS), tpl.CHAT_REPLIES[topic][core]]
+    if rng.random() < 0.35:
+        parts.append(rng.choice(tpl.CHAT_ECHOES))
+    if rng.random() < 0.6:
+        parts.append(rng.choice(tpl.CHAT_NEXT_STEPS))
+    return " ".join(parts).format_map(slots)
+
+
+def make_conversation(rng: random.Random, fakers: dict[str, Faker], cust: Customer, topic: str) -> list[dict]:
+    """A support chat in the messages form: 1-3 customer turns, each answered by the agent."""
+    slots = make_slots(rng, fakers, cust)
+    fill = lambda template: template.format_map(slots)  # noqa: E731
+    turns = rng.choices(range(1, 4), USER_TURNS)[0]
+    opening, core = chat_opening(rng, topic, slots)
+    pairs = [(opening, agent_reply(rng, topic, core, slots))]
+    if turns >= 2:
+        question = rng.randrange(len(tpl.CHAT_USER_FOLLOW_UPS[topic]))
+        pairs.append(
+            (fill(tpl.CHAT_USER_FOLLOW_UPS[topic][question]), fill(tpl.CHAT_AGENT_FOLLOW_UPS[topic][question]))
+        )
+    if turns == 3:
+        pairs.append((fill(rng.choice(tpl.CHAT_USER_CLOSINGS)), fill(rng.choice(tpl.CHAT_AGENT_SIGNOFFS))))
+    return [
+        {"role": role, "content": content}
+        for user, agent in pairs
+        for role, content in (("user", user), ("assistant", agent))
+    ]
+
+
+def plant_message_flaws(rng: random.Random, conversations: list[dict]) -> dict[str, str]:
+    """Three conversations made malformed, one way each; returns flaw -> conversation id."""
+    unknown_role, not_a_string, not_a_list = rng.sample(conversations, 3)
+    unknown_role["messages"][1]["role"] = "robot"
+    # a multi-part content, as some chat APIs write it: a list of parts instead of a string
+    message = not_a_string["messages"][0]
+    message["content"] = [{"type": "text", "text": message["content"]}]
+    # the conversation flattened into one transcript string
+    not_a_list["messages"] = "\n".join(f"{m['role'].title()}: {m['content']}" for m in not_a_list["messages"])
+    return {
+        "unknown_role": unknown_role["conversation_id"],
+        "content_not_a_string": not_a_string["conversation_id"],
+        "not_a_list": not_a_list["conversation_id"],
+    }
+
+
+def render_messages(seed: int, customers: list[Customer]) -> tuple[bytes, dict]:
+    """chat_messages.jsonl bytes and its ground-truth section, from their own random streams (`seed` +
+    MESSAGES_STREAM), so that adding this file changed none of the others."""
+    rng, fakers = random.Random(seed + MESSAGES_STREAM), make_fakers(seed + MESSAGES_STREAM)
+    conversations = []
+    for i in range(N_CONVERSATIONS):
+        cust = rng.choice(customers)
+        topic = pick(rng, label_weights(cust))
+        conversations.append(
+            {
+                "conversation_id": f"CONV-{i + 1:06d}",
+                "customer": {"id": cust.cid, "name": cust.name, "email": cust.email},
+                "profile": {"gender": cust.gender, "age_band": cust.age_band},
+                "topic": topic,
+                "messages": make_conversation(rng, fakers, cust, topic),
+            }
+        )
+    flaws = plant_message_flaws(rng, conversations)
+    truth = {
+        "encoding": "utf-8",
+        "line_terminator": "\n",
+        "lines": len(conversations),
+        "malformed_messages": {flaw: flaws[flaw] for flaw in sorted(flaws)},
+        "malformed_messages_reason": MALFORMED_MESSAGES,
+    }
+    return b"".join((json.dumps(c, ensure_ascii=False) + "\n").encode() for c in conversations), truth
+
+
 def make_fakers(seed: int) -> dict[str, Faker]:
     fakers = {}
     for i, locale in enumerate(LOCALES):
@@ -496,7 +590,7 @@ def make_fakers(seed: int) -> dict[str, Faker]:
 
 
 def generate(out: Path, seed: int = 7) -> dict:
-    """Write the three files into `out` and return the planted ground truth."""
+    """Write the four files into `out` and return the planted ground truth."""
     rng = random.Random(seed)
     fakers = make_fakers(seed)
     customers = [make_customer(rng, fakers, i + 1) for i in range(N_CUSTOMERS)]
@@ -504,18 +598,21 @@ def generate(out: Path, seed: int = 7) -> dict:
     flaws = plant_ticket_flaws(rng, built)
     csv_bytes, csv_truth = render_csv(rng, built, flaws)
     chat_bytes, chat_truth, cross = render_chats(rng, fakers, customers, flaws["cross_source"])
+    messages_bytes, messages_truth = render_messages(seed, customers)
     planted = {
         "seed": seed,
         "customers": N_CUSTOMERS,
         "labels": LABELS,
         "tickets_csv": csv_truth,
         "chat_export_jsonl": chat_truth,
+        "chat_messages_jsonl": messages_truth,
         "cross_source_duplicates": cross,
         "missing_value_spellings": MISSING,
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "tickets.csv").write_bytes(csv_bytes)
     (out / "chat_export.jsonl").write_bytes(chat_bytes)
+    (out / "chat_messages.jsonl").write_bytes(messages_bytes)
     (out / "planted.json").write_bytes((json.dumps(planted, indent=1) + "\n").encode())
     return planted
 

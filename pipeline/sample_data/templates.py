@@ -200,3 +200,160 @@ SYNONYMS = [
     ("immediately", "right away"),
     ("never", "not once"),
 ]
+# --- chat_messages.jsonl: support conversations in the messages form (role and content per turn) ---
+CHAT_GREETINGS = [
+    "Hi {first}, thanks for getting in touch.",
+    "Hello {first}, this is {agent} from customer support.",
+    "Thanks for reaching out, {first}.",
+    "Hi there, {agent} here, happy to help.",
+    "Good to hear from you, {first}.",
+    "Hello, and sorry for the wait.",
+    "Hi {first}, I've picked up your message.",
+]
+# one answer per CORE template of the topic, in the same order: the agent answers what the customer wrote
+CHAT_REPLIES = {
+    "billing": [
+        "I've looked at the statement and the {amount} charge came from an add-on that was switched on by mistake; I've removed it, and your next invoice will match the price you were quoted.",
+        "You're right, the subscription was billed twice. I've voided the second charge and the money will be back on the card ending {last4} within five working days.",
+        "The late fee was added by mistake because the direct debit cleared a day after the cut-off. I've removed it and marked the account as paid on time.",
+        "The service adjustment line is a one-off correction for last quarter's VAT. If you'd rather not pay it in one go, I can split it over three bills.",
+        "The payment failed because the card ending {last4} expired last month. Once you add the new expiry date in the app, I'll waive the overdue charge.",
+        "You're right, the interest was calculated on the old billing cycle. I've recalculated it and credited the difference to your account.",
+        "I've updated the billing address on account {acc} and reissued the last invoice with the corrected VAT; it should arrive by email shortly.",
+    ],
+    "technical_issue": [
+        "Sorry about the crashes. Version 4.2.1 fixes a problem on Android 14, so please update from the store and let me know if it still closes on startup.",
+        "Error {code} means the payment session timed out. Clearing the browser cookies for our site and trying again usually solves it; I've also reset your session on our side.",
+        "Thanks for trying that already. The freeze comes from an offline file that clearing the cache doesn't remove: go to Settings, Storage, Clear data, then open the app and log in again.",
+        "Could you try a private browsing window? If the page loads there, an extension is blocking our scripts, and allowing our site in your ad blocker will sort it.",
+        "Our engineers confirmed a sync outage that started on {date}; it's fixed now, and signing out and back in will bring your notifications and data back.",
+        "That form rejects addresses longer than 40 characters, which is a bug on our side. I've raised it with the developers, and in the meantime I can update the details for you here.",
+    ],
+    "account_access": [
+        "I've unlocked your account and sent a fresh link to {email}; it's valid for 30 minutes, so please use it soon.",
+        "Reset emails sometimes land in the promotions tab rather than spam. I've resent it to {email} and added a backup code to your account in case it doesn't show up.",
+        "For security I've verified you with the details on file, and the two-factor number is now {phone}. Try logging in again and the code should arrive by text.",
+        "The username on account {acc} is your email address rather than your name, which is why the sign-in failed. Please try it that way.",
+        "I can see the password change on {date}. I've cleared the old sessions, so the new password will work on every device now.",
+        "The app still had a suspension flag from some failed logins last month. I've lifted it, so please log out of the app and back in.",
+    ],
+    "shipping": [
+        "I've checked order {order}: it was held up at the depot but is moving again, so you should have it within two working days.",
+        "Sorry the parcel didn't arrive. I've opened a trace with the courier, and if it isn't found in 48 hours we'll send a replacement free of charge.",
+        "I'm sorry you received the wrong item. A prepaid return label is on its way by email, and the correct product ships today by express delivery.",
+        "I've changed the delivery address for order {order} to {addr}; it hadn't left the warehouse yet, so nothing else is needed from you.",
+        "Please keep the damaged box and send us a photo of it. Once we have it, I'll arrange a replacement and the courier will collect the broken one.",
+        "The delay comes from a backlog at the regional depot. I've upgraded the shipment to priority and added a voucher to your account for the inconvenience.",
+    ],
+    "refund_request": [
+        "Your return arrived on {date} and I've approved the refund of {amount}. It goes back to the card ending {last4} and usually shows within 3-5 business days.",
+        "As you cancelled within the cooling-off period, you're entitled to a full refund. I've processed it today, and you'll receive a confirmation by email.",
+        "I can see the refund was approved but never sent because of a system error. I've pushed it through manually, so it should reach your account this week.",
+        "Sorry that the product wasn't as described. You don't need to send it back; I've refunded the full amount as a goodwill gesture.",
+        "I've logged the return for order {order}. As soon as the warehouse scans the parcel, the refund is released automatically.",
+        "I checked with {agent} ({emp}) and the promised refund is now on its way. I've added a note to the account so this doesn't happen again.",
+    ],
+    "fraud_report": [
+        "I've blocked the card and disputed the transactions you don't recognise, including the {amount} one. A new card will be posted to your registered address within five days.",
+        "Thank you for reporting the phishing email. We never ask for your PIN; please don't reply to it, and I've added extra security checks to account {acc}.",
+        "I've frozen the account while our fraud team investigates the transfer of {amount} on {date}. They'll contact you on {phone} within 24 hours.",
+        "I've blocked the card straight away, so nothing more can be charged to it, and a replacement is on its way to your registered address.",
+        "I've raised a fraud case and disputed the charge. You won't be liable for it, and the amount will be credited back while the case is open.",
+        "We take identity fraud seriously. I've closed account {acc}, flagged your details with our fraud team and sent you a letter with the next steps.",
+    ],
+}
+CHAT_ECHOES = [
+    "I've noted {phone} as the best number to reach you.",
+    "A confirmation has been sent to {email}.",
+    "Just to confirm, this is for account {acc}, registered to {name}.",
+    "I've added a note on account {acc} so my colleagues can see it.",
+    "Your reference for this chat is {order}.",
+]
+# a customer's further question per topic, and the agent's answer to it at the same position
+CHAT_NEXT_STEPS = [
+    "You'll find a summary of this chat in your inbox.",
+    "I've set a reminder to check on this again on Friday.",
+    "If you reply within the next 24 hours, the chat comes straight back to me.",
+    "Our team is a bit busy this week, so thank you for bearing with us.",
+    "I've also made a note of it on your customer record.",
+    "You can follow the progress under Help, My cases, in the app.",
+    "Let me know if anything here doesn't look right to you.",
+    "If you'd rather talk it through, we're on the phone from 8am to 8pm.",
+]
+CHAT_USER_FOLLOW_UPS = {
+    "billing": [
+        "Will the credit show on this month's bill or the next one?",
+        "Can you send me a corrected invoice to {email}?",
+        "Does this mean the direct debit amount changes as well?",
+    ],
+    "technical_issue": [
+        "I updated the app but it still crashes when I open the payments tab.",
+        "Is there a way to use the website while the app is broken?",
+        "Will I lose my saved settings if I clear the data?",
+    ],
+    "account_access": [
+        "The link worked, thanks. Do I need to log in again on my tablet?",
+        "I still haven't received the code, my number is {phone}.",
+        "Can you remove my old email {alt_email} from the account?",
+    ],
+    "shipping": [
+        "Can the courier leave it with a neighbour if I'm not home?",
+        "Is there a tracking number I can use on the courier's website?",
+        "I'm at {addr} most days, can they deliver in the afternoon?",
+    ],
+    "refund_request": [
+        "How will I know when the money has been sent?",
+        "Can the refund go to a different card? The old one ending {last4} was cancelled.",
+        "Do I need to keep the packaging?",
+    ],
+    "fraud_report": [
+        "Do I need to report this to the police as well?",
+        "Will my direct debits still work while the card is blocked?",
+        "Can you check whether anyone else tried to log in to my account?",
+    ],
+}
+CHAT_AGENT_FOLLOW_UPS = {
+    "billing": [
+        "The credit will appear on your next statement, and I've emailed you a corrected invoice as well.",
+        "I've sent the corrected invoice to {email}; let me know if anything on it looks wrong.",
+        "Yes, the direct debit will be adjusted automatically from next month.",
+    ],
+    "technical_issue": [
+        "In that case please send us the crash report from Settings, Help, Send diagnostics, and I'll pass it straight to the developers.",
+        "Yes, everything in the app is also available on our website, including payments and statements.",
+        "Your settings are stored in your account, so they'll come back as soon as you log in again.",
+    ],
+    "account_access": [
+        "You'll need to log in once on each device, after that it will remember you.",
+        "I've resent the code to {phone}; it can take a couple of minutes to arrive.",
+        "Done, the old address has been removed and only your current email remains on the account.",
+    ],
+    "shipping": [
+        "I've added a delivery note asking the courier to leave it with a neighbour if you're out.",
+        "Yes, the tracking number is in your order confirmation email, and I've resent it to you.",
+        "I've asked for an afternoon delivery slot; the courier will text you on the morning of delivery.",
+    ],
+    "refund_request": [
+        "You'll get an email as soon as the refund is sent, and it will also show in your order history.",
+        "Refunds can only go back to the original payment method, but if that card is closed your bank will pass it to the new one.",
+        "No need to keep the packaging, the refund has already been approved.",
+    ],
+    "fraud_report": [
+        "It's a good idea to report it to the police too; the crime reference number will help the investigation.",
+        "Direct debits will keep working, they're linked to your account rather than the card.",
+        "I checked the login history and there were no other attempts, but I've turned on login alerts for you.",
+    ],
+}
+CHAT_USER_CLOSINGS = [
+    "Thanks, that's all I needed.",
+    "Great, thank you for your help.",
+    "Perfect, cheers.",
+    "OK, thanks for sorting that out so quickly.",
+    "That's everything, thanks {agent}.",
+]
+CHAT_AGENT_SIGNOFFS = [
+    "You're welcome, {first}. Have a lovely day!",
+    "Glad I could help. If anything else comes up, just reply to this chat.",
+    "My pleasure. I'll keep this case open for a few days in case you need anything.",
+    "Thanks for your patience, {first}, and take care.",
+]

@@ -32,6 +32,7 @@ labels, predictions, losses; no text) and `evaluate/exposed_rows.parquet`.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -158,6 +159,7 @@ def concept_drift(config: Config, test: pd.DataFrame, labels: list[str]) -> dict
             config.train.max_length,
             settings.batch_size,
             "reference model on this test split",
+            system_prompt=config.train.system_prompt,
         )
         on_this_run = utility.language_model_utility(losses)["loss"]
         result = drift.concept_drift(own.get("loss"), on_this_run, "loss", config.check.drift)
@@ -282,7 +284,8 @@ class Evaluator:
             }
         else:
             found = forgetting.language_model_forgetting(
-                *self._base_and_tuned(scoring.response_losses, frame), self.settings.forgetting_margin
+                *self._base_and_tuned(functools.partial(scoring.response_losses, chat=False), frame),
+                self.settings.forgetting_margin,
             )
             found["utility_gain"] = {
                 "metric": "test perplexity (lower is better)",
@@ -513,7 +516,14 @@ class Evaluator:
 
     def _losses(self, frame: pd.DataFrame, desc: str) -> np.ndarray:
         return scoring.response_losses(
-            self.model, self.tokenizer, frame, self.roles["text"], self.max_length, self.settings.batch_size, desc
+            self.model,
+            self.tokenizer,
+            frame,
+            self.roles["text"],
+            self.max_length,
+            self.settings.batch_size,
+            desc,
+            system_prompt=self.config.train.system_prompt,
         )
 
     def _base_losses(self, frame: pd.DataFrame, desc: str) -> np.ndarray:

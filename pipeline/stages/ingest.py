@@ -4,10 +4,12 @@ Each row gets a stable `row_id` (`<source>:<id>` from the id column, else
 `<source>:<hash of its values>`; a repeat gets `#2`, `#3`, ...), its lineage
 (`source`, `source_file`, `source_row`), and only the columns the config
 gives a role; missing-value tokens become null. A row that cannot be parsed,
-breaks an input limit (`ingest.limits`), or lacks text (or a label, for
-classification), goes to the quarantine. What the readers repaired (control
-characters stripped, repeated column names renamed) is counted per file in
-the schema report.
+breaks an input limit (`ingest.limits`), lacks text (or a label, for
+classification), or holds a messages value that is not a valid conversation
+(`malformed_messages`, see pipeline.quality.chat), goes to the quarantine; a
+valid conversation is written in its canonical JSON form. What the readers
+repaired (control characters stripped, repeated column names renamed) is
+counted per file in the schema report.
 
 A source that names a previous run (`previous_run`) is compared with that
 run's ingested records of the same source: each row gets its `content_hash`
@@ -41,6 +43,7 @@ from pipeline.errors import InputError
 from pipeline.layout import INGESTED_RECORDS as RECORDS
 from pipeline.layout import SCHEMA, STAGES
 from pipeline.logs import get_logger, printable
+from pipeline.quality import chat
 from pipeline.readers import RawRecord, ReadStats, column_listing, read_records
 from pipeline.stage import Stage, StageContext, StageResult
 
@@ -99,7 +102,8 @@ def record_columns(config: Config) -> list[str]:
     """The columns of the ingested records: lineage first (with the row status, in an incremental run),
     then each role's columns."""
     lineage = list(LINEAGE_COLUMNS) + (list(INCREMENTAL_COLUMNS) if config.incremental() else [])
-    return lineage + [name for names in config.record_roles().values() for name in names]
+    # dict.fromkeys: the messages column is listed as a text column too
+    return lineage + list(dict.fromkeys(name for names in config.record_roles().values() for name in names))
 
 
 def _ingest_sources(
@@ -147,10 +151,10 @@ def _ingest_file(
         rows.columns_seen.update(raw.values)
         kept = rows.kept_values(raw.values)
         row_id = rows.row_id(kept)
-        missing = rows.missing_required(kept)
-        if missing:
+        problem = rows.missing_required(kept) or rows.malformed_messages(kept)
+        if problem:
             tally.quarantined += 1
-            quarantine.add(row_id, *missing, **where)
+            quarantine.add(row_id, *problem, **where)
             continue
         tally.kept += 1
         if rows.previous is None:
@@ -274,16 +278,34 @@ class _RowMaker:
         return None if key in self.missing_tokens or not text else text
 
     def kept_values(self, values: dict[str, str | None]) -> dict[str, str | None]:
-        """The record's role columns, renamed and normalised."""
-        return {self.source.record_name(c): self.normalise(values.get(c)) for c in self.source.columns.names()}
+        """The record's role columns, renamed and normalised; a messages value that parses, in its canonical form
+        (one that does not is kept as it is, for `malformed_messages` to quarantine)."""
+        kept = {self.source.record_name(c): self.normalise(values.get(c)) for c in self.source.columns.names()}
+        for column in self.roles["messages"]:
+            name = self.source.record_name(column)
+            kept[name] = _canonical_messages(kept[name])
+        return kept
 
     def missing_required(self, kept: dict[str, str | None]) -> tuple[str, str] | None:
         """(reason, detail) when a required field is missing, else None."""
-        text_columns = self.roles["text"]
+        text_columns = self.roles["text"] + self.roles["messages"]
         if all(kept[self.source.record_name(c)] is None for c in text_columns):
             return MISSING_TEXT, f"every text column is empty or a missing-value token: {', '.join(text_columns)}"
         if self.label_required and kept[self.source.record_name(self.roles["label"][0])] is None:
             return MISSING_LABEL, f"label column '{self.roles['label'][0]}' is empty or a missing-value token"
+        return None
+
+    def malformed_messages(self, kept: dict[str, str | None]) -> tuple[str, str] | None:
+        """(reason, detail) when the messages column holds no valid conversation; the detail names the
+        message and what is wrong with it (`messages[2].role: ...`), never a value."""
+        for column in self.roles["messages"]:
+            value = kept[self.source.record_name(column)]
+            if value is None:
+                continue
+            try:
+                chat.parse_messages(value)
+            except ValueError as error:
+                return chat.MALFORMED_MESSAGES, chat.located(column, error)
         return None
 
     def row_id(self, kept: dict[str, str | None]) -> str:
@@ -295,6 +317,19 @@ class _RowMaker:
             return base
         self.duplicate_ids += 1
         return f"{base}#{self.ids_seen[base]}"
+
+
+def _canonical_messages(value: str | None) -> str | None:
+    """A conversation in the canonical form, each content's line breaks normalised and its ends stripped as a text
+    column's are; a value that does not parse, unchanged."""
+    if value is None:
+        return None
+    try:
+        messages = chat.parse_messages(value)
+    except ValueError:
+        return value
+    contents = [m["content"].replace("\r\n", "\n").replace("\r", "\n").strip() for m in messages]
+    return chat.dump_messages(chat.with_contents(messages, contents))
 
 
 def _content_hash(values: dict[str, str | None]) -> str:

@@ -6,6 +6,9 @@ pipeline.pii.engine) plus every occurrence of the row's own identifier values
 already masked; then the configured operator per entity. A leak scan (pattern
 recognizers at a lower threshold, plus the known values) reads the result:
 a residual hit is redacted again or sends the row to quarantine (`pii_leak`).
+In a messages column (a conversation, pipeline.quality.chat) each message's
+content is such a text, counted under the column; its roles and JSON syntax
+are never read or changed, and it is written back in the canonical form.
 
 The stage is sharded (see pipeline.executors): `SHARDED` plans shards of
 `redact.shard_rows` rows, redacts each with a worker's engine (loaded once
@@ -66,6 +69,7 @@ from pipeline.pii.operators import (
     outside_masks,
     pseudonym_key,
 )
+from pipeline.quality import chat
 from pipeline.stage import Stage, StageContext, StageResult, package_versions
 
 if TYPE_CHECKING:  # presidio_analyzer loads spaCy, transformers and torch: imported only in the workers
@@ -89,10 +93,11 @@ FINDINGS_SCHEMA = pa.schema([("row_id", pa.string()), ("found", pa.string()), ("
 class RedactColumns:
     """The record columns the stage reads, by role, and the entity each identifier column holds."""
 
-    text: list[str]
+    text: list[str]  # the messages columns among them
     identifier: list[str]
     group: str | None
     identifier_entities: dict[str, str]
+    messages: list[str] = field(default_factory=list)  # text columns holding a conversation: each content is a text
 
 
 @dataclass
@@ -505,6 +510,7 @@ def _columns(config: Config) -> RedactColumns:
         identifier=identifiers,
         group=roles["group"][0] if roles["group"] else None,
         identifier_entities={c: config.redact.identifier_entities.get(c, guess_entity(c)) for c in identifiers},
+        messages=roles["messages"],
     )
 
 
@@ -565,24 +571,62 @@ def redact_shard(worker: _Worker, shard: RedactShard) -> ShardOutput:
     """One shard's rows redacted (in a pool process, on a Ray actor or in a mapped task); the rows
     with a previous redaction take it, and the analyzer never reads them."""
     rows, previous = shard.rows, shard.previous
+    texts: dict[int, dict[str, list[str]]] = {}
+    malformed: dict[int, str] = {}
+    for index, row in enumerate(rows):
+        if row["row_id"] not in previous:
+            try:
+                texts[index] = _row_texts(worker.columns, row)
+            except ValueError as error:  # ingest writes every conversation canonically: records changed since
+                malformed[index] = str(error)
     cells = [
-        (index, column)
-        for index, row in enumerate(rows)
-        if row["row_id"] not in previous
-        for column in worker.columns.text
-        if isinstance(row.get(column), str)
+        (index, column, text)
+        for index, by_column in texts.items()
+        for column in by_column
+        for text in by_column[column]
     ]
-    detected = worker.detector.analyze([rows[index][column] for index, column in cells])
-    by_row: dict[int, dict[str, list[RecognizerResult]]] = {}
-    for (index, column), results in zip(cells, detected, strict=True):
-        by_row.setdefault(index, {})[column] = results
+    detected = worker.detector.analyze([text for _, _, text in cells])
+    by_row: dict[int, dict[str, list[tuple[str, list[RecognizerResult]]]]] = {}
+    for (index, column, text), results in zip(cells, detected, strict=True):
+        by_row.setdefault(index, {}).setdefault(column, []).append((text, results))
     output = ShardOutput()
     for index, row in enumerate(rows):
         if row["row_id"] in previous:
             _reuse_row(worker, row, previous[row["row_id"]], output)
+        elif index in malformed:
+            output.quarantined.append((row["row_id"], chat.MALFORMED_MESSAGES, malformed[index], _where(row)))
         else:
             _redact_row(worker, row, by_row.get(index, {}), output)
     return output
+
+
+def _row_texts(columns: RedactColumns, row: dict[str, Any]) -> dict[str, list[str]]:
+    """The texts the detector reads in a row, by text column (ValueError for a messages value that does not parse)."""
+    return {
+        column: _texts(columns, column, row[column]) for column in columns.text if isinstance(row.get(column), str)
+    }
+
+
+def _texts(columns: RedactColumns, column: str, value: str) -> list[str]:
+    """A text column's value as its one text; a messages column's as each message's content (never roles or JSON)."""
+    if column not in columns.messages:
+        return [value]
+    try:
+        return [message["content"] for message in chat.parse_messages(value)]
+    except ValueError as error:
+        raise ValueError(chat.located(column, error)) from None
+
+
+def _with_texts(columns: RedactColumns, column: str, value: str, texts: list[str]) -> str:
+    """The value with its texts (as `_texts` gives them) replaced: a conversation keeps its roles, in canonical JSON."""
+    if column not in columns.messages:
+        (text,) = texts
+        return text
+    return chat.dump_messages(chat.with_contents(chat.parse_messages(value), texts))
+
+
+def _where(row: dict[str, Any]) -> dict[str, Any]:
+    return {"source": row.get("source"), "source_file": row.get("source_file"), "source_row": row.get("source_row")}
 
 
 def _reuse_row(worker: _Worker, row: dict[str, Any], previous: PreviousRow, output: ShardOutput) -> None:
@@ -613,47 +657,48 @@ def redact_texts(settings: RedactConfig, texts: list[str], key: bytes = DEMO_KEY
     return [kept.get(str(index)) for index in range(len(texts))]
 
 
+@dataclass
+class _Redacted:
+    """One text redacted, with what was found in it and what the leak scan hit (keys as in ShardOutput)."""
+
+    text: str
+    found: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
+    leaks: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    drop_reasons: list[str] = field(default_factory=list)
+
+
 def _redact_row(
-    worker: _Worker, row: dict[str, Any], detected: dict[str, list[RecognizerResult]], output: ShardOutput
+    worker: _Worker,
+    row: dict[str, Any],
+    detected: dict[str, list[tuple[str, list[RecognizerResult]]]],
+    output: ShardOutput,
 ) -> None:
+    """`detected`: per text column, each of its texts (`_texts`) with the detector's spans."""
     columns = worker.columns
     known = KnownValueMatcher(
         ((row[c], columns.identifier_entities[c]) for c in columns.identifier if row.get(c)),
         worker.settings.known_value_min_length,
     )
-    names = _propagation_matcher(worker, row, detected, output)
-    where = {"source": row.get("source"), "source_file": row.get("source_file"), "source_row": row.get("source_row")}
+    names = _propagation_matcher(worker, detected, output)
     redacted = dict(row)
     drop_reasons: list[str] = []
     found: Counter[tuple[str, str, str, str]] = Counter()
     leaks: Counter[tuple[str, str, str]] = Counter()
-    for column, results in detected.items():
-        text = row[column]
-        spans = non_overlapping(
-            outside_masks(
-                text, results + _known_spans(text, known, worker.global_matcher) + _propagated_spans(text, names)
-            )
-        )
-        for span in spans:
-            found[(span.entity_type, column, str(row.get("source")), _method(span))] += 1
-            if worker.settings.operator(span.entity_type) == "drop_row":
-                drop_reasons.append(f"{span.entity_type} in {column}")
-        new_text = worker.redactor.redact(text, spans)
-        leaked = _leak_scan(worker, new_text, known, names)
-        if leaked and worker.settings.leak_action == "redact_again":
-            leaks.update((span.entity_type, column, "redacted_again") for span in leaked)
-            new_text = worker.redactor.redact(new_text, leaked)
-            leaked = _leak_scan(worker, new_text, known, names)
-        if leaked:
-            leaks.update((span.entity_type, column, "quarantined") for span in leaked)
-            entities = sorted({span.entity_type for span in leaked})
-            drop_reasons.append(f"{PII_LEAK}: {', '.join(entities)} in {column}")
-        redacted[column] = new_text
+    for column, texts in detected.items():
+        parts = [
+            _redact_text(worker, text, results, (column, str(row.get("source"))), known, names)
+            for text, results in texts
+        ]
+        for part in parts:
+            found.update(part.found)
+            leaks.update(part.leaks)
+            drop_reasons += part.drop_reasons
+        redacted[column] = _with_texts(columns, column, row[column], [part.text for part in parts])
     output.found.update(found)
     output.leaks.update(leaks)
     if drop_reasons:
         reason = PII_LEAK if any(r.startswith(PII_LEAK) for r in drop_reasons) else PII_DROP_ROW
-        output.quarantined.append((row["row_id"], reason, "; ".join(sorted(set(drop_reasons))), where))
+        output.quarantined.append((row["row_id"], reason, "; ".join(sorted(set(drop_reasons))), _where(row)))
         return
     for column in columns.identifier:
         redacted.pop(column, None)
@@ -662,6 +707,38 @@ def _redact_row(
         redacted[columns.group] = "grp_" + keyed_digest(worker.key, GROUP_ENTITY, group_value)[:16]
     output.rows.append(redacted)
     output.findings.append(row_findings(found, leaks))
+
+
+def _redact_text(
+    worker: _Worker,
+    text: str,
+    results: list[RecognizerResult],
+    where: tuple[str, str],
+    known: KnownValueMatcher,
+    names: KnownValueMatcher | None,
+) -> _Redacted:
+    """One text of a row (`where`: its column and source) redacted: the detector's spans, the row's known values and
+    names, then the leak scan (redacted again, or a drop reason)."""
+    column, source = where
+    spans = non_overlapping(
+        outside_masks(
+            text, results + _known_spans(text, known, worker.global_matcher) + _propagated_spans(text, names)
+        )
+    )
+    out = _Redacted(worker.redactor.redact(text, spans))
+    for span in spans:
+        out.found[(span.entity_type, column, source, _method(span))] += 1
+        if worker.settings.operator(span.entity_type) == "drop_row":
+            out.drop_reasons.append(f"{span.entity_type} in {column}")
+    leaked = _leak_scan(worker, out.text, known, names)
+    if leaked and worker.settings.leak_action == "redact_again":
+        out.leaks.update((span.entity_type, column, "redacted_again") for span in leaked)
+        out.text = worker.redactor.redact(out.text, leaked)
+        leaked = _leak_scan(worker, out.text, known, names)
+    if leaked:
+        out.leaks.update((span.entity_type, column, "quarantined") for span in leaked)
+        out.drop_reasons.append(f"{PII_LEAK}: {', '.join(sorted({span.entity_type for span in leaked}))} in {column}")
+    return out
 
 
 def _leak_scan(
@@ -681,16 +758,16 @@ def _method(span: RecognizerResult) -> str:
 
 
 def _propagation_matcher(
-    worker: _Worker, row: dict[str, Any], detected: dict[str, list[RecognizerResult]], output: ShardOutput
+    worker: _Worker, detected: dict[str, list[tuple[str, list[RecognizerResult]]]], output: ShardOutput
 ) -> KnownValueMatcher | None:
-    """The names found anywhere in this row's text columns, with their parts, as a matcher; with
-    redact.propagate: dataset they are also kept in `output.names` for the pass over every row."""
+    """The names found anywhere in this row's texts (every message of a conversation), with their parts, as a
+    matcher; with redact.propagate: dataset they are also kept in `output.names` for the pass over every row."""
     from pipeline.pii.names import propagated_names
 
     if worker.settings.propagate == "off":
         return None
-    columns = list(detected)
-    names = propagated_names((row[c] for c in columns), (detected[c] for c in columns), worker.detector.lexicon)
+    texts = [text for by_column in detected.values() for text in by_column]
+    names = propagated_names((text for text, _ in texts), (results for _, results in texts), worker.detector.lexicon)
     if worker.settings.propagate == "dataset":
         output.names |= names
     matcher = KnownValueMatcher(((name, "PERSON_NAME") for name in names), worker.settings.known_value_min_length)
@@ -720,16 +797,12 @@ def _propagate_across_rows(
             findings = [next(earlier_findings) for _ in rows]
             for row, finding in zip(rows, findings, strict=True):
                 added: Counter[tuple[str, str, str, str]] = Counter()
-                for column in work.columns.text:
-                    text = row.get(column)
-                    spans = (
-                        non_overlapping(outside_masks(text, _propagated_spans(text, matcher)))
-                        if isinstance(text, str)
-                        else []
-                    )
-                    if spans:
-                        row[column] = redactor.redact(text, spans)
-                        added[("PERSON", column, str(row.get("source")), "propagated_dataset")] += len(spans)
+                for column, texts in _row_texts(work.columns, row).items():
+                    spans = [non_overlapping(outside_masks(text, _propagated_spans(text, matcher))) for text in texts]
+                    if any(spans):
+                        redacted = [redactor.redact(text, hits) for text, hits in zip(texts, spans, strict=True)]
+                        row[column] = _with_texts(work.columns, column, row[column], redacted)
+                        added[("PERSON", column, str(row.get("source")), "propagated_dataset")] += sum(map(len, spans))
                 if added:
                     found.update(added)
                     source_name = str(row.get("source"))

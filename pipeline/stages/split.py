@@ -250,7 +250,13 @@ def _mitigate(
 def _counterfactual(train: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, int]:
     swapper = Swapper(config.redact.spacy_model, config.split.mitigation.counterfactual_lexicon)
     text_columns = [c for c in config.record_roles()["text"] if c in train.columns]
-    swapped = {column: swapper.swap_all(train[column].fillna("").astype(str).tolist()) for column in text_columns}
+    messages = config.record_roles()["messages"]  # conversations: each message's content is swapped, roles kept
+    swapped = {
+        column: (swapper.swap_messages if column in messages else swapper.swap_all)(
+            train[column].fillna("").astype(str).tolist()
+        )
+        for column in text_columns
+    }
     copies = []
     for position in range(len(train)):
         changed = {

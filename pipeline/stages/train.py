@@ -37,12 +37,20 @@ from pipeline.layout import PRIVACY_LEDGER as LEDGER
 from pipeline.logs import get_logger
 from pipeline.quality.labels import require_two_classes
 from pipeline.stage import Stage, StageContext, StageResult
+from pipeline.training import device as devices
 from pipeline.training import privacy
 from pipeline.training.budget import BudgetStore, Mechanism, Spend, default_store_url
 from pipeline.training.canaries import inserted_copies, make_canaries
 from pipeline.training.canaries import summary as canary_summary
-from pipeline.training.data import Encoded, ResponseLoss, encode_causal, encode_classification
-from pipeline.training.models import add_lora, continue_lora, load_model, load_tokenizer, model_source
+from pipeline.training.data import Encoded, ResponseLoss, collate, encode_causal, encode_classification
+from pipeline.training.models import (
+    add_lora,
+    continue_lora,
+    load_model,
+    load_tokenizer,
+    model_source,
+    prepare_for_device,
+)
 
 log = get_logger("pipeline.train")
 
@@ -55,7 +63,10 @@ def run(ctx: StageContext) -> StageResult:
                 "set train.dp: true, or run `python -m pipeline stage train` without torchrun"
             ]
         )
-    with warnings.catch_warnings(), distributed.process_group():
+    device = devices.resolve_device(ctx.config.train)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)  # under torchrun: this process's GPU (LOCAL_RANK)
+    with warnings.catch_warnings(), distributed.process_group("nccl" if device.type == "cuda" else "gloo"):
         # Opacus' own notices: its hooks on frozen inputs, the RNG not being cryptographically secure (recorded in the ledger), RDP's alpha range
         warnings.filterwarnings("ignore", message="Full backward hook is firing")
         warnings.filterwarnings("ignore", message="Secure RNG turned off")
@@ -88,7 +99,9 @@ def _train(ctx: StageContext) -> StageResult:
             settings.canaries.repeats,
         )
     label_names, train_data, validation_data = _encode(config, tokenizer, train_frame, validation_frame)
-    model = load_model(source, config.task, num_labels=len(label_names) if label_names else None)
+    device = devices.resolve_device(settings)
+    precision = devices.resolve_precision(settings, device)
+    model = load_model(source, config.task, num_labels=len(label_names) if label_names else None, dtype=precision)
     if label_names:
         model.config.id2label = dict(enumerate(label_names))
         model.config.label2id = {name: i for i, name in enumerate(label_names)}
@@ -96,12 +109,21 @@ def _train(ctx: StageContext) -> StageResult:
         model.config.pad_token_id = tokenizer.pad_token_id
     earlier = config.init_adapter_dir()
     model = continue_lora(model, config, earlier, label_names) if earlier else add_lora(model, config)
+    model = prepare_for_device(model, device)
+    if settings.gradient_checkpointing:
+        _enable_gradient_checkpointing(model, settings.dp)
+    log.info(
+        "training on %s (%s), frozen base in %s",
+        device,
+        devices.describe(device)["name"],
+        devices.precision_name(precision),
+    )
     trainable = {
         name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad and "lora_" in name
     }
     roles = config.record_roles()
     units = privacy.privacy_units(train_frame, config.privacy_unit(), roles["group"][0] if roles["group"] else None)
-    trainer = Trainer(config, model, train_data, validation_data, units)
+    trainer = Trainer(config, model, train_data, validation_data, units, device)
     with lifetime_budget(ctx, trainer.planned(), _budget_keys(config, real_frame)) as spend:
         curve = trainer.fit()
         _check_lora_moved(trainer.peft_model(), trainable)
@@ -139,8 +161,24 @@ def _train(ctx: StageContext) -> StageResult:
         "delta": ledger["delta"],
         "steps": ledger["steps"],
         "validation": curve["epochs"][-1]["validation"] if curve["epochs"] else None,
+        "device": ledger["device"],
+        "precision": ledger["precision"],
     }
     return StageResult(outputs=outputs, stats=stats)
+
+
+def _enable_gradient_checkpointing(model: Any, dp: bool) -> None:
+    """Activations recomputed in the backward pass instead of kept: less memory, about a third more compute."""
+    if dp:
+        raise ConfigError(
+            [
+                "train.gradient_checkpointing: not with DP. Opacus' per-example clipping (hooks and ghost alike) reads "
+                "each layer's activations from its forward hooks, and a recomputed forward pass records them again; "
+                "use train.grad_sample_mode: ghost and a smaller train.physical_batch_size to save memory instead"
+            ]
+        )
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model.enable_input_require_grads()  # the frozen embeddings' output must carry gradients into the checkpoints
 
 
 def _adapter_identity(adapter: Path) -> dict[str, str]:
@@ -209,10 +247,11 @@ def _encode(
     roles = config.record_roles()
     max_length = config.train.max_length
     if config.task == "causal_lm":
+        system_prompt = config.train.system_prompt
         return (
             [],
-            encode_causal(train, roles["text"], tokenizer, max_length),
-            encode_causal(validation, roles["text"], tokenizer, max_length),
+            encode_causal(train, roles["text"], tokenizer, max_length, system_prompt=system_prompt),
+            encode_causal(validation, roles["text"], tokenizer, max_length, system_prompt=system_prompt),
         )
     label = roles["label"][0]
     names = _label_names(config, train)
@@ -259,13 +298,22 @@ def _check_lora_moved(model: Any, before: dict[str, torch.Tensor]) -> None:
 class Trainer:
     """One training run on `privacy.prepare`'s `Training`: the same loop with DP (Opacus' wrappers) or without."""
 
-    def __init__(self, config: Config, model: Any, train: Encoded, validation: Encoded, units: privacy.Units) -> None:
+    def __init__(
+        self,
+        config: Config,
+        model: Any,
+        train: Encoded,
+        validation: Encoded,
+        units: privacy.Units,
+        device: torch.device | None = None,
+    ) -> None:
         self.config = config
-        self.settings = config.train
+        self.device = device or torch.device("cpu")
+        self.classification = config.task == "classification"
+        self.settings = privacy.resolved_settings(config.train, causal=not self.classification, device=self.device)
         self.train = train
         self.validation = validation
         self.units = units
-        self.classification = config.task == "classification"
         self._peft = model  # under DP, training runs on Opacus' wrapper around it
         self.delta = privacy.resolve_delta(self.settings, units.sampled, units.kind)
         self.steps = 0
@@ -288,7 +336,10 @@ class Trainer:
             units=units,
             generator=generator,
             delta=self.delta,
+            device=self.device,
         )
+        if isinstance(self.training, privacy.PrivateTraining) and config.train.physical_batch_size == "auto":
+            self.training.physical_batch_size = self._largest_fitting_batch()
 
     @property
     def model(self) -> Any:
@@ -351,6 +402,9 @@ class Trainer:
                 if len(target) == 0:  # Poisson sampling can draw an empty batch, which the model cannot run
                     self._empty_step()
                     continue
+                input_ids, attention, target, weight = devices.moved(
+                    (input_ids, attention, target, weight), self.device
+                )
                 logits = self.model(input_ids=input_ids, attention_mask=attention).logits
                 loss = self._loss(logits, target, weight)
                 loss.backward()
@@ -382,7 +436,8 @@ class Trainer:
         self.model.eval()
         model = self.peft_model()
         predictions, truths, losses = [], [], []
-        for input_ids, attention, target, _ in DataLoader(self.validation.dataset, batch_size=64):
+        for batch in DataLoader(self.validation.dataset, batch_size=64, collate_fn=collate):
+            input_ids, attention, target, _ = devices.moved(batch, self.device)
             logits = model(input_ids=input_ids, attention_mask=attention).logits
             if self.classification:
                 predictions += logits.argmax(-1).tolist()
@@ -428,7 +483,36 @@ class Trainer:
             early_stopping=self.settings.early_stopping_patience is not None,
             seed=self.config.seed,
             processes=distributed.world_size(),
-        )
+        ) | {
+            "device": devices.describe(self.device),
+            "precision": devices.precision_name(next(self.peft_model().base_model.parameters()).dtype),
+            "physical_batch_size": self.training.physical_batch_size
+            if isinstance(self.training, privacy.PrivateTraining)
+            else self.settings.batch_size,
+        }
+
+    def _largest_fitting_batch(self) -> int:
+        """`physical_batch_size: auto`: on a GPU, the largest size from `train.batch_size` down (halving) for which a
+        forward and backward pass over the run's longest examples fits; on CPU, 32. No step is taken."""
+        if self.device.type != "cuda":
+            return min(devices.CPU_PHYSICAL_BATCH, self.settings.batch_size)
+        dataset = self.train.dataset
+        lengths = dataset.tensors[1].sum(dim=1)
+        longest = lengths.argsort(descending=True).tolist()
+
+        def try_size(size: int) -> None:
+            rows = [dataset[longest[i % len(longest)]] for i in range(size)]
+            input_ids, attention, target, weight = devices.moved(collate(rows), self.device)
+            self.model.train()
+            try:
+                logits = self.model(input_ids=input_ids, attention_mask=attention).logits
+                self._loss(logits, target, weight).backward()
+            finally:
+                self.optimizer.zero_grad(set_to_none=True)
+
+        size = devices.largest_fitting_batch(try_size, self.settings.batch_size)
+        log.info("physical batch size: %d (the largest that fits in GPU memory)", size)
+        return size
 
 
 STAGE = Stage(

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import Config
+from pipeline.quality.chat import dump_messages
 
 CANARY_GROUP_PREFIX = "canary:"  # the group value of a canary's rows: each canary is a privacy unit of its own
 
@@ -77,8 +78,10 @@ def as_records(canaries: pd.DataFrame, config: Config, columns: list[str]) -> pd
     """Canaries in the shape of split records (the given columns), ready to be concatenated to a split.
 
     Classification: the canary text in the first text column, the label in the
-    label column. Causal LM: with two or more text columns the prompt goes in
-    the first and the response in the second; with one, the whole sentence.
+    label column. Causal LM: in a messages column, a user turn (the prompt) and
+    the assistant's reply (the response); else, with two or more text columns,
+    the prompt goes in the first and the response in the second; with one, the
+    whole sentence.
     """
     roles = config.record_roles()
     text_columns = roles["text"]
@@ -89,6 +92,11 @@ def as_records(canaries: pd.DataFrame, config: Config, columns: list[str]) -> pd
     if config.task == "classification":
         records[text_columns[0]] = canaries["text"].to_numpy()
         records[roles["label"][0]] = canaries["label"].to_numpy()
+    elif roles.get("messages"):
+        records[roles["messages"][0]] = [
+            dump_messages([{"role": "user", "content": prompt}, {"role": "assistant", "content": response}])
+            for prompt, response in zip(canaries["prompt"], canaries["response"], strict=True)
+        ]
     elif len(text_columns) >= 2:
         records[text_columns[0]] = canaries["prompt"].to_numpy()
         records[text_columns[1]] = canaries["response"].to_numpy()

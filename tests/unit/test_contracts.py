@@ -147,3 +147,21 @@ def test_an_incremental_run_expects_a_known_row_status(config, monkeypatch):
     bad = validate(records(row_status=["new", "seen", "stale", "seen"]), suite)
     assert not [r for r in failures(good, "critical") if r["kwargs"].get("column") == "row_status"]
     assert [r["kwargs"]["column"] for r in failures(bad, "critical")] == ["row_status"]
+
+
+def test_a_messages_column_is_a_text_column_that_must_hold_canonical_conversations(tmp_path, make_config):
+    (tmp_path / "chats.jsonl").write_text(
+        '{"id": 1, "chat": [{"role": "user", "content": "hi"}], "label": "a", "gender": "f"}\n', encoding="utf-8"
+    )
+    columns = {"id": "id", "messages": "chat", "label": "label", "protected": ["gender"]}
+    suite = build_suite(make_config({"sources": [{"path": "chats.jsonl", "columns": columns}]}))
+    grouped = by_type(suite)
+    assert [e["kwargs"]["column"] for e in grouped["expect_column_to_exist"]] == ["row_id", "chat", "label", "gender"]
+    assert [e["kwargs"]["column"] for e in grouped["expect_column_value_lengths_to_be_between"]] == ["chat"]
+    (regex,) = grouped["expect_column_values_to_match_regex"]
+    assert regex["kwargs"]["column"] == "chat" and regex["severity"] == "critical"
+    canonical = '[{"role": "user", "content": "my card was charged twice"}]'
+    frame = records(chat=[canonical, canonical, '[{"content": "hi", "role": "user"}]', "parcel is late"])
+    (failed,) = failures(validate(frame, suite), "critical")
+    assert failed["expectation"] == "expect_column_values_to_match_regex" and failed["unexpected_count"] == 2
+    assert "charged" not in json.dumps(failed)

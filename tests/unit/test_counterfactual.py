@@ -2,6 +2,7 @@
 
 import pytest
 
+from pipeline.quality import chat
 from pipeline.quality.counterfactual import Swapper
 
 
@@ -37,3 +38,22 @@ def test_swaps(swapper, text, expected):
 )
 def test_texts_without_gendered_words_are_left_alone(swapper, text):
     assert swapper.swap(text) is None
+
+
+def test_a_conversation_has_its_contents_swapped_and_its_roles_and_json_kept(swapper):
+    conversation = chat.dump_messages(
+        [
+            {"role": "system", "content": "You are a support agent."},
+            {"role": "user", "content": 'My wife says "he" is\nlate.'},
+            {"role": "assistant", "content": "I will ask him."},
+        ]
+    )
+    plain = chat.dump_messages([{"role": "user", "content": "No gendered words here."}])
+    swapped = swapper.swap_messages([conversation, plain, ""])
+    assert swapped[1:] == [None, None]
+    assert chat.parse_messages(swapped[0]) == [
+        {"role": "system", "content": "You are a support agent."},
+        {"role": "user", "content": 'My husband says "she" is\nlate.'},
+        {"role": "assistant", "content": "I will ask her."},
+    ]
+    assert chat.is_messages(swapped[0])

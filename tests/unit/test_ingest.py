@@ -276,3 +276,61 @@ def test_a_file_name_with_terminal_escapes_reaches_the_progress_bar_escaped(make
     records, _, _ = ingest(make_config, tmp_path, {"sources": [csv_source("t*.csv", name="tickets")]})
     assert len(records) == 1 and len(shown) == 1
     assert shown[0].startswith("ingest t") and not any(ord(char) < 32 for char in shown[0])
+
+
+CHATS = [
+    {
+        "id": "c1",
+        "topic": "billing",
+        "messages": [
+            {"content": "I was charged twice,\r\nplease help. I'm Jane Roe.", "role": "user", "ts": 1},
+            {"role": "assistant", "content": "  Sorry, Jane: refund on its way.  "},
+        ],
+    },
+    {"id": "c2", "topic": "billing", "messages": [{"role": "robot", "content": "Jane Roe beep"}]},
+    {"id": "c3", "topic": "shipping", "messages": [{"role": "user", "content": "Where is my parcel?"}]},
+    {"id": "c4", "topic": "shipping", "messages": [{"role": "user", "content": ["Jane", "Roe"]}]},
+    {"id": "c5", "topic": "shipping", "messages": "N/A"},
+]
+CANONICAL = [
+    '[{"role": "user", "content": "I was charged twice,\\nplease help. I\'m Jane Roe."}, '
+    '{"role": "assistant", "content": "Sorry, Jane: refund on its way."}]',
+    '[{"role": "user", "content": "Where is my parcel?"}]',
+]
+CHAT_COLUMNS = {"id": "id", "messages": "messages", "label": "topic"}
+
+
+def test_chats_in_json_lines_are_written_canonically_and_malformed_ones_quarantined(make_config, tmp_path):
+    (tmp_path / "chats.jsonl").write_text("".join(json.dumps(c) + "\n" for c in CHATS), encoding="utf-8")
+    config = {"sources": [{"path": "chats.jsonl", "columns": CHAT_COLUMNS}]}
+    records, quarantine, stats = ingest(make_config, tmp_path, config)
+    assert records["row_id"].tolist() == ["chats:c1", "chats:c3"]
+    assert records["messages"].tolist() == CANONICAL
+    assert [(q["row_id"], q["reason"], q["detail"]) for q in quarantine] == [
+        ("chats:c2", "malformed_messages", "messages[0].role: not one of 'system', 'user', 'assistant'"),
+        ("chats:c4", "malformed_messages", "messages[0].content: a list, not a string"),
+        ("chats:c5", "missing_text", "every text column is empty or a missing-value token: messages"),
+    ]
+    assert stats["total"] == 5 == stats["kept"] + stats["quarantined"]
+    assert stats["quarantined_by_reason"] == {"malformed_messages": 2, "missing_text": 1}
+    assert "Jane" not in json.dumps(quarantine)
+
+
+def test_chats_in_csv_cells_are_read_as_json_text_beside_text_columns(make_config, tmp_path):
+    rows = [[c["id"], c["topic"], f"note {c['id']}", json.dumps(c["messages"])] for c in CHATS[:3]]
+    rows.append(["c9", "billing", "a note", "not json at all, Jane"])
+    pd.DataFrame(rows, columns=["id", "topic", "note", "chat"]).to_csv(tmp_path / "chats.csv", index=False)
+    columns = {"id": "id", "text": ["note"], "messages": "chat", "label": "topic"}
+    records, quarantine, stats = ingest(
+        make_config, tmp_path, {"sources": [{"path": "chats.csv", "columns": columns}]}
+    )
+    assert records.columns.tolist() == ["row_id", "source", "source_file", "source_row", "id", "note", "chat", "topic"]
+    assert records["chat"].tolist() == CANONICAL and records["note"].tolist() == ["note c1", "note c3"]
+    assert [(q["row_id"], q["detail"]) for q in quarantine] == [
+        ("chats:c2", "chat[0].role: not one of 'system', 'user', 'assistant'"),
+        ("chats:c9", "chat: not JSON (Expecting value at character 0)"),
+    ]
+    assert stats["total"] == 4 == stats["kept"] + stats["quarantined"]
+    schema = json.loads((tmp_path / "run" / "ingest" / "schema.json").read_text())
+    assert {c["name"]: c["role"] for c in schema["columns"]}["chat"] == "messages"
+    assert schema["roles"]["text"] == ["note", "chat"] and schema["roles"]["messages"] == ["chat"]

@@ -7,11 +7,14 @@ import pandas as pd
 import pytest
 import yaml
 
+from pipeline import executors
 from pipeline.artifacts import RunDir
 from pipeline.config import load_config
 from pipeline.errors import ConfigError, InputError
 from pipeline.pii.engine import require_spacy_model
+from pipeline.quality import chat
 from pipeline.stage import run_pipeline
+from pipeline.stages import redact as redact_stage
 
 ROWS = [
     # id, text, label, customer_name, customer_email, customer_phone, customer_id
@@ -379,3 +382,93 @@ def test_dataset_propagation_reaches_other_rows(make_config, tmp_path):
     ledger = json.loads(by_scope["dataset"][3].path("redact/pii_ledger.json").read_text())
     assert ledger["entities"]["PERSON"]["by_method"]["propagated_dataset"] >= 1
     assert "utsch" not in json.dumps(ledger).lower()
+
+
+CHAT_ROWS = [
+    {
+        "id": "c1",
+        "customer": {"id": "CUST-1", "name": "Maria Lopez", "email": "maria.lopez@example.com"},
+        "topic": "billing",
+        "messages": [
+            {
+                "role": "user",
+                "content": "Hi, I am Maria Lopez, reach me at maria.lopez@example.com or (415) 555-0134.",
+            },
+            {
+                "role": "assistant",
+                "content": "Thanks Maria. I updated account ACC-12345678 and will call (415) 555-0134.",
+            },
+            {"role": "user", "content": "Great, thanks!"},
+        ],
+    },
+    {
+        "id": "c2",
+        "customer": {"id": "CUST-2", "name": "Priya Natarajan", "email": None},
+        "topic": "shipping",
+        "messages": [
+            {"role": "system", "content": "You are a support agent."},
+            {"role": "user", "content": "This is Priya Natarajan, my parcel is late."},
+            {"role": "assistant", "content": "Sorry, Priya. Natarajan is the name on the order, right?"},
+        ],
+    },
+]
+CHAT_SECRETS = ["Maria", "Lopez", "maria.lopez@example.com", "555-0134", "ACC-12345678", "Priya", "Natarajan"]
+
+
+def chat_config() -> dict:
+    columns = {
+        "id": "id",
+        "messages": "messages",
+        "label": "topic",
+        "identifier": ["customer.name", "customer.email"],
+        "group": "customer.id",
+    }
+    return {**config(), "sources": [{"path": "chats.jsonl", "columns": columns}]}
+
+
+@pytest.fixture(scope="module")
+def chat_redaction(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("chat-redact")
+    (folder / "chats.jsonl").write_text("".join(json.dumps(row) + "\n" for row in CHAT_ROWS), encoding="utf-8")
+    (folder / "config.yaml").write_text(yaml.safe_dump(chat_config()), encoding="utf-8")
+    run_dir = RunDir(folder / "run")
+    loaded = load_config(folder / "config.yaml")
+    manifest = run_pipeline(loaded, run_dir, ["ingest", "redact"])
+    return pd.read_parquet(run_dir.path("redact/records.parquet")), manifest, run_dir, loaded
+
+
+def test_each_message_of_a_chat_is_redacted_and_its_roles_and_json_survive(chat_redaction):
+    records, manifest, run_dir, _ = chat_redaction
+    assert records["row_id"].tolist() == ["chats:c1", "chats:c2"]
+    conversations = [chat.parse_messages(value) for value in records["messages"]]
+    assert [chat.dump_messages(c) for c in conversations] == records["messages"].tolist()  # canonical
+    assert [[m["role"] for m in c] for c in conversations] == [[m["role"] for m in r["messages"]] for r in CHAT_ROWS]
+    contents = "\n".join(m["content"] for c in conversations for m in c)
+    assert not [secret for secret in CHAT_SECRETS if secret.lower() in contents.lower()], contents
+    assert "<PERSON>" in contents and "<EMAIL_ADDRESS>" in contents and "<PHONE_NUMBER>" in contents
+    assert "<ACCOUNT_NUMBER>" in contents
+    assert (
+        conversations[0][2]["content"] == "Great, thanks!"
+        and conversations[1][0]["content"] == "You are a support agent."
+    )
+    ledger = json.loads(run_dir.path("redact/pii_ledger.json").read_text())
+    assert ledger["entities"]["PERSON"]["by_column"] == {"messages": ledger["entities"]["PERSON"]["total"]}
+    assert ledger["entities"]["PHONE_NUMBER"]["total"] == 2 and ledger["text_columns_scanned"] == ["messages"]
+    stats = manifest["stages"]["redact"]["stats"]
+    assert stats["total"] == 2 == stats["kept"] and stats["quarantined"] == 0
+
+
+def test_a_chat_the_redactor_cannot_parse_is_quarantined_not_passed_on(chat_redaction):
+    records, _, _, loaded = chat_redaction
+    work = redact_stage.Work(loaded.redact, *redact_stage._key(loaded), redact_stage._columns(loaded), [])
+    worker = executors.worker_state(work)  # the stage's own worker, built in this process by the fixture's run
+    rows = [
+        {"row_id": "chats:c1", "source": "chats", "messages": records.loc[0, "messages"]},
+        {"row_id": "chats:c9", "source": "chats", "messages": "Maria Lopez: not a conversation"},
+    ]
+    output = redact_stage.redact_shard(worker, redact_stage.RedactShard(rows))
+    assert [row["row_id"] for row in output.rows] == ["chats:c1"]
+    assert output.rows[0]["messages"] == records.loc[0, "messages"]  # redacting the redacted changes nothing
+    assert [entry[:3] for entry in output.quarantined] == [
+        ("chats:c9", "malformed_messages", "messages: not JSON (Expecting value at character 0)")
+    ]

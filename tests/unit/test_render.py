@@ -110,7 +110,7 @@ def hostile_report() -> dict[str, Any]:
         "labels_new_to_the_reference_model": labels,
     }
     return {
-        "schema_version": "1.2",
+        "schema_version": "1.3",
         "title": TITLE,
         "run": {
             "run_id": "run|`x``y",
