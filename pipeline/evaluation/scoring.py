@@ -17,6 +17,10 @@ from tqdm import tqdm
 from pipeline.training.data import ResponseLoss, collate, encode_causal, encode_classification
 from pipeline.training.device import moved
 
+# tokens per forward pass when scoring a causal LM: its logits hold a vocabulary's floats per token (49,152 for
+# SmolLM2, 128,256 for Llama 3), so 4,096 tokens are 0.8 to 2 GB of logits, whatever evaluate.batch_size is
+LOGIT_TOKENS = 4096
+
 
 @torch.no_grad()
 def classify(
@@ -65,7 +69,11 @@ def response_losses(
     criterion = ResponseLoss(reduction="none")
     losses = []
     for input_ids, attention, target, _ in _batches(encoded.dataset, batch_size, desc, _device(model)):
-        losses.append(criterion(model(input_ids=input_ids, attention_mask=attention).logits, target).cpu().numpy())
+        rows = max(1, LOGIT_TOKENS // input_ids.shape[1])  # a forward's logits are rows x length x vocabulary
+        for start in range(0, len(input_ids), rows):
+            part = slice(start, start + rows)
+            logits = model(input_ids=input_ids[part], attention_mask=attention[part]).logits
+            losses.append(criterion(logits, target[part]).cpu().numpy())
     return np.concatenate(losses) if losses else np.array([], dtype=float)
 
 

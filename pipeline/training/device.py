@@ -66,7 +66,13 @@ def describe(device: torch.device) -> dict[str, Any]:
             "memory_gib": round(properties.total_memory / 2**30, 1),
             "cuda": torch.version.cuda,
         }
-    return {"type": "cpu", "name": _cpu_name(), "threads": torch.get_num_threads()}
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return {
+        "type": "cpu",
+        "name": _cpu_name(),
+        "memory_gib": round(memory / 2**30, 1),
+        "threads": torch.get_num_threads(),
+    }
 
 
 def _cpu_name() -> str:
