@@ -296,11 +296,10 @@ def test_the_bundled_chat_config_fine_tunes_on_the_agents_replies_end_to_end(tmp
     assert all(chat and chat[0]["role"] in ("user", "system") for chat in chats)
     assert not any(email in m["content"] for chat in chats for m in chat for email in emails)  # redacted per message
     tokenizer = load_tokenizer(model_source(config))
-    ids, _, labels, _ = encode_causal(
-        split.head(1), ["messages"], tokenizer, 96, system_prompt=config.train.system_prompt
-    ).dataset[0]
-    learned = tokenizer.decode(ids[labels != IGNORE])
-    assert learned and chats[0][0]["content"][:20] not in learned  # the customer's words are not learned
+    encoded = encode_causal(split, ["messages"], tokenizer, 128, system_prompt=config.train.system_prompt).dataset
+    learned = [tokenizer.decode(ids[labels != IGNORE]) for ids, _, labels, _ in encoded]
+    assert sum(bool(text) for text in learned) > len(learned) / 2  # most chats reach a reply within 128 tokens
+    assert not any(chat[0]["content"][:30] in text for chat, text in zip(chats, learned, strict=True) if text)
     metrics = json.loads((tmp_path / "run" / "evaluate" / "metrics.json").read_text())
     assert metrics["task"] == "causal_lm" and metrics["utility"]["perplexity"] > 1
     card = (tmp_path / "run" / "train" / "adapter" / "README.md").read_text()
