@@ -95,8 +95,9 @@ def messages_or_none(text: str) -> list[Message] | None:
         return None
 
 
-def is_messages(text: str) -> bool:
-    return messages_or_none(text) is not None
+def is_messages(value: object) -> bool:
+    """Whether a cell holds a conversation in the canonical form (a missing value or any other text does not)."""
+    return isinstance(value, str) and messages_or_none(value) is not None
 
 
 def message_text(messages: Sequence[Mapping[str, str]]) -> str:

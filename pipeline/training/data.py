@@ -90,14 +90,19 @@ def conversations(frame: pd.DataFrame, text_columns: list[str], system_prompt: s
 def chat_example(chat: list[dict], tokenizer: Any) -> tuple[list[int], list[int]]:
     """(token ids, token labels) of one chat in the tokenizer's template: labels on every assistant turn (its
     content and the template's end-of-turn), IGNORE elsewhere. Each assistant turn is located as the text the
-    template adds between the chat before it (with the assistant header) and the chat through it."""
+    template adds between the chat before it (with the assistant header) and the chat through it; a reply that
+    opens the chat (one text column: all response), from where its content starts."""
     text = tokenizer.apply_chat_template(chat, tokenize=False)
     spans = []
     for index, message in enumerate(chat):
         if message["role"] != "assistant":
             continue
-        before = tokenizer.apply_chat_template(chat[:index], tokenize=False, add_generation_prompt=True)
         through = tokenizer.apply_chat_template(chat[: index + 1], tokenize=False)
+        if index:
+            before = tokenizer.apply_chat_template(chat[:index], tokenize=False, add_generation_prompt=True)
+        else:  # a chat that opens with the reply: nothing to render before it, so find where its content starts
+            content = message["content"].strip()
+            before = through[: through.rindex(content)] if content and content in through else through
         if not (text.startswith(before) and text.startswith(through) and len(before) <= len(through)):
             raise InputError(
                 "the tokenizer's chat template does not render a chat as the prefix of a longer one, so the assistant "

@@ -102,3 +102,10 @@ def test_auto_physical_batch_halves_until_the_batch_fits():
     assert largest_fitting_batch(try_size, 64) == 8 and tried == [64, 32, 16, 8]
     with pytest.raises(ConfigError, match="even one example does not fit"):
         largest_fitting_batch(lambda size: (_ for _ in ()).throw(torch.OutOfMemoryError("simulated")), 4)
+
+
+@needs_smollm2
+def test_a_missing_prompt_leaves_a_reply_alone_rather_than_failing(smollm2_tokenizer):
+    pairs = pd.DataFrame({"row_id": ["a"], "prompt": [None], "response": ["It arrives tomorrow."]})
+    ids, _, labels, _ = encode_causal(pairs, ["prompt", "response"], smollm2_tokenizer, 256).dataset[0]
+    assert smollm2_tokenizer.decode(ids[labels != IGNORE]) == "It arrives tomorrow.<|im_end|>\n"
