@@ -298,6 +298,7 @@ class DedupConfig(Section):
 class LabelCheckConfig(Section):
     min_class_rows: int = Field(default=20, ge=1)
     folds: int = Field(default=5, ge=2)
+    max_rows: int = Field(default=50_000, ge=10)  # above this, a seeded sample of about this many rows is scored
 
 
 class DriftConfig(Section):
@@ -312,6 +313,8 @@ class DriftConfig(Section):
 
 
 class CheckConfig(Section):
+    workers: int = Field(default=0, ge=0)  # processes (or Ray actors) checking shards; 0: every CPU
+    shard_rows: int = Field(default=20_000, ge=1)  # rows per shard: what one worker holds at a time
     contract: ContractConfig = ContractConfig()
     dedup: DedupConfig = DedupConfig()
     labels: LabelCheckConfig = LabelCheckConfig()

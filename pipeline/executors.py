@@ -37,6 +37,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from pipeline.errors import InputError
 from pipeline.logs import get_logger
 
@@ -86,6 +89,20 @@ class ShardedStage(Generic[Shard, State, Output]):
     plan: Callable[[StageContext], ShardPlan[Shard, State, Output]]
     process: Callable[[State, Shard], Output]  # module-level: the pool and Ray pickle it by name
     merge: Callable[[StageContext, Any, Iterator[Output]], StageResult]  # (ctx, the plan, outputs in shard order)
+
+
+def parquet_shards(source: pq.ParquetFile, size: int) -> Iterator[pa.Table]:
+    """The rows in order, in shards of exactly `size` (the last one shorter): shard i is the same
+    whoever reads it, whatever the file's row groups (a Parquet batch stops at a row-group boundary)."""
+    buffered: pa.Table | None = None
+    for batch in source.iter_batches(batch_size=size):
+        table = pa.Table.from_batches([batch])
+        buffered = table if buffered is None else pa.concat_tables([buffered, table])
+        while buffered.num_rows >= size:
+            yield buffered.slice(0, size)
+            buffered = buffered.slice(size)
+    if buffered is not None and buffered.num_rows:
+        yield buffered
 
 
 def resolve_workers(workers: int, backend: str = "local") -> int:

@@ -14,6 +14,8 @@
         check/expectation_suite.json
         check/gx_results.json
         check/findings.json
+        check/shards/                 check's working folder (shards checked ahead of the stage); not an output
+        check/work/                   check's working folder (scores, MinHash bands, texts while it runs); not an output
         curate/records.parquet        curate
         curate/profile.json           (aggregates of the curated records: what a later run's drift check compares)
         split/<train|validation|test>.parquet   split
@@ -67,6 +69,8 @@ CHECKED_RECORDS = "check/records.parquet"
 SUITE = "check/expectation_suite.json"
 GX_RESULTS = "check/gx_results.json"
 FINDINGS = "check/findings.json"
+CHECK_SHARDS = "check/shards"  # a working folder, not an output
+CHECK_WORK = "check/work"  # a working folder, removed when the stage ends
 
 # curate
 CURATED_RECORDS = "curate/records.parquet"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
 
@@ -27,6 +28,14 @@ from pipeline.errors import InputError
 from pipeline.quality import chat
 
 SUITE_NAME = "records"
+UNIQUE_EXPECTATIONS = ("expect_column_values_to_be_unique",)  # judged on the whole set, not per shard
+SCHEMA_EXPECTATIONS = (  # every shard has the table's columns: one shard's answer is the table's
+    "expect_column_to_exist",
+    "expect_table_columns_to_match_set",
+    "expect_table_columns_to_match_ordered_list",
+    "expect_table_column_count_to_equal",
+    "expect_table_column_count_to_be_between",
+)
 RESULT_FIELDS = ("element_count", "unexpected_count", "unexpected_percent", "missing_count", "missing_percent")
 
 
@@ -252,6 +261,78 @@ def describe_failure(result: dict[str, Any]) -> str:
     if "observed_value" in result:
         return f"{result['expectation']}{where}: observed {result['observed_value']}"
     return f"{result['expectation']}{where} failed"
+
+
+@dataclass(frozen=True)
+class Uniqueness:
+    """A column's values over every shard: rows, nulls, and rows whose value another row has too."""
+
+    rows: int
+    missing: int
+    repeated: int
+
+
+def combine(parts: list[list[dict[str, Any]]], uniqueness: dict[str, Uniqueness]) -> list[dict[str, Any]]:
+    """One result per expectation from the results of each shard of the records (`validate` per shard).
+
+    Expectations on the table's columns are the same in every shard. Counted expectations (GX's column
+    map expectations) add their counts up and are judged again on the
+    sums with their `mostly`, as GX judges them; the row count is judged on the total; uniqueness on
+    `uniqueness`, counted over every shard by the caller. Any other expectation (an aggregate such as a
+    mean, from a user's suite) passes when it passes in every shard, and its result says so (`note`).
+    With one shard the results are GX's own.
+    """
+    if len(parts) == 1:
+        return parts[0]
+    return [_combined([part[index] for part in parts], uniqueness) for index in range(len(parts[0]))]
+
+
+def _combined(results: list[dict[str, Any]], uniqueness: dict[str, Uniqueness]) -> dict[str, Any]:
+    first = results[0]
+    failed = [result for result in results if "error" in result]
+    if failed:
+        return failed[0]
+    plain = {key: first[key] for key in ("expectation", "kwargs", "severity")}
+    kwargs, column = first["kwargs"], first["kwargs"].get("column")
+    if first["expectation"] in SCHEMA_EXPECTATIONS:
+        return first
+    if first["expectation"] == "expect_table_row_count_to_be_between":
+        rows = sum(result["observed_value"] for result in results)
+        low, high = kwargs.get("min_value"), kwargs.get("max_value")
+        return plain | {
+            "success": (low is None or rows >= low) and (high is None or rows <= high),
+            "observed_value": rows,
+        }
+    if first["expectation"] in UNIQUE_EXPECTATIONS and column in uniqueness:
+        counts = uniqueness[column]
+        return plain | _judged(counts.rows, counts.repeated, counts.missing, kwargs.get("mostly", 1.0))
+    if all("unexpected_count" in result and "element_count" in result for result in results):
+        missing = sum(result["missing_count"] for result in results) if "missing_count" in first else None
+        return plain | _judged(
+            sum(result["element_count"] for result in results),
+            sum(result["unexpected_count"] for result in results),
+            missing,
+            kwargs.get("mostly", 1.0),
+        )
+    return plain | {
+        "success": all(result["success"] for result in results),
+        "note": f"judged shard by shard ({len(results)} shards): passes when every shard passes",
+    }
+
+
+def _judged(elements: int, unexpected: int, missing: int | None, mostly: float) -> dict[str, Any]:
+    """GX's counts and verdict for a column map expectation: the unexpected share of the non-null values
+    (of every value, for an expectation that counts no nulls) at most 1 - mostly."""
+    judged = elements - (missing or 0)
+    result: dict[str, Any] = {
+        "success": judged == 0 or (judged - unexpected) / judged >= mostly,
+        "element_count": elements,
+        "unexpected_count": unexpected,
+        "unexpected_percent": unexpected / judged * 100 if judged else None,
+    }
+    if missing is not None:
+        result |= {"missing_count": missing, "missing_percent": missing / elements * 100 if elements else None}
+    return result
 
 
 def contract_summary(results: list[dict[str, Any]]) -> dict[str, Any]:

@@ -14,9 +14,10 @@ import hashlib
 import re
 import struct
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 from datasketch import LeanMinHash, MinHash, MinHashLSH
@@ -143,3 +144,133 @@ def near_duplicate_similarity(a: frozenset[bytes], b: frozenset[bytes], settings
     ):
         return jaccard
     return None
+
+
+class StagedClusters:
+    """`find_clusters` for a corpus too large for memory: the same clusters, in stages that stream through a folder.
+
+    1. `add`, shard by shard in input order: each text's exact key (16 bytes), its normalised text (for
+       verification) and its MinHash bands are appended to files under `folder`;
+    2. `clusters`: exact duplicates by sorting the keys; then, one band at a time, the texts whose band
+       values are equal (a MinHashLSH bucket: the same (b, r) datasketch chooses for
+       `candidate_threshold`) give candidate pairs; each pair is verified on its exact shingle sets;
+       and a pass in input order over the verified pairs replays `find_clusters`' rule: a text joins
+       the closest earlier cluster head among its verified candidates, else it heads its own cluster.
+       The replay, not union-find, is what keeps the clusters stars (union-find would chain A~B~C).
+
+    Memory: per text, 16 bytes of key, 8 of text offset, 12 for the band being grouped and 8 of result,
+    plus the candidate pairs (a few per near-duplicate); texts and bands stay on disk.
+    """
+
+    def __init__(self, folder: Path, settings: DedupSettings) -> None:
+        self.folder = folder
+        self.settings = settings
+        lsh = MinHashLSH(threshold=settings.candidate_threshold, num_perm=settings.num_perm)
+        self.bands: list[tuple[int, int]] = list(lsh.hashranges)
+        self.count = 0
+        folder.mkdir(parents=True, exist_ok=True)
+        self._texts = (folder / "texts.bin").open("wb")
+        self._offsets = (folder / "offsets.bin").open("wb")
+        self._keys = (folder / "keys.bin").open("wb")
+        self._band_files = [(folder / f"band-{index:03d}.bin").open("wb") for index in range(len(self.bands))]
+        self._written = 0
+
+    def add(self, normalised_texts: Sequence[str], keys: Sequence[str], signature_rows: np.ndarray) -> None:
+        """One shard's normalised texts, their `text_key`s and `signatures` rows, after every earlier shard's."""
+        encoded = [text.encode("utf-8") for text in normalised_texts]
+        ends = self._written + np.cumsum([len(text) for text in encoded], dtype=np.int64)
+        self._texts.write(b"".join(encoded))
+        self._offsets.write(ends.tobytes())
+        self._written = int(ends[-1]) if len(ends) else self._written
+        self._keys.write(b"".join(bytes.fromhex(key) for key in keys))
+        for (start, end), handle in zip(self.bands, self._band_files, strict=True):
+            handle.write(np.ascontiguousarray(signature_rows[:, start:end], dtype=np.uint32).tobytes())
+        self.count += len(encoded)
+
+    def clusters(self) -> StagedResult:
+        for handle in (self._texts, self._offsets, self._keys, *self._band_files):
+            handle.close()
+        first_of_key = self._first_of_key()
+        heads_to_test = np.flatnonzero(first_of_key == np.arange(self.count))
+        pairs = self._candidate_pairs(heads_to_test)
+        cluster_of, near_pairs = self._replay(self._verified(pairs))
+        cluster_of = cluster_of[first_of_key]  # an exact copy is in the cluster of the first text with its key
+        return StagedResult(cluster_of=cluster_of, first_of_key=first_of_key, near_pairs=near_pairs)
+
+    def _first_of_key(self) -> np.ndarray:
+        keys = np.fromfile(self.folder / "keys.bin", dtype=">u8").reshape(self.count, 2)
+        order = np.lexsort((keys[:, 1], keys[:, 0]))  # stable: equal keys stay in input order
+        ordered = keys[order]
+        starts = np.ones(self.count, dtype=bool)
+        starts[1:] = np.any(ordered[1:] != ordered[:-1], axis=1)
+        first = order[np.flatnonzero(starts)[np.cumsum(starts) - 1]]
+        first_of_key = np.empty(self.count, dtype=np.int64)
+        first_of_key[order] = first
+        return first_of_key
+
+    def _candidate_pairs(self, texts: np.ndarray) -> np.ndarray:
+        """(later, earlier) index pairs of `texts` that share a band's values, as codes later * count + earlier."""
+        found: list[np.ndarray] = []
+        for index, (start, end) in enumerate(self.bands):
+            band = np.fromfile(self.folder / f"band-{index:03d}.bin", dtype=np.uint32).reshape(self.count, end - start)
+            values = band[texts]
+            order = np.lexsort(values.T[::-1])
+            ordered = values[order]
+            starts = np.ones(len(order), dtype=bool)
+            starts[1:] = np.any(ordered[1:] != ordered[:-1], axis=1)
+            bounds = np.append(np.flatnonzero(starts), len(order))
+            sizes = np.diff(bounds)
+            members = texts[order]
+            pairs_of_two = bounds[:-1][sizes == 2]
+            found.append(members[pairs_of_two + 1] * self.count + members[pairs_of_two])
+            for begin, size in zip(bounds[:-1][sizes > 2], sizes[sizes > 2], strict=True):
+                later, earlier = np.triu_indices(size, 1)[::-1]
+                bucket = members[begin : begin + size]  # in input order (the sort is stable)
+                found.append(bucket[later] * self.count + bucket[earlier])
+        return np.unique(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
+
+    def _verified(self, pairs: np.ndarray) -> Iterator[tuple[int, list[tuple[float, int]]]]:
+        """Per later text (ascending), its candidate earlier texts that are near-duplicates, with their Jaccard."""
+        offsets = np.fromfile(self.folder / "offsets.bin", dtype=np.int64)
+        later_of, earlier_of = np.divmod(pairs, self.count)
+        with (self.folder / "texts.bin").open("rb") as texts:
+
+            def shingle_set(index: int) -> frozenset[bytes]:
+                start = int(offsets[index - 1]) if index else 0
+                texts.seek(start)
+                text = texts.read(int(offsets[index]) - start).decode("utf-8")
+                return frozenset(shingles(text, self.settings.shingle_size))
+
+            cached = lru_cache(maxsize=4096)(shingle_set)
+            bounds = np.append(np.flatnonzero(np.diff(later_of, prepend=-1)), len(pairs))
+            for begin, stop in zip(bounds[:-1], bounds[1:], strict=True):
+                later = int(later_of[begin])
+                own = cached(later)
+                matches = []
+                for earlier in earlier_of[begin:stop].tolist():
+                    similarity = near_duplicate_similarity(own, cached(earlier), self.settings)
+                    if similarity is not None:
+                        matches.append((similarity, earlier))
+                if matches:
+                    yield later, matches
+
+    def _replay(self, verified: Iterator[tuple[int, list[tuple[float, int]]]]) -> tuple[np.ndarray, int]:
+        cluster_of = np.arange(self.count, dtype=np.int64)
+        is_head = np.ones(self.count, dtype=bool)
+        near_pairs = 0
+        for later, matches in tqdm(verified, desc="near-duplicates", unit=" texts", disable=None, leave=False):
+            heads = [(similarity, -earlier) for similarity, earlier in matches if is_head[earlier]]
+            if heads:
+                cluster_of[later] = -max(heads)[1]
+                is_head[later] = False
+                near_pairs += 1
+        return cluster_of, near_pairs
+
+
+@dataclass(frozen=True)
+class StagedResult:
+    """Per text (input order): the index of its cluster's first member, and of the first text with its exact key."""
+
+    cluster_of: np.ndarray
+    first_of_key: np.ndarray
+    near_pairs: int

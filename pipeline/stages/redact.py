@@ -170,7 +170,7 @@ class RedactPlan:
         return PreviousRedactions(self.source, self.reuse.runs, self.columns)
 
     def shards(self) -> Iterator[RedactShard]:
-        for shard in _shards(self.source, self.settings.shard_rows):
+        for shard in executors.parquet_shards(self.source, self.settings.shard_rows):
             rows = shard.to_pylist()
             yield RedactShard(rows, self.previous.lookup(rows) if self.previous else {})
 
@@ -535,20 +535,6 @@ def _all_identifier_values(source: pq.ParquetFile, columns: RedactColumns) -> li
         for row in batch.to_pylist():
             values.update(((v, columns.identifier_entities[c]), None) for c, v in row.items() if v)
     return list(values)
-
-
-def _shards(source: pq.ParquetFile, size: int) -> Iterator[pa.Table]:
-    """The rows in order, in shards of exactly `size` (the last one shorter): shard i is the same
-    whoever reads it, whatever the file's row groups (a Parquet batch stops at a row-group boundary)."""
-    buffered: pa.Table | None = None
-    for batch in source.iter_batches(batch_size=size):
-        table = pa.Table.from_batches([batch])
-        buffered = table if buffered is None else pa.concat_tables([buffered, table])
-        while buffered.num_rows >= size:
-            yield buffered.slice(0, size)
-            buffered = buffered.slice(size)
-    if buffered is not None and buffered.num_rows:
-        yield buffered
 
 
 class _Worker:

@@ -8,7 +8,15 @@ import pytest
 
 from pipeline.config import load_config
 from pipeline.errors import InputError
-from pipeline.quality.contracts import build_suite, describe_failure, failures, suite_for, validate
+from pipeline.quality.contracts import (
+    Uniqueness,
+    build_suite,
+    combine,
+    describe_failure,
+    failures,
+    suite_for,
+    validate,
+)
 from tests.conftest import csv_source
 
 REPO = Path(__file__).resolve().parents[2]
@@ -165,3 +173,53 @@ def test_a_messages_column_is_a_text_column_that_must_hold_canonical_conversatio
     (failed,) = failures(validate(frame, suite), "critical")
     assert failed["expectation"] == "expect_column_values_to_match_regex" and failed["unexpected_count"] == 2
     assert "charged" not in json.dumps(failed)
+
+
+def uniqueness_of(column: pd.Series) -> Uniqueness:
+    present = column.dropna()
+    return Uniqueness(
+        rows=len(column), missing=len(column) - len(present), repeated=int(present.duplicated(keep=False).sum())
+    )
+
+
+@pytest.mark.parametrize("cuts", [[2], [1, 3], [3, 4]])
+def test_results_combined_over_shards_are_the_results_on_the_whole_set(config, cuts):
+    frame = records(
+        id=["1", None, "3", "3"],
+        text=["my card was charged twice", None, "ok", "cannot log in"],
+        label=["billing", "shipping", "unknown", "login"],
+    )
+    suite = build_suite(
+        config(min_rows=3, max_rows=5, labels=["billing", "shipping", "login"], min_text_chars=5, max_null_share=0.3)
+    )
+    whole = validate(frame, suite)
+    bounds = [0, *cuts, len(frame)]
+    parts = [validate(frame.iloc[a:b].reset_index(drop=True), suite) for a, b in zip(bounds, bounds[1:], strict=False)]
+    combined = combine(parts, {name: uniqueness_of(frame[name]) for name in ("row_id", "id")})
+    assert combined == whole
+    assert not all(r["success"] for r in whole)  # the comparison covers failures too
+    assert [r["success"] for r in combined if r["expectation"] == "expect_table_row_count_to_be_between"] == [True]
+
+
+def test_an_expectation_without_counts_passes_only_when_every_shard_passes(config):
+    suite = build_suite(
+        config(
+            extra_expectations=[
+                {"type": "expect_column_value_lengths_to_equal", "kwargs": {"column": "id", "value": 1}}
+            ]
+        )
+    )
+    suite["expectations"].append(
+        {
+            "type": "expect_column_unique_value_count_to_be_between",
+            "kwargs": {"column": "label", "min_value": 2},
+            "severity": "warning",
+        }
+    )
+    frame = records()
+    parts = [validate(frame.iloc[:2], suite), validate(frame.iloc[2:].reset_index(drop=True), suite)]
+    kind = "expect_column_unique_value_count_to_be_between"
+    (distinct,) = [result for result in combine(parts, {}) if result["expectation"] == kind]
+    assert distinct["success"] is False and "every shard" in distinct["note"]  # one shard holds one label only
+    (on_the_whole,) = [result for result in validate(frame, suite) if result["expectation"] == kind]
+    assert on_the_whole["success"] is True  # what the whole set says: the cost of judging such expectations per shard

@@ -4,11 +4,13 @@ import pytest
 
 from pipeline.quality.dedup import (
     DedupSettings,
+    StagedClusters,
     find_clusters,
     near_duplicate_similarity,
     normalise,
     shingles,
     signatures,
+    text_key,
 )
 
 TICKET = (
@@ -127,3 +129,42 @@ def test_settings_are_the_configs_dedup_section_with_a_seed():
     )
     with pytest.raises(ValueError, match="num_perm"):
         DedupSettings(num_perm=4)  # the config's bounds hold here too
+
+
+def staged_clusters(texts: list[str], settings: DedupSettings, folder, shard: int):
+    normalised = [normalise(text) for text in texts]
+    rows = signatures(normalised, settings)
+    staged = StagedClusters(folder, settings)
+    for start in range(0, len(normalised), shard):
+        chunk = normalised[start : start + shard]
+        staged.add(chunk, [text_key(text) for text in chunk], rows[start : start + shard])
+    return staged.clusters()
+
+
+def test_the_staged_clusters_are_the_in_memory_clusters_on_10k_documents(tmp_path):
+    from bench.dedup import generate_corpus
+
+    corpus = generate_corpus(10_000, seed=3, near_share=0.05, exact_share=0.01)
+    settings = DedupSettings()
+    expected = find_clusters([normalise(text) for text in corpus.texts], settings)
+    staged = staged_clusters(corpus.texts, settings, tmp_path, shard=1_234)
+    assert staged.cluster_of.tolist() == expected.cluster_of
+    assert staged.near_pairs == expected.near_pairs > 300
+    exact = sum(staged.first_of_key[i] != i for i in range(len(corpus.texts)))
+    assert exact >= 90  # the planted exact copies are found by their key
+
+
+def test_staged_clusters_never_chain_and_keep_exact_copies_with_their_first_text(tmp_path):
+    middle = TICKET.replace("twice", "two times").replace("statement", "statment").replace("Thanks", "Cheers")
+    far = middle.replace("this morning", "today").replace("send the money back", "refund me").replace("look", "see")
+    texts = [TICKET, OTHER, middle, far, TICKET.upper(), "", ""]
+    settings = DedupSettings()
+    staged = staged_clusters(texts, settings, tmp_path, shard=2)
+    assert staged.cluster_of.tolist() == find_clusters([normalise(t) for t in texts], settings).cluster_of
+    assert staged.cluster_of[4] == 0 and staged.first_of_key[4] == 0  # an exact copy, by its normalised key
+    assert staged.cluster_of[6] == 5
+
+
+def test_staged_clusters_of_nothing(tmp_path):
+    staged = staged_clusters([], DedupSettings(), tmp_path, shard=10)
+    assert staged.cluster_of.tolist() == [] and staged.near_pairs == 0
