@@ -423,9 +423,13 @@ def _peak_rss_mib() -> float:
     return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
 
 
-def measure(corpus_path: Path, n: int) -> dict[str, Any]:
-    """Detect near-duplicates in the first `n` documents of the corpus file, in this process."""
-    from pipeline.quality.dedup import find_clusters, normalise, signatures
+STAGED_SHARD = 20_000  # the check stage's default shard size (check.shard_rows)
+
+
+def measure(corpus_path: Path, n: int, staged: bool = False) -> dict[str, Any]:
+    """Detect near-duplicates in the first `n` documents of the corpus file, in this process: with
+    `find_clusters` (in memory), or with `StagedClusters` (through a temporary folder, as the check stage)."""
+    from pipeline.quality.dedup import normalise, signatures
 
     with corpus_path.open(encoding="utf-8") as handle:
         texts = [json.loads(line) for _, line in zip(range(n), handle, strict=False)]
@@ -437,7 +441,7 @@ def measure(corpus_path: Path, n: int) -> dict[str, Any]:
     t1 = time.perf_counter()
     sig = signatures(normalised, settings)
     t2 = time.perf_counter()
-    clusters = find_clusters(normalised, settings, sig)
+    cluster_of = _staged_clusters(normalised, settings, sig) if staged else _clusters(normalised, settings, sig)
     t3 = time.perf_counter()
     return {
         "docs": len(texts),
@@ -448,11 +452,28 @@ def measure(corpus_path: Path, n: int) -> dict[str, Any]:
         "cpu_s": time.process_time() - cpu0,
         "rss_loaded_mib": rss_loaded,
         "rss_peak_mib": _peak_rss_mib(),
-        "cluster_of": clusters.cluster_of,
+        "cluster_of": cluster_of,
     }
 
 
-def measure_in_subprocess(corpus_path: Path, n: int) -> dict[str, Any]:
+def _clusters(normalised: list[str], settings: DedupSettings, sig: Any) -> list[int]:
+    from pipeline.quality.dedup import find_clusters
+
+    return find_clusters(normalised, settings, sig).cluster_of
+
+
+def _staged_clusters(normalised: list[str], settings: DedupSettings, sig: Any) -> list[int]:
+    from pipeline.quality.dedup import StagedClusters, text_key
+
+    with tempfile.TemporaryDirectory() as folder:
+        staged = StagedClusters(Path(folder), settings)
+        for start in range(0, len(normalised), STAGED_SHARD):
+            shard = normalised[start : start + STAGED_SHARD]
+            staged.add(shard, [text_key(text) for text in shard], sig[start : start + STAGED_SHARD])
+        return staged.clusters().cluster_of.tolist()
+
+
+def measure_in_subprocess(corpus_path: Path, n: int, staged: bool = False) -> dict[str, Any]:
     """Run `measure` in a fresh interpreter (this script with --measure) and return its result."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
@@ -465,6 +486,7 @@ def measure_in_subprocess(corpus_path: Path, n: int) -> dict[str, Any]:
             str(corpus_path),
             "--out",
             str(out),
+            *(["--staged"] if staged else []),
         ]
         proc = subprocess.run(cmd, cwd=os.getcwd())
         if proc.returncode != 0 or not out.exists():
@@ -609,6 +631,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="corpus seed (default 1)")
     parser.add_argument("--near-share", type=float, default=0.05, help="share of edited copies (default 0.05)")
     parser.add_argument("--exact-share", type=float, default=0.01, help="share of verbatim copies (default 0.01)")
+    parser.add_argument(
+        "--staged",
+        action="store_true",
+        help="cluster with StagedClusters through a temporary folder, as the check stage does (default: the "
+        "in-memory find_clusters)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--measure", type=int, help=argparse.SUPPRESS)  # internal: child mode, number of docs
     parser.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
@@ -616,7 +644,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.measure:
-        args.out.write_text(json.dumps(measure(args.corpus, args.measure)))
+        args.out.write_text(json.dumps(measure(args.corpus, args.measure, args.staged)))
         return 0
 
     sizes = sorted({int(x) for x in args.sizes.split(",") if x.strip()})
@@ -647,7 +675,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{background['share_nonzero']:.0%} share a shingle, 99th pct {background['p99']:.3f}, "
         f"max {background['max']:.3f}"
     )
-    print(f"settings: {settings!r}")
+    print(f"settings: {settings!r}; clustering: {'StagedClusters (on disk)' if args.staged else 'find_clusters'}")
 
     rows: list[dict[str, Any]] = []
     status = 0
@@ -657,7 +685,7 @@ def main(argv: list[str] | None = None) -> int:
             handle.writelines(json.dumps(text) + "\n" for text in corpus.texts)
         for n in sizes:
             print(f"measuring {n:,} documents in a fresh process ...", flush=True)
-            measured = measure_in_subprocess(corpus_path, n)
+            measured = measure_in_subprocess(corpus_path, n, args.staged)
             if "failed" in measured:
                 print(f"{n:,} documents FAILED: {measured['failed']}")
                 status = 1
