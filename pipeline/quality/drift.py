@@ -5,6 +5,9 @@ languages, a histogram of text lengths over fixed bins, and the vocabulary as
 8-byte BLAKE2b digests of the words found in at least `vocabulary_min_records`
 records (redaction tags and words with digits left out). Nothing of a record's
 text is in it, so one run can read another's profile without reading its data.
+It is summed a batch of records at a time (`ProfileSums`): what it keeps grows
+with the vocabulary and by 4 bytes a record (the text lengths, for exact
+quantiles), not with the records' text.
 
 Distributions are compared by the population stability index (PSI) and the
 Jensen-Shannon distance (base 2, from 0 for equal to 1 for disjoint), both
@@ -17,6 +20,7 @@ import hashlib
 import math
 import re
 from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -33,28 +37,93 @@ LENGTH_EDGES = [0, *(round(2 ** (k / 2)) for k in range(6, 41))]
 FLOOR = 1e-4  # the share given to a category one side lacks, so PSI stays finite
 
 
-def profile(frame: pd.DataFrame, roles: dict[str, list[str]], vocabulary_min_records: int) -> dict[str, Any]:
-    """The aggregate profile of a run's curated records (see the module's doc)."""
-    texts = join_text(frame, roles["text"]) if len(frame) else []
-    label = (roles.get("label") or [None])[0]
-    lengths = np.fromiter((len(text) for text in texts), dtype=float, count=len(texts))
-    return {
-        "version": PROFILE_VERSION,
-        "rows": len(frame),
-        "labels": _counts(frame[label]) if label else {},
-        "protected": {name: _counts(frame[name]) for name in roles.get("protected", []) if name in frame},
-        "languages": _counts(frame["qc_language"]) if "qc_language" in frame else {},
-        "text_length": {
-            "edges": LENGTH_EDGES,
-            "counts": np.histogram(np.minimum(lengths, LENGTH_EDGES[-1]), bins=LENGTH_EDGES)[0].tolist(),
-            "quantiles": _quantiles(lengths),
-        },
-        "vocabulary": vocabulary(texts, vocabulary_min_records),
-    }
+@dataclass
+class ProfileSums:
+    """The sums a profile is made of, over the record batches added so far; `profile` turns them into the profile.
+
+    Counts and length bins add up across batches. The text lengths are kept (4 bytes a record) so the quantiles
+    are exact, and the word counters grow with the vocabulary, not with the records.
+    """
+
+    text: list[str]
+    label: str | None
+    protected: dict[str, Counter[str]]
+    languages: Counter[str] | None  # None when the records have no `qc_language`
+    rows: int = 0
+    labels: Counter[str] = field(default_factory=Counter)
+    length_bins: np.ndarray = field(default_factory=lambda: np.zeros(len(LENGTH_EDGES) - 1, dtype=np.int64))
+    lengths: list[np.ndarray] = field(default_factory=list)
+    records_with_word: Counter[str] = field(default_factory=Counter)
+    word_occurrences: Counter[str] = field(default_factory=Counter)
+
+    @classmethod
+    def start(cls, roles: dict[str, list[str]], columns: list[str]) -> ProfileSums:
+        """Empty sums for records with these role columns and these columns."""
+        return cls(
+            text=roles["text"],
+            label=(roles.get("label") or [None])[0],
+            protected={name: Counter() for name in roles.get("protected", []) if name in columns},
+            languages=Counter() if "qc_language" in columns else None,
+        )
+
+    @property
+    def columns(self) -> list[str]:
+        """The columns `add` reads."""
+        label = [self.label] if self.label else []
+        language = ["qc_language"] if self.languages is not None else []
+        return list(dict.fromkeys([*self.text, *label, *self.protected, *language]))
+
+    def add(self, frame: pd.DataFrame) -> None:
+        if len(frame) == 0:
+            return
+        texts = join_text(frame, self.text)
+        lengths = np.fromiter((len(text) for text in texts), dtype=np.int32, count=len(texts))
+        self.rows += len(frame)
+        if self.label:
+            self.labels.update(_counts(frame[self.label]))
+        for name, counts in self.protected.items():
+            counts.update(_counts(frame[name]))
+        if self.languages is not None:
+            self.languages.update(_counts(frame["qc_language"]))
+        self.length_bins += np.histogram(np.minimum(lengths, LENGTH_EDGES[-1]), bins=LENGTH_EDGES)[0]
+        self.lengths.append(lengths)
+        for text in texts:
+            found = [word.casefold() for word in VOCABULARY_WORD.findall(REDACTION_TAG.sub(" ", text))]
+            self.word_occurrences.update(found)
+            self.records_with_word.update(set(found))
+
+    def profile(self, vocabulary_min_records: int) -> dict[str, Any]:
+        """The aggregate profile of the records added (see the module's doc)."""
+        lengths = np.concatenate(self.lengths) if self.lengths else np.empty(0, dtype=np.int32)
+        return {
+            "version": PROFILE_VERSION,
+            "rows": self.rows,
+            "labels": _sorted(self.labels),
+            "protected": {name: _sorted(counts) for name, counts in self.protected.items()},
+            "languages": _sorted(self.languages or Counter()),
+            "text_length": {
+                "edges": LENGTH_EDGES,
+                "counts": self.length_bins.tolist(),
+                "quantiles": _quantiles(lengths.astype(float)),
+            },
+            "vocabulary": self.vocabulary(vocabulary_min_records),
+        }
+
+    def vocabulary(self, min_records: int) -> dict[str, Any]:
+        """The digests of the words in at least `min_records` records, with how often they occur in all the records."""
+        frequent = sorted(word for word, n in self.records_with_word.items() if n >= min_records)
+        return {
+            "min_records": min_records,
+            "digests": {digest(word): self.word_occurrences[word] for word in frequent},
+        }
 
 
 def _counts(column: pd.Series) -> dict[str, int]:
-    return {str(k): int(v) for k, v in column.fillna("(missing)").astype(str).value_counts().sort_index().items()}
+    return {str(k): int(v) for k, v in column.fillna("(missing)").astype(str).value_counts().items()}
+
+
+def _sorted(counts: Counter[str]) -> dict[str, int]:
+    return dict(sorted(counts.items()))
 
 
 def _quantiles(lengths: np.ndarray) -> dict[str, float | None]:
@@ -66,21 +135,6 @@ def _quantiles(lengths: np.ndarray) -> dict[str, float | None]:
 
 def digest(word: str) -> str:
     return hashlib.blake2b(word.encode("utf-8"), digest_size=8, person=b"drift-vocab").hexdigest()
-
-
-def vocabulary(texts: list[str], min_records: int) -> dict[str, Any]:
-    """The digests of the words in at least `min_records` records, with how often they occur in all the records."""
-    in_records: Counter[str] = Counter()
-    occurrences: Counter[str] = Counter()
-    for text in texts:
-        found = [word.casefold() for word in VOCABULARY_WORD.findall(REDACTION_TAG.sub(" ", text))]
-        occurrences.update(found)
-        in_records.update(set(found))
-    frequent = sorted(word for word, n in in_records.items() if n >= min_records)
-    return {
-        "min_records": min_records,
-        "digests": {digest(word): occurrences[word] for word in frequent},
-    }
 
 
 def psi(current: dict[str, int], reference: dict[str, int]) -> float | None:

@@ -27,8 +27,17 @@ def frame(rows: int, seed: int, *, billing_share: float = 0.5, words: int = 12) 
     )
 
 
+def profile(data: pd.DataFrame, vocabulary_min_records: int = 5, batch_rows: int | None = None) -> dict:
+    """The profile of `data`, added in batches of `batch_rows` (all at once by default)."""
+    sums = drift.ProfileSums.start(ROLES, list(data.columns))
+    step = batch_rows or max(len(data), 1)
+    for start in range(0, len(data), step):
+        sums.add(data.iloc[start : start + step])
+    return sums.profile(vocabulary_min_records)
+
+
 def compared(current: pd.DataFrame, reference: pd.DataFrame) -> dict:
-    profiles = [drift.profile(data, ROLES, vocabulary_min_records=5) for data in (current, reference)]
+    profiles = [profile(data) for data in (current, reference)]
     return drift.compare(*profiles, DriftConfig())
 
 
@@ -82,8 +91,26 @@ def test_psi_and_js_agree_with_their_formulas():
 
 def test_the_profile_holds_no_word_of_the_text():
     data = frame(50, seed=4)
-    text = json.dumps(drift.profile(data, ROLES, vocabulary_min_records=2))
+    text = json.dumps(profile(data, vocabulary_min_records=2))
     assert not any(word in text for word in WORDS)
+
+
+def test_a_profile_summed_in_batches_is_the_profile_of_all_the_rows():
+    data = frame(101, seed=5)
+    data.loc[[3, 50, 99], "gender"] = None
+    data.loc[40:, "qc_language"] = "de"
+    data.loc[7, "body"] = "<PERSON> wrote: " + data.loc[7, "body"] * 40  # a length past the other rows' bins
+    whole = profile(data, vocabulary_min_records=3)
+    assert json.dumps(profile(data, vocabulary_min_records=3, batch_rows=7)) == json.dumps(whole)
+    assert sum(whole["text_length"]["counts"]) == whole["rows"] == 101
+    assert whole["protected"]["gender"]["(missing)"] == 3
+
+
+def test_the_profile_of_no_rows_has_every_section_and_no_figures():
+    empty = profile(frame(0, seed=6))
+    assert empty["rows"] == 0 and empty["labels"] == {} and empty["protected"] == {"gender": {}}
+    assert empty["text_length"]["quantiles"] == {"p10": None, "p50": None, "p90": None}
+    assert empty["vocabulary"]["digests"] == {}
 
 
 def test_a_model_that_lost_accuracy_on_the_new_data_is_concept_drift():

@@ -149,3 +149,14 @@ def test_a_sharded_stage_whose_shards_were_all_kept_starts_no_worker(monkeypatch
     monkeypatch.setattr(executors, "worker_state", lambda init: pytest.fail("a worker was built"))
     merged = executors.run_sharded(stage, SimpleNamespace(executor="ray"))  # Ray is not even imported
     assert merged == [[index] for index in range(len(SHARDS))]
+
+
+def test_shards_have_the_same_rows_whatever_the_row_groups(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipeline.executors import parquet_shards
+
+    pq.write_table(pa.table({"n": list(range(7))}), tmp_path / "t.parquet", row_group_size=3)
+    shards = [shard.column("n").to_pylist() for shard in parquet_shards(pq.ParquetFile(tmp_path / "t.parquet"), 2)]
+    assert shards == [[0, 1], [2, 3], [4, 5], [6]]

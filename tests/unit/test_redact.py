@@ -317,17 +317,6 @@ def test_a_stage_that_is_not_sharded_plans_no_mapped_task(make_config, tmp_path)
         executors.process_part("ingest", str(tmp_path / "config.yaml"), str(tmp_path / "run"), [0])
 
 
-def test_shards_have_the_same_rows_whatever_the_row_groups(tmp_path):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from pipeline.stages.redact import _shards
-
-    pq.write_table(pa.table({"n": list(range(7))}), tmp_path / "t.parquet", row_group_size=3)
-    shards = [shard.column("n").to_pylist() for shard in _shards(pq.ParquetFile(tmp_path / "t.parquet"), 2)]
-    assert shards == [[0, 1], [2, 3], [4, 5], [6]]
-
-
 def test_the_ray_executor_without_ray_says_what_to_install(make_config, tmp_path):
     import importlib.util
 
