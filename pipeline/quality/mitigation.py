@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from pipeline.logs import get_logger
+from pipeline.quality.bias import codes_of
 
 log = get_logger("pipeline.split")
 
@@ -27,25 +27,34 @@ log = get_logger("pipeline.split")
 def reweigh(
     labels: Sequence[str], attributes: Sequence[Sequence[str]], *, iterations: int = 200, tolerance: float = 1e-6
 ) -> list[float]:
-    """Weights under which the label is independent of each attribute and, where every cell has rows, of their intersection.
+    """Weights under which the label is independent of each attribute and, where every cell has rows, of their intersection."""
+    return reweigh_codes(
+        codes_of(labels)[0],
+        [codes_of(values)[0] for values in attributes],
+        iterations=iterations,
+        tolerance=tolerance,
+    ).tolist()
+
+
+def reweigh_codes(
+    labels: np.ndarray, attributes: Sequence[np.ndarray], *, iterations: int = 200, tolerance: float = 1e-6
+) -> np.ndarray:
+    """`reweigh` on integer codes, one array per attribute.
 
     Starts from Kamiran & Calders' weights on the intersection of the
     attributes (exact when no group x label cell of the intersection is
     empty), then rakes (iterative proportional fitting) until, for every
     attribute on its own, each group x label cell weighs n(group) * n(label) / N.
     """
-    frame = pd.DataFrame({"label": list(labels)})
-    names = [f"a{i}" for i in range(len(attributes))]
-    for name, values in zip(names, attributes, strict=True):
-        frame[name] = list(values)
-    frame["joint"] = frame[names].astype(str).agg("\x1f".join, axis=1) if names else ""
-    weights = _kamiran_calders(frame, "joint").to_numpy()
-    label_share = frame["label"].map(frame["label"].value_counts(normalize=True)).to_numpy()
+    rows = len(labels)
+    weights = _kamiran_calders(labels, _dense(attributes, rows))
+    label_share = (np.bincount(labels) / rows)[labels]
+    cells = [_dense([attribute, labels], rows) for attribute in attributes]
+    targets = [np.bincount(attribute)[attribute] * label_share for attribute in attributes]
+    worst = 0.0
     for _ in range(iterations):
         worst = 0.0
-        for name in names:
-            cell = frame.groupby([name, "label"]).ngroup().to_numpy()
-            target = frame.groupby(name)["label"].transform("size").to_numpy() * label_share
+        for cell, target in zip(cells, targets, strict=True):
             current = np.bincount(cell, weights=weights)[cell]
             worst = max(worst, float(np.max(np.abs(current / target - 1))))
             weights = weights * target / current
@@ -58,14 +67,23 @@ def reweigh(
             100 * worst,
         )
         weights = weights * len(weights) / weights.sum()
-    return np.round(weights, 6).tolist()
+    return np.round(weights, 6)
 
 
-def _kamiran_calders(frame: pd.DataFrame, group: str) -> pd.Series:
-    group_size = frame.groupby(group)["label"].transform("size")
-    label_size = frame.groupby("label")[group].transform("size")
-    cell_size = frame.groupby([group, "label"])["label"].transform("size")
-    return group_size * label_size / (len(frame) * cell_size)
+def _kamiran_calders(labels: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    cells = _dense([groups, labels], len(labels))
+    group_size = np.bincount(groups)[groups]
+    label_size = np.bincount(labels)[labels]
+    cell_size = np.bincount(cells)[cells]
+    return group_size * label_size / (len(labels) * cell_size)
+
+
+def _dense(columns: Sequence[np.ndarray], rows: int) -> np.ndarray:
+    """Each row's combination of the columns' codes, as a code from 0 (the same code for every row when no column)."""
+    joint = np.zeros(rows, dtype=np.int64)
+    for column in columns:
+        joint = np.unique(joint * (int(column.max(initial=0)) + 1) + column, return_inverse=True)[1]
+    return joint
 
 
 @dataclass(frozen=True)
@@ -79,36 +97,62 @@ class Resampled:
     unfillable: list[tuple[str, str]]  # cells with a target but no row to repeat
 
 
+@dataclass(frozen=True)
+class Drawn:
+    """`resample_codes`' result: positions as arrays, cells as (group code, label code)."""
+
+    positions: np.ndarray
+    copies: int
+    dropped: np.ndarray
+    targets: dict[tuple[int, int], int]
+    unfillable: list[tuple[int, int]]
+
+
 def resample(labels: Sequence[str], groups: Sequence[str], seed: int) -> Resampled:
-    frame = pd.DataFrame({"label": list(labels), "group": list(groups)})
-    total = len(frame)
-    group_size = frame["group"].value_counts()
-    label_size = frame["label"].value_counts()
+    label_codes, label_names = codes_of(labels)
+    group_codes, group_names = codes_of(groups)
+    drawn = resample_codes(label_codes, group_codes, seed)
+    return Resampled(
+        drawn.positions.tolist(),
+        drawn.copies,
+        drawn.dropped.tolist(),
+        {(group_names[g], label_names[k]): n for (g, k), n in drawn.targets.items()},
+        [(group_names[g], label_names[k]) for g, k in drawn.unfillable],
+    )
+
+
+def resample_codes(labels: np.ndarray, groups: np.ndarray, seed: int) -> Drawn:
+    """`resample` on integer codes; cells are drawn in code order, so codes in name order draw as `resample` does."""
+    total = len(labels)
+    label_count = int(labels.max(initial=-1)) + 1
+    group_size = np.bincount(groups)
+    label_size = np.bincount(labels, minlength=label_count)
+    cell_size = np.bincount(groups.astype(np.int64) * label_count + labels, minlength=len(group_size) * label_count)
+    cell_start = np.concatenate(([0], np.cumsum(cell_size)))
+    by_cell = np.lexsort((labels, groups))  # stable: each cell's rows in order
     rng = np.random.default_rng(seed)
-    positions: list[int] = []
-    dropped: list[int] = []
-    targets: dict[tuple[str, str], int] = {}
-    unfillable: list[tuple[str, str]] = []
+    kept: list[np.ndarray] = []
+    dropped: list[np.ndarray] = []
+    targets: dict[tuple[int, int], int] = {}
+    unfillable: list[tuple[int, int]] = []
     copies = 0
-    cells = frame.groupby(["group", "label"]).indices
-    for group in sorted(group_size.index):
-        for label in sorted(label_size.index):
-            members = sorted(cells.get((group, label), []))
+    for group in np.flatnonzero(group_size).tolist():
+        for label in np.flatnonzero(label_size).tolist():
+            cell = group * label_count + label
+            members = by_cell[cell_start[cell] : cell_start[cell + 1]]
             # a non-empty cell keeps at least one row, so resampling never removes a rare label from a group
-            target = max(int(round(group_size[group] * label_size[label] / total)), 1 if members else 0)
+            target = max(int(round(int(group_size[group]) * int(label_size[label]) / total)), 1 if len(members) else 0)
             targets[(group, label)] = target
             if target <= len(members):
-                chosen = (
-                    sorted(rng.choice(members, size=target, replace=False).tolist())
-                    if target < len(members)
-                    else members
-                )
-                positions.extend(chosen)
-                dropped.extend(sorted(set(members) - set(chosen)))
-            elif members:
-                extra = rng.choice(members, size=target - len(members), replace=True).tolist()
-                positions.extend(members + sorted(extra))
+                chosen = np.sort(rng.choice(members, size=target, replace=False)) if target < len(members) else members
+                kept.append(chosen)
+                dropped.append(np.setdiff1d(members, chosen))
+            elif len(members):
+                extra = rng.choice(members, size=target - len(members), replace=True)
+                kept.extend([members, np.sort(extra)])
                 copies += len(extra)
             elif target:
                 unfillable.append((group, label))
-    return Resampled(sorted(positions), copies, sorted(dropped), targets, unfillable)
+    positions = np.sort(np.concatenate(kept)) if kept else np.zeros(0, dtype=np.int64)
+    drawn_out = np.sort(np.concatenate(dropped)) if dropped else np.zeros(0, dtype=np.int64)
+    return Drawn(positions, copies, drawn_out, targets, unfillable)
