@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import yaml
 
 from pipeline.artifacts import RunDir
 from tests.integration.runs import REDACT, SAMPLE_COLUMNS, Outcome, run_stages, sample_tickets, write_csv
@@ -75,3 +76,27 @@ def test_above_max_rows_a_seeded_sample_is_label_checked_whatever_the_shards(red
     assert sample["of"] == ROWS and 240 <= sample["rows"] <= 360 and scored.sum() == sample["rows"]
     labels = files["check/findings.json"]["labels"]
     assert labels["class_counts"] == records[labels["column"]].value_counts().to_dict()  # of every row, not the sample
+
+
+def test_shards_checked_by_mapped_tasks_are_merged_by_the_stage(redacted, monkeypatch):
+    from pipeline import executors
+
+    whole = checked(redacted, "whole-again")
+    run_dir = redacted / "mapped"
+    shutil.copytree(redacted / "base", run_dir)
+    config_path = redacted / "mapped.yaml"
+    config_path.write_text(yaml.safe_dump(config(shard_rows=130)), encoding="utf-8")
+    parts = executors.plan_parts("check", str(config_path), str(run_dir), 2)
+    assert parts == [[0, 1], [2, 3, 4]]
+    counts = [executors.process_part("check", str(config_path), str(run_dir), part) for part in parts]
+    assert sum(count["rows"] for count in counts) == ROWS
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the stage checked a shard a mapped task had done")
+        yield
+
+    monkeypatch.setattr(executors, "map_shards", must_not_run)
+    mapped = run_stages(config_path, config(shard_rows=130), RunDir(run_dir), ["check"]).finished()
+    pd.testing.assert_frame_equal(outputs(mapped)[0], outputs(whole)[0])
+    assert outputs(mapped)[1] == outputs(whole)[1]
+    assert not run_dir.joinpath("check", "shards").exists()
