@@ -293,6 +293,8 @@ class DedupConfig(Section):
     containment_threshold: float = Field(default=0.9, ge=0, le=1)  # 0 turns containment matching off
     containment_min_shingles: int = Field(default=20, ge=1)
     candidate_threshold: float = Field(default=0.3, gt=0, le=1)
+    # a MinHash band bucket with more texts than this is boilerplate shared by many texts: left out of the candidates
+    max_bucket_texts: int = Field(default=100, ge=2)
 
 
 class LabelCheckConfig(Section):

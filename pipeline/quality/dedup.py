@@ -158,6 +158,10 @@ class StagedClusters:
        the closest earlier cluster head among its verified candidates, else it heads its own cluster.
        The replay, not union-find, is what keeps the clusters stars (union-find would chain A~B~C).
 
+    It gives `find_clusters`' clusters unless a band bucket holds more than `max_bucket_texts` texts: such a
+    bucket is left out (see `_candidate_pairs`), where `find_clusters` would compare each of its texts with
+    every earlier cluster head in it.
+
     Memory: per text, 16 bytes of key, 8 of text offset, 12 for the band being grouped and 8 of result,
     plus the candidate pairs (a few per near-duplicate); texts and bands stay on disk.
     """
@@ -168,6 +172,8 @@ class StagedClusters:
         lsh = MinHashLSH(threshold=settings.candidate_threshold, num_perm=settings.num_perm)
         self.bands: list[tuple[int, int]] = list(lsh.hashranges)
         self.count = 0
+        self.crowded_buckets = 0  # band buckets left out for holding more than settings.max_bucket_texts texts
+        self.crowded_texts = 0
         folder.mkdir(parents=True, exist_ok=True)
         self._texts = (folder / "texts.bin").open("wb")
         self._offsets = (folder / "offsets.bin").open("wb")
@@ -195,7 +201,7 @@ class StagedClusters:
         pairs = self._candidate_pairs(heads_to_test)
         cluster_of, near_pairs = self._replay(self._verified(pairs))
         cluster_of = cluster_of[first_of_key]  # an exact copy is in the cluster of the first text with its key
-        return StagedResult(cluster_of=cluster_of, first_of_key=first_of_key, near_pairs=near_pairs)
+        return StagedResult(cluster_of, first_of_key, near_pairs, self.crowded_buckets, self.crowded_texts)
 
     def _first_of_key(self) -> np.ndarray:
         keys = np.fromfile(self.folder / "keys.bin", dtype=">u8").reshape(self.count, 2)
@@ -209,9 +215,15 @@ class StagedClusters:
         return first_of_key
 
     def _candidate_pairs(self, texts: np.ndarray) -> np.ndarray:
-        """(later, earlier) index pairs of `texts` that share a band's values, as codes later * count + earlier."""
-        found: list[np.ndarray] = []
+        """(later, earlier) index pairs of `texts` that share a band's values, as codes later * count + earlier.
+
+        A bucket of more than `max_bucket_texts` texts is left out: texts that share only boilerplate (a greeting,
+        a signature) fill such buckets, and their pairs grow with the square of the input; near-duplicates share
+        many bands, so they still meet in the other buckets. The buckets left out are counted.
+        """
+        pairs = np.empty(0, dtype=np.int64)
         for index, (start, end) in enumerate(self.bands):
+            found: list[np.ndarray] = []
             band = np.fromfile(self.folder / f"band-{index:03d}.bin", dtype=np.uint32).reshape(self.count, end - start)
             values = band[texts]
             order = np.lexsort(values.T[::-1])
@@ -223,16 +235,20 @@ class StagedClusters:
             members = texts[order]
             pairs_of_two = bounds[:-1][sizes == 2]
             found.append(members[pairs_of_two + 1] * self.count + members[pairs_of_two])
-            for begin, size in zip(bounds[:-1][sizes > 2], sizes[sizes > 2], strict=True):
+            larger = (sizes > 2) & (sizes <= self.settings.max_bucket_texts)
+            for begin, size in zip(bounds[:-1][larger], sizes[larger], strict=True):
                 later, earlier = np.triu_indices(size, 1)[::-1]
                 bucket = members[begin : begin + size]  # in input order (the sort is stable)
                 found.append(bucket[later] * self.count + bucket[earlier])
-        return np.unique(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
+            crowded = sizes > self.settings.max_bucket_texts
+            self.crowded_buckets += int(crowded.sum())
+            self.crowded_texts += int(sizes[crowded].sum())
+            pairs = np.union1d(pairs, np.concatenate(found))
+        return pairs
 
     def _verified(self, pairs: np.ndarray) -> Iterator[tuple[int, list[tuple[float, int]]]]:
         """Per later text (ascending), its candidate earlier texts that are near-duplicates, with their Jaccard."""
         offsets = np.fromfile(self.folder / "offsets.bin", dtype=np.int64)
-        later_of, earlier_of = np.divmod(pairs, self.count)
         with (self.folder / "texts.bin").open("rb") as texts:
 
             def shingle_set(index: int) -> frozenset[bytes]:
@@ -242,17 +258,28 @@ class StagedClusters:
                 return frozenset(shingles(text, self.settings.shingle_size))
 
             cached = lru_cache(maxsize=4096)(shingle_set)
-            bounds = np.append(np.flatnonzero(np.diff(later_of, prepend=-1)), len(pairs))
-            for begin, stop in zip(bounds[:-1], bounds[1:], strict=True):
-                later = int(later_of[begin])
-                own = cached(later)
-                matches = []
-                for earlier in earlier_of[begin:stop].tolist():
-                    similarity = near_duplicate_similarity(own, cached(earlier), self.settings)
-                    if similarity is not None:
-                        matches.append((similarity, earlier))
-                if matches:
-                    yield later, matches
+            for later_of, earlier_of in self._pair_chunks(pairs):
+                bounds = np.append(np.flatnonzero(np.diff(later_of, prepend=-1)), len(later_of))
+                for begin, stop in zip(bounds[:-1], bounds[1:], strict=True):
+                    later = int(later_of[begin])
+                    own = cached(later)
+                    matches = []
+                    for earlier in earlier_of[begin:stop].tolist():
+                        similarity = near_duplicate_similarity(own, cached(earlier), self.settings)
+                        if similarity is not None:
+                            matches.append((similarity, earlier))
+                    if matches:
+                        yield later, matches
+
+    def _pair_chunks(self, pairs: np.ndarray, size: int = 1 << 20) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The sorted pair codes as (later, earlier) arrays, about `size` at a time, a later text's pairs never split."""
+        start = 0
+        while start < len(pairs):
+            stop = min(start + size, len(pairs))
+            if stop < len(pairs):  # to the end of the last later text's pairs
+                stop = int(np.searchsorted(pairs, (pairs[stop - 1] // self.count + 1) * self.count))
+            yield np.divmod(pairs[start:stop], self.count)
+            start = stop
 
     def _replay(self, verified: Iterator[tuple[int, list[tuple[float, int]]]]) -> tuple[np.ndarray, int]:
         cluster_of = np.arange(self.count, dtype=np.int64)
@@ -274,3 +301,5 @@ class StagedResult:
     cluster_of: np.ndarray
     first_of_key: np.ndarray
     near_pairs: int
+    crowded_buckets: int = 0  # band buckets left out (more than max_bucket_texts texts)
+    crowded_texts: int = 0  # the texts in them, once per bucket

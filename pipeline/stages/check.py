@@ -530,6 +530,13 @@ def _duplicate_findings(clusters: StagedResult, columns: NarrowColumns) -> dict[
         else np.empty(0, dtype=np.int64)
     )
     conflicting_rows = int(np.isin(cluster_of, conflicting).sum())
+    if clusters.crowded_buckets:
+        log.warning(
+            "near-duplicates: %d MinHash bucket(s) held more than check.dedup.max_bucket_texts texts (%d in all: "
+            "boilerplate many texts share) and were left out of the candidates",
+            clusters.crowded_buckets,
+            clusters.crowded_texts,
+        )
     if len(conflicting):
         log.warning(
             "%d duplicate cluster(s) hold more than one label (%d rows): the same text is labelled differently",
@@ -546,6 +553,7 @@ def _duplicate_findings(clusters: StagedResult, columns: NarrowColumns) -> dict[
         "cross_source_clusters": len(cross_source),
         "clusters_with_conflicting_labels": len(conflicting),
         "rows_in_clusters_with_conflicting_labels": conflicting_rows,
+        "crowded_buckets_left_out": clusters.crowded_buckets,
     }
 
 

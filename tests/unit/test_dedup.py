@@ -168,3 +168,13 @@ def test_staged_clusters_never_chain_and_keep_exact_copies_with_their_first_text
 def test_staged_clusters_of_nothing(tmp_path):
     staged = staged_clusters([], DedupSettings(), tmp_path, shard=10)
     assert staged.cluster_of.tolist() == [] and staged.near_pairs == 0
+
+
+def test_a_bucket_of_more_than_max_bucket_texts_is_left_out_and_counted(tmp_path):
+    family = [TICKET, *(TICKET.replace(word, "something") for word in ("twice", "statement", "morning"))]
+    texts = [*family, OTHER]
+    roomy = staged_clusters(texts, DedupSettings(), tmp_path / "roomy", shard=2)
+    assert roomy.crowded_buckets == 0
+    assert roomy.cluster_of.tolist() == find_clusters([normalise(t) for t in texts], DedupSettings()).cluster_of
+    crowded = staged_clusters(texts, DedupSettings(max_bucket_texts=3), tmp_path / "crowded", shard=2)
+    assert crowded.crowded_buckets > 0 and crowded.crowded_texts == 4 * crowded.crowded_buckets
