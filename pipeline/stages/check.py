@@ -255,7 +255,7 @@ def _gather(outputs: Iterator[pa.Table], staged: StagedClusters, scores_path: Pa
         for table in outputs:
             gathered.contract.append(json.loads(table.schema.metadata[CONTRACT_KEY]))
             signature_rows = np.asarray(table.column("signature").combine_chunks().flatten()).reshape(
-                table.num_rows, -1
+                table.num_rows, staged.settings.num_perm
             )
             keys = table.column("text_key").to_pylist()
             staged.add(table.column("normalised").to_pylist(), keys, signature_rows)
