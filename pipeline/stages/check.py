@@ -29,8 +29,9 @@ shard at a time:
 - checks labels on every row up to `check.labels.max_rows`, above that on a
   seeded sample of about that many rows (the rest are not scored);
 - writes the records with their columns, a shard at a time.
-What it keeps for every row is a few dozen bytes (keys, cluster indexes,
-scores), never a text.
+What it keeps for every row is about 150 bytes (keys, cluster indexes,
+scores, codes), never a text; what is held besides grows with the
+near-duplicate candidate pairs (see bench/README.md, scale.py).
 """
 
 from __future__ import annotations
