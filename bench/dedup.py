@@ -429,7 +429,7 @@ STAGED_SHARD = 20_000  # the check stage's default shard size (check.shard_rows)
 def measure(corpus_path: Path, n: int, staged: bool = False) -> dict[str, Any]:
     """Detect near-duplicates in the first `n` documents of the corpus file, in this process: with
     `find_clusters` (in memory), or with `StagedClusters` (through a temporary folder, as the check stage)."""
-    from pipeline.quality.dedup import normalise, signatures
+    from pipeline.quality.dedup import minhashes, normalise
 
     with corpus_path.open(encoding="utf-8") as handle:
         texts = [json.loads(line) for _, line in zip(range(n), handle, strict=False)]
@@ -439,9 +439,9 @@ def measure(corpus_path: Path, n: int, staged: bool = False) -> dict[str, Any]:
     t0 = time.perf_counter()
     normalised = [normalise(t) for t in texts]
     t1 = time.perf_counter()
-    sig = signatures(normalised, settings)
+    sig, sizes = minhashes(normalised, settings)
     t2 = time.perf_counter()
-    cluster_of = _staged_clusters(normalised, settings, sig) if staged else _clusters(normalised, settings, sig)
+    cluster_of = _staged_clusters(normalised, settings, sig, sizes) if staged else _clusters(normalised, settings, sig)
     t3 = time.perf_counter()
     return {
         "docs": len(texts),
@@ -462,14 +462,15 @@ def _clusters(normalised: list[str], settings: DedupSettings, sig: Any) -> list[
     return find_clusters(normalised, settings, sig).cluster_of
 
 
-def _staged_clusters(normalised: list[str], settings: DedupSettings, sig: Any) -> list[int]:
+def _staged_clusters(normalised: list[str], settings: DedupSettings, sig: Any, sizes: Any) -> list[int]:
     from pipeline.quality.dedup import StagedClusters, text_key
 
     with tempfile.TemporaryDirectory() as folder:
         staged = StagedClusters(Path(folder), settings)
         for start in range(0, len(normalised), STAGED_SHARD):
             shard = normalised[start : start + STAGED_SHARD]
-            staged.add(shard, [text_key(text) for text in shard], sig[start : start + STAGED_SHARD])
+            stop = start + STAGED_SHARD
+            staged.add(shard, [text_key(text) for text in shard], sig[start:stop], sizes[start:stop])
         return staged.clusters().cluster_of.tolist()
 
 

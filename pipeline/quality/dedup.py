@@ -21,11 +21,14 @@ from pathlib import Path
 
 import numpy as np
 from datasketch import LeanMinHash, MinHash, MinHashLSH
+from scipy.stats import binom
 from tqdm import tqdm
 
 from pipeline.config import DedupConfig
 
 SCHEME = "affine32"  # datasketch 2.x: 32-bit hash values
+SKETCH_VALUES = 128  # MinHash values per text (their low byte) that rule out candidate pairs before their texts are read
+RULE_OUT_ERROR = 1e-12  # the chance that a ruled-out candidate pair was a near-duplicate, at most
 WORD = re.compile(r"<[a-z][a-z0-9_]*>|\w+")
 
 
@@ -73,7 +76,13 @@ def _hash32(data: bytes) -> int:
 
 def signatures(normalised_texts: Sequence[str], settings: DedupSettings) -> np.ndarray:
     """MinHash signatures, one row per text."""
+    return minhashes(normalised_texts, settings)[0]
+
+
+def minhashes(normalised_texts: Sequence[str], settings: DedupSettings) -> tuple[np.ndarray, np.ndarray]:
+    """MinHash signatures, one row per text, and the size of each text's shingle set."""
     rows = np.empty((len(normalised_texts), settings.num_perm), dtype=np.uint32)
+    sizes = np.empty(len(normalised_texts), dtype=np.uint32)
     permutations = MinHash(
         num_perm=settings.num_perm, seed=settings.seed, scheme=SCHEME
     ).permutations  # made once, not per text
@@ -81,9 +90,11 @@ def signatures(normalised_texts: Sequence[str], settings: DedupSettings) -> np.n
         minhash = MinHash(
             num_perm=settings.num_perm, seed=settings.seed, hashfunc=_hash32, scheme=SCHEME, permutations=permutations
         )
-        minhash.update_batch(list(shingles(text, settings.shingle_size)))
+        shingle_set = shingles(text, settings.shingle_size)
+        minhash.update_batch(list(shingle_set))
         rows[row] = minhash.hashvalues
-    return rows
+        sizes[row] = len(shingle_set)
+    return rows, sizes
 
 
 def find_clusters(
@@ -150,10 +161,11 @@ class StagedClusters:
     """`find_clusters` for a corpus too large for memory: the same clusters, in stages that stream through a folder.
 
     1. `add`, shard by shard in input order: each text's exact key (16 bytes), its normalised text (for
-       verification) and its MinHash bands are appended to files under `folder`;
+       verification), its MinHash bands and a sketch of its signature are appended to files under `folder`;
     2. `clusters`: exact duplicates by sorting the keys; then, one band at a time, the texts whose band
        values are equal (a MinHashLSH bucket: the same (b, r) datasketch chooses for
-       `candidate_threshold`) give candidate pairs; each pair is verified on its exact shingle sets;
+       `candidate_threshold`) give candidate pairs; the sketches rule out the pairs that cannot be
+       near-duplicates (`_plausible`), and each pair left is verified on its exact shingle sets;
        and a pass in input order over the verified pairs replays `find_clusters`' rule: a text joins
        the closest earlier cluster head among its verified candidates, else it heads its own cluster.
        The replay, not union-find, is what keeps the clusters stars (union-find would chain A~B~C).
@@ -162,8 +174,8 @@ class StagedClusters:
     bucket is left out (see `_candidate_pairs`), where `find_clusters` would compare each of its texts with
     every earlier cluster head in it.
 
-    Memory: per text, 16 bytes of key, 8 of text offset, 12 for the band being grouped and 8 of result,
-    plus the candidate pairs (a few per near-duplicate); texts and bands stay on disk.
+    Memory: per text, 16 bytes of key, 8 of text offset, 132 of sketch and shingle count, 12 for the band being
+    grouped and 8 of result, plus the plausible pairs (a few per near-duplicate); texts and bands stay on disk.
     """
 
     def __init__(self, folder: Path, settings: DedupSettings) -> None:
@@ -174,34 +186,52 @@ class StagedClusters:
         self.count = 0
         self.crowded_buckets = 0  # band buckets left out for holding more than settings.max_bucket_texts texts
         self.crowded_texts = 0
+        self.candidate_pairs = 0  # pairs that shared a band bucket, counted once per band
+        self.plausible_pairs = 0  # of those, the pairs the sketches did not rule out
+        self.sketch_width = min(SKETCH_VALUES, settings.num_perm)
         folder.mkdir(parents=True, exist_ok=True)
         self._texts = (folder / "texts.bin").open("wb")
         self._offsets = (folder / "offsets.bin").open("wb")
         self._keys = (folder / "keys.bin").open("wb")
+        self._sketches = (folder / "sketches.bin").open("wb")
+        self._sizes = (folder / "sizes.bin").open("wb")
         self._band_files = [(folder / f"band-{index:03d}.bin").open("wb") for index in range(len(self.bands))]
         self._written = 0
 
-    def add(self, normalised_texts: Sequence[str], keys: Sequence[str], signature_rows: np.ndarray) -> None:
-        """One shard's normalised texts, their `text_key`s and `signatures` rows, after every earlier shard's."""
+    def add(
+        self, normalised_texts: Sequence[str], keys: Sequence[str], signature_rows: np.ndarray, sizes: np.ndarray
+    ) -> None:
+        """One shard's normalised texts, their `text_key`s and `minhashes` (signature rows and shingle set sizes),
+        after every earlier shard's."""
         encoded = [text.encode("utf-8") for text in normalised_texts]
         ends = self._written + np.cumsum([len(text) for text in encoded], dtype=np.int64)
         self._texts.write(b"".join(encoded))
         self._offsets.write(ends.tobytes())
         self._written = int(ends[-1]) if len(ends) else self._written
         self._keys.write(b"".join(bytes.fromhex(key) for key in keys))
+        self._sketches.write((signature_rows[:, : self.sketch_width] & 0xFF).astype(np.uint8).tobytes())
+        self._sizes.write(np.asarray(sizes, dtype=np.uint32).tobytes())
         for (start, end), handle in zip(self.bands, self._band_files, strict=True):
             handle.write(np.ascontiguousarray(signature_rows[:, start:end], dtype=np.uint32).tobytes())
         self.count += len(encoded)
 
     def clusters(self) -> StagedResult:
-        for handle in (self._texts, self._offsets, self._keys, *self._band_files):
+        for handle in (self._texts, self._offsets, self._keys, self._sketches, self._sizes, *self._band_files):
             handle.close()
         first_of_key = self._first_of_key()
         heads_to_test = np.flatnonzero(first_of_key == np.arange(self.count))
         pairs = self._candidate_pairs(heads_to_test)
         cluster_of, near_pairs = self._replay(self._verified(pairs))
         cluster_of = cluster_of[first_of_key]  # an exact copy is in the cluster of the first text with its key
-        return StagedResult(cluster_of, first_of_key, near_pairs, self.crowded_buckets, self.crowded_texts)
+        return StagedResult(
+            cluster_of,
+            first_of_key,
+            near_pairs,
+            self.crowded_buckets,
+            self.crowded_texts,
+            self.candidate_pairs,
+            self.plausible_pairs,
+        )
 
     def _first_of_key(self) -> np.ndarray:
         keys = np.fromfile(self.folder / "keys.bin", dtype=">u8").reshape(self.count, 2)
@@ -219,8 +249,11 @@ class StagedClusters:
 
         A bucket of more than `max_bucket_texts` texts is left out: texts that share only boilerplate (a greeting,
         a signature) fill such buckets, and their pairs grow with the square of the input; near-duplicates share
-        many bands, so they still meet in the other buckets. The buckets left out are counted.
+        many bands, so they still meet in the other buckets. The buckets left out are counted. Only the
+        `_plausible` pairs are kept.
         """
+        sketches = np.fromfile(self.folder / "sketches.bin", dtype=np.uint8).reshape(self.count, self.sketch_width)
+        set_sizes = np.fromfile(self.folder / "sizes.bin", dtype=np.uint32)
         pairs = np.empty(0, dtype=np.int64)
         for index, (start, end) in enumerate(self.bands):
             found: list[np.ndarray] = []
@@ -243,8 +276,43 @@ class StagedClusters:
             crowded = sizes > self.settings.max_bucket_texts
             self.crowded_buckets += int(crowded.sum())
             self.crowded_texts += int(sizes[crowded].sum())
-            pairs = np.union1d(pairs, np.concatenate(found))
+            codes = np.concatenate(found)
+            self.candidate_pairs += len(codes)
+            codes = self._plausible(codes, sketches, set_sizes)
+            self.plausible_pairs += len(codes)
+            pairs = np.union1d(pairs, codes)
         return pairs
+
+    def _plausible(self, codes: np.ndarray, sketches: np.ndarray, set_sizes: np.ndarray) -> np.ndarray:
+        """The candidate pairs (codes) whose sketches do not rule out that they are near-duplicates.
+
+        A pair whose shingle sets have Jaccard similarity J agrees on each MinHash value with probability J, so
+        on at least `Binomial(sketch_width, J).ppf(RULE_OUT_ERROR)` of its sketch's values but with probability
+        RULE_OUT_ERROR (low bytes that agree by chance only add agreements). The lowest J a near-duplicate can
+        have follows from the two set sizes: `threshold`, or for a containment match
+        c*s / (s + l - c*s) (c the containment threshold, s and l the smaller and larger set sizes). Texts that
+        share only boilerplate agree on a few values and are ruled out without reading them.
+        """
+        fewest = binom.ppf(RULE_OUT_ERROR, self.sketch_width, np.arange(1001) / 1000)
+        kept = []
+        for chunk in np.array_split(codes, max(1, len(codes) >> 18)):
+            later, earlier = np.divmod(chunk, self.count)
+            agreed = (sketches[later] == sketches[earlier]).sum(axis=1)
+            grid = np.floor(self._lowest_near_jaccard(set_sizes[later], set_sizes[earlier]) * 1000 - 1e-6).astype(np.int64)
+            kept.append(chunk[agreed >= fewest[np.clip(grid, 0, 1000)]])
+        return np.concatenate(kept) if kept else codes
+
+    def _lowest_near_jaccard(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """The lowest Jaccard similarity at which texts with shingle sets of these sizes can be near-duplicates."""
+        smaller = np.minimum(a, b).astype(np.float64)
+        larger = np.maximum(a, b).astype(np.float64)
+        lowest = np.full(len(smaller), self.settings.threshold)
+        containment = self.settings.containment_threshold
+        if containment > 0:
+            contained = containment * smaller / (smaller + larger - containment * smaller)
+            allowed = smaller >= self.settings.containment_min_shingles
+            lowest[allowed] = np.minimum(lowest[allowed], contained[allowed])
+        return lowest
 
     def _verified(self, pairs: np.ndarray) -> Iterator[tuple[int, list[tuple[float, int]]]]:
         """Per later text (ascending), its candidate earlier texts that are near-duplicates, with their Jaccard."""
@@ -303,3 +371,5 @@ class StagedResult:
     near_pairs: int
     crowded_buckets: int = 0  # band buckets left out (more than max_bucket_texts texts)
     crowded_texts: int = 0  # the texts in them, once per bucket
+    candidate_pairs: int = 0  # pairs that shared a band bucket, once per band
+    plausible_pairs: int = 0  # of those, the pairs whose sketches did not rule them out (verified on their texts)

@@ -61,7 +61,7 @@ from pipeline.layout import CHECKED_RECORDS as RECORDS
 from pipeline.layout import REDACTED_RECORDS as REDACTED
 from pipeline.logs import get_logger
 from pipeline.quality import contracts
-from pipeline.quality.dedup import DedupSettings, StagedClusters, StagedResult, normalise, signatures, text_key
+from pipeline.quality.dedup import DedupSettings, StagedClusters, StagedResult, minhashes, normalise, text_key
 from pipeline.quality.labels import check_labels
 from pipeline.quality.text import join_text, score
 from pipeline.stage import Stage, StageContext, StageResult
@@ -138,11 +138,11 @@ class CheckPlan:
 
 def check_shard(work: CheckWork, shard: pa.Table) -> pa.Table:
     """One shard's contract results (in the schema's metadata) and, per row: text key, normalised text,
-    MinHash signature, quality scores, and the text when the row is in the label check's sample."""
+    MinHash signature and shingle count, quality scores, and the text when the row is in the label check's sample."""
     frame = shard.to_pandas()
     texts = join_text(frame, list(work.text_columns))
     normalised = [normalise(text) for text in texts]
-    signature_rows = signatures(normalised, work.dedup)
+    signature_rows, shingle_counts = minhashes(normalised, work.dedup)
     scores = pa.Table.from_pylist(
         [
             {"text_key": text_key(cleaned), **{f"qc_{k}": v for k, v in asdict(score(text)).items()}}
@@ -160,6 +160,7 @@ def check_shard(work: CheckWork, shard: pa.Table) -> pa.Table:
             "signature",
             pa.FixedSizeListArray.from_arrays(pa.array(signature_rows.ravel(), pa.uint32()), work.dedup.num_perm),
         )
+        .append_column("shingles", pa.array(shingle_counts, pa.uint32()))
         .append_column(
             "label_text",
             pa.array([t if keep else None for t, keep in zip(texts, in_sample, strict=True)], pa.string()),
@@ -259,7 +260,8 @@ def _gather(outputs: Iterator[pa.Table], staged: StagedClusters, scores_path: Pa
                 table.num_rows, staged.settings.num_perm
             )
             keys = table.column("text_key").to_pylist()
-            staged.add(table.column("normalised").to_pylist(), keys, signature_rows)
+            shingle_counts = np.asarray(table.column("shingles").combine_chunks())
+            staged.add(table.column("normalised").to_pylist(), keys, signature_rows, shingle_counts)
             for position, text in enumerate(table.column("label_text").to_pylist()):
                 if text is not None:
                     gathered.sample_rows.append(staged.count - table.num_rows + position)
@@ -555,6 +557,8 @@ def _duplicate_findings(clusters: StagedResult, columns: NarrowColumns) -> dict[
         "clusters_with_conflicting_labels": len(conflicting),
         "rows_in_clusters_with_conflicting_labels": conflicting_rows,
         "crowded_buckets_left_out": clusters.crowded_buckets,
+        "candidate_pairs": clusters.candidate_pairs,
+        "candidate_pairs_verified": clusters.plausible_pairs,
     }
 
 

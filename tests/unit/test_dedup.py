@@ -6,6 +6,7 @@ from pipeline.quality.dedup import (
     DedupSettings,
     StagedClusters,
     find_clusters,
+    minhashes,
     near_duplicate_similarity,
     normalise,
     shingles,
@@ -133,11 +134,11 @@ def test_settings_are_the_configs_dedup_section_with_a_seed():
 
 def staged_clusters(texts: list[str], settings: DedupSettings, folder, shard: int):
     normalised = [normalise(text) for text in texts]
-    rows = signatures(normalised, settings)
+    rows, sizes = minhashes(normalised, settings)
     staged = StagedClusters(folder, settings)
     for start in range(0, len(normalised), shard):
         chunk = normalised[start : start + shard]
-        staged.add(chunk, [text_key(text) for text in chunk], rows[start : start + shard])
+        staged.add(chunk, [text_key(text) for text in chunk], rows[start : start + shard], sizes[start : start + shard])
     return staged.clusters()
 
 
@@ -178,3 +179,23 @@ def test_a_bucket_of_more_than_max_bucket_texts_is_left_out_and_counted(tmp_path
     assert roomy.cluster_of.tolist() == find_clusters([normalise(t) for t in texts], DedupSettings()).cluster_of
     crowded = staged_clusters(texts, DedupSettings(max_bucket_texts=3), tmp_path / "crowded", shard=2)
     assert crowded.crowded_buckets > 0 and crowded.crowded_texts == 4 * crowded.crowded_buckets
+
+
+def test_sketches_rule_out_texts_that_share_only_boilerplate_and_keep_every_near_duplicate(tmp_path):
+    from bench.dedup import generate_corpus
+
+    footer = (
+        "Kind regards, the customer support team. This message and any attachments are confidential and meant "
+        "only for the person they are addressed to; if you received it by mistake please tell us and delete it."
+    )
+    fresh = generate_corpus(600, seed=5, near_share=0.0, exact_share=0.0).texts
+    texts = [f"{text[:700]} {footer}" for text in fresh]  # unrelated texts with a long shared footer
+    thread = f"Forwarded: {fresh[3][:200]} {TICKET}"
+    texts += [TICKET, thread, TICKET.replace("twice", "two times")]  # a containment match and a near copy
+    settings = DedupSettings(max_bucket_texts=1_000)  # no bucket left out: the sketches alone rule pairs out
+    staged = staged_clusters(texts, settings, tmp_path, shard=64)
+    expected = find_clusters([normalise(text) for text in texts], settings)
+    assert staged.cluster_of.tolist() == expected.cluster_of
+    assert staged.cluster_of[-2] == staged.cluster_of[-1] == 600 and staged.near_pairs == 2
+    assert staged.candidate_pairs > 1_000  # the footer puts unrelated texts in the same band buckets
+    assert staged.plausible_pairs < staged.candidate_pairs / 4
