@@ -27,7 +27,7 @@ from tqdm import tqdm
 from pipeline.config import DedupConfig
 
 SCHEME = "affine32"  # datasketch 2.x: 32-bit hash values
-SKETCH_VALUES = 128  # MinHash values per text (their low byte) that rule out candidate pairs before their texts are read
+SKETCH_VALUES = 128  # MinHash values per text (low bytes) that rule out candidate pairs before their texts are read
 RULE_OUT_ERROR = 1e-12  # the chance that a ruled-out candidate pair was a near-duplicate, at most
 WORD = re.compile(r"<[a-z][a-z0-9_]*>|\w+")
 
@@ -298,7 +298,8 @@ class StagedClusters:
         for chunk in np.array_split(codes, max(1, len(codes) >> 18)):
             later, earlier = np.divmod(chunk, self.count)
             agreed = (sketches[later] == sketches[earlier]).sum(axis=1)
-            grid = np.floor(self._lowest_near_jaccard(set_sizes[later], set_sizes[earlier]) * 1000 - 1e-6).astype(np.int64)
+            lowest = self._lowest_near_jaccard(set_sizes[later], set_sizes[earlier])
+            grid = np.floor(lowest * 1000 - 1e-6).astype(np.int64)
             kept.append(chunk[agreed >= fewest[np.clip(grid, 0, 1000)]])
         return np.concatenate(kept) if kept else codes
 

@@ -138,7 +138,9 @@ def staged_clusters(texts: list[str], settings: DedupSettings, folder, shard: in
     staged = StagedClusters(folder, settings)
     for start in range(0, len(normalised), shard):
         chunk = normalised[start : start + shard]
-        staged.add(chunk, [text_key(text) for text in chunk], rows[start : start + shard], sizes[start : start + shard])
+        staged.add(
+            chunk, [text_key(text) for text in chunk], rows[start : start + shard], sizes[start : start + shard]
+        )
     return staged.clusters()
 
 
