@@ -295,7 +295,7 @@ class StagedClusters:
         """
         fewest = binom.ppf(RULE_OUT_ERROR, self.sketch_width, np.arange(1001) / 1000)
         kept = []
-        for chunk in np.array_split(codes, max(1, len(codes) >> 18)):
+        for chunk in np.array_split(codes, max(1, len(codes) >> 16)):  # 2^16 pairs: 16 MB of sketches each
             later, earlier = np.divmod(chunk, self.count)
             agreed = (sketches[later] == sketches[earlier]).sum(axis=1)
             lowest = self._lowest_near_jaccard(set_sizes[later], set_sizes[earlier])

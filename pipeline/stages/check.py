@@ -47,7 +47,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
@@ -226,14 +225,14 @@ def _merge(ctx: StageContext, plan: CheckPlan, outputs: Iterator[pa.Table]) -> S
         cluster_ids = _ClusterIds(clusters.cluster_of, row_ids)
         label_table, label_findings = _label_columns(plan.rows, gathered, columns, cluster_ids, config)
         _write_records(ctx, plan, work_dir / "scores.parquet", cluster_ids, label_table)
-        scores = pq.read_table(work_dir / "scores.parquet", columns=[*NUMERIC_SCORES, "qc_language"]).to_pandas()
+        quality = _quality_findings(work_dir / "scores.parquet")
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
     findings = {
         "rows": plan.rows,
         "contract": contract,
         "duplicates": _duplicate_findings(clusters, columns),
-        "text_quality": _quality_findings(scores),
+        "text_quality": quality,
         "labels": label_findings,
     }
     write_json(ctx.run_dir.path(FINDINGS), findings)
@@ -570,17 +569,21 @@ def _clusters_with_many(clusters: np.ndarray, codes: np.ndarray) -> np.ndarray:
     return found[counts > 1]
 
 
-def _quality_findings(scores: pd.DataFrame) -> dict[str, Any]:
-    if not len(scores):
+def _quality_findings(scores_path: Path) -> dict[str, Any]:
+    """Each score's quantiles over every row (one column in memory at a time) and the rows per language."""
+    scores = pq.ParquetFile(scores_path)
+    if not scores.metadata.num_rows:
         return {"quantiles": {}, "languages": {}}
-    quantiles = scores[NUMERIC_SCORES].quantile(list(QUANTILES))
-    return {
-        "quantiles": {
-            column: {f"p{round(q * 100)}": round(float(quantiles.loc[q, column]), 4) for q in QUANTILES}
-            for column in NUMERIC_SCORES
-        },
-        "languages": {str(k): int(v) for k, v in scores["qc_language"].value_counts().items()},
-    }
+    quantiles = {}
+    for column in NUMERIC_SCORES:
+        values = scores.read(columns=[column]).column(column).to_numpy().astype(np.float64)
+        values = values[~np.isnan(values)]  # as pandas' quantile: nulls left out
+        points = np.quantile(values, QUANTILES) if len(values) else [math.nan] * len(QUANTILES)
+        quantiles[column] = {f"p{round(q * 100)}": round(float(v), 4) for q, v in zip(QUANTILES, points, strict=True)}
+    languages: Counter[str] = Counter()
+    for batch in scores.iter_batches(columns=["qc_language"]):
+        languages.update(batch.column("qc_language").to_pylist())
+    return {"quantiles": quantiles, "languages": {str(k): v for k, v in languages.most_common()}}
 
 
 SHARDED = executors.ShardedStage(plan=CheckPlan, process=check_shard, merge=_merge)
