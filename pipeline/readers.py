@@ -49,6 +49,7 @@ from typing import Any, AnyStr, BinaryIO
 
 from pipeline.config import FORMAT_BY_SUFFIX, InputLimits, Source
 from pipeline.errors import InputError
+from pipeline.executors import open_parquet
 from pipeline.logs import printable
 
 UNPARSEABLE_CSV = "unparseable_csv"
@@ -659,11 +660,10 @@ def _schema_stub(arrow_type: Any) -> Any:
 
 
 def _read_parquet(path: Path, source: Source, stats: ReadStats, limits: InputLimits) -> Iterator[RawRecord]:
-    import pyarrow.parquet as pq
 
     names = _column_names([field.name for field in _parquet_schema(path)], path, source, stats)
     position = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=10_000):
+    for batch in open_parquet(path).iter_batches(batch_size=10_000):
         for row in batch.rename_columns(names).to_pylist():
             position += 1
             yield _record(position, f"record {position}", flatten(row), stats, limits)

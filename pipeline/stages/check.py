@@ -112,7 +112,7 @@ class CheckPlan:
     def __init__(self, ctx: StageContext) -> None:
         config = ctx.config
         self.ctx = ctx
-        self.source = pq.ParquetFile(ctx.run_dir.path(REDACTED))
+        self.source = executors.open_parquet(ctx.run_dir.path(REDACTED))
         self.rows = self.source.metadata.num_rows
         self.shard_rows = config.check.shard_rows
         self.count = max(1, math.ceil(self.rows / self.shard_rows))
@@ -492,7 +492,7 @@ def _write_records(
     ctx: StageContext, plan: CheckPlan, scores_path: Path, cluster_ids: _ClusterIds, labels: pa.Table
 ) -> None:
     """The redacted records with the check's columns, a shard at a time."""
-    scores = pq.ParquetFile(scores_path)
+    scores = executors.open_parquet(scores_path)
     score_batches = executors.parquet_shards(scores, plan.shard_rows)
     start = 0
     schema = None
@@ -571,7 +571,7 @@ def _clusters_with_many(clusters: np.ndarray, codes: np.ndarray) -> np.ndarray:
 
 def _quality_findings(scores_path: Path) -> dict[str, Any]:
     """Each score's quantiles over every row (one column in memory at a time) and the rows per language."""
-    scores = pq.ParquetFile(scores_path)
+    scores = executors.open_parquet(scores_path)
     if not scores.metadata.num_rows:
         return {"quantiles": {}, "languages": {}}
     quantiles = {}

@@ -37,6 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipeline import executors
 from pipeline.artifacts import Quarantine, atomic_path, write_json
 from pipeline.config import CurateConfig
 from pipeline.layout import CHECKED_RECORDS as CHECKED
@@ -51,9 +52,6 @@ log = get_logger("pipeline.curate")
 EXACT_DUPLICATE = "exact_duplicate"
 NEAR_DUPLICATE = "near_duplicate"
 BATCH_ROWS = 10_000  # checked records read, decided and written at a time
-# Read page by page through a buffer of this size: by default the reader holds a whole row group's compressed
-# columns, and check writes row groups of up to 1Mi rows (217 MB held for 1M synthetic rows; 28 MB this way).
-READ_BUFFER_BYTES = 1 << 20
 RULE_COLUMNS = (  # what the rules read of a row (and the label column)
     "row_id",
     "cluster_id",
@@ -115,7 +113,7 @@ class Curation:
 
 def run(ctx: StageContext) -> StageResult:
     roles = ctx.config.record_roles()
-    checked = pq.ParquetFile(ctx.run_dir.path(CHECKED), pre_buffer=False, buffer_size=READ_BUFFER_BYTES)
+    checked = executors.open_parquet(ctx.run_dir.path(CHECKED))
     curation = Curation(
         settings=ctx.config.curate,
         rare=set(_rare_classes(ctx)),

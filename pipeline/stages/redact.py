@@ -149,7 +149,7 @@ class RedactPlan:
         self.ctx = ctx
         self.settings = ctx.config.redact
         self.columns = _columns(ctx.config)
-        self.source = pq.ParquetFile(ctx.run_dir.path(INGESTED))
+        self.source = executors.open_parquet(ctx.run_dir.path(INGESTED))
         self.rows = self.source.metadata.num_rows
         self.count = math.ceil(self.rows / self.settings.shard_rows)
         self.workers = self.settings.workers

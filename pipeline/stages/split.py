@@ -68,6 +68,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipeline import executors
 from pipeline.artifacts import Quarantine, atomic_path, sha256_file, write_json
 from pipeline.config import Config
 from pipeline.errors import InputError
@@ -91,7 +92,6 @@ CLUSTER = "cluster_id"
 RESAMPLED_OUT = "resampled_out"
 BATCH_ROWS = 10_000  # rows read, counted, swapped and written at a time
 DEAL_CHUNK = 100_000  # units handed to the dealing loop at a time
-READ_BUFFER_BYTES = 1 << 20  # per column read from a Parquet file
 TRAIN = SPLITS.index("train")
 MISSING_HASH = 0  # a link value hashing to 0 (a chance of 1 in 2**64) would count as missing
 LINK_KEY = "split-link-value"  # the hash key (16 characters) of group and cluster values
@@ -191,7 +191,7 @@ class Narrow:
 
 def read_narrow(path: Path, coded: list[str], linked: list[str], seed: int) -> Narrow:
     """The narrow columns of a curated Parquet file, read batch by batch."""
-    parquet = _opened(path)
+    parquet = executors.open_parquet(path)
     linked = _present(path, linked)
     books = {column: _Codebook() for column in coded}
     hashes: dict[str, list[np.ndarray]] = {column: [] for column in linked}
@@ -262,13 +262,8 @@ def _joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
 
-def _opened(path: Path) -> pq.ParquetFile:
-    """A Parquet file read a page at a time (not a whole row group at once), so memory stays bounded by the batch."""
-    return pq.ParquetFile(path, pre_buffer=False, buffer_size=READ_BUFFER_BYTES)
-
-
 def _batches(path: Path, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
-    return _opened(path).iter_batches(batch_size=BATCH_ROWS, columns=columns)
+    return executors.open_parquet(path).iter_batches(batch_size=BATCH_ROWS, columns=columns)
 
 
 def _present(path: Path, columns: list[str]) -> list[str]:
@@ -832,7 +827,7 @@ def save_split(parquet_path: Path, folder: Path, *, fingerprint: str) -> None:
     from datasets.arrow_writer import ArrowWriter
     from datasets.utils.py_utils import asdict, convert_file_size_to_int
 
-    parquet = _opened(parquet_path)
+    parquet = executors.open_parquet(parquet_path)
     metadata = parquet.metadata
     features = Features.from_arrow_schema(parquet.schema_arrow)
     nbytes = sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
