@@ -256,27 +256,18 @@ class StagedClusters:
         set_sizes = np.fromfile(self.folder / "sizes.bin", dtype=np.uint32)
         pairs = np.empty(0, dtype=np.int64)
         for index, (start, end) in enumerate(self.bands):
-            found: list[np.ndarray] = []
             band = np.fromfile(self.folder / f"band-{index:03d}.bin", dtype=np.uint32).reshape(self.count, end - start)
             values = band[texts]
-            order = np.lexsort(values.T[::-1])
+            order = np.lexsort(values.T[::-1])  # stable: a bucket's texts stay in input order
             ordered = values[order]
             starts = np.ones(len(order), dtype=bool)
             starts[1:] = np.any(ordered[1:] != ordered[:-1], axis=1)
             bounds = np.append(np.flatnonzero(starts), len(order))
             sizes = np.diff(bounds)
-            members = texts[order]
-            pairs_of_two = bounds[:-1][sizes == 2]
-            found.append(members[pairs_of_two + 1] * self.count + members[pairs_of_two])
-            larger = (sizes > 2) & (sizes <= self.settings.max_bucket_texts)
-            for begin, size in zip(bounds[:-1][larger], sizes[larger], strict=True):
-                later, earlier = np.triu_indices(size, 1)[::-1]
-                bucket = members[begin : begin + size]  # in input order (the sort is stable)
-                found.append(bucket[later] * self.count + bucket[earlier])
             crowded = sizes > self.settings.max_bucket_texts
             self.crowded_buckets += int(crowded.sum())
             self.crowded_texts += int(sizes[crowded].sum())
-            codes = np.concatenate(found)
+            codes = _bucket_pairs(texts[order], bounds[:-1], sizes, ~crowded, self.count)
             self.candidate_pairs += len(codes)
             codes = self._plausible(codes, sketches, set_sizes)
             self.plausible_pairs += len(codes)
@@ -361,6 +352,23 @@ class StagedClusters:
                 is_head[later] = False
                 near_pairs += 1
         return cluster_of, near_pairs
+
+
+def _bucket_pairs(
+    members: np.ndarray, begins: np.ndarray, sizes: np.ndarray, used: np.ndarray, count: int
+) -> np.ndarray:
+    """Every (later, earlier) pair of texts within each used bucket, as codes later * count + earlier.
+
+    `members` are the texts grouped by bucket (bucket b at begins[b] : begins[b] + sizes[b]), each bucket's in
+    input order; the text at rank r of its bucket pairs with the r texts before it.
+    """
+    bucket = np.repeat(np.arange(len(sizes)), sizes)
+    first = np.repeat(begins, sizes)  # the position of each text's bucket's first text
+    rank = np.where(used[bucket], np.arange(len(members)) - first, 0)
+    later = np.repeat(members, rank)
+    offset = np.arange(len(later)) - np.repeat(np.cumsum(rank) - rank, rank)
+    earlier = members[np.repeat(first, rank) + offset]
+    return later * count + earlier
 
 
 @dataclass(frozen=True)
