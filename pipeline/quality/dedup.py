@@ -252,9 +252,14 @@ class StagedClusters:
         many bands, so they still meet in the other buckets. The buckets left out are counted. Only the
         `_plausible` pairs are kept.
         """
+        plausible = self._plausible_pairs(texts)  # the sketches are let go before the pairs' sort needs its room
+        return np.unique(np.concatenate(plausible))
+
+    def _plausible_pairs(self, texts: np.ndarray) -> list[np.ndarray]:
+        """Per band, the `_plausible` pairs of `texts` that share one of its buckets (not crowded)."""
         sketches = np.fromfile(self.folder / "sketches.bin", dtype=np.uint8).reshape(self.count, self.sketch_width)
         set_sizes = np.fromfile(self.folder / "sizes.bin", dtype=np.uint32)
-        pairs = np.empty(0, dtype=np.int64)
+        plausible: list[np.ndarray] = [np.empty(0, dtype=np.int64)]
         for index, (start, end) in enumerate(self.bands):
             band = np.fromfile(self.folder / f"band-{index:03d}.bin", dtype=np.uint32).reshape(self.count, end - start)
             values = band[texts]
@@ -269,10 +274,9 @@ class StagedClusters:
             self.crowded_texts += int(sizes[crowded].sum())
             codes = _bucket_pairs(texts[order], bounds[:-1], sizes, ~crowded, self.count)
             self.candidate_pairs += len(codes)
-            codes = self._plausible(codes, sketches, set_sizes)
-            self.plausible_pairs += len(codes)
-            pairs = np.union1d(pairs, codes)
-        return pairs
+            plausible.append(self._plausible(codes, sketches, set_sizes))
+            self.plausible_pairs += len(plausible[-1])
+        return plausible
 
     def _plausible(self, codes: np.ndarray, sketches: np.ndarray, set_sizes: np.ndarray) -> np.ndarray:
         """The candidate pairs (codes) whose sketches do not rule out that they are near-duplicates.
