@@ -189,6 +189,8 @@ class StagedClusters:
         self.candidate_pairs = 0  # pairs that shared a band bucket, counted once per band
         self.plausible_pairs = 0  # of those, the pairs the sketches did not rule out
         self.sketch_width = min(SKETCH_VALUES, settings.num_perm)
+        # per Jaccard similarity 0, 0.001, ..., 1: the fewest sketch values a pair that similar agrees on (see _plausible)
+        self.fewest_agreements = binom.ppf(RULE_OUT_ERROR, self.sketch_width, np.arange(1001) / 1000)
         folder.mkdir(parents=True, exist_ok=True)
         self._texts = (folder / "texts.bin").open("wb")
         self._offsets = (folder / "offsets.bin").open("wb")
@@ -288,14 +290,13 @@ class StagedClusters:
         c*s / (s + l - c*s) (c the containment threshold, s and l the smaller and larger set sizes). Texts that
         share only boilerplate agree on a few values and are ruled out without reading them.
         """
-        fewest = binom.ppf(RULE_OUT_ERROR, self.sketch_width, np.arange(1001) / 1000)
         kept = []
         for chunk in np.array_split(codes, max(1, len(codes) >> 16)):  # 2^16 pairs: 16 MB of sketches each
             later, earlier = np.divmod(chunk, self.count)
             agreed = (sketches[later] == sketches[earlier]).sum(axis=1)
             lowest = self._lowest_near_jaccard(set_sizes[later], set_sizes[earlier])
             grid = np.floor(lowest * 1000 - 1e-6).astype(np.int64)
-            kept.append(chunk[agreed >= fewest[np.clip(grid, 0, 1000)]])
+            kept.append(chunk[agreed >= self.fewest_agreements[np.clip(grid, 0, 1000)]])
         return np.concatenate(kept) if kept else codes
 
     def _lowest_near_jaccard(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
